@@ -1,0 +1,478 @@
+//! The storage ports. Synchronous, `Send + Sync`, object-safe, used as `Arc<dyn Port>`.
+//!
+//! Each method that must be atomic is one method: an adapter runs it in one transaction (or
+//! under one lock) and the domain never sees a transaction. The contract suites in
+//! `tally_testkit` are the executable definition of every method documented here.
+
+use time::{Date, OffsetDateTime};
+use uuid::Uuid;
+
+use crate::audit::AuthEvent;
+use crate::erasure::{ErasureOutcome, ErasureReceipt};
+use crate::key::{ApiKey, KeyFilter, KeyId, KeyPatch, KeyRejection, NewApiKey, SecretHash};
+use crate::limits::{KeyUsage, LimitExceeded, Limits, Units};
+use crate::mic::{ClientId, MicAction};
+use crate::origin::Domain;
+use crate::session::{
+    CaptionError, DeliveryOutcome, EndReason, OpenSession, Session, SessionId, SessionPatch,
+    SessionRecord,
+};
+use crate::tenancy::{EmailHash, Org, OrgId, User, UserId, Username};
+use crate::usage::{
+    DomainUsageQuery, DomainUsageRow, EventPatch, LogPage, LogQuery, NewUsageEvent, UsageEvent,
+    UsageQuery, UsageRow,
+};
+
+/// A failure of the storage backend itself (not of the request).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The backend cannot be reached right now (database down, pool exhausted). Callers
+    /// answer 503 and retry later; the adapter recovers by itself.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else: a bug or corrupt data. Callers answer 500 and log the cause.
+    #[error("store fault: {0}")]
+    Internal(String),
+}
+
+/// Errors of [`TenantStore::create_org`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CreateOrgError {
+    /// An organisation with this id exists.
+    #[error("an organisation with this id already exists")]
+    Duplicate,
+    /// Backend failure.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Errors of [`TenantStore::create_user`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CreateUserError {
+    /// The username is taken.
+    #[error("username already taken")]
+    DuplicateUsername,
+    /// The organisation does not exist.
+    #[error("unknown organisation")]
+    UnknownOrg,
+    /// Backend failure.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Organisations and users.
+pub trait TenantStore: Send + Sync {
+    /// Stores a new organisation.
+    ///
+    /// # Errors
+    /// [`CreateOrgError::Duplicate`] when the id is taken; [`CreateOrgError::Store`] on a
+    /// backend failure. Nothing is written on error.
+    fn create_org(&self, org: Org) -> Result<Org, CreateOrgError>;
+
+    /// The organisation with this id. The default organisation always exists.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure.
+    fn get_org(&self, id: &OrgId) -> Result<Option<Org>, StoreError>;
+
+    /// All organisations, ordered by id.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure.
+    fn list_orgs(&self) -> Result<Vec<Org>, StoreError>;
+
+    /// Stores a new user.
+    ///
+    /// # Errors
+    /// [`CreateUserError::DuplicateUsername`] when the username is taken (case-sensitive),
+    /// [`CreateUserError::UnknownOrg`] when its organisation does not exist.
+    fn create_user(&self, user: User) -> Result<User, CreateUserError>;
+
+    /// The user with this id.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure.
+    fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError>;
+
+    /// The user with this username.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure.
+    fn find_user(&self, username: &Username) -> Result<Option<User>, StoreError>;
+
+    /// Users, optionally of one organisation, ordered by creation then id.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure.
+    fn list_users(&self, org: Option<&OrgId>) -> Result<Vec<User>, StoreError>;
+}
+
+/// Errors of [`KeyStore::create_key`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CreateKeyError {
+    /// A key with the same secret exists.
+    #[error("a key with this secret already exists")]
+    DuplicateSecret,
+    /// The organisation does not exist.
+    #[error("unknown organisation")]
+    UnknownOrg,
+    /// Backend failure.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// API keys, their counters and their auth events.
+pub trait KeyStore: Send + Sync {
+    /// Stores a new key: id assigned (increasing), `active`, counters at zero, email hash
+    /// computed from the e-mail.
+    ///
+    /// # Errors
+    /// [`CreateKeyError::DuplicateSecret`] when the secret hash is taken (erased and revoked
+    /// keys included); [`CreateKeyError::UnknownOrg`]; nothing written on error.
+    fn create_key(&self, key: NewApiKey) -> Result<ApiKey, CreateKeyError>;
+
+    /// The key with this id (revoked and erased keys included).
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure.
+    fn get_key(&self, id: KeyId) -> Result<Option<ApiKey>, StoreError>;
+
+    /// The key whose secret hashes to `hash`.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure.
+    fn find_key(&self, hash: &SecretHash) -> Result<Option<ApiKey>, StoreError>;
+
+    /// Keys passing the filter, ordered by id.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure.
+    fn list_keys(&self, filter: &KeyFilter) -> Result<Vec<ApiKey>, StoreError>;
+
+    /// Applies a patch; counters are never touched. `None` when there is no such key.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure.
+    fn update_key(&self, id: KeyId, patch: &KeyPatch) -> Result<Option<ApiKey>, StoreError>;
+
+    /// Deactivates the key and sets `revoked_at` (refreshed when repeated). `None` when there
+    /// is no such key. Open sessions are ended by the caller.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure.
+    fn revoke_key(&self, id: KeyId, now: OffsetDateTime) -> Result<Option<ApiKey>, StoreError>;
+
+    /// Hard-deletes the key and everything keyed to it (open sessions, session records,
+    /// caption errors, auth events, usage events, daily counters, idempotency records), in
+    /// one transaction. Its rollup contributions move to the anonymous bucket so organisation
+    /// totals stay right. Returns the sessions it closed, or `None` when there is no such key.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure; nothing is deleted then.
+    fn delete_key(&self, id: KeyId) -> Result<Option<Vec<SessionId>>, StoreError>;
+
+    /// Whether any key (erased ones included) has or had an e-mail with this hash.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure.
+    fn email_hash_known(&self, hash: &EmailHash) -> Result<bool, StoreError>;
+
+    /// The key's lifetime counter and its counter for UTC date `day`. `None` for no such key.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure.
+    fn key_usage(&self, id: KeyId, day: Date) -> Result<Option<KeyUsage>, StoreError>;
+
+    /// Appends an auth event.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure.
+    fn record_auth_event(&self, event: AuthEvent) -> Result<(), StoreError>;
+
+    /// The key's auth events, newest first (ties: latest recorded first), at most `limit`.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure.
+    fn list_auth_events(&self, key: KeyId, limit: u32) -> Result<Vec<AuthEvent>, StoreError>;
+}
+
+/// The result of [`SessionStore::open_session`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenedSession {
+    /// The session after opening or joining.
+    pub session: Session,
+    /// True when it was created, false when an open one was joined.
+    pub created: bool,
+}
+
+/// The result of a delivery, reported to [`SessionStore::record_delivery`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryReport {
+    /// The session.
+    pub session_id: SessionId,
+    /// Its key.
+    pub key_id: KeyId,
+    /// The key's organisation.
+    pub org_id: OrgId,
+    /// The session's site.
+    pub domain: Domain,
+    /// What happened.
+    pub outcome: DeliveryOutcome,
+    /// When.
+    pub at: OffsetDateTime,
+}
+
+/// Sessions, their records, caption errors and the domain rollup.
+pub trait SessionStore: Send + Sync {
+    /// Opens the session `spec.id`, or joins it when it is open. Joining touches it and
+    /// replaces its targets when `spec.targets` is set. Opening stores it with
+    /// `spec.sequence`, zero counters and no mic holder, and bumps the domain rollup of
+    /// `spec.now`: `sessions_started + 1` and `peak_sessions` raised to the number of open
+    /// sessions of that domain (itself included). Atomic: two concurrent opens of one id
+    /// create it once.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure; nothing changes then.
+    fn open_session(&self, spec: OpenSession) -> Result<OpenedSession, StoreError>;
+
+    /// The open session with this id.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure.
+    fn get_session(&self, id: &SessionId) -> Result<Option<Session>, StoreError>;
+
+    /// Records activity at `now` (`last_activity_at` never moves backwards). False when the
+    /// session is not open.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure.
+    fn touch_session(&self, id: &SessionId, now: OffsetDateTime) -> Result<bool, StoreError>;
+
+    /// Applies a validated patch (all of it or nothing) and touches the session. `None` when
+    /// it is not open.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure.
+    fn update_session(
+        &self,
+        id: &SessionId,
+        patch: &SessionPatch,
+        now: OffsetDateTime,
+    ) -> Result<Option<Session>, StoreError>;
+
+    /// Applies a mic action atomically ([`crate::mic::next_holder`]) and touches the session.
+    /// Returns the holder after it, or `None` (outer) when the session is not open.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure.
+    fn apply_mic(
+        &self,
+        id: &SessionId,
+        action: MicAction,
+        client: &ClientId,
+        now: OffsetDateTime,
+    ) -> Result<Option<Option<ClientId>>, StoreError>;
+
+    /// Records a delivery outcome in one transaction: the open session's `captions_sent` or
+    /// `captions_failed` (+batch size, when still open), the domain rollup of `report.at`
+    /// (`captions_sent`/`batches_sent` or `captions_failed`), and for a failure a caption
+    /// error row.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure; nothing changes then.
+    fn record_delivery(&self, report: DeliveryReport) -> Result<(), StoreError>;
+
+    /// Ends an open session once. For reasons that leave a record
+    /// ([`EndReason::leaves_record`]) it writes the session record and bumps the domain
+    /// rollup of `now` (`sessions_ended + 1`, `total_duration_ms + duration`). Returns the
+    /// record (also, unstored, for erasure), or `None` when the session was not open — so of
+    /// two concurrent ends exactly one gets `Some`.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure; the session stays open then.
+    fn end_session(
+        &self,
+        id: &SessionId,
+        reason: EndReason,
+        now: OffsetDateTime,
+    ) -> Result<Option<SessionRecord>, StoreError>;
+
+    /// Open sessions, optionally only of one key, ordered by start then id.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure.
+    fn list_open_sessions(&self, key: Option<KeyId>) -> Result<Vec<Session>, StoreError>;
+
+    /// Open sessions whose last activity is at or before `cutoff`.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure.
+    fn idle_sessions(&self, cutoff: OffsetDateTime) -> Result<Vec<SessionId>, StoreError>;
+
+    /// The key's session records, newest end first, at most `limit`.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure.
+    fn list_session_records(
+        &self,
+        key: KeyId,
+        limit: u32,
+    ) -> Result<Vec<SessionRecord>, StoreError>;
+
+    /// The key's caption errors, newest first, at most `limit`.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure.
+    fn list_caption_errors(&self, key: KeyId, limit: u32) -> Result<Vec<CaptionError>, StoreError>;
+
+    /// Answers a `GET /usage` question from the domain rollup (see
+    /// [`DomainUsageQuery::evaluate`] for the exact result).
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure.
+    fn domain_usage(&self, query: &DomainUsageQuery) -> Result<Vec<DomainUsageRow>, StoreError>;
+}
+
+/// One metered request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MeterRequest {
+    /// The key to charge.
+    pub key_id: KeyId,
+    /// Units to count toward its limits.
+    pub units: Units,
+    /// The event to record (its `units` are what analytics sum; `key_id`, `org_id` and
+    /// `user_id` are set from the key by the store).
+    pub event: NewUsageEvent,
+    /// For captions: the session whose sequence advances.
+    pub session: Option<SessionId>,
+    /// Now: decides the UTC day and expiry.
+    pub now: OffsetDateTime,
+}
+
+/// An admitted metered request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Metered {
+    /// The recorded event (the original one for an idempotent replay).
+    pub event: UsageEvent,
+    /// The key's counters after it.
+    pub usage: KeyUsage,
+    /// The key's limits.
+    pub limits: Limits,
+    /// The session's sequence after it, when a session was given and is open.
+    pub sequence: Option<u64>,
+    /// True when the idempotency key was seen before: nothing was counted.
+    pub replayed: bool,
+}
+
+/// Errors of [`UsageStore::meter`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MeterError {
+    /// The key is unknown, revoked, erased or expired (checked first, in that order).
+    #[error("key rejected: {0:?}")]
+    Key(KeyRejection),
+    /// Admitting the units would cross a limit; nothing was counted.
+    #[error("{exceeded}")]
+    Limit {
+        /// Which limit.
+        exceeded: LimitExceeded,
+        /// The counters (unchanged).
+        usage: KeyUsage,
+        /// The limits.
+        limits: Limits,
+    },
+    /// Backend failure; nothing was counted.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The per-event result of [`UsageStore::ingest`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ingested {
+    /// Recorded now.
+    Created(UsageEvent),
+    /// Its idempotency key was seen before in the organisation: the original record.
+    Duplicate(UsageEvent),
+}
+
+/// Usage events, rollups, analytics and erasure.
+pub trait UsageStore: Send + Sync {
+    /// The atomic meter. In one transaction: reject when the key is missing
+    /// ([`KeyRejection::UnknownKey`]) or not usable at `now` ([`crate::key::ApiKey::check_usable`]);
+    /// replay when the event's idempotency key was seen in the key's organisation (the
+    /// original event, nothing counted); otherwise apply [`crate::limits::admit`] to the
+    /// lifetime counter and the counter of `now`'s UTC day, then add the units to both,
+    /// record the event (org, user and key taken from the key), update its hourly rollup,
+    /// and, when `session` is open, advance its sequence by one, touch it and remember that
+    /// sequence on the key (`sequence`, `last_caption_at = now`).
+    ///
+    /// Under any concurrency, across processes sharing the backend, a key with
+    /// `lifetime_limit = L` admits exactly `L` units.
+    ///
+    /// # Errors
+    /// [`MeterError::Key`], [`MeterError::Limit`] (nothing counted), [`MeterError::Store`].
+    fn meter(&self, request: MeterRequest) -> Result<Metered, MeterError>;
+
+    /// Records a batch of validated events in one transaction, each with its rollup. An
+    /// event whose idempotency key was already seen in its organisation (earlier, or earlier
+    /// in the same batch) is not recorded again: its result is the original.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure; nothing is written then.
+    fn ingest(
+        &self,
+        events: Vec<(Uuid, NewUsageEvent)>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Ingested>, StoreError>;
+
+    /// The event with this id.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure.
+    fn get_event(&self, id: Uuid) -> Result<Option<UsageEvent>, StoreError>;
+
+    /// Corrects an event ([`EventPatch::apply_to`]) and moves its rollup contribution from the
+    /// old values to the new ones, in one transaction. `None` when there is no such event.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure.
+    fn update_event(&self, id: Uuid, patch: &EventPatch) -> Result<Option<UsageEvent>, StoreError>;
+
+    /// Deletes an event and removes its rollup contribution. False when there is none.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure.
+    fn delete_event(&self, id: Uuid) -> Result<bool, StoreError>;
+
+    /// A page of raw events (see [`LogQuery::evaluate`] for the exact result).
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure.
+    fn list_events(&self, query: &LogQuery) -> Result<LogPage, StoreError>;
+
+    /// Answers a usage query from the hourly rollups (see [`UsageQuery::evaluate`] for the
+    /// exact result).
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure.
+    fn aggregate(&self, query: &UsageQuery) -> Result<Vec<UsageRow>, StoreError>;
+
+    /// Erases keys as [`crate::erasure`] describes, all in one transaction. Unknown ids are
+    /// ignored; already-erased keys get no second receipt.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure; nothing changes then.
+    fn erase_keys(&self, keys: &[KeyId], now: OffsetDateTime)
+        -> Result<ErasureOutcome, StoreError>;
+
+    /// Every erasure receipt, oldest first.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure.
+    fn list_erasures(&self) -> Result<Vec<ErasureReceipt>, StoreError>;
+
+    /// Checks that the backend answers (for `/health`).
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when it does not.
+    fn ping(&self) -> Result<(), StoreError>;
+}

@@ -1,0 +1,15 @@
+//! Usage: the one event model, the hourly rollups it feeds, and the queries over both.
+
+pub mod domain_rollup;
+pub mod event;
+pub mod logs;
+pub mod query;
+pub mod rollup;
+
+pub use domain_rollup::{
+    DomainActivity, DomainCounters, DomainRollupKey, DomainUsageQuery, DomainUsageRow,
+};
+pub use event::{CostNanos, EventKind, EventPatch, IdempotencyKey, NewUsageEvent, UsageEvent};
+pub use logs::{LogPage, LogQuery};
+pub use query::{DimValue, Dimension, Granularity, Metric, UsageFilters, UsageQuery, UsageRow};
+pub use rollup::{RollupKey, Totals};
