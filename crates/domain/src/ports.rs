@@ -336,6 +336,8 @@ pub trait SessionStore: Send + Sync {
 /// One metered request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MeterRequest {
+    /// The id the event gets when it is recorded.
+    pub event_id: Uuid,
     /// The key to charge.
     pub key_id: KeyId,
     /// Units to count toward its limits.

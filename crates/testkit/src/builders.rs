@@ -1,5 +1,7 @@
 //! Builders for the values tests need, with sensible defaults.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use tally_domain::key::{ApiKey, KeySecret, NewApiKey};
 use tally_domain::limits::{Limits, Units};
 use tally_domain::origin::Domain;
@@ -110,12 +112,21 @@ pub fn event(org: &OrgId, at: OffsetDateTime) -> NewUsageEvent {
     NewUsageEvent::new(org.clone(), EventKind::Request, at)
 }
 
+/// A fresh event id from a process-wide counter (distinct from [`uuid`]'s range).
+#[must_use]
+pub fn next_event_id() -> Uuid {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    Uuid::from_u128(0x2000_0000_0000_4000_8000_0000_0000_0000 | u128::from(n))
+}
+
 /// A meter request of `units` for `key` at `now`.
 #[must_use]
 pub fn meter(key: &ApiKey, units: u64, now: OffsetDateTime) -> MeterRequest {
     let mut e = event(&key.org_id, now);
     e.units = units;
     MeterRequest {
+        event_id: next_event_id(),
         key_id: key.id,
         units: Units::new(i64::try_from(units).unwrap()).unwrap(),
         event: e,
