@@ -277,7 +277,7 @@ mod tests {
     #[test]
     fn day_rows_sum_and_keep_max_peak() {
         let a = d("a.example");
-        let rows = vec![
+        let rows = [
             (
                 DomainRollupKey {
                     date: date!(2026 - 01 - 01),

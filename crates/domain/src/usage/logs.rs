@@ -89,7 +89,7 @@ impl LogQuery {
     /// The reference evaluation: filter, order newest first, count, and cut the page.
     pub fn evaluate<'a>(&self, events: impl IntoIterator<Item = &'a UsageEvent>) -> LogPage {
         let mut all: Vec<&UsageEvent> = events.into_iter().filter(|e| self.matches(e)).collect();
-        all.sort_by(|a, b| (b.data.occurred_at, b.id).cmp(&(a.data.occurred_at, a.id)));
+        all.sort_by_key(|e| std::cmp::Reverse((e.data.occurred_at, e.id)));
         let total = all.len() as u64;
         let skip = usize::try_from(self.offset).unwrap_or(usize::MAX);
         let events = all

@@ -498,7 +498,7 @@ mod tests {
     #[test]
     fn evaluation_groups_filters_and_orders() {
         let h = |n: u8| datetime!(2026-01-01 0:00 UTC) + Duration::hours(n.into());
-        let rows = vec![
+        let rows = [
             (key(h(1), "b", true), t(1)),
             (key(h(2), "a", true), t(2)),
             (key(h(3), "a", false), t(4)),

@@ -1,0 +1,219 @@
+//! `SessionStore` for `MemStore`.
+
+use tally_domain::key::KeyId;
+use tally_domain::mic::{next_holder, ClientId, MicAction};
+use tally_domain::ports::{DeliveryReport, OpenedSession, SessionStore, StoreError};
+use tally_domain::session::{
+    CaptionError, DeliveryOutcome, EndReason, OpenSession, Session, SessionId, SessionPatch,
+    SessionRecord,
+};
+use tally_domain::usage::{DomainActivity, DomainRollupKey, DomainUsageQuery, DomainUsageRow};
+use time::OffsetDateTime;
+
+use crate::MemStore;
+
+impl SessionStore for MemStore {
+    fn open_session(&self, spec: OpenSession) -> Result<OpenedSession, StoreError> {
+        let mut s = self.lock();
+        if let Some(existing) = s.sessions.get_mut(&spec.id) {
+            existing.last_activity_at = existing.last_activity_at.max(spec.now);
+            if let Some(targets) = spec.targets {
+                existing.targets = targets;
+            }
+            return Ok(OpenedSession {
+                session: existing.clone(),
+                created: false,
+            });
+        }
+        let session = Session {
+            id: spec.id.clone(),
+            key_id: spec.key_id,
+            org_id: spec.org_id,
+            domain: spec.domain.clone(),
+            stream_key: spec.stream_key,
+            sequence: spec.sequence,
+            targets: spec.targets.unwrap_or_default(),
+            started_at: spec.now,
+            last_activity_at: spec.now,
+            captions_sent: 0,
+            captions_failed: 0,
+            mic_holder: None,
+        };
+        s.sessions.insert(spec.id, session.clone());
+        let open_sessions = s.open_sessions_of(&spec.domain);
+        s.domain_activity(
+            DomainRollupKey::at(spec.domain, spec.now),
+            DomainActivity::SessionStarted { open_sessions },
+        );
+        Ok(OpenedSession {
+            session,
+            created: true,
+        })
+    }
+
+    fn get_session(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
+        Ok(self.lock().sessions.get(id).cloned())
+    }
+
+    fn touch_session(&self, id: &SessionId, now: OffsetDateTime) -> Result<bool, StoreError> {
+        let mut s = self.lock();
+        Ok(s.sessions
+            .get_mut(id)
+            .map(|x| x.last_activity_at = x.last_activity_at.max(now))
+            .is_some())
+    }
+
+    fn update_session(
+        &self,
+        id: &SessionId,
+        patch: &SessionPatch,
+        now: OffsetDateTime,
+    ) -> Result<Option<Session>, StoreError> {
+        let mut s = self.lock();
+        Ok(s.sessions.get_mut(id).map(|x| {
+            if let Some(seq) = patch.sequence {
+                x.sequence = seq;
+            }
+            if let Some(targets) = &patch.targets {
+                x.targets.clone_from(targets);
+            }
+            x.last_activity_at = x.last_activity_at.max(now);
+            x.clone()
+        }))
+    }
+
+    fn apply_mic(
+        &self,
+        id: &SessionId,
+        action: MicAction,
+        client: &ClientId,
+        now: OffsetDateTime,
+    ) -> Result<Option<Option<ClientId>>, StoreError> {
+        let mut s = self.lock();
+        Ok(s.sessions.get_mut(id).map(|x| {
+            x.mic_holder = next_holder(x.mic_holder.take(), action, client);
+            x.last_activity_at = x.last_activity_at.max(now);
+            x.mic_holder.clone()
+        }))
+    }
+
+    fn record_delivery(&self, report: DeliveryReport) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        let site = DomainRollupKey::at(report.domain, report.at);
+        match report.outcome {
+            DeliveryOutcome::Delivered { batch_size } => {
+                if let Some(x) = s.sessions.get_mut(&report.session_id) {
+                    x.captions_sent += batch_size;
+                }
+                s.domain_activity(site, DomainActivity::Delivered { batch_size });
+            }
+            DeliveryOutcome::Failed {
+                batch_size,
+                error,
+                status_code,
+            } => {
+                if let Some(x) = s.sessions.get_mut(&report.session_id) {
+                    x.captions_failed += batch_size;
+                }
+                s.domain_activity(site, DomainActivity::Failed { batch_size });
+                s.caption_errors.push(CaptionError {
+                    session_id: report.session_id,
+                    key_id: report.key_id,
+                    org_id: report.org_id,
+                    error,
+                    status_code,
+                    occurred_at: report.at,
+                    batch_size,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn end_session(
+        &self,
+        id: &SessionId,
+        reason: EndReason,
+        now: OffsetDateTime,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let mut s = self.lock();
+        let Some(session) = s.sessions.remove(id) else {
+            return Ok(None);
+        };
+        let record = session.record(now, reason);
+        if reason.leaves_record() {
+            s.records.push(record.clone());
+            s.domain_activity(
+                DomainRollupKey::at(session.domain, now),
+                DomainActivity::SessionEnded {
+                    duration_ms: record.duration_ms,
+                },
+            );
+        }
+        Ok(Some(record))
+    }
+
+    fn list_open_sessions(&self, key: Option<KeyId>) -> Result<Vec<Session>, StoreError> {
+        let s = self.lock();
+        let mut out: Vec<Session> = s
+            .sessions
+            .values()
+            .filter(|x| key.is_none_or(|k| x.key_id == k))
+            .cloned()
+            .collect();
+        out.sort_by(|a, b| (a.started_at, &a.id).cmp(&(b.started_at, &b.id)));
+        Ok(out)
+    }
+
+    fn idle_sessions(&self, cutoff: OffsetDateTime) -> Result<Vec<SessionId>, StoreError> {
+        let s = self.lock();
+        let mut out: Vec<SessionId> = s
+            .sessions
+            .values()
+            .filter(|x| x.last_activity_at <= cutoff)
+            .map(|x| x.id.clone())
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
+    fn list_session_records(
+        &self,
+        key: KeyId,
+        limit: u32,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
+        let s = self.lock();
+        let mut out: Vec<(usize, &SessionRecord)> = s
+            .records
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.key_id == key)
+            .collect();
+        out.sort_by(|(ia, a), (ib, b)| (b.ended_at, ib).cmp(&(a.ended_at, ia)));
+        Ok(out
+            .into_iter()
+            .take(limit as usize)
+            .map(|(_, r)| r.clone())
+            .collect())
+    }
+
+    fn list_caption_errors(&self, key: KeyId, limit: u32) -> Result<Vec<CaptionError>, StoreError> {
+        let s = self.lock();
+        let mut out: Vec<(usize, &CaptionError)> = s
+            .caption_errors
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.key_id == key)
+            .collect();
+        out.sort_by(|(ia, a), (ib, b)| (b.occurred_at, ib).cmp(&(a.occurred_at, ia)));
+        Ok(out
+            .into_iter()
+            .take(limit as usize)
+            .map(|(_, e)| e.clone())
+            .collect())
+    }
+
+    fn domain_usage(&self, query: &DomainUsageQuery) -> Result<Vec<DomainUsageRow>, StoreError> {
+        Ok(query.evaluate(&self.lock().domain_rollups))
+    }
+}

@@ -1,0 +1,141 @@
+//! The one state behind `MemStore`'s lock, with the helpers several ports share.
+
+use std::collections::{BTreeMap, HashMap};
+
+use tally_domain::audit::AuthEvent;
+use tally_domain::erasure::ErasureReceipt;
+use tally_domain::key::{ApiKey, KeyId, SecretHash};
+use tally_domain::session::{CaptionError, Session, SessionId, SessionRecord};
+use tally_domain::tenancy::{Org, OrgId, User, UserId};
+use tally_domain::usage::{
+    DomainActivity, DomainCounters, DomainRollupKey, IdempotencyKey, RollupKey, Totals, UsageEvent,
+};
+use time::{Date, OffsetDateTime};
+use uuid::Uuid;
+
+#[derive(Debug)]
+pub(crate) struct State {
+    pub orgs: BTreeMap<OrgId, Org>,
+    pub users: BTreeMap<UserId, User>,
+    pub keys: BTreeMap<KeyId, ApiKey>,
+    pub key_by_hash: HashMap<SecretHash, KeyId>,
+    pub next_key_id: i64,
+    pub daily: HashMap<(KeyId, Date), u64>,
+    pub auth_events: Vec<AuthEvent>,
+    pub sessions: HashMap<SessionId, Session>,
+    pub records: Vec<SessionRecord>,
+    pub caption_errors: Vec<CaptionError>,
+    pub domain_rollups: BTreeMap<DomainRollupKey, DomainCounters>,
+    pub events: HashMap<Uuid, UsageEvent>,
+    pub idempotency: HashMap<(OrgId, IdempotencyKey), Uuid>,
+    pub rollups: HashMap<RollupKey, Totals>,
+    pub erasures: Vec<ErasureReceipt>,
+}
+
+impl State {
+    pub fn new() -> Self {
+        let default = Org {
+            id: OrgId::default_org(),
+            name: "Default".to_owned(),
+            created_at: OffsetDateTime::UNIX_EPOCH,
+        };
+        Self {
+            orgs: BTreeMap::from([(default.id.clone(), default)]),
+            users: BTreeMap::new(),
+            keys: BTreeMap::new(),
+            key_by_hash: HashMap::new(),
+            next_key_id: 1,
+            daily: HashMap::new(),
+            auth_events: Vec::new(),
+            sessions: HashMap::new(),
+            records: Vec::new(),
+            caption_errors: Vec::new(),
+            domain_rollups: BTreeMap::new(),
+            events: HashMap::new(),
+            idempotency: HashMap::new(),
+            rollups: HashMap::new(),
+            erasures: Vec::new(),
+        }
+    }
+
+    /// Adds `delta` to an event's rollup row, dropping rows that become empty.
+    pub fn add_rollup(&mut self, key: RollupKey, delta: Totals, subtract: bool) {
+        let row = self.rollups.entry(key.clone()).or_default();
+        if subtract {
+            *row -= delta;
+        } else {
+            *row += delta;
+        }
+        if row.is_zero() {
+            self.rollups.remove(&key);
+        }
+    }
+
+    /// Records site activity in the domain rollup.
+    pub fn domain_activity(&mut self, key: DomainRollupKey, activity: DomainActivity) {
+        self.domain_rollups.entry(key).or_default().apply(activity);
+    }
+
+    /// Inserts a new event with its idempotency record and rollup contribution.
+    pub fn insert_event(&mut self, event: UsageEvent) -> UsageEvent {
+        if let Some(k) = &event.data.idempotency_key {
+            self.idempotency
+                .insert((event.data.org_id.clone(), k.clone()), event.id);
+        }
+        self.add_rollup(RollupKey::of(&event), Totals::of(&event), false);
+        self.events.insert(event.id, event.clone());
+        event
+    }
+
+    /// The original event for an idempotency key already seen in `org`.
+    pub fn replay(&self, org: &OrgId, key: Option<&IdempotencyKey>) -> Option<UsageEvent> {
+        let id = self.idempotency.get(&(org.clone(), key?.clone()))?;
+        self.events.get(id).cloned()
+    }
+
+    /// Removes a key's raw history and moves its rollups to the anonymous bucket; returns
+    /// the number of rows deleted (records, caption errors, auth events, usage events).
+    pub fn forget_key_history(&mut self, id: KeyId) -> u64 {
+        let before = self.records.len() + self.caption_errors.len() + self.auth_events.len();
+        self.records.retain(|r| r.key_id != id);
+        self.caption_errors.retain(|e| e.key_id != id);
+        self.auth_events.retain(|e| e.key_id != Some(id));
+        let mut deleted =
+            (before - self.records.len() - self.caption_errors.len() - self.auth_events.len())
+                as u64;
+        let gone: Vec<Uuid> = self
+            .events
+            .values()
+            .filter(|e| e.data.key_id == Some(id))
+            .map(|e| e.id)
+            .collect();
+        for event_id in gone {
+            if let Some(e) = self.events.remove(&event_id) {
+                if let Some(k) = &e.data.idempotency_key {
+                    self.idempotency.remove(&(e.data.org_id.clone(), k.clone()));
+                }
+                deleted += 1;
+            }
+        }
+        let moved: Vec<RollupKey> = self
+            .rollups
+            .keys()
+            .filter(|k| k.key_id == Some(id))
+            .cloned()
+            .collect();
+        for k in moved {
+            if let Some(t) = self.rollups.remove(&k) {
+                self.add_rollup(k.anonymised(), t, false);
+            }
+        }
+        deleted
+    }
+
+    /// Open sessions of a domain.
+    pub fn open_sessions_of(&self, domain: &tally_domain::origin::Domain) -> u64 {
+        self.sessions
+            .values()
+            .filter(|s| s.domain == *domain)
+            .count() as u64
+    }
+}

@@ -1,0 +1,62 @@
+//! `TenantStore` for `MemStore`.
+
+use tally_domain::ports::{CreateOrgError, CreateUserError, StoreError, TenantStore};
+use tally_domain::tenancy::{Org, OrgId, User, UserId, Username};
+
+use crate::MemStore;
+
+impl TenantStore for MemStore {
+    fn create_org(&self, org: Org) -> Result<Org, CreateOrgError> {
+        let mut s = self.lock();
+        if s.orgs.contains_key(&org.id) {
+            return Err(CreateOrgError::Duplicate);
+        }
+        s.orgs.insert(org.id.clone(), org.clone());
+        Ok(org)
+    }
+
+    fn get_org(&self, id: &OrgId) -> Result<Option<Org>, StoreError> {
+        Ok(self.lock().orgs.get(id).cloned())
+    }
+
+    fn list_orgs(&self) -> Result<Vec<Org>, StoreError> {
+        Ok(self.lock().orgs.values().cloned().collect())
+    }
+
+    fn create_user(&self, user: User) -> Result<User, CreateUserError> {
+        let mut s = self.lock();
+        if !s.orgs.contains_key(&user.org_id) {
+            return Err(CreateUserError::UnknownOrg);
+        }
+        if s.users.values().any(|u| u.username == user.username) || s.users.contains_key(&user.id) {
+            return Err(CreateUserError::DuplicateUsername);
+        }
+        s.users.insert(user.id, user.clone());
+        Ok(user)
+    }
+
+    fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        Ok(self.lock().users.get(&id).cloned())
+    }
+
+    fn find_user(&self, username: &Username) -> Result<Option<User>, StoreError> {
+        Ok(self
+            .lock()
+            .users
+            .values()
+            .find(|u| u.username == *username)
+            .cloned())
+    }
+
+    fn list_users(&self, org: Option<&OrgId>) -> Result<Vec<User>, StoreError> {
+        let s = self.lock();
+        let mut users: Vec<User> = s
+            .users
+            .values()
+            .filter(|u| org.is_none_or(|o| u.org_id == *o))
+            .cloned()
+            .collect();
+        users.sort_by_key(|u| (u.created_at, u.id));
+        Ok(users)
+    }
+}

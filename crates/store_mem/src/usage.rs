@@ -1,0 +1,195 @@
+//! `UsageStore` for `MemStore`: the meter, ingestion, corrections, analytics and erasure.
+
+use tally_domain::erasure::{anonymise, ErasureOutcome, ErasureReceipt};
+use tally_domain::key::{KeyId, KeyRejection};
+use tally_domain::limits::{admit, utc_day, KeyUsage};
+use tally_domain::ports::{Ingested, MeterError, MeterRequest, Metered, StoreError, UsageStore};
+use tally_domain::session::{EndReason, SessionId};
+use tally_domain::usage::{
+    EventPatch, LogPage, LogQuery, NewUsageEvent, RollupKey, Totals, UsageEvent, UsageQuery,
+    UsageRow,
+};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::MemStore;
+
+impl UsageStore for MemStore {
+    fn meter(&self, req: MeterRequest) -> Result<Metered, MeterError> {
+        let mut s = self.lock();
+        let key = s
+            .keys
+            .get(&req.key_id)
+            .ok_or(MeterError::Key(KeyRejection::UnknownKey))?;
+        key.check_usable(req.now).map_err(MeterError::Key)?;
+        let (org_id, user_id, limits) = (key.org_id.clone(), key.user_id, key.limits);
+        let day = (req.key_id, utc_day(req.now));
+        let usage = KeyUsage {
+            lifetime_used: key.lifetime_used,
+            daily_used: s.daily.get(&day).copied().unwrap_or(0),
+        };
+        if let Some(original) = s.replay(&org_id, req.event.idempotency_key.as_ref()) {
+            return Ok(Metered {
+                event: original,
+                usage,
+                limits,
+                sequence: None,
+                replayed: true,
+            });
+        }
+        admit(limits, usage, req.units).map_err(|exceeded| MeterError::Limit {
+            exceeded,
+            usage,
+            limits,
+        })?;
+
+        let n = req.units.get();
+        let usage = KeyUsage {
+            lifetime_used: usage.lifetime_used + n,
+            daily_used: usage.daily_used + n,
+        };
+        s.daily.insert(day, usage.daily_used);
+        let mut data = req.event;
+        data.org_id = org_id;
+        data.user_id = user_id;
+        data.key_id = Some(req.key_id);
+        data.session_id = req.session.clone().or(data.session_id);
+        let event = s.insert_event(UsageEvent {
+            id: req.event_id,
+            created_at: req.now,
+            active: true,
+            data,
+        });
+        let sequence = req
+            .session
+            .as_ref()
+            .and_then(|sid| s.sessions.get_mut(sid))
+            .map(|sess| {
+                sess.sequence += 1;
+                sess.last_activity_at = sess.last_activity_at.max(req.now);
+                sess.sequence
+            });
+        if let Some(key) = s.keys.get_mut(&req.key_id) {
+            key.lifetime_used = usage.lifetime_used;
+            if let Some(seq) = sequence {
+                key.sequence = seq;
+                key.last_caption_at = Some(req.now);
+            }
+        }
+        Ok(Metered {
+            event,
+            usage,
+            limits,
+            sequence,
+            replayed: false,
+        })
+    }
+
+    fn ingest(
+        &self,
+        events: Vec<(Uuid, NewUsageEvent)>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Ingested>, StoreError> {
+        let mut s = self.lock();
+        Ok(events
+            .into_iter()
+            .map(
+                |(id, data)| match s.replay(&data.org_id, data.idempotency_key.as_ref()) {
+                    Some(original) => Ingested::Duplicate(original),
+                    None => Ingested::Created(s.insert_event(UsageEvent {
+                        id,
+                        created_at: now,
+                        active: true,
+                        data,
+                    })),
+                },
+            )
+            .collect())
+    }
+
+    fn get_event(&self, id: Uuid) -> Result<Option<UsageEvent>, StoreError> {
+        Ok(self.lock().events.get(&id).cloned())
+    }
+
+    fn update_event(&self, id: Uuid, patch: &EventPatch) -> Result<Option<UsageEvent>, StoreError> {
+        let mut s = self.lock();
+        let Some(old) = s.events.get(&id).cloned() else {
+            return Ok(None);
+        };
+        let mut new = old.clone();
+        patch.apply_to(&mut new);
+        s.add_rollup(RollupKey::of(&old), Totals::of(&old), true);
+        s.add_rollup(RollupKey::of(&new), Totals::of(&new), false);
+        s.events.insert(id, new.clone());
+        Ok(Some(new))
+    }
+
+    fn delete_event(&self, id: Uuid) -> Result<bool, StoreError> {
+        let mut s = self.lock();
+        let Some(old) = s.events.remove(&id) else {
+            return Ok(false);
+        };
+        if let Some(k) = &old.data.idempotency_key {
+            s.idempotency.remove(&(old.data.org_id.clone(), k.clone()));
+        }
+        s.add_rollup(RollupKey::of(&old), Totals::of(&old), true);
+        Ok(true)
+    }
+
+    fn list_events(&self, query: &LogQuery) -> Result<LogPage, StoreError> {
+        Ok(query.evaluate(self.lock().events.values()))
+    }
+
+    fn aggregate(&self, query: &UsageQuery) -> Result<Vec<UsageRow>, StoreError> {
+        Ok(query.evaluate(&self.lock().rollups))
+    }
+
+    fn erase_keys(
+        &self,
+        keys: &[KeyId],
+        now: OffsetDateTime,
+    ) -> Result<ErasureOutcome, StoreError> {
+        let mut s = self.lock();
+        let mut out = ErasureOutcome::default();
+        for id in keys {
+            let Some(key) = s.keys.get(id).cloned() else {
+                continue;
+            };
+            if key.erased_at.is_some() {
+                continue;
+            }
+            s.keys.insert(*id, anonymise(&key, now));
+            let mut closed: Vec<SessionId> = s
+                .sessions
+                .values()
+                .filter(|x| x.key_id == *id)
+                .map(|x| x.id.clone())
+                .collect();
+            closed.sort();
+            for sid in &closed {
+                // Erasure leaves no record and no `sessions_ended` (EndReason::Erased).
+                debug_assert!(!EndReason::Erased.leaves_record());
+                s.sessions.remove(sid);
+            }
+            out.closed_sessions.extend(closed);
+            let rows_deleted = s.forget_key_history(*id);
+            let receipt = ErasureReceipt {
+                key_id: *id,
+                org_id: key.org_id,
+                erased_at: now,
+                rows_deleted,
+            };
+            s.erasures.push(receipt.clone());
+            out.receipts.push(receipt);
+        }
+        Ok(out)
+    }
+
+    fn list_erasures(&self) -> Result<Vec<ErasureReceipt>, StoreError> {
+        Ok(self.lock().erasures.clone())
+    }
+
+    fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}

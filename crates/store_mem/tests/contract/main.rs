@@ -1,0 +1,25 @@
+//! The port contract suites against `MemStore`.
+
+use std::sync::Arc;
+
+use tally_domain::services::Stores;
+use tally_domain::LocalBus;
+use tally_store_mem::MemStore;
+use tally_testkit::Harness;
+
+struct Mem(Stores);
+
+impl Harness for Mem {
+    fn stores(&self) -> Stores {
+        self.0.clone()
+    }
+}
+
+fn mem() -> Option<Mem> {
+    Some(Mem(Stores::from_one(
+        Arc::new(MemStore::new()),
+        Arc::new(LocalBus::new()),
+    )))
+}
+
+tally_testkit::store_contract_tests!(mem);
