@@ -1,1 +1,21 @@
-//! placeholder
+//! `tally_http` — Tally's HTTP driving adapter (actix-web): routes, request/response DTOs, the
+//! error → status table, and the one crossing into the synchronous ports ([`run_blocking`]).
+//!
+//! Handlers only translate between HTTP and the domain services; rules live in
+//! `tally_domain`. This crate must not depend on a store adapter (`tally_store_mem`,
+//! `tally_store_pg`) or on diesel: it sees storage only through the ports in [`AppState`].
+//! Surfaces (`lcyt/`, `ledger/`, …) are added as one module each.
+
+pub mod blocking;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod request_id;
+pub mod routes;
+pub mod state;
+
+pub use blocking::run_blocking;
+pub use error::ApiError;
+pub use request_id::{request_id_middleware, RequestId};
+pub use routes::{app, configure};
+pub use state::{AppState, Settings, StoreKind};

@@ -1,0 +1,177 @@
+//! The one error → status table of Tally's HTTP API, rendered as RFC 9457 problem details.
+//!
+//! Every handler returns `Result<_, ApiError>`; nothing else decides a status code. The body is
+//! `{type, title, status, detail, error}` where `error` is the short message lcyt clients read
+//! (`"daily_limit_exceeded"`, `"clientId required"`). `docs/API.md` mirrors this table.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use tally_domain::StoreError;
+
+/// The media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// Seconds a client is told to wait after a 503.
+pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 5;
+
+/// Everything that can go wrong in a request, one variant per status.
+///
+/// | variant | status | `error` member |
+/// |---|---|---|
+/// | `BadRequest(msg)` | 400 | `msg` |
+/// | `Unauthorized(msg)` | 401 | `msg` |
+/// | `Forbidden(msg)` | 403 | `msg` |
+/// | `NotFound(msg)` | 404 | `msg` |
+/// | `MethodNotAllowed` | 405 | `Method not allowed` |
+/// | `Conflict(msg)` | 409 | `msg` |
+/// | `PayloadTooLarge` | 413 | `Payload too large` |
+/// | `TooManyRequests{error,..}` | 429 (+ `Retry-After` when known) | `error` |
+/// | `Unavailable(cause)` | 503 + `Retry-After: 5` | `Service unavailable` (cause logged) |
+/// | `Internal(cause)` | 500 | `Internal server error` (cause logged) |
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApiError {
+    /// Invalid input; the message names the field and the rule.
+    #[error("{0}")]
+    BadRequest(String),
+    /// Missing or invalid credentials.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Valid credentials that may not do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// No such resource (or route).
+    #[error("{0}")]
+    NotFound(String),
+    /// The route exists, the method does not.
+    #[error("Method not allowed")]
+    MethodNotAllowed,
+    /// The request conflicts with existing state (duplicate key, known e-mail hash).
+    #[error("{0}")]
+    Conflict(String),
+    /// The body exceeds the limit (1 MiB).
+    #[error("Payload too large")]
+    PayloadTooLarge,
+    /// A usage limit was reached.
+    #[error("{error}")]
+    TooManyRequests {
+        /// The short reason, e.g. `daily_limit_exceeded`.
+        error: String,
+        /// Seconds until the limit resets, when it does (daily limits); sent as `Retry-After`.
+        retry_after_secs: Option<u64>,
+    },
+    /// The store cannot be reached; the cause is logged, the client told to retry.
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    /// A bug or corrupt data; the cause is logged with the request id, never sent.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// The short message clients read in `error`. Never carries an internal cause.
+    #[must_use]
+    pub fn public_message(&self) -> &str {
+        match self {
+            Self::BadRequest(m)
+            | Self::Unauthorized(m)
+            | Self::Forbidden(m)
+            | Self::NotFound(m)
+            | Self::Conflict(m) => m,
+            Self::TooManyRequests { error, .. } => error,
+            Self::MethodNotAllowed => "Method not allowed",
+            Self::PayloadTooLarge => "Payload too large",
+            Self::Unavailable(_) => "Service unavailable",
+            Self::Internal(_) => "Internal server error",
+        }
+    }
+
+    fn detail(&self) -> String {
+        match self {
+            Self::PayloadTooLarge => "The request body exceeds the 1 MiB limit.".to_owned(),
+            Self::TooManyRequests { .. } => "A usage limit of this API key was reached.".to_owned(),
+            Self::Unavailable(_) => {
+                "The store is temporarily unavailable; retry after the indicated delay.".to_owned()
+            }
+            Self::Internal(_) => {
+                "An unexpected error occurred; the X-Request-Id header identifies it in the log."
+                    .to_owned()
+            }
+            _ => self.public_message().to_owned(),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut res = problem_response(self.status_code(), self.public_message(), &self.detail());
+        let retry_after = match self {
+            Self::TooManyRequests {
+                retry_after_secs, ..
+            } => *retry_after_secs,
+            Self::Unavailable(_) => Some(UNAVAILABLE_RETRY_AFTER_SECS),
+            _ => None,
+        };
+        if let Some(secs) = retry_after {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        res
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(cause) => Self::Unavailable(cause),
+            StoreError::Internal(cause) => Self::Internal(cause),
+        }
+    }
+}
+
+/// An RFC 9457 problem body with Tally's `error` member.
+#[derive(Debug, Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    title: &'a str,
+    status: u16,
+    detail: &'a str,
+    error: &'a str,
+}
+
+/// A `application/problem+json` response. `type` is `about:blank`, so `title` is the status's
+/// reason phrase; `error` carries the short message and `detail` a sentence for humans.
+#[must_use]
+pub fn problem_response(status: StatusCode, error: &str, detail: &str) -> HttpResponse {
+    let body = Problem {
+        kind: "about:blank",
+        title: status.canonical_reason().unwrap_or("Error"),
+        status: status.as_u16(),
+        detail,
+        error,
+    };
+    HttpResponse::build(status)
+        .content_type(PROBLEM_JSON)
+        .body(serde_json::to_string(&body).unwrap_or_default())
+}
+
+#[cfg(test)]
+#[path = "error_tests.rs"]
+mod tests;

@@ -1,0 +1,143 @@
+//! `X-Request-Id` on every response, request logging, and the last line of defence that turns
+//! any non-JSON error response (an actix default, a forgotten extractor config) into a problem
+//! body.
+
+use std::future::{ready, Ready};
+use std::time::Instant;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse};
+use uuid::Uuid;
+
+use crate::error::problem_response;
+
+/// The header that carries the request id, in and out.
+pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+const MAX_LEN: usize = 128;
+
+/// The id of the current request: the caller's `X-Request-Id` when it is sane (1–128
+/// characters of `[A-Za-z0-9._:-]`), otherwise a fresh UUID. Extract it in a handler to tag
+/// log lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestId(String);
+
+impl RequestId {
+    /// The incoming id when sane, else a new one.
+    #[must_use]
+    pub fn from_headers(headers: &HeaderMap) -> Self {
+        headers
+            .get(&X_REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .filter(|s| is_sane(s))
+            .map_or_else(Self::generate, |s| Self(s.to_owned()))
+    }
+
+    /// A fresh random id.
+    #[must_use]
+    pub fn generate() -> Self {
+        Self(Uuid::new_v4().to_string())
+    }
+
+    /// The id.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn is_sane(s: &str) -> bool {
+    (1..=MAX_LEN).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+}
+
+impl FromRequest for RequestId {
+    type Error = actix_web::Error;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let id = req.extensions().get::<Self>().cloned();
+        ready(Ok(id.unwrap_or_else(|| Self::from_headers(req.headers()))))
+    }
+}
+
+/// The middleware: wrap the app with
+/// `actix_web::middleware::from_fn(tally_http::request_id_middleware)`.
+///
+/// It assigns the [`RequestId`], logs each request (5xx with the error's cause), replaces any
+/// error response that is not JSON by a problem body, and sets `X-Request-Id`.
+///
+/// # Errors
+/// Only an error the inner service itself fails with (handler and extractor errors arrive as
+/// responses, not as errors).
+pub async fn request_id_middleware(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let id = RequestId::from_headers(req.headers());
+    req.extensions_mut().insert(id.clone());
+    let started = Instant::now();
+    let res = next.call(req).await?.map_into_boxed_body();
+    log(&res, &id, started);
+    let mut res = ensure_json_error(res);
+    if let Ok(value) = HeaderValue::from_str(id.as_str()) {
+        res.headers_mut().insert(X_REQUEST_ID, value);
+    }
+    Ok(res)
+}
+
+fn log(res: &ServiceResponse<BoxBody>, id: &RequestId, started: Instant) {
+    let status = res.status().as_u16();
+    let method = res.request().method();
+    let path = res.request().path();
+    let elapsed_us = started.elapsed().as_micros();
+    let cause = res.response().error().map(ToString::to_string);
+    if res.status().is_server_error() {
+        tracing::error!(request_id = %id, %method, path, status, elapsed_us, cause, "request failed");
+    } else {
+        tracing::debug!(request_id = %id, %method, path, status, elapsed_us, "request");
+    }
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| {
+            ct.starts_with("application/json") || ct.starts_with("application/problem+json")
+        })
+}
+
+fn ensure_json_error(res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
+    let status = res.status();
+    if !(status.is_client_error() || status.is_server_error()) || is_json(res.headers()) {
+        return res;
+    }
+    let reason = status.canonical_reason().unwrap_or("Error");
+    let detail = match res.response().error() {
+        Some(e) if status.is_client_error() => e.to_string(),
+        _ => reason.to_owned(),
+    };
+    let (req, old) = res.into_parts();
+    let mut new: HttpResponse = problem_response(status, reason, &detail);
+    for (name, value) in old.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            new.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    ServiceResponse::new(req, new)
+}
+
+#[cfg(test)]
+#[path = "request_id_tests.rs"]
+mod tests;

@@ -1,0 +1,106 @@
+//! What every handler can reach: the ports, the JWT keys and the settings.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tally_auth::JwtKeys;
+use tally_domain::origin::AllowedDomains;
+use tally_domain::services::Ports;
+
+/// Which store backs this instance (reported by `/health`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    /// `tally_store_mem`: nothing is persisted.
+    Memory,
+    /// `tally_store_pg`.
+    Postgres,
+}
+
+impl StoreKind {
+    /// `"memory"` or `"postgres"`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Memory => "memory",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
+/// The allowlist used when `ALLOWED_DOMAINS` is not set (lcyt's default).
+pub const DEFAULT_ALLOWED_DOMAINS: &str = "lcyt.fi,www.lcyt.fi,localhost";
+
+/// Run-time settings of the HTTP surfaces (resolved configuration, no I/O).
+#[derive(Clone)]
+pub struct Settings {
+    /// `ADMIN_KEY`; `None` makes admin routes answer 503.
+    pub admin_key: Option<String>,
+    /// `ALLOWED_DOMAINS`.
+    pub allowed_domains: AllowedDomains,
+    /// `USAGE_PUBLIC`: `GET /usage` without credentials.
+    pub usage_public: bool,
+    /// `FREE_APIKEY_ACTIVE`: self-service free-tier keys.
+    pub free_apikey_active: bool,
+    /// Idle TTL of sessions, and lifetime of session tokens.
+    pub session_ttl: Duration,
+    /// The store behind the ports.
+    pub store: StoreKind,
+    /// The server's version, reported by `/health`.
+    pub version: String,
+}
+
+impl Settings {
+    /// The defaults of DESIGN §8 for a given store: no admin key, lcyt's allowed domains,
+    /// private usage, free tier off, 2 h sessions.
+    #[must_use]
+    pub fn new(store: StoreKind) -> Self {
+        Self {
+            admin_key: None,
+            // The constant parses; an empty allowlist (deny all) is the safe fallback.
+            allowed_domains: AllowedDomains::parse(DEFAULT_ALLOWED_DOMAINS)
+                .unwrap_or(AllowedDomains::Only(Vec::new())),
+            usage_public: false,
+            free_apikey_active: false,
+            session_ttl: Duration::from_secs(7200),
+            store,
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("admin_key", &self.admin_key.as_ref().map(|_| "<redacted>"))
+            .field("allowed_domains", &self.allowed_domains)
+            .field("usage_public", &self.usage_public)
+            .field("free_apikey_active", &self.free_apikey_active)
+            .field("session_ttl", &self.session_ttl)
+            .field("store", &self.store)
+            .field("version", &self.version)
+            .finish()
+    }
+}
+
+/// The application state shared by all handlers (cheap to clone).
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// Stores, bus, clock and ids.
+    pub ports: Ports,
+    /// Signs and verifies session and user tokens.
+    pub jwt: Arc<JwtKeys>,
+    /// Settings.
+    pub settings: Arc<Settings>,
+}
+
+impl AppState {
+    /// Bundles the parts.
+    #[must_use]
+    pub fn new(ports: Ports, jwt: JwtKeys, settings: Settings) -> Self {
+        Self {
+            ports,
+            jwt: Arc::new(jwt),
+            settings: Arc::new(settings),
+        }
+    }
+}
