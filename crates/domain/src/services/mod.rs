@@ -62,3 +62,33 @@ impl std::fmt::Debug for Ports {
         f.debug_struct("Ports").finish_non_exhaustive()
     }
 }
+
+mod erasure;
+mod keys;
+mod meter;
+mod sessions;
+mod usage;
+
+pub use erasure::ErasureService;
+pub use keys::{CreateKey, IssueKeyError, IssuedKey, KeyService, FREE_TIER_LIMITS};
+pub use meter::{MeterService, VerifyError};
+pub use sessions::{
+    AuthorizeSessionError, OpenRequest, OpenSessionError, Opened, SessionService, SessionSettings,
+};
+pub use usage::{IngestError, UsageService};
+
+use crate::live::{Envelope, LiveEvent, Topic};
+use crate::session::SessionId;
+
+impl Ports {
+    /// Publishes to a session's subscribers. Live events are best effort: a bus failure is
+    /// reported by the bus and never undoes the state change that caused the event.
+    fn publish(&self, session: &SessionId, event: LiveEvent) {
+        // The bus has already delivered locally when it reports a backend failure; the
+        // adapter logs it. Nothing here can make the write that caused it fail.
+        let _delivered = self.stores.bus.publish(Envelope {
+            topic: Topic::Session(session.clone()),
+            event,
+        });
+    }
+}

@@ -1,4 +1,12 @@
-//! The port contract suites against `MemStore`.
+//! `MemStore` under the port contract suites, and the domain services running on it.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed expectation is a failed test"
+)]
+
+mod services;
 
 use std::sync::Arc;
 
@@ -22,4 +30,6 @@ fn mem() -> Option<Mem> {
     )))
 }
 
-tally_testkit::store_contract_tests!(mem);
+mod contract {
+    tally_testkit::store_contract_tests!(super::mem);
+}
