@@ -1,1 +1,56 @@
-fn main() {}
+//! The `tally` command: `tally serve` (the default) and `tally migrate`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tally::config::{self, Sources};
+use tally::wiring::{self, StartupError};
+use tracing_subscriber::EnvFilter;
+
+/// Tally: API keys, exact usage limits, sessions, usage analytics, GDPR erasure.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    /// A TOML configuration file (default: ./tally.toml when it exists).
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the HTTP API (the default).
+    Serve,
+    /// Run the database migrations and exit.
+    Migrate,
+}
+
+fn main() -> ExitCode {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tally: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), StartupError> {
+    let config = config::load(&Sources::from_process(cli.config))?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Migrate => wiring::migrate(&config),
+        Command::Serve => actix_web::rt::System::new().block_on(async {
+            let running = tally::spawn(&config)?;
+            println!("listening on http://{}", running.addr);
+            running.server.await.map_err(StartupError::Serve)
+        }),
+    }
+}

@@ -1,0 +1,104 @@
+//! Turns a [`Config`] into the application state: picks the store, the JWT keys and the
+//! settings, and says loudly what it chose.
+
+use std::sync::Arc;
+
+use tally_auth::{JwtKeys, OsIds};
+use tally_domain::services::{Ports, Stores};
+use tally_domain::{LocalBus, SystemClock};
+use tally_http::{AppState, Settings, StoreKind};
+use tally_store_mem::MemStore;
+
+use crate::config::Config;
+
+/// The warning logged when the server runs on the in-memory store.
+pub const IN_MEMORY_WARNING: &str =
+    "in-memory store: nothing is persisted (set DATABASE_URL to use Postgres)";
+
+/// Why the server cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The configuration is unusable.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// The store could not be opened.
+    #[error("store: {0}")]
+    Store(String),
+    /// The server stopped with an I/O error.
+    #[error("server: {0}")]
+    Serve(std::io::Error),
+    /// The listener could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// `host:port`.
+        addr: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+/// The stores named by the configuration: Postgres when `DATABASE_URL` is set, else memory.
+///
+/// # Errors
+/// [`StartupError::Store`] when the database cannot be opened.
+pub fn stores(config: &Config) -> Result<(Stores, StoreKind), StartupError> {
+    match &config.database_url {
+        None => {
+            tracing::warn!("{IN_MEMORY_WARNING}");
+            let stores = Stores::from_one(Arc::new(MemStore::new()), Arc::new(LocalBus::new()));
+            Ok((stores, StoreKind::Memory))
+        }
+        Some(url) => postgres(url),
+    }
+}
+
+fn postgres(_url: &str) -> Result<(Stores, StoreKind), StartupError> {
+    Err(StartupError::Store(
+        "Postgres store not available in this build".to_owned(),
+    ))
+}
+
+/// Opens the store named by the configuration and runs its migrations (`tally migrate`).
+///
+/// # Errors
+/// [`StartupError::Store`] when there is no database to migrate or a migration fails.
+pub fn migrate(config: &Config) -> Result<(), StartupError> {
+    match &config.database_url {
+        None => Err(StartupError::Store(
+            "DATABASE_URL is not set: nothing to migrate".to_owned(),
+        )),
+        Some(url) => postgres(url).map(|_| ()),
+    }
+}
+
+/// The application state for these stores and this configuration.
+#[must_use]
+pub fn state(config: &Config, stores: Stores, store: StoreKind) -> AppState {
+    let jwt = match &config.jwt_secret {
+        Some(secret) => JwtKeys::from_secret(secret.as_bytes()),
+        None => {
+            tracing::warn!(
+                "JWT_SECRET not set: using a random secret; tokens die with the process"
+            );
+            JwtKeys::random()
+        }
+    };
+    if config.admin_key.is_none() {
+        tracing::warn!("ADMIN_KEY not set: admin routes answer 503");
+    }
+    let ports = Ports {
+        stores,
+        clock: Arc::new(SystemClock),
+        ids: Arc::new(OsIds),
+    };
+    let settings = Settings {
+        admin_key: config.admin_key.clone(),
+        allowed_domains: config.allowed_domains.clone(),
+        usage_public: config.usage_public,
+        free_apikey_active: config.free_apikey_active,
+        session_ttl: config.session_ttl,
+        store,
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+    };
+    AppState::new(ports, jwt, settings)
+}

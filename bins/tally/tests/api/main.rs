@@ -1,0 +1,13 @@
+//! Black-box tests of the `tally` server: each test starts the real server in-process on a free
+//! port (`helpers::spawn_app`) and talks HTTP to it. One test binary, one module per area.
+
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers: a failed step is a failed test"
+)]
+
+mod down_store;
+mod errors;
+mod health;
+mod helpers;
