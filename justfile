@@ -1,0 +1,26 @@
+# Tally's developer entry points. `.ci/run` runs the same commands.
+
+# List the recipes.
+default:
+    @just --list
+
+# Serve on 127.0.0.1:8080 (in-memory store unless DATABASE_URL is set).
+run *ARGS:
+    cargo run --release -p tally -- {{ARGS}}
+
+# Run every test (Postgres tests need 127.0.0.1:5432; see README).
+test:
+    cargo test --workspace
+
+# Formatting and lints; warnings are errors.
+lint:
+    cargo fmt --all --check
+    cargo clippy --workspace --all-targets -- -D warnings
+
+# Check the dependency rule (docs/ARCHITECTURE.md).
+deps-check:
+    scripts/deps-check.sh
+
+# Everything CI checks, installing what is missing.
+ci:
+    .ci/run
