@@ -28,6 +28,7 @@ pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 5;
 /// | `Conflict(msg)` | 409 | `msg` |
 /// | `PayloadTooLarge` | 413 | `Payload too large` |
 /// | `TooManyRequests{error,..}` | 429 (+ `Retry-After` when known) | `error` |
+/// | `NotConfigured(msg)` | 503 (no `Retry-After`: it needs an operator) | `msg` |
 /// | `Unavailable(cause)` | 503 + `Retry-After: 5` | `Service unavailable` (cause logged) |
 /// | `Internal(cause)` | 500 | `Internal server error` (cause logged) |
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -61,6 +62,9 @@ pub enum ApiError {
         /// Seconds until the limit resets, when it does (daily limits); sent as `Retry-After`.
         retry_after_secs: Option<u64>,
     },
+    /// A feature this request needs is not configured (e.g. no admin key).
+    #[error("{0}")]
+    NotConfigured(String),
     /// The store cannot be reached; the cause is logged, the client told to retry.
     #[error("service unavailable: {0}")]
     Unavailable(String),
@@ -78,7 +82,8 @@ impl ApiError {
             | Self::Unauthorized(m)
             | Self::Forbidden(m)
             | Self::NotFound(m)
-            | Self::Conflict(m) => m,
+            | Self::Conflict(m)
+            | Self::NotConfigured(m) => m,
             Self::TooManyRequests { error, .. } => error,
             Self::MethodNotAllowed => "Method not allowed",
             Self::PayloadTooLarge => "Payload too large",
@@ -114,7 +119,7 @@ impl ResponseError for ApiError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::NotConfigured(_) | Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

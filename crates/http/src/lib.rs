@@ -7,9 +7,12 @@
 //! Surfaces (`lcyt/`, `ledger/`, …) are added as one module each.
 
 pub mod blocking;
+pub mod cors;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod lcyt;
+pub mod ratelimit;
 pub mod request_id;
 pub mod routes;
 pub mod state;

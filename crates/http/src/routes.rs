@@ -8,15 +8,16 @@ use actix_web::{web, App, HttpResponse};
 use crate::error::ApiError;
 use crate::request_id::request_id_middleware;
 use crate::state::AppState;
-use crate::{extract, health};
+use crate::{cors, extract, health, lcyt};
 
 /// Registers every Tally route, the extractor configuration, the state and the JSON 404
 /// fallback on `cfg`. Embedders mount Tally in their own app with
-/// `App::new().wrap(from_fn(tally_http::request_id_middleware)).configure(|c| tally_http::configure(c, state))`.
+/// `App::new().wrap(from_fn(tally_http::cors::cors)).wrap(from_fn(tally_http::request_id_middleware)).configure(|c| tally_http::configure(c, state))`.
 pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
     extract::register(cfg);
     cfg.app_data(web::Data::new(state))
         .service(resource("/health").route(web::get().to(health::health)))
+        .configure(lcyt::configure)
         .default_service(web::to(not_found));
 }
 
@@ -33,6 +34,7 @@ pub fn app(
     >,
 > {
     App::new()
+        .wrap(from_fn(cors::cors))
         .wrap(from_fn(request_id_middleware))
         .configure(|cfg| configure(cfg, state))
 }

@@ -7,6 +7,8 @@ use tally_auth::JwtKeys;
 use tally_domain::origin::AllowedDomains;
 use tally_domain::services::Ports;
 
+use crate::lcyt::delivery::DeliveryHub;
+
 /// Which store backs this instance (reported by `/health`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreKind {
@@ -91,6 +93,8 @@ pub struct AppState {
     pub jwt: Arc<JwtKeys>,
     /// Settings.
     pub settings: Arc<Settings>,
+    /// The caption delivery queues of this instance.
+    pub delivery: DeliveryHub,
 }
 
 impl AppState {
@@ -101,6 +105,7 @@ impl AppState {
             ports,
             jwt: Arc::new(jwt),
             settings: Arc::new(settings),
+            delivery: DeliveryHub::new(),
         }
     }
 }

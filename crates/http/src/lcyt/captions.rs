@@ -1,0 +1,111 @@
+//! `POST /captions`: meter a caption batch (one unit per caption), answer 202, then deliver it
+//! in order.
+
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tally_domain::services::{MeterService, VerifyError};
+
+use super::auth::SessionAuth;
+use super::delivery::{Caption, Job};
+use super::keys::parse_body;
+use crate::error::ApiError;
+use crate::ratelimit;
+use crate::run_blocking;
+use crate::state::AppState;
+
+/// Most captions per request.
+pub const MAX_CAPTIONS: usize = 100;
+/// Longest caption text, in characters.
+pub const MAX_TEXT: usize = 5_000;
+
+/// `POST /captions` body.
+#[derive(Debug, Deserialize)]
+pub struct CaptionsRequest {
+    captions: Option<Value>,
+}
+
+fn parse_captions(v: Option<&Value>) -> Result<Vec<Caption>, ApiError> {
+    let bad = |m: &str| ApiError::BadRequest(m.to_owned());
+    let items = v
+        .and_then(Value::as_array)
+        .ok_or_else(|| bad("captions must be a non-empty array"))?;
+    if items.is_empty() {
+        return Err(bad("captions must be a non-empty array"));
+    }
+    if items.len() > MAX_CAPTIONS {
+        return Err(bad("at most 100 captions per request"));
+    }
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let text = c.get("text").and_then(Value::as_str).ok_or_else(|| {
+                ApiError::BadRequest(format!("captions[{i}].text must be a string"))
+            })?;
+            if text.chars().count() > MAX_TEXT {
+                return Err(ApiError::BadRequest(format!(
+                    "captions[{i}].text must be at most {MAX_TEXT} characters"
+                )));
+            }
+            let timestamp = match c.get("timestamp").or_else(|| c.get("time")) {
+                None | Some(Value::Null) => None,
+                Some(Value::String(s)) if s.len() <= 64 => Some(s.clone()),
+                Some(Value::Number(n)) => Some(n.to_string()),
+                Some(_) => {
+                    return Err(ApiError::BadRequest(format!(
+                        "captions[{i}].timestamp must be a string or a number"
+                    )))
+                }
+            };
+            Ok(Caption {
+                text: text.to_owned(),
+                timestamp,
+            })
+        })
+        .collect()
+}
+
+/// `POST /captions`: meters `n` units for `n` captions (429 and nothing counted when a limit
+/// would be crossed), answers `202 {ok, requestId}`, then delivers the batch.
+///
+/// # Errors
+/// 400, 401, 429 (+ `Retry-After` for the daily limit), 503.
+pub async fn post(
+    auth: SessionAuth,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let r: CaptionsRequest = parse_body(&body)?;
+    let captions = parse_captions(r.captions.as_ref())?;
+    let service = MeterService::new(state.ports.clone());
+    let request_id = service.request_id().to_string();
+    let (session, key) = (auth.session.clone(), auth.key.clone());
+    let n = captions.len() as u64;
+    let now = state.ports.clock.now();
+    let metered =
+        match run_blocking(move || Ok::<_, ApiError>(service.meter_captions(&session, &key, n)))
+            .await?
+        {
+            Ok(m) => m,
+            Err(e @ VerifyError::Limit { usage, limits, .. }) => {
+                let mut res = actix_web::ResponseError::error_response(&ApiError::from(e));
+                ratelimit::add_headers(&mut res, limits, usage, now);
+                return Ok(res);
+            }
+            Err(e) => return Err(e.into()),
+        };
+    let sequence = metered.sequence.unwrap_or(auth.session.sequence);
+    state.delivery.enqueue(
+        state.get_ref(),
+        Job {
+            session: auth.session,
+            request_id: request_id.clone(),
+            sequence,
+            captions,
+        },
+    );
+    let mut res = HttpResponse::Accepted();
+    ratelimit::headers(&mut res, metered.limits, metered.usage, now);
+    Ok(res.json(json!({ "ok": true, "requestId": request_id })))
+}

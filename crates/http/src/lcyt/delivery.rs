@@ -1,0 +1,187 @@
+//! Caption delivery: one ordered queue per session, a worker per active queue, and the
+//! targets (`viewer` streams, `generic` webhooks, or the session's own subscribers).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use actix_web::web;
+use serde_json::json;
+use tally_domain::live::{Envelope, LiveEvent, Topic};
+use tally_domain::session::{DeliveryOutcome, Session, SessionId, Target};
+use tokio::sync::mpsc;
+
+use super::auth::session_service;
+use crate::state::AppState;
+
+/// How long a webhook may take.
+pub const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
+/// A queue's worker stops after this long without work.
+const IDLE: Duration = Duration::from_secs(60);
+
+/// One caption of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caption {
+    /// Text.
+    pub text: String,
+    /// Client timestamp, as sent.
+    pub timestamp: Option<String>,
+}
+
+/// An accepted batch waiting for delivery.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// The session as it was when the batch was accepted (its targets).
+    pub session: Session,
+    /// The `/captions` request id.
+    pub request_id: String,
+    /// The batch's sequence.
+    pub sequence: u64,
+    /// The captions.
+    pub captions: Vec<Caption>,
+}
+
+/// The per-session delivery queues of this instance (shared by all workers; cheap to clone).
+#[derive(Debug, Default, Clone)]
+pub struct DeliveryHub(Arc<Queues>);
+
+#[derive(Debug, Default)]
+struct Queues {
+    queues: Mutex<HashMap<SessionId, (u64, mpsc::UnboundedSender<Job>)>>,
+    generation: AtomicU64,
+}
+
+impl DeliveryHub {
+    /// An empty hub.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Queues a batch behind the session's earlier batches, starting a worker when none runs.
+    pub fn enqueue(&self, state: &AppState, job: Job) {
+        let id = job.session.id.clone();
+        let mut queues = self.0.queues.lock().unwrap_or_else(PoisonError::into_inner);
+        let job = match queues.get(&id) {
+            Some((_, tx)) => match tx.send(job) {
+                Ok(()) => return,
+                Err(mpsc::error::SendError(job)) => job,
+            },
+            None => job,
+        };
+        let (tx, rx) = mpsc::unbounded_channel();
+        let generation = self.0.generation.fetch_add(1, Ordering::Relaxed);
+        // A fresh channel's receiver is alive, so this send cannot fail.
+        let _queued = tx.send(job);
+        queues.insert(id.clone(), (generation, tx));
+        drop(queues);
+        actix_web::rt::spawn(worker(self.clone(), state.clone(), id, generation, rx));
+    }
+
+    fn retire(&self, id: &SessionId, generation: u64) -> bool {
+        let mut queues = self.0.queues.lock().unwrap_or_else(PoisonError::into_inner);
+        if queues.get(id).is_some_and(|(g, _)| *g == generation) {
+            queues.remove(id);
+        }
+        true
+    }
+}
+
+async fn worker(
+    hub: DeliveryHub,
+    state: AppState,
+    id: SessionId,
+    generation: u64,
+    mut rx: mpsc::UnboundedReceiver<Job>,
+) {
+    let client = awc::Client::builder().timeout(WEBHOOK_TIMEOUT).finish();
+    loop {
+        match tokio::time::timeout(IDLE, rx.recv()).await {
+            Ok(Some(job)) => deliver(&client, &state, job).await,
+            Ok(None) => return,
+            Err(_) => {
+                hub.retire(&id, generation);
+                // Batches queued between the timeout and the retirement are still delivered.
+                rx.close();
+                while let Some(job) = rx.recv().await {
+                    deliver(&client, &state, job).await;
+                }
+                return;
+            }
+        }
+    }
+}
+
+async fn deliver(client: &awc::Client, state: &AppState, job: Job) {
+    let batch_size = job.captions.len() as u64;
+    let mut failure: Option<(String, Option<u16>)> = None;
+    let targets = &job.session.targets;
+    if targets.is_empty() {
+        publish_captions(state, Topic::Session(job.session.id.clone()), &job);
+    }
+    for target in targets {
+        match target {
+            Target::Viewer { viewer_key } => {
+                publish_captions(state, Topic::Viewer(viewer_key.clone()), &job)
+            }
+            Target::Generic { url } => {
+                if let Err(e) = post_webhook(client, url, &job).await {
+                    failure.get_or_insert(e);
+                }
+            }
+        }
+    }
+    let outcome = match failure {
+        None => DeliveryOutcome::Delivered { batch_size },
+        Some((error, status_code)) => DeliveryOutcome::Failed {
+            batch_size,
+            error,
+            status_code,
+        },
+    };
+    let service = session_service(state);
+    let (session, request_id, sequence) = (job.session, job.request_id, job.sequence);
+    let reported =
+        web::block(move || service.report_delivery(&session, &request_id, sequence, outcome)).await;
+    if !matches!(reported, Ok(Ok(()))) {
+        tracing::error!(?reported, "could not record a caption delivery outcome");
+    }
+}
+
+fn publish_captions(state: &AppState, topic: Topic, job: &Job) {
+    for c in &job.captions {
+        let event = LiveEvent::Caption {
+            text: c.text.clone(),
+            sequence: job.sequence,
+            timestamp: c.timestamp.clone(),
+        };
+        if let Err(e) = state.ports.stores.bus.publish(Envelope {
+            topic: topic.clone(),
+            event,
+        }) {
+            tracing::warn!(error = %e, "caption not published to every instance");
+        }
+    }
+}
+
+async fn post_webhook(
+    client: &awc::Client,
+    url: &str,
+    job: &Job,
+) -> Result<(), (String, Option<u16>)> {
+    let captions: Vec<_> = job
+        .captions
+        .iter()
+        .map(|c| json!({ "text": c.text, "timestamp": c.timestamp }))
+        .collect();
+    let body = json!({ "source": "tally", "sessionId": job.session.id, "sequence": job.sequence, "captions": captions });
+    match client.post(url).send_json(&body).await {
+        Ok(res) if res.status().is_success() => Ok(()),
+        Ok(res) => Err((
+            format!("HTTP {}", res.status().as_u16()),
+            Some(res.status().as_u16()),
+        )),
+        Err(e) => Err((e.to_string(), None)),
+    }
+}

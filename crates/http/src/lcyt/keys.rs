@@ -1,0 +1,244 @@
+//! `/keys`: admin key management and self-service free-tier keys.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+use tally_domain::key::{ApiKey, KeyPatch};
+use tally_domain::limits::Limits;
+use tally_domain::services::{CreateKey, IssueKeyError, KeyService};
+use tally_domain::tenancy::{Email, OrgId};
+
+use super::auth::{check_admin, Admin};
+use super::wire::{double_option, limit, parse_instant, KeyResponse};
+use crate::error::ApiError;
+use crate::run_blocking;
+use crate::state::AppState;
+
+/// `POST /keys` body (lcyt's field names).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateKeyRequest {
+    owner: Option<String>,
+    email: Option<String>,
+    key: Option<String>,
+    name: Option<String>,
+    expires: Option<String>,
+    daily_limit: Option<i64>,
+    lifetime_limit: Option<i64>,
+}
+
+/// `POST /keys?freetier` body.
+#[derive(Debug, Deserialize)]
+pub struct FreeTierRequest {
+    name: Option<String>,
+    email: Option<String>,
+}
+
+/// `PATCH /keys/{key}` body: only present fields change; `null` clears.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateKeyRequest {
+    owner: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    email: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    expires: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    daily_limit: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "double_option")]
+    lifetime_limit: Option<Option<i64>>,
+}
+
+/// Query of `DELETE /keys/{key}`.
+#[derive(Debug, Deserialize)]
+pub struct DeleteQuery {
+    permanent: Option<String>,
+}
+
+/// Parses a JSON body, naming the problem.
+///
+/// # Errors
+/// 400 for malformed JSON or a wrong field.
+pub fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        if e.is_data() {
+            ApiError::BadRequest(format!("invalid request body: {e}"))
+        } else {
+            ApiError::BadRequest(format!("malformed JSON: {e}"))
+        }
+    })
+}
+
+fn email(field: &str, s: &str) -> Result<Email, ApiError> {
+    Email::parse(s).map_err(|_| ApiError::BadRequest(format!("{field} must be a valid email")))
+}
+
+impl From<IssueKeyError> for ApiError {
+    fn from(e: IssueKeyError) -> Self {
+        match e {
+            IssueKeyError::Invalid(v) => Self::BadRequest(v.0),
+            IssueKeyError::Duplicate => {
+                Self::Conflict("A key with this value already exists".to_owned())
+            }
+            IssueKeyError::UnknownOrg => Self::BadRequest("unknown organisation".to_owned()),
+            IssueKeyError::EmailKnown => {
+                Self::Conflict("A key already exists for this email".to_owned())
+            }
+            IssueKeyError::Store(s) => s.into(),
+        }
+    }
+}
+
+/// `POST /keys` (admin) and `POST /keys?freetier` (self-service, when enabled).
+///
+/// # Errors
+/// See docs/API.md.
+pub async fn create(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let service = KeyService::new(state.ports.clone());
+    let freetier =
+        web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
+            .is_ok_and(|q| q.contains_key("freetier"));
+    if freetier {
+        if !state.settings.free_apikey_active {
+            return Err(ApiError::NotFound("Not found".to_owned()));
+        }
+        let r: FreeTierRequest = parse_body(&body)?;
+        let name = r.name.unwrap_or_default();
+        let mail = r.email.unwrap_or_default();
+        let issued = run_blocking(move || service.issue_free_tier(&name, &mail)).await?;
+        return Ok(HttpResponse::Created()
+            .json(KeyResponse::of(&issued.key, Some(issued.secret.expose()))));
+    }
+    check_admin(&req, &state)?;
+    let r: CreateKeyRequest = parse_body(&body)?;
+    let owner = r
+        .owner
+        .filter(|o| !o.trim().is_empty())
+        .ok_or_else(|| ApiError::BadRequest("owner is required".to_owned()))?;
+    let spec = CreateKey {
+        secret: r.key,
+        owner,
+        name: r.name,
+        email: r.email.as_deref().map(|e| email("email", e)).transpose()?,
+        user_id: None,
+        org_id: OrgId::default_org(),
+        expires_at: r
+            .expires
+            .as_deref()
+            .map(|e| parse_instant("expires", e))
+            .transpose()?,
+        limits: Limits {
+            daily: limit("daily_limit", r.daily_limit)?,
+            lifetime: limit("lifetime_limit", r.lifetime_limit)?,
+        },
+    };
+    let issued = run_blocking(move || service.issue(spec)).await?;
+    Ok(HttpResponse::Created().json(KeyResponse::of(&issued.key, Some(issued.secret.expose()))))
+}
+
+/// `GET /keys` (admin): every key, in creation order.
+///
+/// # Errors
+/// Admin checks; store.
+pub async fn list(_: Admin, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let keys = state.ports.stores.keys.clone();
+    let all =
+        run_blocking(move || keys.list_keys(&tally_domain::key::KeyFilter::default())).await?;
+    let shaped: Vec<KeyResponse> = all.iter().map(|k| KeyResponse::of(k, None)).collect();
+    Ok(HttpResponse::Ok().json(json!({ "keys": shaped })))
+}
+
+async fn find(state: &AppState, secret: String) -> Result<ApiKey, ApiError> {
+    let service = KeyService::new(state.ports.clone());
+    run_blocking(move || service.find(&secret))
+        .await?
+        .ok_or_else(|| ApiError::NotFound("API key not found".to_owned()))
+}
+
+/// `GET /keys/{key}` (admin).
+///
+/// # Errors
+/// Admin checks; 404.
+pub async fn get(
+    _: Admin,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let key = find(&state, path.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(KeyResponse::of(&key, None)))
+}
+
+/// `PATCH /keys/{key}` (admin): validates the whole body, then applies it; counters stay.
+///
+/// # Errors
+/// Admin checks; 400; 404.
+pub async fn update(
+    _: Admin,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let r: UpdateKeyRequest = parse_body(&body)?;
+    let owner = match r.owner {
+        Some(o) if o.trim().is_empty() => {
+            return Err(ApiError::BadRequest("owner must not be empty".to_owned()))
+        }
+        o => o.map(|o| o.trim().to_owned()),
+    };
+    let patch = KeyPatch {
+        owner,
+        name: r.name,
+        email: r
+            .email
+            .map(|e| e.as_deref().map(|e| email("email", e)).transpose())
+            .transpose()?,
+        expires_at: r
+            .expires
+            .map(|e| {
+                e.as_deref()
+                    .map(|e| parse_instant("expires", e))
+                    .transpose()
+            })
+            .transpose()?,
+        daily_limit: r.daily_limit.map(|l| limit("daily_limit", l)).transpose()?,
+        lifetime_limit: r
+            .lifetime_limit
+            .map(|l| limit("lifetime_limit", l))
+            .transpose()?,
+    };
+    let key = find(&state, path.into_inner()).await?;
+    let keys = state.ports.stores.keys.clone();
+    let updated = run_blocking(move || keys.update_key(key.id, &patch))
+        .await?
+        .ok_or_else(|| ApiError::NotFound("API key not found".to_owned()))?;
+    Ok(HttpResponse::Ok().json(KeyResponse::of(&updated, None)))
+}
+
+/// `DELETE /keys/{key}` (admin): revoke (ending its sessions), or `?permanent=true` to delete
+/// it with everything keyed to it.
+///
+/// # Errors
+/// Admin checks; 404.
+pub async fn delete(
+    _: Admin,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    query: web::Query<DeleteQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let raw = path.into_inner();
+    let key = find(&state, raw.clone()).await?;
+    let service = KeyService::new(state.ports.clone());
+    if query.permanent.as_deref() == Some("true") {
+        run_blocking(move || service.delete(key.id)).await?;
+        Ok(HttpResponse::Ok().json(json!({ "key": raw, "deleted": true })))
+    } else {
+        run_blocking(move || service.revoke(key.id)).await?;
+        Ok(HttpResponse::Ok().json(json!({ "key": raw, "revoked": true })))
+    }
+}

@@ -1,0 +1,178 @@
+//! `/live`: open or join a session (fresh token every time), read, change and end it.
+
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tally_auth::SessionClaims;
+use tally_domain::services::{OpenRequest, OpenSessionError};
+use tally_domain::session::{EndReason, SessionPatch, Target, ViewerKey};
+
+use super::auth::{session_service, SessionAuth};
+use super::keys::parse_body;
+use super::wire::epoch_ms;
+use crate::error::ApiError;
+use crate::run_blocking;
+use crate::state::AppState;
+
+/// `POST /live` body.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OpenLiveRequest {
+    api_key: Option<String>,
+    domain: Option<String>,
+    stream_key: Option<String>,
+    sequence: Option<Value>,
+    targets: Option<Value>,
+}
+
+/// `PATCH /live` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchLiveRequest {
+    sequence: Option<Value>,
+    targets: Option<Value>,
+}
+
+fn sequence(v: &Value) -> Result<u64, ApiError> {
+    v.as_u64()
+        .or_else(|| {
+            v.as_f64()
+                .filter(|f| f.is_finite() && *f >= 0.0 && f.fract() == 0.0 && *f < 9.0e15)
+                .map(|f| f as u64)
+        })
+        .ok_or_else(|| ApiError::BadRequest("sequence must be a non-negative number".to_owned()))
+}
+
+/// Validates a `targets` array with lcyt's messages.
+///
+/// # Errors
+/// 400 naming the first bad target.
+pub fn targets(v: &Value) -> Result<Vec<Target>, ApiError> {
+    let bad = |m: String| ApiError::BadRequest(m);
+    let items = v
+        .as_array()
+        .ok_or_else(|| bad("targets must be an array".to_owned()))?;
+    items
+        .iter()
+        .map(|t| {
+            let kind = t.get("type").and_then(Value::as_str).unwrap_or_default();
+            match kind {
+                "viewer" => {
+                    let k = t
+                        .get("viewerKey")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default();
+                    ViewerKey::parse(k)
+                        .map(|viewer_key| Target::Viewer { viewer_key })
+                        .map_err(|e| bad(e.0))
+                }
+                "generic" => match t.get("url").and_then(Value::as_str) {
+                    Some(url) => Target::generic(url).map_err(|e| bad(e.0)),
+                    None => Err(bad("Generic target requires a url field".to_owned())),
+                },
+                other => Err(bad(format!("Invalid target type: {other}"))),
+            }
+        })
+        .collect()
+}
+
+impl From<OpenSessionError> for ApiError {
+    fn from(e: OpenSessionError) -> Self {
+        match e {
+            OpenSessionError::Invalid(v) => Self::BadRequest(v.0),
+            OpenSessionError::DomainNotAllowed => Self::Forbidden("Domain not allowed".to_owned()),
+            OpenSessionError::Key(r) => Self::Unauthorized(format!("API key {}", r.lcyt_reason())),
+            OpenSessionError::Store(s) => s.into(),
+        }
+    }
+}
+
+/// `POST /live`: opens or joins the session of (key, stream key, domain) and issues a fresh
+/// token for it.
+///
+/// # Errors
+/// 400, 401 `API key <reason>`, 403 `Domain not allowed`, 503.
+pub async fn open(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+    let r: OpenLiveRequest = parse_body(&body)?;
+    let (Some(secret), Some(domain)) = (
+        r.api_key.filter(|k| !k.is_empty()),
+        r.domain.filter(|d| !d.is_empty()),
+    ) else {
+        return Err(ApiError::BadRequest(
+            "apiKey and domain are required".to_owned(),
+        ));
+    };
+    let request = OpenRequest {
+        secret,
+        domain,
+        stream_key: r.stream_key.filter(|s| !s.is_empty()),
+        sequence: r
+            .sequence
+            .as_ref()
+            .filter(|v| !v.is_null())
+            .map(sequence)
+            .transpose()?,
+        targets: r.targets.as_ref().map(targets).transpose()?,
+    };
+    let service = session_service(&state);
+    let opened = run_blocking(move || service.open(request)).await?;
+    let now = state.ports.clock.now();
+    let claims = SessionClaims::new(
+        opened.session.id.clone(),
+        opened.key.id,
+        state.ports.ids.uuid(),
+        now,
+        state.settings.session_ttl,
+    );
+    let token = state
+        .jwt
+        .issue(claims)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let s = &opened.session;
+    Ok(HttpResponse::Ok().json(json!({
+        "token": token,
+        "sessionId": s.id,
+        "sequence": s.sequence,
+        "syncOffset": 0,
+        "startedAt": epoch_ms(s.started_at),
+    })))
+}
+
+/// `GET /live`: the session's sequence (a heartbeat: it records activity).
+pub async fn get(auth: SessionAuth) -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "sequence": auth.session.sequence, "syncOffset": 0 }))
+}
+
+/// `PATCH /live`: validates the whole body, then applies it.
+///
+/// # Errors
+/// 400 (nothing changed), 401.
+pub async fn patch(
+    auth: SessionAuth,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let r: PatchLiveRequest = parse_body(&body)?;
+    let patch = SessionPatch {
+        sequence: r.sequence.as_ref().map(sequence).transpose()?,
+        targets: r.targets.as_ref().map(targets).transpose()?,
+    };
+    let service = session_service(&state);
+    let id = auth.session.id.clone();
+    let session = run_blocking(move || service.update(&id, &patch))
+        .await?
+        .ok_or_else(|| ApiError::Unauthorized("Session has ended".to_owned()))?;
+    Ok(HttpResponse::Ok()
+        .json(json!({ "sequence": session.sequence, "targetsCount": session.targets.len() })))
+}
+
+/// `DELETE /live`: ends the session (its subscribers get `session_closed`).
+///
+/// # Errors
+/// 401, 503.
+pub async fn end(auth: SessionAuth, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let service = session_service(&state);
+    let id = auth.session.id.clone();
+    run_blocking(move || service.end(&id, EndReason::Client)).await?;
+    Ok(HttpResponse::Ok().json(json!({ "removed": true, "sessionId": auth.session.id })))
+}

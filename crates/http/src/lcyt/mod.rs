@@ -1,0 +1,51 @@
+//! The lcyt surface (seed 000): keys, sessions, captions with delivery, live events, the mic
+//! lock, per-key statistics with erasure, and per-site usage. One file per resource; each
+//! handler only translates between HTTP and the domain services.
+
+pub mod auth;
+pub mod captions;
+pub mod delivery;
+pub mod events;
+pub mod keys;
+pub mod live;
+pub mod mic;
+pub mod stats;
+pub mod sweep;
+pub mod usage;
+pub mod wire;
+
+use actix_web::web;
+
+use crate::routes::resource;
+
+/// Registers the lcyt routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        resource("/keys")
+            .route(web::post().to(keys::create))
+            .route(web::get().to(keys::list)),
+    )
+    .service(
+        resource("/keys/{key}")
+            .route(web::get().to(keys::get))
+            .route(web::patch().to(keys::update))
+            .route(web::delete().to(keys::delete)),
+    )
+    .service(
+        resource("/live")
+            .route(web::post().to(live::open))
+            .route(web::get().to(live::get))
+            .route(web::patch().to(live::patch))
+            .route(web::delete().to(live::end)),
+    )
+    .service(resource("/captions").route(web::post().to(captions::post)))
+    .service(resource("/events").route(web::get().to(events::session_events)))
+    .service(resource("/viewer/{viewer_key}").route(web::get().to(events::viewer_events)))
+    .service(resource("/mic").route(web::post().to(mic::mic)))
+    .service(
+        resource("/stats")
+            .route(web::get().to(stats::get))
+            .route(web::delete().to(stats::erase)),
+    )
+    .service(resource("/usage").route(web::get().to(usage::domain_usage)));
+}

@@ -1,0 +1,99 @@
+//! `GET /stats` (the key's statistics, seed shape) and `DELETE /stats` (GDPR erasure).
+
+use actix_web::{web, HttpResponse};
+use serde_json::json;
+use tally_domain::limits::utc_day;
+use tally_domain::services::ErasureService;
+
+use super::auth::SessionAuth;
+use super::wire::iso;
+use crate::error::ApiError;
+use crate::run_blocking;
+use crate::state::AppState;
+
+/// Most rows of each history list.
+const HISTORY: u32 = 100;
+
+/// `GET /stats`: the key's usage and its recent sessions, caption errors and auth events.
+///
+/// # Errors
+/// 401, 503.
+pub async fn get(auth: SessionAuth, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let stores = state.ports.stores.clone();
+    let key = auth.key.clone();
+    let today = utc_day(state.ports.clock.now());
+    let (usage, records, errors, events) = run_blocking(move || {
+        Ok::<_, tally_domain::StoreError>((
+            stores.keys.key_usage(key.id, today)?.unwrap_or_default(),
+            stores.sessions.list_session_records(key.id, HISTORY)?,
+            stores.sessions.list_caption_errors(key.id, HISTORY)?,
+            stores.keys.list_auth_events(key.id, HISTORY)?,
+        ))
+    })
+    .await?;
+    let k = &auth.key;
+    let sessions: Vec<_> = records
+        .iter()
+        .map(|r| {
+            json!({
+                "sessionId": r.session_id,
+                "domain": r.domain,
+                "startedAt": iso(r.started_at),
+                "endedAt": iso(r.ended_at),
+                "durationMs": r.duration_ms,
+                "captionsSent": r.captions_sent,
+                "captionsFailed": r.captions_failed,
+                "finalSequence": r.final_sequence,
+                "endedBy": r.ended_by.as_str(),
+            })
+        })
+        .collect();
+    let caption_errors: Vec<_> = errors
+        .iter()
+        .map(|e| {
+            json!({
+                "sessionId": e.session_id,
+                "error": e.error,
+                "statusCode": e.status_code,
+                "batchSize": e.batch_size,
+                "occurredAt": iso(e.occurred_at),
+            })
+        })
+        .collect();
+    let auth_events: Vec<_> = events
+        .iter()
+        .map(|e| json!({ "event": e.kind.as_str(), "domain": e.domain, "occurredAt": iso(e.occurred_at) }))
+        .collect();
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "private, no-store"))
+        .json(json!({
+            "apiKey": k.alias,
+            "owner": k.owner,
+            "email": k.email.as_ref().map(tally_domain::tenancy::Email::as_str),
+            "expires": k.expires_at.map(iso),
+            "usage": {
+                "lifetimeUsed": usage.lifetime_used,
+                "dailyUsed": usage.daily_used,
+                "dailyLimit": k.limits.daily,
+                "lifetimeLimit": k.limits.lifetime,
+            },
+            "sessions": sessions,
+            "captionErrors": caption_errors,
+            "authEvents": auth_events,
+        })))
+}
+
+/// `DELETE /stats`: erases the key's personal data in one transaction; its tokens die.
+///
+/// # Errors
+/// 401, 503.
+pub async fn erase(
+    auth: SessionAuth,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let service = ErasureService::new(state.ports.clone());
+    let id = auth.key.id;
+    run_blocking(move || service.erase_key(id)).await?;
+    Ok(HttpResponse::Ok()
+        .json(json!({ "ok": true, "message": "Your data has been anonymised and deleted." })))
+}

@@ -1,0 +1,151 @@
+//! Small wire helpers shared by the lcyt handlers: timestamps, optional fields, the key shape.
+
+use serde::{Deserialize, Deserializer, Serialize};
+use tally_domain::key::ApiKey;
+use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
+use time::{Date, OffsetDateTime};
+
+use crate::error::ApiError;
+
+/// `2024-06-01T10:00:00.000Z`: the timestamp form lcyt clients read.
+#[must_use]
+pub fn iso(t: OffsetDateTime) -> String {
+    let fmt =
+        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+    t.to_offset(time::UtcOffset::UTC)
+        .format(&fmt)
+        .unwrap_or_default()
+}
+
+/// Epoch milliseconds.
+#[must_use]
+pub fn epoch_ms(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+/// `YYYY-MM-DD`.
+#[must_use]
+pub fn ymd(d: Date) -> String {
+    let fmt = format_description!("[year]-[month]-[day]");
+    d.format(&fmt).unwrap_or_default()
+}
+
+/// Parses a real calendar date `YYYY-MM-DD`.
+///
+/// # Errors
+/// 400 naming `field`.
+pub fn parse_ymd(field: &str, s: &str) -> Result<Date, ApiError> {
+    let fmt = format_description!("[year]-[month]-[day]");
+    Date::parse(s, &fmt)
+        .map_err(|_| ApiError::BadRequest(format!("{field} must be a valid date YYYY-MM-DD")))
+}
+
+/// Parses an expiry: an RFC 3339 date-time, or a date (then midnight UTC: the key is invalid
+/// from the start of that day).
+///
+/// # Errors
+/// 400 naming `field`.
+pub fn parse_instant(field: &str, s: &str) -> Result<OffsetDateTime, ApiError> {
+    OffsetDateTime::parse(s, &Rfc3339)
+        .ok()
+        .or_else(|| parse_ymd(field, s).ok().map(|d| d.midnight().assume_utc()))
+        .map(tally_domain::clock::truncate_to_micros)
+        .ok_or_else(|| {
+            ApiError::BadRequest(format!("{field} must be an ISO 8601 date or date-time"))
+        })
+}
+
+/// Deserialises a field that distinguishes "absent" (`None`) from "null" (`Some(None)`).
+///
+/// # Errors
+/// The inner type's.
+pub fn double_option<'de, T, D>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: Deserialize<'de>,
+    D: Deserializer<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// A limit from the wire: a non-negative integer, or null for unlimited.
+///
+/// # Errors
+/// 400 naming `field` for a negative value.
+pub fn limit(field: &str, v: Option<i64>) -> Result<Option<u64>, ApiError> {
+    v.map(|n| {
+        u64::try_from(n).map_err(|_| {
+            ApiError::BadRequest(format!("{field} must be a non-negative integer or null"))
+        })
+    })
+    .transpose()
+}
+
+/// The lcyt key shape (camelCase); `key` (the raw secret) only when just created.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyResponse {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key: Option<String>,
+    id: i64,
+    alias: String,
+    owner: String,
+    email: Option<String>,
+    active: bool,
+    created_at: String,
+    expires: Option<String>,
+    daily_limit: Option<u64>,
+    lifetime_limit: Option<u64>,
+    lifetime_used: u64,
+    revoked_at: Option<String>,
+    erased_at: Option<String>,
+}
+
+impl KeyResponse {
+    /// The shape of a stored key; pass the secret only in the response that created it.
+    #[must_use]
+    pub fn of(k: &ApiKey, secret: Option<&str>) -> Self {
+        Self {
+            key: secret.map(ToOwned::to_owned),
+            id: k.id.0,
+            alias: k.alias.clone(),
+            owner: k.owner.clone(),
+            email: k.email.as_ref().map(|e| e.as_str().to_owned()),
+            active: k.active,
+            created_at: iso(k.created_at),
+            expires: k.expires_at.map(iso),
+            daily_limit: k.limits.daily,
+            lifetime_limit: k.limits.lifetime,
+            lifetime_used: k.lifetime_used,
+            revoked_at: k.revoked_at.map(iso),
+            erased_at: k.erased_at.map(iso),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn formats() {
+        assert_eq!(
+            iso(datetime!(2024-06-01 10:00:00.5 UTC)),
+            "2024-06-01T10:00:00.500Z"
+        );
+        assert_eq!(epoch_ms(datetime!(1970-01-01 0:00:01.25 UTC)), 1250);
+        assert_eq!(
+            parse_instant("expires", "2026-12-31").unwrap(),
+            datetime!(2026-12-31 0:00 UTC)
+        );
+        assert_eq!(
+            parse_instant("expires", "2026-12-31T10:00:00+02:00").unwrap(),
+            datetime!(2026-12-31 8:00 UTC)
+        );
+        assert!(parse_instant("expires", "2026-13-01").is_err());
+        assert!(parse_ymd("from", "2026-02-30").is_err());
+        assert!(limit("daily_limit", Some(-1)).is_err());
+        assert_eq!(limit("daily_limit", Some(0)).unwrap(), Some(0));
+    }
+}
