@@ -41,7 +41,8 @@ pub fn spawn(config: &Config) -> Result<Running, StartupError> {
     serve(wiring::state(config, stores, kind), &config.http)
 }
 
-/// Binds the listener for an already wired state (tests use it to inject stores).
+/// Binds the listener for an already wired state (tests use it to inject stores) and starts
+/// the idle-session sweep. Call inside an actix system.
 ///
 /// # Errors
 /// [`StartupError::Bind`] when the address cannot be bound.
@@ -51,6 +52,10 @@ pub fn serve(state: AppState, http: &HttpConfig) -> Result<Running, StartupError
         addr: addr.clone(),
         source,
     };
+    actix_web::rt::spawn(tally_http::lcyt::sweep::run(
+        state.clone(),
+        state.settings.sweep_interval,
+    ));
     let mut server = HttpServer::new(move || tally_http::app(state.clone()));
     if http.workers > 0 {
         server = server.workers(http.workers);

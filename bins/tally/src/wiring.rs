@@ -97,6 +97,7 @@ pub fn state(config: &Config, stores: Stores, store: StoreKind) -> AppState {
         usage_public: config.usage_public,
         free_apikey_active: config.free_apikey_active,
         session_ttl: config.session_ttl,
+        sweep_interval: config.sweep_interval,
         store,
         version: env!("CARGO_PKG_VERSION").to_owned(),
     };

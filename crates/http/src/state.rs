@@ -45,6 +45,8 @@ pub struct Settings {
     pub free_apikey_active: bool,
     /// Idle TTL of sessions, and lifetime of session tokens.
     pub session_ttl: Duration,
+    /// How often the idle sweep runs.
+    pub sweep_interval: Duration,
     /// The store behind the ports.
     pub store: StoreKind,
     /// The server's version, reported by `/health`.
@@ -64,6 +66,7 @@ impl Settings {
             usage_public: false,
             free_apikey_active: false,
             session_ttl: Duration::from_secs(7200),
+            sweep_interval: Duration::from_secs(60),
             store,
             version: env!("CARGO_PKG_VERSION").to_owned(),
         }
@@ -78,6 +81,7 @@ impl std::fmt::Debug for Settings {
             .field("usage_public", &self.usage_public)
             .field("free_apikey_active", &self.free_apikey_active)
             .field("session_ttl", &self.session_ttl)
+            .field("sweep_interval", &self.sweep_interval)
             .field("store", &self.store)
             .field("version", &self.version)
             .finish()

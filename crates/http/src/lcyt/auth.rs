@@ -28,7 +28,7 @@ pub struct Admin;
 ///
 /// # Errors
 /// 503 when none is configured (`Admin API not configured`), 401 when the header is missing,
-/// 403 when it is wrong.
+/// 403 when it is wrong or another (non-admin) credential is presented instead.
 pub fn check_admin(req: &HttpRequest, state: &AppState) -> Result<Admin, ApiError> {
     let Some(configured) = state.settings.admin_key.as_deref() else {
         return Err(ApiError::NotConfigured(
@@ -39,8 +39,15 @@ pub fn check_admin(req: &HttpRequest, state: &AppState) -> Result<Admin, ApiErro
         .headers()
         .get(ADMIN_KEY_HEADER)
         .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| ApiError::Unauthorized("X-Admin-Key header required".to_owned()))?;
+        .filter(|v| !v.is_empty());
+    let Some(presented) = presented else {
+        // Another credential (a session token, a key) is authenticated but not an admin.
+        return Err(if req.headers().contains_key(header::AUTHORIZATION) {
+            ApiError::Forbidden("Admin access required".to_owned())
+        } else {
+            ApiError::Unauthorized("X-Admin-Key header required".to_owned())
+        });
+    };
     if admin_key_matches(presented, configured) {
         Ok(Admin)
     } else {

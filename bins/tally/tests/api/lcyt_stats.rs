@@ -1,0 +1,115 @@
+//! `/stats` and erasure.
+
+use serde_json::json;
+
+use crate::helpers::spawn_app;
+use crate::lcyt_keys::spawn_app_with;
+
+#[actix_web::test]
+async fn stats_have_the_seed_shape() {
+    let app = spawn_app().await;
+    let key = app.new_key(json!({ "owner": "Alice", "email": "alice@example.com", "daily_limit": 1000, "lifetime_limit": 50000 })).await;
+    let (token, _) = app.open(&key, "localhost").await;
+    app.captions(&token, 2).await;
+    let res = app.bearer("GET", "/stats", &token, None).await;
+    assert_eq!(res.status, 200);
+    let s = res.json();
+    assert_eq!(
+        s["apiKey"].as_str().unwrap(),
+        format!("{}…{}", &key[..6], &key[31..])
+    );
+    assert_eq!(
+        (
+            s["owner"].as_str(),
+            s["email"].as_str(),
+            s["expires"].is_null()
+        ),
+        (Some("Alice"), Some("alice@example.com"), true)
+    );
+    assert_eq!(
+        s["usage"],
+        json!({ "lifetimeUsed": 2, "dailyUsed": 2, "dailyLimit": 1000, "lifetimeLimit": 50000 })
+    );
+    assert!(s["sessions"].as_array().unwrap().is_empty());
+    assert!(s["captionErrors"].as_array().unwrap().is_empty());
+    let ev = &s["authEvents"][0];
+    assert_eq!(
+        (ev["event"].as_str(), ev["domain"].as_str()),
+        (Some("session_start"), Some("https://localhost"))
+    );
+    assert!(ev["occurredAt"].as_str().unwrap().ends_with('Z'));
+}
+
+#[actix_web::test]
+async fn erasure_anonymises_kills_tokens_blocks_the_email_and_keeps_site_totals() {
+    let app = spawn_app_with(&[("ADMIN_KEY", "test-admin-key"), ("FREE_APIKEY_ACTIVE", "1")]);
+    let created = app
+        .call(
+            "POST",
+            "/keys?freetier",
+            &[],
+            Some(json!({ "name": "Alice", "email": "alice@example.com" })),
+        )
+        .await;
+    let key = created.json()["key"].as_str().unwrap().to_owned();
+    let (old, _) = app.open(&key, "lcyt.fi").await;
+    app.bearer("DELETE", "/live", &old, None).await;
+    let (token, _) = app.open(&key, "lcyt.fi").await;
+    assert_eq!(app.captions(&token, 3).await.status, 202);
+    let mut sse = app.sse("/events", Some(&token)).await;
+    sse.next().await;
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let before = app.admin("GET", "/usage", None).await.json();
+
+    let res = app.bearer("DELETE", "/stats", &token, None).await;
+    assert_eq!(res.status, 200);
+    assert_eq!(
+        res.json(),
+        json!({ "ok": true, "message": "Your data has been anonymised and deleted." })
+    );
+    assert_eq!(sse.next().await.0, "session_closed");
+
+    let res = app.bearer("GET", "/stats", &token, None).await;
+    assert_eq!(
+        (res.status, res.json()["error"].as_str()),
+        (401, Some("API key revoked"))
+    );
+    assert_eq!(
+        app.bearer("DELETE", "/stats", &token, None).await.status,
+        401
+    );
+    let res = app
+        .call(
+            "POST",
+            "/live",
+            &[],
+            Some(json!({ "apiKey": key, "domain": "lcyt.fi" })),
+        )
+        .await;
+    assert_eq!(
+        (res.status, res.json()["error"].as_str()),
+        (401, Some("API key revoked"))
+    );
+    let again = app
+        .call(
+            "POST",
+            "/keys?freetier",
+            &[],
+            Some(json!({ "name": "Al", "email": "ALICE@example.com" })),
+        )
+        .await;
+    assert_eq!(again.status, 409);
+    let shown = app.admin("GET", &format!("/keys/{key}"), None).await.json();
+    assert_eq!(
+        (
+            shown["owner"].as_str(),
+            shown["email"].is_null(),
+            shown["active"].as_bool()
+        ),
+        (Some("[erased]"), true, Some(false))
+    );
+    assert_eq!(shown["lifetimeUsed"], 3);
+    assert!(shown["erasedAt"].is_string());
+    let after = app.admin("GET", "/usage", None).await.json();
+    assert_eq!(after["data"], before["data"], "site totals are unchanged");
+}
