@@ -70,6 +70,7 @@ macro_rules! store_contract_tests {
             usage::usage_corrections_move_rollups,
             usage::usage_logs_filter_order_and_page,
             usage::usage_aggregate_groups_and_buckets,
+            usage::usage_aggregate_by_api_call_and_status_class,
             usage::usage_ping_answers,
             erasure::erasure_follows_the_plan,
             erasure::erasure_is_idempotent,

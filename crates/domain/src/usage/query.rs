@@ -82,11 +82,15 @@ pub enum Dimension {
     Domain,
     /// Success flag.
     Success,
+    /// Whether the event was an API call (had an HTTP method).
+    ApiCall,
+    /// HTTP status class (`2xx`, `4xx`, …).
+    StatusClass,
 }
 
 impl Dimension {
     /// Every dimension.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 10] = [
         Self::Org,
         Self::User,
         Self::Key,
@@ -95,9 +99,12 @@ impl Dimension {
         Self::Language,
         Self::Domain,
         Self::Success,
+        Self::ApiCall,
+        Self::StatusClass,
     ];
 
-    /// The wire name (`org`, `user`, `key`, `model`, `api_name`, `language`, `domain`, `success`).
+    /// The wire name (`org`, `user`, `key`, `model`, `api_name`, `language`, `domain`,
+    /// `success`, `api_call`, `status_class`).
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
@@ -109,6 +116,8 @@ impl Dimension {
             Self::Language => "language",
             Self::Domain => "domain",
             Self::Success => "success",
+            Self::ApiCall => "api_call",
+            Self::StatusClass => "status_class",
         }
     }
 
@@ -119,7 +128,7 @@ impl Dimension {
     pub fn parse(s: &str) -> Result<Self, InvalidValue> {
         Self::ALL.into_iter().find(|d| d.as_str() == s).ok_or_else(|| {
             InvalidValue(format!(
-                "unknown group_by dimension {s:?}; use org, user, key, model, api_name, language, domain or success"
+                "unknown group_by dimension {s:?}; use org, user, key, model, api_name, language, domain, success, api_call or status_class"
             ))
         })
     }
@@ -142,6 +151,10 @@ impl Dimension {
                 .as_ref()
                 .map_or(DimValue::Null, |d| DimValue::Text(d.to_string())),
             Self::Success => DimValue::Bool(k.success),
+            Self::ApiCall => DimValue::Bool(k.api_call),
+            Self::StatusClass => k
+                .status_class
+                .map_or(DimValue::Null, |c| DimValue::Text(format!("{c}xx"))),
         }
     }
 }
@@ -227,6 +240,10 @@ pub struct UsageFilters {
     pub domain: Option<Domain>,
     /// Success flag.
     pub success: Option<bool>,
+    /// API calls only (`true`) or non-calls only (`false`).
+    pub api_call: Option<bool>,
+    /// Status class (`2` for 2xx …).
+    pub status_class: Option<u16>,
 }
 
 impl UsageFilters {
@@ -256,6 +273,8 @@ impl UsageFilters {
                 .as_ref()
                 .is_none_or(|m| k.domain.as_ref() == Some(m))
             && eq(self.success.as_ref(), &k.success)
+            && eq(self.api_call.as_ref(), &k.api_call)
+            && self.status_class.is_none_or(|c| k.status_class == Some(c))
     }
 }
 
@@ -426,6 +445,8 @@ mod tests {
             language: None,
             domain: None,
             success,
+            api_call: false,
+            status_class: None,
         }
     }
 

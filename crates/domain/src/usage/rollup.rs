@@ -39,6 +39,10 @@ pub struct RollupKey {
     pub domain: Option<Domain>,
     /// Success flag.
     pub success: bool,
+    /// Whether the event was an API call (it had an HTTP method).
+    pub api_call: bool,
+    /// HTTP status class (`2` for 2xx …), when the event had a status.
+    pub status_class: Option<u16>,
 }
 
 impl RollupKey {
@@ -56,6 +60,8 @@ impl RollupKey {
             language: d.language.clone(),
             domain: d.domain.clone(),
             success: d.success,
+            api_call: d.method.is_some(),
+            status_class: d.status_code.map(|s| s / 100),
         }
     }
 

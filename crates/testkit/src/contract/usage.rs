@@ -543,3 +543,58 @@ pub fn usage_aggregate_groups_and_buckets(s: &Stores) {
 pub fn usage_ping_answers(s: &Stores) {
     s.usage.ping().unwrap();
 }
+
+/// API calls (events with a method) and status classes are dimensions and filters.
+pub fn usage_aggregate_by_api_call_and_status_class(s: &Stores) {
+    let org = OrgId::default_org();
+    let mk = |n: u128, method: Option<&str>, status: Option<u16>| {
+        let mut e = event(&org, T0);
+        e.method = method.map(Into::into);
+        e.status_code = status;
+        (uuid(n), e)
+    };
+    s.usage
+        .ingest(
+            vec![
+                mk(1, Some("GET"), Some(200)),
+                mk(2, Some("POST"), Some(201)),
+                mk(3, Some("POST"), Some(404)),
+                mk(4, None, None),
+                mk(5, None, Some(503)),
+            ],
+            T0,
+        )
+        .unwrap();
+    let q = UsageQuery::new(
+        T0,
+        T0 + Duration::hours(1),
+        Granularity::Day,
+        vec![Dimension::ApiCall, Dimension::StatusClass],
+        UsageFilters::default(),
+        vec![],
+    )
+    .unwrap();
+    let got: Vec<_> = s
+        .usage
+        .aggregate(&q)
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.dims, r.totals.count))
+        .collect();
+    let text = |s: &str| DimValue::Text(s.into());
+    assert_eq!(
+        got,
+        vec![
+            (vec![DimValue::Bool(false), DimValue::Null], 1),
+            (vec![DimValue::Bool(false), text("5xx")], 1),
+            (vec![DimValue::Bool(true), text("2xx")], 2),
+            (vec![DimValue::Bool(true), text("4xx")], 1),
+        ]
+    );
+    let calls = UsageFilters {
+        api_call: Some(true),
+        status_class: Some(2),
+        ..UsageFilters::default()
+    };
+    assert_eq!(total(s, calls).count, 2);
+}
