@@ -9,9 +9,11 @@
 pub mod blocking;
 pub mod cors;
 pub mod error;
+pub mod event_input;
 pub mod extract;
 pub mod health;
 pub mod lcyt;
+pub mod principal;
 pub mod ratelimit;
 pub mod request_id;
 pub mod routes;
