@@ -1,1 +1,36 @@
-//! placeholder
+//! `tally_store_pg` — the PostgreSQL adapter of every Tally storage port, and a
+//! `LISTEN/NOTIFY` event bus.
+//!
+//! It owns the schema (the root `migrations/`, embedded and run by [`PgStore::migrate`]),
+//! `schema.rs` as `diesel print-schema` writes it, the row structs and the SQL. It depends on
+//! `tally_domain` and implements its ports: diesel, r2d2 and SQL types never cross a port —
+//! every method takes and returns domain values and domain errors. No other crate of Tally
+//! contains SQL.
+//!
+//! - [`PgStore`]: an r2d2 pool with a short connection timeout; a down database or an
+//!   exhausted pool is [`tally_domain::StoreError::Unavailable`], never a hang or a panic, and
+//!   the pool recovers by itself when the database returns.
+//! - The meter is one transaction serialised by the key's row lock, so a key's limits are
+//!   exact across any number of processes sharing the database.
+//! - [`PgEventBus`]: live events fan out to every instance through `pg_notify`.
+//! - [`testing`]: throwaway databases cloned from a migrated template, for tests.
+
+mod analytics;
+mod bus;
+mod convert;
+mod erasure;
+mod error;
+mod events;
+mod keys;
+mod meter;
+mod pool;
+mod rollups;
+mod rows;
+mod schema;
+mod sessions;
+mod tenants;
+pub mod testing;
+mod usage;
+
+pub use bus::PgEventBus;
+pub use pool::{PgOptions, PgStore};

@@ -1,0 +1,293 @@
+//! `PgEventBus`: the `EventBus` port over Postgres `LISTEN/NOTIFY`.
+//!
+//! Publishing delivers to this instance's subscribers at once (through a [`LocalBus`]) and
+//! sends the envelope with `pg_notify('tally_events', …)` to every other instance. Each bus
+//! has an origin id in its notifications and ignores its own when they come back, so a local
+//! subscriber receives each event exactly once. A listener thread, on its own connection,
+//! hands notifications from other instances to the local subscribers, and reconnects (with
+//! backoff) when the connection is lost; notifications sent while it is disconnected are
+//! lost — subscribers resynchronise from the store, as for any dropped event.
+//!
+//! A notification payload must stay under 8,000 bytes. A larger envelope (a long caption in a
+//! non-Latin script can be) is stored in `bus_payloads` and the notification carries its id;
+//! such rows are swept after five minutes.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+use serde_json::{json, Value};
+use tally_domain::bus::{EventBus, EventSink, LocalBus, Subscription};
+use tally_domain::live::{Envelope, Topic};
+use tally_domain::StoreError;
+
+use crate::error::Fail;
+use crate::PgStore;
+
+/// The notification channel.
+const CHANNEL: &str = "tally_events";
+/// Largest payload sent inline (Postgres refuses 8,000 bytes and more).
+const MAX_INLINE: usize = 7_900;
+/// How often the listener looks for notifications.
+const POLL: Duration = Duration::from_millis(10);
+/// How often an idle listener checks that its connection still works.
+const HEARTBEAT: Duration = Duration::from_secs(5);
+/// Longest wait between reconnection attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Default)]
+struct Shared {
+    stop: AtomicBool,
+    listening: AtomicBool,
+}
+
+/// The cross-instance event bus. Subscriptions are local; events reach the subscribers of
+/// every instance whose bus shares the database. Dropping the bus stops its listener.
+pub struct PgEventBus {
+    local: LocalBus,
+    store: PgStore,
+    origin: String,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for PgEventBus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgEventBus")
+            .field("origin", &self.origin)
+            .field("listening", &self.is_listening())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A process-unique origin id: process, start instant and a counter.
+fn new_origin() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("{}-{nanos:x}-{n}", std::process::id())
+}
+
+impl PgEventBus {
+    /// Starts a bus on `store`'s database: its listener thread opens its own connection (and
+    /// keeps reopening it while the database is away); publishing uses the store's pool.
+    ///
+    /// # Errors
+    /// [`StoreError::Internal`] when the listener thread cannot be spawned.
+    pub fn start(store: &PgStore) -> Result<Self, StoreError> {
+        let bus = Self {
+            local: LocalBus::new(),
+            store: store.clone(),
+            origin: new_origin(),
+            shared: Arc::new(Shared::default()),
+        };
+        let listener = Listener {
+            url: store.url().to_owned(),
+            local: bus.local.clone(),
+            origin: bus.origin.clone(),
+            shared: bus.shared.clone(),
+        };
+        thread::Builder::new()
+            .name("tally-pg-listen".into())
+            .spawn(move || listener.run())
+            .map_err(|e| StoreError::Internal(format!("cannot start the bus listener: {e}")))?;
+        Ok(bus)
+    }
+
+    /// Whether the listener is connected and listening right now.
+    #[must_use]
+    pub fn is_listening(&self) -> bool {
+        self.shared.listening.load(Ordering::Acquire)
+    }
+
+    /// Waits up to `timeout` for the listener to listen; true when it does. Events published
+    /// by other instances before that are not received.
+    #[must_use]
+    pub fn wait_listening(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while !self.is_listening() {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+        true
+    }
+
+    fn notify(&self, payload: String) -> Result<(), StoreError> {
+        self.store.read(|c| {
+            diesel::sql_query("SELECT pg_notify($1, $2)")
+                .bind::<Text, _>(CHANNEL)
+                .bind::<Text, _>(payload)
+                .execute(c)?;
+            Ok(())
+        })
+    }
+
+    fn notify_stored(&self, envelope: String) -> Result<(), StoreError> {
+        self.store.read(|c| {
+            diesel::sql_query(
+                "WITH p AS (INSERT INTO bus_payloads (payload) VALUES ($1) RETURNING id) \
+                 SELECT pg_notify($2, json_build_object('o', $3::text, 'r', p.id)::text) FROM p",
+            )
+            .bind::<Text, _>(envelope)
+            .bind::<Text, _>(CHANNEL)
+            .bind::<Text, _>(&self.origin)
+            .execute(c)?;
+            diesel::sql_query(
+                "DELETE FROM bus_payloads WHERE created_at < now() - interval '5 minutes'",
+            )
+            .execute(c)?;
+            Ok(())
+        })
+    }
+}
+
+impl Drop for PgEventBus {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::Release);
+    }
+}
+
+impl EventBus for PgEventBus {
+    fn publish(&self, envelope: Envelope) -> Result<(), StoreError> {
+        self.local.deliver_local(&envelope);
+        let body = serde_json::to_value(&envelope)
+            .map_err(|e| StoreError::Internal(format!("cannot encode a live event: {e}")))?;
+        let inline = json!({ "o": self.origin, "e": body }).to_string();
+        if inline.len() <= MAX_INLINE {
+            self.notify(inline)
+        } else {
+            tracing::debug!(
+                bytes = inline.len(),
+                "live event too large to notify inline"
+            );
+            self.notify_stored(body.to_string())
+        }
+    }
+
+    fn subscribe(&self, topic: Topic, sink: Arc<dyn EventSink>) -> Subscription {
+        self.local.subscribe(topic, sink)
+    }
+
+    fn local_subscribers(&self, topic: &Topic) -> usize {
+        self.local.local_subscribers(topic)
+    }
+}
+
+/// The listener thread's state.
+struct Listener {
+    url: String,
+    local: LocalBus,
+    origin: String,
+    shared: Arc<Shared>,
+}
+
+impl Listener {
+    fn stopped(&self) -> bool {
+        self.shared.stop.load(Ordering::Acquire)
+    }
+
+    fn run(self) {
+        let mut backoff = Duration::from_millis(50);
+        while !self.stopped() {
+            match PgConnection::establish(&self.url) {
+                Ok(mut conn) => match conn.batch_execute(&format!("LISTEN {CHANNEL}")) {
+                    Ok(()) => {
+                        self.shared.listening.store(true, Ordering::Release);
+                        backoff = Duration::from_millis(50);
+                        let result = self.pump(&mut conn);
+                        self.shared.listening.store(false, Ordering::Release);
+                        match result {
+                            Ok(()) => return,
+                            Err(e) => {
+                                tracing::warn!(error = %e, "bus listener lost its connection")
+                            }
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "bus listener cannot LISTEN"),
+                },
+                Err(e) => tracing::warn!(error = %e, "bus listener cannot connect"),
+            }
+            let until = Instant::now() + backoff;
+            while Instant::now() < until && !self.stopped() {
+                thread::sleep(Duration::from_millis(20));
+            }
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+
+    /// Hands notifications over until stopped (`Ok`) or the connection fails (`Err`).
+    fn pump(&self, conn: &mut PgConnection) -> Result<(), diesel::result::Error> {
+        let mut checked = Instant::now();
+        while !self.stopped() {
+            let batch = conn.notifications_iter().collect::<Result<Vec<_>, _>>()?;
+            if batch.is_empty() {
+                if checked.elapsed() >= HEARTBEAT {
+                    conn.batch_execute("SELECT 1")?;
+                    checked = Instant::now();
+                }
+                thread::sleep(POLL);
+                continue;
+            }
+            for n in batch {
+                if let Some(envelope) = self.decode(conn, &n.payload) {
+                    self.local.deliver_local(&envelope);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The envelope of a notification from another instance (`None` for our own, or for a
+    /// payload we cannot read, which is logged).
+    fn decode(&self, conn: &mut PgConnection, payload: &str) -> Option<Envelope> {
+        let wire: Value = match serde_json::from_str(payload) {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!(error = %e, "unreadable bus notification");
+                return None;
+            }
+        };
+        if wire.get("o").and_then(Value::as_str) == Some(self.origin.as_str()) {
+            return None;
+        }
+        let body = match (wire.get("e"), wire.get("r").and_then(Value::as_i64)) {
+            (Some(e), _) => e.clone(),
+            (None, Some(id)) => match stored_payload(conn, id) {
+                Ok(v) => v,
+                Err(e) => {
+                    tracing::warn!(error = ?e, id, "cannot read a stored bus payload");
+                    return None;
+                }
+            },
+            (None, None) => return None,
+        };
+        match serde_json::from_value(body) {
+            Ok(envelope) => Some(envelope),
+            Err(e) => {
+                tracing::warn!(error = %e, "bus notification is not an envelope");
+                None
+            }
+        }
+    }
+}
+
+#[derive(QueryableByName)]
+struct StoredPayload {
+    #[diesel(sql_type = Text)]
+    payload: String,
+}
+
+fn stored_payload(conn: &mut PgConnection, id: i64) -> Result<Value, Fail> {
+    let row: StoredPayload = diesel::sql_query("SELECT payload FROM bus_payloads WHERE id = $1")
+        .bind::<BigInt, _>(id)
+        .get_result(conn)?;
+    serde_json::from_str(&row.payload).map_err(|e| crate::error::corrupt("bus payload", e))
+}

@@ -1,0 +1,119 @@
+//! Erasure (GDPR) and hard deletion of keys: each one transaction.
+
+use diesel::prelude::*;
+use tally_domain::erasure::{anonymise, ErasureOutcome, ErasureReceipt};
+use tally_domain::key::KeyId;
+use tally_domain::session::SessionId;
+use time::OffsetDateTime;
+
+use crate::convert::{micros, session_id};
+use crate::error::Fail;
+use crate::keys::{lock_key, write_key};
+use crate::rollups::anonymise_key;
+use crate::rows::keys::{KeyRow, ReceiptRow};
+use crate::schema::{
+    api_keys, auth_events, caption_errors, erasure_receipts, idempotency_keys, key_daily_usage,
+    session_records, sessions, usage_events,
+};
+
+/// Closes the key's open sessions (no record, no rollup: the caller decides what ending them
+/// means) and returns their ids in order.
+fn close_sessions(c: &mut PgConnection, key: KeyId) -> Result<Vec<SessionId>, Fail> {
+    let mut closed = diesel::delete(sessions::table.filter(sessions::key_id.eq(key.0)))
+        .returning(sessions::id)
+        .get_results::<String>(c)?
+        .iter()
+        .map(|s| session_id(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    closed.sort();
+    Ok(closed)
+}
+
+/// Deletes the key's history (session records, caption errors, auth events, usage events and
+/// their idempotency records) and moves its rollups to the anonymous bucket. Returns the
+/// rows deleted, idempotency records not counted.
+fn forget_history(c: &mut PgConnection, key: KeyId) -> Result<u64, Fail> {
+    let records = diesel::delete(session_records::table.filter(session_records::key_id.eq(key.0)))
+        .execute(c)?;
+    let errors = diesel::delete(caption_errors::table.filter(caption_errors::key_id.eq(key.0)))
+        .execute(c)?;
+    let auth =
+        diesel::delete(auth_events::table.filter(auth_events::key_id.eq(key.0))).execute(c)?;
+    diesel::delete(idempotency_keys::table.filter(idempotency_keys::key_id.eq(key.0)))
+        .execute(c)?;
+    let events =
+        diesel::delete(usage_events::table.filter(usage_events::key_id.eq(key.0))).execute(c)?;
+    anonymise_key(c, key)?;
+    let total = [records, errors, auth, events].iter().sum::<usize>();
+    Ok(u64::try_from(total).unwrap_or(u64::MAX))
+}
+
+/// Erases keys as [`tally_domain::erasure`] describes, in the caller's transaction.
+pub(crate) fn erase_tx(
+    c: &mut PgConnection,
+    keys: &[KeyId],
+    now: OffsetDateTime,
+) -> Result<ErasureOutcome, Fail> {
+    let now = micros(now);
+    // Lock every key up front, in id order, so two erasures cannot deadlock each other.
+    let mut ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    api_keys::table
+        .filter(api_keys::id.eq_any(&ids))
+        .order(api_keys::id.asc())
+        .select(KeyRow::as_select())
+        .for_update()
+        .load(c)?;
+
+    let mut out = ErasureOutcome::default();
+    for &id in keys {
+        let Some(key) = lock_key(c, id)? else {
+            continue;
+        };
+        if key.erased_at.is_some() {
+            continue;
+        }
+        write_key(c, &anonymise(&key, now))?;
+        out.closed_sessions.extend(close_sessions(c, id)?);
+        let rows_deleted = forget_history(c, id)?;
+        let receipt = ErasureReceipt {
+            key_id: id,
+            org_id: key.org_id,
+            erased_at: now,
+            rows_deleted,
+        };
+        diesel::insert_into(erasure_receipts::table)
+            .values(ReceiptRow::of(&receipt)?)
+            .execute(c)?;
+        out.receipts.push(receipt);
+    }
+    Ok(out)
+}
+
+/// Every receipt, oldest first.
+pub(crate) fn receipts(c: &mut PgConnection) -> Result<Vec<ErasureReceipt>, Fail> {
+    erasure_receipts::table
+        .order((
+            erasure_receipts::erased_at.asc(),
+            erasure_receipts::id.asc(),
+        ))
+        .select(ReceiptRow::as_select())
+        .load(c)?
+        .into_iter()
+        .map(ReceiptRow::into_domain)
+        .collect()
+}
+
+/// Hard-deletes a key and everything keyed to it, in the caller's transaction (see
+/// [`tally_domain::KeyStore::delete_key`]). Erasure receipts stay: they hold no personal data.
+pub(crate) fn delete_key(c: &mut PgConnection, id: KeyId) -> Result<Option<Vec<SessionId>>, Fail> {
+    if lock_key(c, id)?.is_none() {
+        return Ok(None);
+    }
+    let closed = close_sessions(c, id)?;
+    forget_history(c, id)?;
+    diesel::delete(key_daily_usage::table.filter(key_daily_usage::key_id.eq(id.0))).execute(c)?;
+    diesel::delete(api_keys::table.find(id.0)).execute(c)?;
+    Ok(Some(closed))
+}

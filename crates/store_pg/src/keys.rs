@@ -1,0 +1,185 @@
+//! `KeyStore`: keys, their counters and auth events.
+
+use diesel::prelude::*;
+use tally_domain::audit::AuthEvent;
+use tally_domain::key::{ApiKey, KeyFilter, KeyId, KeyPatch, NewApiKey, SecretHash};
+use tally_domain::limits::KeyUsage;
+use tally_domain::ports::{CreateKeyError, KeyStore};
+use tally_domain::session::SessionId;
+use tally_domain::tenancy::EmailHash;
+use tally_domain::StoreError;
+use time::{Date, OffsetDateTime};
+
+use crate::convert::{from_db, micros};
+use crate::error::{foreign_key_violation, unique_violation, Fail};
+use crate::rows::keys::{AuthEventRow, KeyChanges, KeyRow, NewAuthEvent, NewKeyRow};
+use crate::schema::{api_keys, auth_events, key_daily_usage};
+use crate::{erasure, PgStore};
+
+/// The key row, locked until the transaction ends.
+pub(crate) fn lock_key(c: &mut PgConnection, id: KeyId) -> Result<Option<ApiKey>, Fail> {
+    api_keys::table
+        .find(id.0)
+        .select(KeyRow::as_select())
+        .for_update()
+        .first(c)
+        .optional()?
+        .map(KeyRow::into_domain)
+        .transpose()
+}
+
+/// Writes the patchable fields of `key` (never its counters) and returns the stored key.
+pub(crate) fn write_key(c: &mut PgConnection, key: &ApiKey) -> Result<ApiKey, Fail> {
+    diesel::update(api_keys::table.find(key.id.0))
+        .set(KeyChanges::of(key)?)
+        .returning(KeyRow::as_returning())
+        .get_result(c)?
+        .into_domain()
+}
+
+fn limit(n: u32) -> i64 {
+    i64::from(n)
+}
+
+impl KeyStore for PgStore {
+    fn create_key(&self, key: NewApiKey) -> Result<ApiKey, CreateKeyError> {
+        let row = NewKeyRow::of(&key).map_err(|e| CreateKeyError::Store(e.into_store()))?;
+        self.try_tx(|c| {
+            diesel::insert_into(api_keys::table)
+                .values(&row)
+                .returning(KeyRow::as_returning())
+                .get_result(c)?
+                .into_domain()
+        })
+        .map_err(|e| match unique_violation(&e) {
+            Some("api_keys_secret_hash_key") => CreateKeyError::DuplicateSecret,
+            _ if foreign_key_violation(&e) => CreateKeyError::UnknownOrg,
+            _ => CreateKeyError::Store(e.into_store()),
+        })
+    }
+
+    fn get_key(&self, id: KeyId) -> Result<Option<ApiKey>, StoreError> {
+        self.read(|c| {
+            api_keys::table
+                .find(id.0)
+                .select(KeyRow::as_select())
+                .first(c)
+                .optional()?
+                .map(KeyRow::into_domain)
+                .transpose()
+        })
+    }
+
+    fn find_key(&self, hash: &SecretHash) -> Result<Option<ApiKey>, StoreError> {
+        self.read(|c| {
+            api_keys::table
+                .filter(api_keys::secret_hash.eq(hash.to_hex()))
+                .select(KeyRow::as_select())
+                .first(c)
+                .optional()?
+                .map(KeyRow::into_domain)
+                .transpose()
+        })
+    }
+
+    fn list_keys(&self, filter: &KeyFilter) -> Result<Vec<ApiKey>, StoreError> {
+        self.read(|c| {
+            let mut q = api_keys::table
+                .select(KeyRow::as_select())
+                .order(api_keys::id.asc())
+                .into_boxed();
+            if let Some(org) = &filter.org_id {
+                q = q.filter(api_keys::org_id.eq(org.as_str().to_owned()));
+            }
+            if let Some(user) = filter.user_id {
+                q = q.filter(api_keys::user_id.eq(user.0));
+            }
+            q.load(c)?.into_iter().map(KeyRow::into_domain).collect()
+        })
+    }
+
+    fn update_key(&self, id: KeyId, patch: &KeyPatch) -> Result<Option<ApiKey>, StoreError> {
+        self.tx(|c| {
+            let Some(mut key) = lock_key(c, id)? else {
+                return Ok(None);
+            };
+            patch.apply_to(&mut key);
+            write_key(c, &key).map(Some)
+        })
+    }
+
+    fn revoke_key(&self, id: KeyId, now: OffsetDateTime) -> Result<Option<ApiKey>, StoreError> {
+        self.read(|c| {
+            diesel::update(api_keys::table.find(id.0))
+                .set((
+                    api_keys::active.eq(false),
+                    api_keys::revoked_at.eq(micros(now)),
+                ))
+                .returning(KeyRow::as_returning())
+                .get_result(c)
+                .optional()?
+                .map(KeyRow::into_domain)
+                .transpose()
+        })
+    }
+
+    fn delete_key(&self, id: KeyId) -> Result<Option<Vec<SessionId>>, StoreError> {
+        self.tx(|c| erasure::delete_key(c, id))
+    }
+
+    fn email_hash_known(&self, hash: &EmailHash) -> Result<bool, StoreError> {
+        self.read(|c| {
+            let known = diesel::select(diesel::dsl::exists(
+                api_keys::table.filter(api_keys::email_hash.eq(hash.to_hex())),
+            ))
+            .get_result(c)?;
+            Ok(known)
+        })
+    }
+
+    fn key_usage(&self, id: KeyId, day: Date) -> Result<Option<KeyUsage>, StoreError> {
+        self.read(|c| {
+            let Some(lifetime) = api_keys::table
+                .find(id.0)
+                .select(api_keys::lifetime_used)
+                .first::<i64>(c)
+                .optional()?
+            else {
+                return Ok(None);
+            };
+            let daily = key_daily_usage::table
+                .find((id.0, day))
+                .select(key_daily_usage::used)
+                .first::<i64>(c)
+                .optional()?
+                .unwrap_or(0);
+            Ok(Some(KeyUsage {
+                lifetime_used: from_db(lifetime, "lifetime_used")?,
+                daily_used: from_db(daily, "daily_used")?,
+            }))
+        })
+    }
+
+    fn record_auth_event(&self, event: AuthEvent) -> Result<(), StoreError> {
+        self.read(|c| {
+            diesel::insert_into(auth_events::table)
+                .values(NewAuthEvent::from(&event))
+                .execute(c)?;
+            Ok(())
+        })
+    }
+
+    fn list_auth_events(&self, key: KeyId, max: u32) -> Result<Vec<AuthEvent>, StoreError> {
+        self.read(|c| {
+            auth_events::table
+                .filter(auth_events::key_id.eq(key.0))
+                .order((auth_events::occurred_at.desc(), auth_events::id.desc()))
+                .limit(limit(max))
+                .select(AuthEventRow::as_select())
+                .load(c)?
+                .into_iter()
+                .map(AuthEventRow::into_domain)
+                .collect()
+        })
+    }
+}

@@ -1,0 +1,212 @@
+//! `PgStore`: the connection pool, migrations and the transaction helper every port uses.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::r2d2::{ConnectionManager, Pool, PooledConnection};
+use diesel::Connection;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use tally_domain::StoreError;
+
+use crate::error::{pool_error, Fail};
+
+/// Every migration of `migrations/`, compiled in (`build.rs` makes cargo notice new files).
+pub(crate) const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations");
+
+/// Advisory-lock key held while migrating, so concurrent instances migrate one at a time.
+const MIGRATION_LOCK: i64 = 0x7461_6c6c_795f_6d67; // "tally_mg"
+
+/// How often a transaction that lost a race (deadlock, serialisation failure, concurrent
+/// idempotency key) is run again before giving up with `Unavailable`.
+const MAX_RETRIES: u32 = 5;
+
+type PgPool = Pool<ConnectionManager<PgConnection>>;
+pub(crate) type Conn = PooledConnection<ConnectionManager<PgConnection>>;
+
+/// Pool settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PgOptions {
+    /// Most connections the pool opens.
+    pub max_connections: u32,
+    /// How long a caller waits for a connection (and a new connection may take to open)
+    /// before getting [`StoreError::Unavailable`].
+    pub connect_timeout: Duration,
+}
+
+impl Default for PgOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 10,
+            connect_timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+/// The Postgres store: implements every storage port. Cheap to clone (the pool is shared),
+/// so one `PgStore` can sit behind all four `Arc<dyn Port>`s and be handed to a
+/// [`crate::PgEventBus`].
+#[derive(Clone)]
+pub struct PgStore {
+    pool: PgPool,
+    url: Arc<str>,
+    options: PgOptions,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Routes pool errors (failed connection attempts) to the log instead of stderr.
+#[derive(Debug)]
+struct LogPoolErrors;
+
+impl r2d2::HandleError<diesel::r2d2::Error> for LogPoolErrors {
+    fn handle_error(&self, error: diesel::r2d2::Error) {
+        tracing::warn!(%error, "postgres pool could not open a connection");
+    }
+}
+
+impl PgStore {
+    /// Opens a pool on `url` and checks that the database answers. Connections are opened on
+    /// demand (none are held idle up front) and checked before each use, so a database that
+    /// restarts is picked up again without restarting the process.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when the database cannot be reached within
+    /// `options.connect_timeout`; [`StoreError::Internal`] for an unusable URL.
+    pub fn connect(url: &str, options: PgOptions) -> Result<Self, StoreError> {
+        let url: Arc<str> = with_connect_timeout(url, options.connect_timeout).into();
+        let manager = ConnectionManager::<PgConnection>::new(url.to_string());
+        let pool = Pool::builder()
+            .max_size(options.max_connections.max(1))
+            .min_idle(Some(0))
+            .connection_timeout(options.connect_timeout)
+            .test_on_check_out(true)
+            .error_handler(Box::new(LogPoolErrors))
+            .build_unchecked(manager);
+        let store = Self { pool, url, options };
+        store.check()?;
+        Ok(store)
+    }
+
+    /// Runs the pending migrations (under an advisory lock, so instances starting together
+    /// migrate once).
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when the database is unreachable, [`StoreError::Internal`]
+    /// when a migration fails.
+    pub fn migrate(&self) -> Result<(), StoreError> {
+        let mut conn = self.conn().map_err(Fail::into_store)?;
+        let lock = format!("SELECT pg_advisory_lock({MIGRATION_LOCK})");
+        conn.batch_execute(&lock)
+            .map_err(|e| Fail::from(e).into_store())?;
+        let result = conn
+            .run_pending_migrations(MIGRATIONS)
+            .map(|applied| {
+                for version in applied {
+                    tracing::info!(%version, "applied migration");
+                }
+            })
+            .map_err(|e| StoreError::Internal(format!("migration failed: {e}")));
+        let unlock = format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})");
+        // The lock dies with the session anyway; a failed unlock only delays other migrators.
+        if let Err(e) = conn.batch_execute(&unlock) {
+            tracing::warn!(error = %e, "could not release the migration lock");
+        }
+        result
+    }
+
+    /// The URL connections are opened with (including the connect timeout).
+    pub(crate) fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// A pooled connection, or `Unavailable` after the connect timeout.
+    pub(crate) fn conn(&self) -> Result<Conn, Fail> {
+        self.pool.get().map_err(|e| Fail::Store(pool_error(&e)))
+    }
+
+    /// Checks that the database answers.
+    pub(crate) fn check(&self) -> Result<(), StoreError> {
+        let mut conn = self.conn().map_err(Fail::into_store)?;
+        conn.batch_execute("SELECT 1")
+            .map_err(|e| Fail::from(e).into_store())
+    }
+
+    /// Runs `f` without a transaction (single statements, reads).
+    pub(crate) fn read<T>(
+        &self,
+        f: impl FnOnce(&mut PgConnection) -> Result<T, Fail>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.conn().map_err(Fail::into_store)?;
+        f(&mut conn).map_err(Fail::into_store)
+    }
+
+    /// Runs `f` in one transaction, again when it lost a race (see [`Fail::is_retryable`]).
+    pub(crate) fn try_tx<T>(
+        &self,
+        mut f: impl FnMut(&mut PgConnection) -> Result<T, Fail>,
+    ) -> Result<T, Fail> {
+        let mut conn = self.conn()?;
+        let mut attempt = 0;
+        loop {
+            match conn.transaction(|c| f(c)) {
+                Err(e) if e.is_retryable() && attempt < MAX_RETRIES => attempt += 1,
+                other => return other,
+            }
+        }
+    }
+
+    /// [`Self::try_tx`] with the failure mapped to a [`StoreError`].
+    pub(crate) fn tx<T>(
+        &self,
+        f: impl FnMut(&mut PgConnection) -> Result<T, Fail>,
+    ) -> Result<T, StoreError> {
+        self.try_tx(f).map_err(Fail::into_store)
+    }
+}
+
+/// Adds libpq's `connect_timeout` (whole seconds, at least 1) unless the URL sets one, so
+/// opening a connection to an unreachable host cannot hang.
+pub(crate) fn with_connect_timeout(url: &str, timeout: Duration) -> String {
+    if url.contains("connect_timeout") {
+        return url.to_owned();
+    }
+    let secs = timeout.as_secs().max(1);
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let sep = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{sep}connect_timeout={secs}")
+    } else {
+        format!("{url} connect_timeout={secs}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connect_timeout_is_added_once() {
+        let t = Duration::from_millis(2500);
+        assert_eq!(
+            with_connect_timeout("postgres://u@h/db", t),
+            "postgres://u@h/db?connect_timeout=2"
+        );
+        assert_eq!(
+            with_connect_timeout("postgres://u@h/db?sslmode=disable", t),
+            "postgres://u@h/db?sslmode=disable&connect_timeout=2"
+        );
+        assert_eq!(
+            with_connect_timeout("host=h dbname=db", t),
+            "host=h dbname=db connect_timeout=2"
+        );
+        let set = "postgres://h/db?connect_timeout=9";
+        assert_eq!(with_connect_timeout(set, t), set);
+    }
+}

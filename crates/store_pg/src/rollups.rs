@@ -1,0 +1,154 @@
+//! Rollup writes shared by the meter, ingestion, corrections, erasure and sessions: hourly
+//! usage rollups (added as deltas) and the lcyt domain rollup.
+
+use std::collections::BTreeMap;
+
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Timestamptz};
+use diesel::upsert::excluded;
+use tally_domain::key::KeyId;
+use tally_domain::origin::Domain;
+use tally_domain::usage::{DomainActivity, DomainCounters, DomainRollupKey, RollupKey, Totals};
+use time::OffsetDateTime;
+
+use crate::error::Fail;
+use crate::rows::events::RollupDelta;
+use crate::rows::sessions::DomainRollupRow;
+use crate::schema::{domain_rollups as dr, usage_rollups as ur};
+
+diesel::define_sql_function! {
+    /// Postgres `greatest` over two instants.
+    #[sql_name = "greatest"]
+    fn greatest_instant(a: Timestamptz, b: Timestamptz) -> Timestamptz;
+}
+
+diesel::define_sql_function! {
+    /// Postgres `greatest` over two integers.
+    #[sql_name = "greatest"]
+    fn greatest_bigint(a: BigInt, b: BigInt) -> BigInt;
+}
+
+/// Rows per multi-row insert (17 columns each: well under the 65,535 bind limit).
+const CHUNK: usize = 1_000;
+
+/// Adds each delta to its rollup row, creating rows as needed. The map's order is the lock
+/// order, so concurrent writers cannot deadlock on each other's rows.
+pub(crate) fn add_usage(
+    c: &mut PgConnection,
+    deltas: &BTreeMap<RollupKey, Totals>,
+) -> Result<(), Fail> {
+    let rows = deltas
+        .iter()
+        .filter(|(_, t)| !t.is_zero())
+        .map(|(k, t)| RollupDelta::of(k, t))
+        .collect::<Result<Vec<_>, _>>()?;
+    for chunk in rows.chunks(CHUNK) {
+        diesel::insert_into(ur::table)
+            .values(chunk)
+            .on_conflict((
+                ur::hour,
+                ur::org_id,
+                ur::user_id,
+                ur::key_id,
+                ur::model,
+                ur::api_name,
+                ur::language,
+                ur::domain,
+                ur::success,
+                ur::api_call,
+                ur::status_class,
+            ))
+            .do_update()
+            .set((
+                ur::count.eq(ur::count + excluded(ur::count)),
+                ur::units.eq(ur::units + excluded(ur::units)),
+                ur::cost_nanos.eq(ur::cost_nanos + excluded(ur::cost_nanos)),
+                ur::tokens.eq(ur::tokens + excluded(ur::tokens)),
+                ur::quota.eq(ur::quota + excluded(ur::quota)),
+                ur::duration_ms.eq(ur::duration_ms + excluded(ur::duration_ms)),
+            ))
+            .execute(c)?;
+    }
+    Ok(())
+}
+
+/// Adds one event's contribution (`sign` +1) or removes it (`sign` -1).
+pub(crate) fn add_one(
+    c: &mut PgConnection,
+    key: RollupKey,
+    totals: Totals,
+    sign: i64,
+) -> Result<(), Fail> {
+    let mut t = Totals::default();
+    if sign < 0 {
+        t -= totals;
+    } else {
+        t += totals;
+    }
+    add_usage(c, &BTreeMap::from([(key, t)]))
+}
+
+/// Moves every rollup contribution of `key` to the anonymous bucket of the same hour and
+/// dimensions ([`RollupKey::anonymised`]): organisation and site totals stay right, nothing
+/// links back to the key or its user.
+pub(crate) fn anonymise_key(c: &mut PgConnection, key: KeyId) -> Result<(), Fail> {
+    diesel::sql_query(
+        "WITH moved AS ( \
+             DELETE FROM usage_rollups WHERE key_id = $1 \
+             RETURNING hour, org_id, model, api_name, language, domain, success, api_call, \
+                       status_class, count, units, cost_nanos, tokens, quota, duration_ms) \
+         INSERT INTO usage_rollups AS r \
+             (hour, org_id, user_id, key_id, model, api_name, language, domain, success, \
+              api_call, status_class, count, units, cost_nanos, tokens, quota, duration_ms) \
+         SELECT hour, org_id, NULL, NULL, model, api_name, language, domain, success, \
+                api_call, status_class, SUM(count), SUM(units), SUM(cost_nanos), \
+                SUM(tokens), SUM(quota), SUM(duration_ms) \
+         FROM moved \
+         GROUP BY hour, org_id, model, api_name, language, domain, success, api_call, \
+                  status_class \
+         HAVING NOT (SUM(count) = 0 AND SUM(units) = 0 AND SUM(cost_nanos) = 0 \
+                     AND SUM(tokens) = 0 AND SUM(quota) = 0 AND SUM(duration_ms) = 0) \
+         ORDER BY hour, org_id, model, api_name, language, domain, success, api_call, \
+                  status_class \
+         ON CONFLICT (hour, org_id, user_id, key_id, model, api_name, language, domain, \
+                      success, api_call, status_class) \
+         DO UPDATE SET count = r.count + EXCLUDED.count, units = r.units + EXCLUDED.units, \
+             cost_nanos = r.cost_nanos + EXCLUDED.cost_nanos, \
+             tokens = r.tokens + EXCLUDED.tokens, quota = r.quota + EXCLUDED.quota, \
+             duration_ms = r.duration_ms + EXCLUDED.duration_ms",
+    )
+    .bind::<BigInt, _>(key.0)
+    .execute(c)?;
+    Ok(())
+}
+
+/// Applies one piece of site activity to the domain rollup of the hour of `at`: counters are
+/// added, `peak_sessions` is raised.
+pub(crate) fn bump_domain(
+    c: &mut PgConnection,
+    domain: &Domain,
+    at: OffsetDateTime,
+    activity: DomainActivity,
+) -> Result<(), Fail> {
+    let key = DomainRollupKey::at(domain.clone(), at);
+    let mut delta = DomainCounters::default();
+    delta.apply(activity);
+    diesel::insert_into(dr::table)
+        .values(DomainRollupRow::of(&key, &delta)?)
+        .on_conflict((dr::date, dr::hour, dr::domain))
+        .do_update()
+        .set((
+            dr::sessions_started.eq(dr::sessions_started + excluded(dr::sessions_started)),
+            dr::sessions_ended.eq(dr::sessions_ended + excluded(dr::sessions_ended)),
+            dr::captions_sent.eq(dr::captions_sent + excluded(dr::captions_sent)),
+            dr::captions_failed.eq(dr::captions_failed + excluded(dr::captions_failed)),
+            dr::batches_sent.eq(dr::batches_sent + excluded(dr::batches_sent)),
+            dr::total_duration_ms.eq(dr::total_duration_ms + excluded(dr::total_duration_ms)),
+            dr::peak_sessions.eq(greatest_bigint(
+                dr::peak_sessions,
+                excluded(dr::peak_sessions),
+            )),
+        ))
+        .execute(c)?;
+    Ok(())
+}

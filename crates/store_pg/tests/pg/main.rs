@@ -1,0 +1,42 @@
+//! `tally_store_pg` against a real Postgres: the shared port contract suites, then what only
+//! Postgres has (migrations, two pools on one key, LISTEN/NOTIFY between instances, an
+//! outage). Each test gets its own database cloned from a migrated template.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed expectation is a failed test"
+)]
+
+mod bus;
+mod concurrency;
+mod migrations;
+mod outage;
+
+use tally_domain::services::Stores;
+use tally_store_pg::testing::TestDb;
+
+/// One contract case's world: the ports on a fresh database, dropped with it.
+pub struct PgHarness {
+    stores: Stores,
+    _db: TestDb,
+}
+
+impl tally_testkit::Harness for PgHarness {
+    fn stores(&self) -> Stores {
+        self.stores.clone()
+    }
+}
+
+/// A harness on a fresh database, or `None` when Postgres is unreachable (and not required).
+pub fn harness() -> Option<PgHarness> {
+    let db = TestDb::create()?;
+    Some(PgHarness {
+        stores: db.stores(),
+        _db: db,
+    })
+}
+
+mod contract {
+    tally_testkit::store_contract_tests!(super::harness);
+}

@@ -1,0 +1,2 @@
+DROP TABLE bus_payloads;
+DROP TABLE erasure_receipts;
