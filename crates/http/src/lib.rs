@@ -18,6 +18,7 @@ pub mod ratelimit;
 pub mod request_id;
 pub mod routes;
 pub mod state;
+pub mod v1;
 
 pub use blocking::run_blocking;
 pub use error::ApiError;

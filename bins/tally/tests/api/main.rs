@@ -19,3 +19,4 @@ mod lcyt_live;
 mod lcyt_stats;
 mod lcyt_sweep;
 mod lcyt_usage;
+mod v1;

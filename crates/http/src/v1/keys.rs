@@ -1,0 +1,296 @@
+//! `/v1/keys`: API keys with numeric ids, bound to users and organisations.
+
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tally_domain::key::{ApiKey, KeyFilter, KeyId, KeyPatch};
+use tally_domain::limits::Limits;
+use tally_domain::services::{CreateKey, KeyService};
+use tally_domain::tenancy::{Email, OrgId, UserId};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::lcyt::keys::parse_body;
+use crate::lcyt::wire::{double_option, iso, limit, parse_instant};
+use crate::principal::Principal;
+use crate::run_blocking;
+use crate::state::AppState;
+
+/// `POST /v1/keys` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CreateKeyRequest {
+    user_id: Option<Uuid>,
+    org_id: Option<String>,
+    name: Option<String>,
+    owner: Option<String>,
+    email: Option<String>,
+    daily_limit: Option<i64>,
+    lifetime_limit: Option<i64>,
+    expires_at: Option<String>,
+    key: Option<String>,
+}
+
+/// `PATCH /v1/keys/{id}` body: present fields change, `null` clears.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct UpdateKeyRequest {
+    owner: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    email: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    daily_limit: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "double_option")]
+    lifetime_limit: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "double_option")]
+    expires_at: Option<Option<String>>,
+}
+
+/// Query of `GET /v1/keys`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListKeysQuery {
+    user_id: Option<Uuid>,
+    org_id: Option<String>,
+}
+
+/// Query of `DELETE /v1/keys/{id}`.
+#[derive(Debug, Deserialize)]
+pub struct DeleteQuery {
+    permanent: Option<bool>,
+}
+
+/// The wire shape of a key; `key` (the secret) only when just created.
+#[must_use]
+pub fn key_json(k: &ApiKey, secret: Option<&str>) -> Value {
+    let mut v = json!({
+        "id": k.id,
+        "alias": k.alias,
+        "name": k.name,
+        "owner": k.owner,
+        "email": k.email.as_ref().map(Email::as_str),
+        "userId": k.user_id,
+        "orgId": k.org_id,
+        "active": k.active,
+        "createdAt": iso(k.created_at),
+        "expiresAt": k.expires_at.map(iso),
+        "revokedAt": k.revoked_at.map(iso),
+        "erasedAt": k.erased_at.map(iso),
+        "dailyLimit": k.limits.daily,
+        "lifetimeLimit": k.limits.lifetime,
+        "lifetimeUsed": k.lifetime_used,
+    });
+    if let (Some(s), Some(o)) = (secret, v.as_object_mut()) {
+        o.insert("key".to_owned(), json!(s));
+    }
+    v
+}
+
+fn bad(e: tally_domain::tenancy::InvalidValue) -> ApiError {
+    ApiError::BadRequest(e.0)
+}
+
+/// `POST /v1/keys` (admin): a key for a user (taking the user's organisation) or an org.
+///
+/// # Errors
+/// 400 (unknown user, org mismatch, bad fields), 403, 409.
+pub async fn create(
+    p: Principal,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    p.require_admin()?;
+    let r: CreateKeyRequest = parse_body(&body)?;
+    let org = r
+        .org_id
+        .as_deref()
+        .map(OrgId::parse)
+        .transpose()
+        .map_err(bad)?;
+    let user = match r.user_id {
+        None => None,
+        Some(id) => {
+            let tenants = state.ports.stores.tenants.clone();
+            let user = run_blocking(move || tenants.get_user(UserId(id)))
+                .await?
+                .ok_or_else(|| ApiError::BadRequest("userId: unknown user".to_owned()))?;
+            if org.as_ref().is_some_and(|o| *o != user.org_id) {
+                return Err(ApiError::BadRequest(
+                    "orgId must be the user's organisation".to_owned(),
+                ));
+            }
+            Some(user)
+        }
+    };
+    let owner = r
+        .owner
+        .or_else(|| user.as_ref().map(|u| u.username.as_str().to_owned()))
+        .or_else(|| r.name.clone())
+        .unwrap_or_else(|| "api".to_owned());
+    let spec = CreateKey {
+        secret: r.key,
+        owner,
+        name: r.name,
+        email: r
+            .email
+            .as_deref()
+            .map(Email::parse)
+            .transpose()
+            .map_err(bad)?,
+        user_id: user.as_ref().map(|u| u.id),
+        org_id: user
+            .map(|u| u.org_id)
+            .or(org)
+            .unwrap_or_else(OrgId::default_org),
+        expires_at: r
+            .expires_at
+            .as_deref()
+            .map(|e| parse_instant("expiresAt", e))
+            .transpose()?,
+        limits: Limits {
+            daily: limit("dailyLimit", r.daily_limit)?,
+            lifetime: limit("lifetimeLimit", r.lifetime_limit)?,
+        },
+    };
+    let service = KeyService::new(state.ports.clone());
+    let issued = run_blocking(move || service.issue(spec)).await?;
+    Ok(HttpResponse::Created().json(key_json(&issued.key, Some(issued.secret.expose()))))
+}
+
+/// `GET /v1/keys`: admins see all (optionally by `userId`/`orgId`); users their own keys; a
+/// key itself.
+///
+/// # Errors
+/// 400, 401.
+pub async fn list(
+    p: Principal,
+    state: web::Data<AppState>,
+    q: web::Query<ListKeysQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let filter = if p.is_admin() {
+        KeyFilter {
+            org_id: q
+                .org_id
+                .as_deref()
+                .map(OrgId::parse)
+                .transpose()
+                .map_err(bad)?,
+            user_id: q.user_id.map(UserId),
+        }
+    } else if let Some(user) = p.user_id() {
+        KeyFilter {
+            org_id: None,
+            user_id: Some(user),
+        }
+    } else {
+        let own = p
+            .key()
+            .map(|k| key_json(k, None))
+            .into_iter()
+            .collect::<Vec<_>>();
+        return Ok(HttpResponse::Ok().json(json!({ "keys": own })));
+    };
+    let keys = state.ports.stores.keys.clone();
+    let all = run_blocking(move || keys.list_keys(&filter)).await?;
+    Ok(HttpResponse::Ok()
+        .json(json!({ "keys": all.iter().map(|k| key_json(k, None)).collect::<Vec<_>>() })))
+}
+
+/// Loads a key the caller may see (404 otherwise, so ids cannot be probed).
+///
+/// # Errors
+/// 404.
+pub async fn visible_key(p: &Principal, state: &AppState, raw: &str) -> Result<ApiKey, ApiError> {
+    let not_found = || ApiError::NotFound("API key not found".to_owned());
+    let id = raw.parse::<i64>().map(KeyId).map_err(|_| not_found())?;
+    let keys = state.ports.stores.keys.clone();
+    let key = run_blocking(move || keys.get_key(id))
+        .await?
+        .ok_or_else(not_found)?;
+    if p.may_see_key(&key) {
+        Ok(key)
+    } else {
+        Err(not_found())
+    }
+}
+
+/// `GET /v1/keys/{id}`.
+///
+/// # Errors
+/// 404.
+pub async fn get(
+    p: Principal,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(key_json(&visible_key(&p, &state, &path).await?, None)))
+}
+
+/// `PATCH /v1/keys/{id}` (admin): validated whole, then applied; counters stay.
+///
+/// # Errors
+/// 400, 403, 404.
+pub async fn update(
+    p: Principal,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    p.require_admin()?;
+    let r: UpdateKeyRequest = parse_body(&body)?;
+    if r.owner.as_deref().is_some_and(|o| o.trim().is_empty()) {
+        return Err(ApiError::BadRequest("owner must not be empty".to_owned()));
+    }
+    let patch = KeyPatch {
+        owner: r.owner.map(|o| o.trim().to_owned()),
+        name: r.name,
+        email: r
+            .email
+            .map(|e| e.as_deref().map(Email::parse).transpose())
+            .transpose()
+            .map_err(bad)?,
+        expires_at: r
+            .expires_at
+            .map(|e| {
+                e.as_deref()
+                    .map(|e| parse_instant("expiresAt", e))
+                    .transpose()
+            })
+            .transpose()?,
+        daily_limit: r.daily_limit.map(|l| limit("dailyLimit", l)).transpose()?,
+        lifetime_limit: r
+            .lifetime_limit
+            .map(|l| limit("lifetimeLimit", l))
+            .transpose()?,
+    };
+    let key = visible_key(&p, &state, &path).await?;
+    let keys = state.ports.stores.keys.clone();
+    let updated = run_blocking(move || keys.update_key(key.id, &patch))
+        .await?
+        .ok_or_else(|| ApiError::NotFound("API key not found".to_owned()))?;
+    Ok(HttpResponse::Ok().json(key_json(&updated, None)))
+}
+
+/// `DELETE /v1/keys/{id}` (admin): revoke, or `?permanent=true` to delete with its history.
+///
+/// # Errors
+/// 403, 404.
+pub async fn delete(
+    p: Principal,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    q: web::Query<DeleteQuery>,
+) -> Result<HttpResponse, ApiError> {
+    p.require_admin()?;
+    let key = visible_key(&p, &state, &path).await?;
+    let service = KeyService::new(state.ports.clone());
+    if q.permanent == Some(true) {
+        run_blocking(move || service.delete(key.id)).await?;
+        Ok(HttpResponse::Ok().json(json!({ "id": key.id, "deleted": true })))
+    } else {
+        let revoked = run_blocking(move || service.revoke(key.id)).await?;
+        Ok(HttpResponse::Ok().json(json!({ "id": key.id, "revoked": revoked.is_some() })))
+    }
+}
