@@ -8,6 +8,7 @@ use tally_domain::services::{Ports, Stores};
 use tally_domain::{LocalBus, SystemClock};
 use tally_http::{AppState, Settings, StoreKind};
 use tally_store_mem::MemStore;
+use tally_store_pg::{PgEventBus, PgOptions, PgStore};
 
 use crate::config::Config;
 
@@ -52,10 +53,17 @@ pub fn stores(config: &Config) -> Result<(Stores, StoreKind), StartupError> {
     }
 }
 
-fn postgres(_url: &str) -> Result<(Stores, StoreKind), StartupError> {
-    Err(StartupError::Store(
-        "Postgres store not available in this build".to_owned(),
-    ))
+fn postgres(url: &str) -> Result<(Stores, StoreKind), StartupError> {
+    let store = open_postgres(url)?;
+    let bus = PgEventBus::start(&store).map_err(|e| StartupError::Store(e.to_string()))?;
+    tracing::info!("Postgres store ready (migrations applied)");
+    Ok((Stores::from_one(Arc::new(store), Arc::new(bus)), StoreKind::Postgres))
+}
+
+fn open_postgres(url: &str) -> Result<PgStore, StartupError> {
+    let store = PgStore::connect(url, PgOptions::default()).map_err(|e| StartupError::Store(e.to_string()))?;
+    store.migrate().map_err(|e| StartupError::Store(e.to_string()))?;
+    Ok(store)
 }
 
 /// Opens the store named by the configuration and runs its migrations (`tally migrate`).
@@ -67,7 +75,7 @@ pub fn migrate(config: &Config) -> Result<(), StartupError> {
         None => Err(StartupError::Store(
             "DATABASE_URL is not set: nothing to migrate".to_owned(),
         )),
-        Some(url) => postgres(url).map(|_| ()),
+        Some(url) => open_postgres(url).map(|_| ()),
     }
 }
 
