@@ -9,6 +9,7 @@ use tally::config::{self, Config, Sources};
 use tally::wiring;
 use tally_domain::services::Stores;
 use tally_http::StoreKind;
+use tally_store_pg::testing::TestDb;
 
 /// A running server and a client for it. The server stops when the test's runtime ends.
 pub struct TestApp {
@@ -18,6 +19,8 @@ pub struct TestApp {
     /// Stops the server (tests that need a restart use it).
     #[expect(dead_code, reason = "not every test stops its server")]
     pub handle: ServerHandle,
+    /// The Postgres test database behind the server, dropped with the app.
+    pub db: Option<TestDb>,
 }
 
 /// A response, read whole.
@@ -52,11 +55,28 @@ pub fn test_config() -> Config {
     config::load(&Sources { file: None, env }).expect("test configuration")
 }
 
-/// The server on the in-memory store.
+/// Which store the black-box suite runs on: `TALLY_TEST_STORE=postgres` runs it on a fresh
+/// cloned Postgres database per app (CI runs the suite both ways); anything else on memory.
+pub fn on_postgres() -> bool {
+    std::env::var("TALLY_TEST_STORE").is_ok_and(|v| v == "postgres")
+}
+
+/// The server on the suite's store (see [`on_postgres`]).
 pub async fn spawn_app() -> TestApp {
-    let config = test_config();
-    let (stores, kind) = wiring::stores(&config).expect("stores");
-    spawn_with_stores(&config, stores, kind)
+    spawn_on(&test_config())
+}
+
+/// The server for this configuration on the suite's store.
+pub fn spawn_on(config: &Config) -> TestApp {
+    if on_postgres() {
+        let db = TestDb::create().expect("TALLY_TEST_STORE=postgres needs a reachable Postgres");
+        let mut app = spawn_with_stores(config, db.stores(), StoreKind::Postgres);
+        app.db = Some(db);
+        app
+    } else {
+        let (stores, kind) = wiring::stores(config).expect("stores");
+        spawn_with_stores(config, stores, kind)
+    }
 }
 
 /// The server on the given stores.
@@ -69,6 +89,7 @@ pub fn spawn_with_stores(config: &Config, stores: Stores, kind: StoreKind) -> Te
         address: format!("http://{}", running.addr),
         client: Client::default(),
         handle,
+        db: None,
     }
 }
 

@@ -4,9 +4,8 @@ use std::collections::HashMap;
 
 use serde_json::json;
 use tally::config::{self, Sources};
-use tally::wiring;
 
-use crate::helpers::{spawn_app, spawn_with_stores, TestApp};
+use crate::helpers::{spawn_app, spawn_on, TestApp};
 
 fn app_with(env: &[(&str, &str)]) -> TestApp {
     let mut vars: HashMap<String, String> = [
@@ -25,8 +24,7 @@ fn app_with(env: &[(&str, &str)]) -> TestApp {
         env: vars,
     })
     .expect("config");
-    let (stores, kind) = wiring::stores(&config).expect("stores");
-    spawn_with_stores(&config, stores, kind)
+    spawn_on(&config)
 }
 
 /// An app with the given extra environment (no admin key unless given).

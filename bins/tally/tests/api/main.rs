@@ -14,6 +14,7 @@ mod helpers;
 mod lcyt_captions;
 mod lcyt_client;
 mod lcyt_events;
+mod lcyt_instances;
 mod lcyt_keys;
 mod lcyt_live;
 mod lcyt_stats;
