@@ -12,6 +12,7 @@ use crate::MemStore;
 
 impl KeyStore for MemStore {
     fn create_key(&self, new: NewApiKey) -> Result<ApiKey, CreateKeyError> {
+        self.available()?;
         let mut s = self.lock();
         let hash = new.secret.hash();
         if s.key_by_hash.contains_key(&hash) {
@@ -48,10 +49,12 @@ impl KeyStore for MemStore {
     }
 
     fn get_key(&self, id: KeyId) -> Result<Option<ApiKey>, StoreError> {
+        self.available()?;
         Ok(self.lock().keys.get(&id).cloned())
     }
 
     fn find_key(&self, hash: &SecretHash) -> Result<Option<ApiKey>, StoreError> {
+        self.available()?;
         let s = self.lock();
         Ok(s.key_by_hash
             .get(hash)
@@ -60,6 +63,7 @@ impl KeyStore for MemStore {
     }
 
     fn list_keys(&self, filter: &KeyFilter) -> Result<Vec<ApiKey>, StoreError> {
+        self.available()?;
         let s = self.lock();
         Ok(s.keys
             .values()
@@ -70,6 +74,7 @@ impl KeyStore for MemStore {
     }
 
     fn update_key(&self, id: KeyId, patch: &KeyPatch) -> Result<Option<ApiKey>, StoreError> {
+        self.available()?;
         let mut s = self.lock();
         Ok(s.keys.get_mut(&id).map(|k| {
             patch.apply_to(k);
@@ -78,6 +83,7 @@ impl KeyStore for MemStore {
     }
 
     fn revoke_key(&self, id: KeyId, now: OffsetDateTime) -> Result<Option<ApiKey>, StoreError> {
+        self.available()?;
         let mut s = self.lock();
         Ok(s.keys.get_mut(&id).map(|k| {
             k.active = false;
@@ -87,6 +93,7 @@ impl KeyStore for MemStore {
     }
 
     fn delete_key(&self, id: KeyId) -> Result<Option<Vec<SessionId>>, StoreError> {
+        self.available()?;
         let mut s = self.lock();
         let Some(key) = s.keys.remove(&id) else {
             return Ok(None);
@@ -108,6 +115,7 @@ impl KeyStore for MemStore {
     }
 
     fn email_hash_known(&self, hash: &EmailHash) -> Result<bool, StoreError> {
+        self.available()?;
         Ok(self
             .lock()
             .keys
@@ -116,6 +124,7 @@ impl KeyStore for MemStore {
     }
 
     fn key_usage(&self, id: KeyId, day: Date) -> Result<Option<KeyUsage>, StoreError> {
+        self.available()?;
         let s = self.lock();
         Ok(s.keys.get(&id).map(|k| KeyUsage {
             lifetime_used: k.lifetime_used,
@@ -124,11 +133,13 @@ impl KeyStore for MemStore {
     }
 
     fn record_auth_event(&self, event: AuthEvent) -> Result<(), StoreError> {
+        self.available()?;
         self.lock().auth_events.push(event);
         Ok(())
     }
 
     fn list_auth_events(&self, key: KeyId, limit: u32) -> Result<Vec<AuthEvent>, StoreError> {
+        self.available()?;
         let s = self.lock();
         let mut events: Vec<(usize, &AuthEvent)> = s
             .auth_events

@@ -11,14 +11,20 @@ mod state;
 mod tenants;
 mod usage;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use state::State;
+use tally_domain::StoreError;
+
+/// The cause every port method reports while the store is switched off.
+pub const SWITCHED_OFF: &str = "memory store switched off";
 
 /// Every storage port, in memory. Cheap to create; share it behind an `Arc`.
 #[derive(Debug)]
 pub struct MemStore {
     state: Mutex<State>,
+    unavailable: AtomicBool,
 }
 
 impl Default for MemStore {
@@ -33,6 +39,25 @@ impl MemStore {
     pub fn new() -> Self {
         Self {
             state: Mutex::new(State::new()),
+            unavailable: AtomicBool::new(false),
+        }
+    }
+
+    /// Simulates an outage: while switched on, every port method answers
+    /// `StoreError::Unavailable("memory store switched off")` (inside the method's own error
+    /// type) without reading or changing any state, as a Postgres store does while its
+    /// database is down. Switching it off again restores the untouched state. For tests of
+    /// the 503 and recovery paths.
+    pub fn set_unavailable(&self, unavailable: bool) {
+        self.unavailable.store(unavailable, Ordering::SeqCst);
+    }
+
+    /// The outage check at the top of every port method.
+    fn available(&self) -> Result<(), StoreError> {
+        if self.unavailable.load(Ordering::SeqCst) {
+            Err(StoreError::Unavailable(SWITCHED_OFF.to_owned()))
+        } else {
+            Ok(())
         }
     }
 

@@ -14,6 +14,7 @@ use crate::MemStore;
 
 impl SessionStore for MemStore {
     fn open_session(&self, spec: OpenSession) -> Result<OpenedSession, StoreError> {
+        self.available()?;
         let mut s = self.lock();
         if let Some(existing) = s.sessions.get_mut(&spec.id) {
             existing.last_activity_at = existing.last_activity_at.max(spec.now);
@@ -52,10 +53,12 @@ impl SessionStore for MemStore {
     }
 
     fn get_session(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
+        self.available()?;
         Ok(self.lock().sessions.get(id).cloned())
     }
 
     fn touch_session(&self, id: &SessionId, now: OffsetDateTime) -> Result<bool, StoreError> {
+        self.available()?;
         let mut s = self.lock();
         Ok(s.sessions
             .get_mut(id)
@@ -69,6 +72,7 @@ impl SessionStore for MemStore {
         patch: &SessionPatch,
         now: OffsetDateTime,
     ) -> Result<Option<Session>, StoreError> {
+        self.available()?;
         let mut s = self.lock();
         Ok(s.sessions.get_mut(id).map(|x| {
             if let Some(seq) = patch.sequence {
@@ -89,6 +93,7 @@ impl SessionStore for MemStore {
         client: &ClientId,
         now: OffsetDateTime,
     ) -> Result<Option<Option<ClientId>>, StoreError> {
+        self.available()?;
         let mut s = self.lock();
         Ok(s.sessions.get_mut(id).map(|x| {
             x.mic_holder = next_holder(x.mic_holder.take(), action, client);
@@ -98,6 +103,7 @@ impl SessionStore for MemStore {
     }
 
     fn record_delivery(&self, report: DeliveryReport) -> Result<(), StoreError> {
+        self.available()?;
         let mut s = self.lock();
         let site = DomainRollupKey::at(report.domain, report.at);
         match report.outcome {
@@ -136,6 +142,7 @@ impl SessionStore for MemStore {
         reason: EndReason,
         now: OffsetDateTime,
     ) -> Result<Option<SessionRecord>, StoreError> {
+        self.available()?;
         let mut s = self.lock();
         let Some(session) = s.sessions.remove(id) else {
             return Ok(None);
@@ -154,6 +161,7 @@ impl SessionStore for MemStore {
     }
 
     fn list_open_sessions(&self, key: Option<KeyId>) -> Result<Vec<Session>, StoreError> {
+        self.available()?;
         let s = self.lock();
         let mut out: Vec<Session> = s
             .sessions
@@ -166,6 +174,7 @@ impl SessionStore for MemStore {
     }
 
     fn idle_sessions(&self, cutoff: OffsetDateTime) -> Result<Vec<SessionId>, StoreError> {
+        self.available()?;
         let s = self.lock();
         let mut out: Vec<SessionId> = s
             .sessions
@@ -182,6 +191,7 @@ impl SessionStore for MemStore {
         key: KeyId,
         limit: u32,
     ) -> Result<Vec<SessionRecord>, StoreError> {
+        self.available()?;
         let s = self.lock();
         let mut out: Vec<(usize, &SessionRecord)> = s
             .records
@@ -198,6 +208,7 @@ impl SessionStore for MemStore {
     }
 
     fn list_caption_errors(&self, key: KeyId, limit: u32) -> Result<Vec<CaptionError>, StoreError> {
+        self.available()?;
         let s = self.lock();
         let mut out: Vec<(usize, &CaptionError)> = s
             .caption_errors
@@ -214,6 +225,7 @@ impl SessionStore for MemStore {
     }
 
     fn domain_usage(&self, query: &DomainUsageQuery) -> Result<Vec<DomainUsageRow>, StoreError> {
+        self.available()?;
         Ok(query.evaluate(&self.lock().domain_rollups))
     }
 }

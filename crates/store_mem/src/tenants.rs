@@ -7,6 +7,7 @@ use crate::MemStore;
 
 impl TenantStore for MemStore {
     fn create_org(&self, org: Org) -> Result<Org, CreateOrgError> {
+        self.available()?;
         let mut s = self.lock();
         if s.orgs.contains_key(&org.id) {
             return Err(CreateOrgError::Duplicate);
@@ -16,14 +17,17 @@ impl TenantStore for MemStore {
     }
 
     fn get_org(&self, id: &OrgId) -> Result<Option<Org>, StoreError> {
+        self.available()?;
         Ok(self.lock().orgs.get(id).cloned())
     }
 
     fn list_orgs(&self) -> Result<Vec<Org>, StoreError> {
+        self.available()?;
         Ok(self.lock().orgs.values().cloned().collect())
     }
 
     fn create_user(&self, user: User) -> Result<User, CreateUserError> {
+        self.available()?;
         let mut s = self.lock();
         if !s.orgs.contains_key(&user.org_id) {
             return Err(CreateUserError::UnknownOrg);
@@ -36,10 +40,12 @@ impl TenantStore for MemStore {
     }
 
     fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        self.available()?;
         Ok(self.lock().users.get(&id).cloned())
     }
 
     fn find_user(&self, username: &Username) -> Result<Option<User>, StoreError> {
+        self.available()?;
         Ok(self
             .lock()
             .users
@@ -49,6 +55,7 @@ impl TenantStore for MemStore {
     }
 
     fn list_users(&self, org: Option<&OrgId>) -> Result<Vec<User>, StoreError> {
+        self.available()?;
         let s = self.lock();
         let mut users: Vec<User> = s
             .users

@@ -16,6 +16,7 @@ use crate::MemStore;
 
 impl UsageStore for MemStore {
     fn meter(&self, req: MeterRequest) -> Result<Metered, MeterError> {
+        self.available()?;
         let mut s = self.lock();
         let key = s
             .keys
@@ -90,6 +91,7 @@ impl UsageStore for MemStore {
         events: Vec<(Uuid, NewUsageEvent)>,
         now: OffsetDateTime,
     ) -> Result<Vec<Ingested>, StoreError> {
+        self.available()?;
         let mut s = self.lock();
         Ok(events
             .into_iter()
@@ -108,10 +110,12 @@ impl UsageStore for MemStore {
     }
 
     fn get_event(&self, id: Uuid) -> Result<Option<UsageEvent>, StoreError> {
+        self.available()?;
         Ok(self.lock().events.get(&id).cloned())
     }
 
     fn update_event(&self, id: Uuid, patch: &EventPatch) -> Result<Option<UsageEvent>, StoreError> {
+        self.available()?;
         let mut s = self.lock();
         let Some(old) = s.events.get(&id).cloned() else {
             return Ok(None);
@@ -125,6 +129,7 @@ impl UsageStore for MemStore {
     }
 
     fn delete_event(&self, id: Uuid) -> Result<bool, StoreError> {
+        self.available()?;
         let mut s = self.lock();
         let Some(old) = s.events.remove(&id) else {
             return Ok(false);
@@ -137,10 +142,12 @@ impl UsageStore for MemStore {
     }
 
     fn list_events(&self, query: &LogQuery) -> Result<LogPage, StoreError> {
+        self.available()?;
         Ok(query.evaluate(self.lock().events.values()))
     }
 
     fn aggregate(&self, query: &UsageQuery) -> Result<Vec<UsageRow>, StoreError> {
+        self.available()?;
         Ok(query.evaluate(&self.lock().rollups))
     }
 
@@ -149,6 +156,7 @@ impl UsageStore for MemStore {
         keys: &[KeyId],
         now: OffsetDateTime,
     ) -> Result<ErasureOutcome, StoreError> {
+        self.available()?;
         let mut s = self.lock();
         let mut out = ErasureOutcome::default();
         for id in keys {
@@ -186,10 +194,12 @@ impl UsageStore for MemStore {
     }
 
     fn list_erasures(&self) -> Result<Vec<ErasureReceipt>, StoreError> {
+        self.available()?;
         Ok(self.lock().erasures.clone())
     }
 
     fn ping(&self) -> Result<(), StoreError> {
+        self.available()?;
         Ok(())
     }
 }

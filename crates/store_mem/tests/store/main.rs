@@ -7,6 +7,7 @@
 )]
 
 mod services;
+mod switch;
 
 use std::sync::Arc;
 
