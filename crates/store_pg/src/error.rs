@@ -42,10 +42,16 @@ impl Fail {
         }
     }
 
+    /// Whether the connection itself failed (lost, refused, server shutting down): it must
+    /// not go back into the pool.
+    pub(crate) fn is_connection_lost(&self) -> bool {
+        matches!(self, Self::Db(e) if matches!(db_error(e), StoreError::Unavailable(_)))
+    }
+
     /// The domain error for this failure.
     pub(crate) fn into_store(self) -> StoreError {
         match self {
-            Self::Db(e) => db_error(e),
+            Self::Db(e) => db_error(&e),
             Self::Store(e) => e,
             Self::Retry => StoreError::Unavailable("too much contention; try again".into()),
         }
@@ -65,8 +71,8 @@ const UNAVAILABLE_MESSAGES: [&str; 6] = [
 
 /// Maps a diesel error: lost or refused connections are `Unavailable` (the caller answers 503
 /// and the pool recovers by itself); everything else is `Internal`.
-pub(crate) fn db_error(e: DieselError) -> StoreError {
-    match &e {
+pub(crate) fn db_error(e: &DieselError) -> StoreError {
+    match e {
         DieselError::DatabaseError(
             DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
             info,

@@ -6,25 +6,22 @@
 //! domain rule ([`admit`]), and the writes (counters, event, idempotency key, rollup,
 //! session sequence) commit together or not at all.
 
-use std::collections::BTreeMap;
-
 use diesel::prelude::*;
-use diesel::upsert::excluded;
-use tally_domain::key::KeyRejection;
+use diesel::sql_types::Uuid as SqlUuid;
+use diesel::sql_types::{BigInt, Bool, Date as SqlDate, Nullable, SmallInt, Text, Timestamptz};
+use tally_domain::key::{ApiKey, KeyRejection};
 use tally_domain::limits::{admit, utc_day, KeyUsage};
 use tally_domain::ports::{MeterError, MeterRequest, Metered};
 use tally_domain::tenancy::OrgId;
 use tally_domain::usage::{IdempotencyKey, RollupKey, Totals, UsageEvent};
-use time::OffsetDateTime;
+use time::{Date, OffsetDateTime};
 
 use crate::convert::{from_db, micros, to_db};
 use crate::error::Fail;
 use crate::keys::lock_key;
-use crate::rollups::{add_usage, greatest_instant};
-use crate::rows::events::{EventRow, IdempotencyRow};
-use crate::schema::{
-    api_keys, idempotency_keys as ik, key_daily_usage as kd, sessions, usage_events,
-};
+use crate::rollups::greatest_instant;
+use crate::rows::events::{EventRow, IdempotencyRow, RollupDelta};
+use crate::schema::{idempotency_keys as ik, key_daily_usage as kd, sessions, usage_events};
 
 /// The event first recorded under `key` in `org`, if any.
 pub(crate) fn find_idempotent(
@@ -120,33 +117,6 @@ pub(crate) fn meter_tx(
         Some(id) => advance_session(c, id.as_str(), now)?,
         None => None,
     };
-    let counters = (
-        api_keys::lifetime_used.eq(api_keys::lifetime_used + units),
-        api_keys::sequence.eq(match sequence {
-            Some(s) => to_db(s, "sequence")?,
-            None => to_db(key.sequence, "sequence")?,
-        }),
-        api_keys::last_caption_at.eq(if sequence.is_some() {
-            Some(now)
-        } else {
-            key.last_caption_at
-        }),
-    );
-    diesel::update(api_keys::table.find(key.id.0))
-        .set(counters)
-        .execute(c)?;
-    diesel::insert_into(kd::table)
-        .values((
-            kd::key_id.eq(key.id.0),
-            kd::day.eq(day),
-            kd::org_id.eq(key.org_id.as_str()),
-            kd::used.eq(units),
-        ))
-        .on_conflict((kd::key_id, kd::day))
-        .do_update()
-        .set(kd::used.eq(kd::used + excluded(kd::used)))
-        .execute(c)?;
-
     let mut data = req.event.clone();
     data.org_id = key.org_id.clone();
     data.user_id = key.user_id;
@@ -154,10 +124,12 @@ pub(crate) fn meter_tx(
     data.session_id = req.session.clone().or(data.session_id);
     let event = insert_event(c, req.event_id, &data, now)?;
     remember_idempotent(c, &[&event])?;
-    add_usage(
-        c,
-        &BTreeMap::from([(RollupKey::of(&event), Totals::of(&event))]),
-    )?;
+    let rollup = RollupDelta::of(&RollupKey::of(&event), &Totals::of(&event))?;
+    let caption = match sequence {
+        Some(s) => (to_db(s, "sequence")?, Some(now)),
+        None => (to_db(key.sequence, "sequence")?, key.last_caption_at),
+    };
+    count(c, &key, units, caption, day, &rollup)?;
 
     Ok(Ok(Metered {
         event,
@@ -201,4 +173,59 @@ fn advance_session(
         .optional()?
         .map(|s| from_db(s, "sequence"))
         .transpose()
+}
+
+/// The meter's writes besides the event, in one statement (one round trip): the key's
+/// lifetime counter and caption sequence, the day's counter and the event's hourly rollup.
+fn count(
+    c: &mut PgConnection,
+    key: &ApiKey,
+    units: i64,
+    (sequence, last_caption_at): (i64, Option<OffsetDateTime>),
+    day: Date,
+    r: &RollupDelta,
+) -> Result<(), Fail> {
+    diesel::sql_query(
+        "WITH k AS ( \
+             UPDATE api_keys \
+             SET lifetime_used = lifetime_used + $2, sequence = $3, last_caption_at = $4 \
+             WHERE id = $1 RETURNING 1), \
+         d AS ( \
+             INSERT INTO key_daily_usage (key_id, day, org_id, used) VALUES ($1, $5, $6, $2) \
+             ON CONFLICT (key_id, day) DO UPDATE SET used = key_daily_usage.used + EXCLUDED.used \
+             RETURNING 1) \
+         INSERT INTO usage_rollups AS r \
+             (hour, org_id, user_id, key_id, model, api_name, language, domain, success, \
+              api_call, status_class, count, units, cost_nanos, tokens, quota, duration_ms) \
+         VALUES ($7, $6, $8, $1, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) \
+         ON CONFLICT (hour, org_id, user_id, key_id, model, api_name, language, domain, \
+                      success, api_call, status_class) \
+         DO UPDATE SET count = r.count + EXCLUDED.count, units = r.units + EXCLUDED.units, \
+             cost_nanos = r.cost_nanos + EXCLUDED.cost_nanos, \
+             tokens = r.tokens + EXCLUDED.tokens, quota = r.quota + EXCLUDED.quota, \
+             duration_ms = r.duration_ms + EXCLUDED.duration_ms",
+    )
+    .bind::<BigInt, _>(key.id.0)
+    .bind::<BigInt, _>(units)
+    .bind::<BigInt, _>(sequence)
+    .bind::<Nullable<Timestamptz>, _>(last_caption_at)
+    .bind::<SqlDate, _>(day)
+    .bind::<Text, _>(key.org_id.as_str())
+    .bind::<Timestamptz, _>(r.hour)
+    .bind::<Nullable<SqlUuid>, _>(r.user_id)
+    .bind::<Nullable<Text>, _>(r.model.as_deref())
+    .bind::<Nullable<Text>, _>(r.api_name.as_deref())
+    .bind::<Nullable<Text>, _>(r.language.as_deref())
+    .bind::<Nullable<Text>, _>(r.domain.as_deref())
+    .bind::<Bool, _>(r.success)
+    .bind::<Bool, _>(r.api_call)
+    .bind::<Nullable<SmallInt>, _>(r.status_class)
+    .bind::<BigInt, _>(r.count)
+    .bind::<BigInt, _>(r.units)
+    .bind::<BigInt, _>(r.cost_nanos)
+    .bind::<BigInt, _>(r.tokens)
+    .bind::<BigInt, _>(r.quota)
+    .bind::<BigInt, _>(r.duration_ms)
+    .execute(c)?;
+    Ok(())
 }

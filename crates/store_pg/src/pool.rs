@@ -22,8 +22,40 @@ const MIGRATION_LOCK: i64 = 0x7461_6c6c_795f_6d67; // "tally_mg"
 /// idempotency key) is run again before giving up with `Unavailable`.
 const MAX_RETRIES: u32 = 5;
 
-type PgPool = Pool<ConnectionManager<PgConnection>>;
-pub(crate) type Conn = PooledConnection<ConnectionManager<PgConnection>>;
+type PgPool = Pool<Manager>;
+pub(crate) type Conn = PooledConnection<Manager>;
+
+/// A pooled connection that remembers whether it was lost.
+pub(crate) struct TrackedConn {
+    /// The connection.
+    pub(crate) pg: PgConnection,
+    /// Set when a statement failed because the connection is gone, so the pool drops it
+    /// instead of handing it out again. This replaces a `SELECT 1` round trip on every
+    /// checkout: after a database restart, each stale connection fails one call
+    /// (`Unavailable`) and is replaced.
+    lost: bool,
+}
+
+/// diesel's connection manager, with connections that can be marked lost.
+#[derive(Debug)]
+pub(crate) struct Manager(ConnectionManager<PgConnection>);
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = TrackedConn;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<TrackedConn, Self::Error> {
+        self.0.connect().map(|pg| TrackedConn { pg, lost: false })
+    }
+
+    fn is_valid(&self, conn: &mut TrackedConn) -> Result<(), Self::Error> {
+        self.0.is_valid(&mut conn.pg)
+    }
+
+    fn has_broken(&self, conn: &mut TrackedConn) -> bool {
+        conn.lost || self.0.has_broken(&mut conn.pg)
+    }
+}
 
 /// Pool settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,20 +106,20 @@ impl r2d2::HandleError<diesel::r2d2::Error> for LogPoolErrors {
 
 impl PgStore {
     /// Opens a pool on `url` and checks that the database answers. Connections are opened on
-    /// demand (none are held idle up front) and checked before each use, so a database that
-    /// restarts is picked up again without restarting the process.
+    /// demand (none are held idle up front); one that fails because the database went away is
+    /// dropped, so a database that restarts is picked up again without restarting the process.
     ///
     /// # Errors
     /// [`StoreError::Unavailable`] when the database cannot be reached within
     /// `options.connect_timeout`; [`StoreError::Internal`] for an unusable URL.
     pub fn connect(url: &str, options: PgOptions) -> Result<Self, StoreError> {
         let url: Arc<str> = with_connect_timeout(url, options.connect_timeout).into();
-        let manager = ConnectionManager::<PgConnection>::new(url.to_string());
+        let manager = Manager(ConnectionManager::<PgConnection>::new(url.to_string()));
         let pool = Pool::builder()
             .max_size(options.max_connections.max(1))
             .min_idle(Some(0))
             .connection_timeout(options.connect_timeout)
-            .test_on_check_out(true)
+            .test_on_check_out(false)
             .error_handler(Box::new(LogPoolErrors))
             .build_unchecked(manager);
         let store = Self { pool, url, options };
@@ -103,6 +135,7 @@ impl PgStore {
     /// when a migration fails.
     pub fn migrate(&self) -> Result<(), StoreError> {
         let mut conn = self.conn().map_err(Fail::into_store)?;
+        let conn = &mut conn.pg;
         let lock = format!("SELECT pg_advisory_lock({MIGRATION_LOCK})");
         conn.batch_execute(&lock)
             .map_err(|e| Fail::from(e).into_store())?;
@@ -134,9 +167,7 @@ impl PgStore {
 
     /// Checks that the database answers.
     pub(crate) fn check(&self) -> Result<(), StoreError> {
-        let mut conn = self.conn().map_err(Fail::into_store)?;
-        conn.batch_execute("SELECT 1")
-            .map_err(|e| Fail::from(e).into_store())
+        self.read(|c| Ok(c.batch_execute("SELECT 1")?))
     }
 
     /// Runs `f` without a transaction (single statements, reads).
@@ -145,7 +176,11 @@ impl PgStore {
         f: impl FnOnce(&mut PgConnection) -> Result<T, Fail>,
     ) -> Result<T, StoreError> {
         let mut conn = self.conn().map_err(Fail::into_store)?;
-        f(&mut conn).map_err(Fail::into_store)
+        let result = f(&mut conn.pg);
+        if let Err(e) = &result {
+            conn.lost |= e.is_connection_lost();
+        }
+        result.map_err(Fail::into_store)
     }
 
     /// Runs `f` in one transaction, again when it lost a race (see [`Fail::is_retryable`]).
@@ -156,9 +191,13 @@ impl PgStore {
         let mut conn = self.conn()?;
         let mut attempt = 0;
         loop {
-            match conn.transaction(|c| f(c)) {
+            match conn.pg.transaction(|c| f(c)) {
                 Err(e) if e.is_retryable() && attempt < MAX_RETRIES => attempt += 1,
-                other => return other,
+                Err(e) => {
+                    conn.lost |= e.is_connection_lost();
+                    return Err(e);
+                }
+                ok => return ok,
             }
         }
     }

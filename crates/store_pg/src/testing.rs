@@ -293,7 +293,8 @@ impl TestDb {
 pub fn revert_all_migrations(store: &PgStore) -> Result<(), tally_domain::StoreError> {
     use diesel_migrations::MigrationHarness;
     let mut conn = store.conn().map_err(crate::error::Fail::into_store)?;
-    conn.revert_all_migrations(crate::pool::MIGRATIONS)
+    conn.pg
+        .revert_all_migrations(crate::pool::MIGRATIONS)
         .map(|_| ())
         .map_err(|e| tally_domain::StoreError::Internal(format!("revert failed: {e}")))
 }
