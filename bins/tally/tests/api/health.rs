@@ -1,17 +1,10 @@
 //! `GET /health`.
 
-use std::sync::Arc;
-
-use tally_domain::services::Stores;
-use tally_domain::LocalBus;
-use tally_http::StoreKind;
-use tally_store_mem::MemStore;
-
-use crate::down_store::DownUsage;
-use crate::helpers::{spawn_app, spawn_with_stores, test_config};
+use crate::helpers::spawn_app;
+use crate::outage::spawn_switchable;
 
 #[actix_web::test]
-async fn health_is_ok_on_the_memory_store() {
+async fn health_is_ok_and_names_its_store() {
     let app = spawn_app().await;
     let res = app.get_health().await;
     assert_eq!(res.status, 200);
@@ -21,23 +14,32 @@ async fn health_is_ok_on_the_memory_store() {
         .starts_with("application/json"));
     let body = res.json();
     assert_eq!(body["status"], "ok");
-    assert_eq!(body["store"], "memory");
+    let store = if crate::helpers::on_postgres() {
+        "postgres"
+    } else {
+        "memory"
+    };
+    assert_eq!(body["store"], store);
     assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(body.as_object().unwrap().len(), 3, "{body}");
 }
 
 #[actix_web::test]
-async fn health_is_503_with_retry_after_when_the_store_is_down() {
-    let mut stores = Stores::from_one(Arc::new(MemStore::new()), Arc::new(LocalBus::new()));
-    stores.usage = Arc::new(DownUsage);
-    let app = spawn_with_stores(&test_config(), stores, StoreKind::Postgres);
+async fn health_is_503_with_retry_after_while_the_store_is_down_then_recovers() {
+    let (app, mem) = spawn_switchable();
+    mem.set_unavailable(true);
     let res = app.get_health().await;
     assert_eq!(res.status, 503);
     assert_eq!(res.header("retry-after"), Some("5"));
     let body = res.json();
     assert_eq!(body["status"], "unavailable");
-    assert_eq!(body["store"], "postgres");
+    assert_eq!(body["store"], "memory");
     assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
+
+    mem.set_unavailable(false);
+    let res = app.get_health().await;
+    assert_eq!(res.status, 200);
+    assert_eq!(res.json()["status"], "ok");
 }
 
 #[actix_web::test]

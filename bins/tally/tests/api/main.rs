@@ -7,7 +7,6 @@
     reason = "test helpers: a failed step is a failed test"
 )]
 
-mod down_store;
 mod errors;
 mod health;
 mod helpers;
@@ -20,4 +19,5 @@ mod lcyt_live;
 mod lcyt_stats;
 mod lcyt_sweep;
 mod lcyt_usage;
+mod outage;
 mod v1;
