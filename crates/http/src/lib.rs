@@ -13,10 +13,16 @@ pub mod event_input;
 pub mod extract;
 pub mod health;
 pub mod lcyt;
+pub mod ledger;
+pub mod lyrcs;
+pub mod meetbot;
+pub mod newapi;
 pub mod principal;
 pub mod ratelimit;
 pub mod request_id;
+pub mod rollups;
 pub mod routes;
+pub mod scope;
 pub mod state;
 pub mod v1;
 

@@ -8,7 +8,7 @@ use actix_web::{web, App, HttpResponse};
 use crate::error::ApiError;
 use crate::request_id::request_id_middleware;
 use crate::state::AppState;
-use crate::{cors, extract, health, lcyt, v1};
+use crate::{cors, extract, health, lcyt, ledger, lyrcs, meetbot, newapi, v1};
 
 /// Registers every Tally route, the extractor configuration, the state and the JSON 404
 /// fallback on `cfg`. Embedders mount Tally in their own app with
@@ -18,6 +18,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
     cfg.app_data(web::Data::new(state))
         .service(resource("/health").route(web::get().to(health::health)))
         .configure(lcyt::configure)
+        .configure(ledger::configure)
+        .configure(meetbot::configure)
+        .configure(lyrcs::configure)
+        .configure(newapi::configure)
         .configure(v1::configure)
         .default_service(web::to(not_found));
 }

@@ -1,0 +1,204 @@
+//! `GET /v1/users/me/analytics?period=7d|30d|90d`: the caller's API calls (today, this month,
+//! all time, one row per day of the period) and the period's usage and breakdowns — all
+//! from the rollups.
+
+use std::collections::BTreeMap;
+
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tally_domain::limits::utc_day;
+use tally_domain::services::UsageService;
+use tally_domain::usage::{CostNanos, Dimension, Granularity, UsageFilters, UsageRow};
+use time::{Date, Duration};
+
+use crate::error::ApiError;
+use crate::lcyt::wire::ymd;
+use crate::principal::Principal;
+use crate::rollups::ALL_TIME_START;
+use crate::rollups::{all_time_end, day_start, dim_key, month_start, rows, sum, totals, usd};
+use crate::run_blocking;
+use crate::scope::Scope;
+use crate::state::AppState;
+
+/// Query of the analytics endpoint.
+#[derive(Debug, Deserialize)]
+pub struct AnalyticsParams {
+    period: Option<String>,
+}
+
+/// The number of days of a period (`7d`, `30d`, `90d`; default `30d`).
+///
+/// # Errors
+/// 400 for any other value.
+pub fn period_days(period: Option<&str>) -> Result<i64, ApiError> {
+    match period.unwrap_or("30d") {
+        "7d" => Ok(7),
+        "30d" => Ok(30),
+        "90d" => Ok(90),
+        _ => Err(ApiError::BadRequest(
+            "period must be 7d, 30d or 90d".to_owned(),
+        )),
+    }
+}
+
+/// Every day from `first` to `last` with its count (0 when absent from `rows`).
+#[must_use]
+pub fn daily_series(first: Date, last: Date, rows: &[UsageRow]) -> Vec<Value> {
+    let counts: BTreeMap<Date, i64> = rows
+        .iter()
+        .map(|r| (r.bucket.date(), r.totals.count))
+        .collect();
+    let mut out = Vec::new();
+    let mut d = first;
+    while d <= last {
+        out.push(json!({ "date": ymd(d), "count": counts.get(&d).copied().unwrap_or(0) }));
+        d += Duration::DAY;
+    }
+    out
+}
+
+/// Counts per value of the `i`-th grouping dimension; rows without that dimension are left
+/// out.
+#[must_use]
+pub fn breakdown(rows: &[UsageRow], i: usize) -> BTreeMap<String, i64> {
+    let mut out = BTreeMap::new();
+    for r in rows {
+        if let Some(k) = r.dims.get(i).and_then(dim_key) {
+            *out.entry(k).or_insert(0) += r.totals.count;
+        }
+    }
+    out
+}
+
+/// `GET /v1/users/me/analytics`.
+///
+/// # Errors
+/// 400 for a bad period, 401, 403 for the admin key (it is nobody), 503.
+pub async fn analytics(
+    p: Principal,
+    state: web::Data<AppState>,
+    params: web::Query<AnalyticsParams>,
+) -> Result<HttpResponse, ApiError> {
+    let scope = Scope::me(&p)?;
+    let days = period_days(params.period.as_deref())?;
+    let now = state.ports.clock.now();
+    let today = utc_day(now);
+    let first = today - Duration::days(days - 1);
+    let service = UsageService::new(state.ports.clone());
+    let (today_calls, month_calls, total_calls, daily, grouped) = run_blocking(move || {
+        let calls = scope.filters(UsageFilters {
+            api_call: Some(true),
+            ..UsageFilters::default()
+        });
+        let everything = scope.filters(UsageFilters::default());
+        let end = all_time_end(now);
+        let tomorrow = day_start(today) + Duration::DAY;
+        Ok::<_, ApiError>((
+            totals(&service, day_start(today), tomorrow, &calls)?.count,
+            totals(&service, month_start(today), end, &calls)?.count,
+            totals(&service, ALL_TIME_START, end, &calls)?.count,
+            rows(
+                &service,
+                day_start(first),
+                tomorrow,
+                Granularity::Day,
+                &[],
+                &calls,
+            )?,
+            rows(
+                &service,
+                day_start(first),
+                tomorrow,
+                Granularity::Month,
+                &[Dimension::ApiName, Dimension::Model, Dimension::StatusClass],
+                &everything,
+            )?,
+        ))
+    })
+    .await?;
+    let usage = sum(&grouped);
+    Ok(HttpResponse::Ok().json(json!({
+        "period": format!("{days}d"),
+        "apiCalls": {
+            "today": today_calls,
+            "thisMonth": month_calls,
+            "total": total_calls,
+            "dailyBreakdown": daily_series(first, today, &daily),
+        },
+        "usage": {
+            "units": usage.units,
+            "costUsd": usd(CostNanos(usage.cost_nanos)),
+            "tokens": usage.tokens,
+            "quota": usage.quota,
+        },
+        "breakdown": {
+            "byApiName": breakdown(&grouped, 0),
+            "byModel": breakdown(&grouped, 1),
+            "byStatusClass": breakdown(&grouped, 2),
+        },
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tally_domain::usage::{DimValue, Totals};
+    use time::macros::{date, datetime};
+
+    fn row(day: Date, count: i64, dims: Vec<DimValue>) -> UsageRow {
+        UsageRow {
+            bucket: day_start(day),
+            dims,
+            totals: Totals {
+                count,
+                ..Totals::default()
+            },
+        }
+    }
+
+    #[test]
+    fn periods() {
+        assert_eq!(period_days(None).unwrap(), 30);
+        assert_eq!(period_days(Some("7d")).unwrap(), 7);
+        assert!(period_days(Some("1y")).is_err());
+        assert!(period_days(Some("")).is_err());
+    }
+
+    #[test]
+    fn every_day_is_listed_with_zeros() {
+        let rows = [row(date!(2026 - 01 - 02), 5, vec![])];
+        let s = daily_series(date!(2026 - 01 - 01), date!(2026 - 01 - 03), &rows);
+        assert_eq!(
+            s,
+            vec![
+                json!({"date": "2026-01-01", "count": 0}),
+                json!({"date": "2026-01-02", "count": 5}),
+                json!({"date": "2026-01-03", "count": 0}),
+            ]
+        );
+        assert_eq!(
+            day_start(date!(2026 - 01 - 02)),
+            datetime!(2026-01-02 0:00 UTC)
+        );
+    }
+
+    #[test]
+    fn breakdowns_sum_per_value_and_skip_missing() {
+        let d = date!(2026 - 01 - 01);
+        let rows = [
+            row(
+                d,
+                2,
+                vec![DimValue::Text("gpt-4".into()), DimValue::Text("2xx".into())],
+            ),
+            row(d, 3, vec![DimValue::Text("gpt-4".into()), DimValue::Null]),
+            row(d, 1, vec![DimValue::Null, DimValue::Text("4xx".into())]),
+        ];
+        assert_eq!(breakdown(&rows, 0), BTreeMap::from([("gpt-4".into(), 5)]));
+        assert_eq!(
+            breakdown(&rows, 1),
+            BTreeMap::from([("2xx".into(), 2), ("4xx".into(), 1)])
+        );
+    }
+}

@@ -1,0 +1,91 @@
+//! new-api's `{success, message, data}` envelope, for answers and for errors alike. Unlike
+//! new-api (which answers 200 with `success: false`), errors keep their real status.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use serde::Serialize;
+use serde_json::json;
+use tally_domain::tenancy::UserId;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::principal::Principal;
+
+/// The header new-api clients send with the caller's user id.
+pub const NEW_API_USER: &str = "New-Api-User";
+
+/// `200 {success: true, message: "", data}`.
+#[must_use]
+pub fn ok<T: Serialize>(data: &T) -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "success": true, "message": "", "data": data }))
+}
+
+/// The error's status (and `Retry-After`) with `{success: false, message}`.
+#[must_use]
+pub fn error(e: &ApiError) -> HttpResponse {
+    let status = e.status_code();
+    if status.is_server_error() {
+        tracing::error!(error = %e, "new-api request failed");
+    }
+    let mut res = HttpResponse::build(status);
+    if let Some(retry) = e.error_response().headers().get(header::RETRY_AFTER) {
+        res.insert_header((header::RETRY_AFTER, retry.clone()));
+    }
+    res.json(json!({ "success": false, "message": e.public_message() }))
+}
+
+/// When `New-Api-User` is present it must be the caller's user id (Tally's UUID).
+///
+/// # Errors
+/// 401 when it is not.
+pub fn check_new_api_user(req: &HttpRequest, p: &Principal) -> Result<(), ApiError> {
+    let Some(v) = req.headers().get(NEW_API_USER) else {
+        return Ok(());
+    };
+    let presented = v
+        .to_str()
+        .ok()
+        .and_then(|s| Uuid::parse_str(s.trim()).ok())
+        .map(UserId);
+    if presented.is_some() && presented == p.user_id() {
+        Ok(())
+    } else {
+        Err(ApiError::Unauthorized(
+            "New-Api-User does not match the authenticated user".to_owned(),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::body::to_bytes;
+    use actix_web::test::TestRequest;
+
+    #[actix_web::test]
+    async fn errors_keep_their_status_inside_the_envelope() {
+        let res = error(&ApiError::BadRequest(
+            "start_timestamp must be unix seconds".into(),
+        ));
+        assert_eq!(res.status().as_u16(), 400);
+        let body: serde_json::Value =
+            serde_json::from_slice(&to_bytes(res.into_body()).await.unwrap()).unwrap();
+        assert_eq!(
+            body,
+            json!({"success": false, "message": "start_timestamp must be unix seconds"})
+        );
+        let res = error(&ApiError::Unavailable("db down".into()));
+        assert_eq!(res.status().as_u16(), 503);
+        assert!(res.headers().contains_key(header::RETRY_AFTER));
+    }
+
+    #[test]
+    fn the_admin_key_is_nobody_for_new_api_user() {
+        let req = TestRequest::default()
+            .insert_header((NEW_API_USER, Uuid::nil().to_string()))
+            .to_http_request();
+        assert!(check_new_api_user(&req, &Principal::Admin).is_err());
+        let bare = TestRequest::default().to_http_request();
+        assert!(check_new_api_user(&bare, &Principal::Admin).is_ok());
+    }
+}
