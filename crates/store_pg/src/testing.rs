@@ -13,6 +13,7 @@
 //! `None`. A template that fails to migrate always panics: that is a bug, not a missing
 //! database.
 
+use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Once, OnceLock};
 use std::thread;
@@ -176,9 +177,12 @@ fn skipped(admin: &str, reason: &str) -> Option<TestDb> {
     if std::env::var(REQUIRE_VAR).is_ok_and(|v| v == "1") {
         panic!("{REQUIRE_VAR}=1 but the test Postgres at {admin} is unreachable: {reason}");
     }
+    let reason = reason.split_whitespace().collect::<Vec<_>>().join(" ");
     static SAID: Once = Once::new();
     SAID.call_once(|| {
-        eprintln!(
+        // Straight to the process's stderr: the test harness captures `eprintln!`.
+        let _ = writeln!(
+            std::io::stderr(),
             "Postgres tests skipped: {admin} is unreachable ({reason}); set {DATABASE_URL_VAR} \
              to a reachable server, or {REQUIRE_VAR}=1 to fail instead"
         );
