@@ -3,6 +3,7 @@
 
 use actix_web::error::{JsonPayloadError, PathError, PayloadError, QueryPayloadError};
 use actix_web::web;
+use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
 
@@ -12,6 +13,10 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 /// `web::Json` with the 1 MiB limit; bad bodies become 400 (413 when too large). The body must
 /// be declared `application/json` (or `+json`): accepting `text/plain` would let a plain HTML
 /// form post JSON cross-origin without a CORS preflight.
+///
+/// actix hands the error handler only the `serde_json` error, so a wrong type is reported
+/// without its field path here; handlers that read `web::Bytes` and call [`parse_json`] get
+/// messages naming the field.
 #[must_use]
 pub fn json_config() -> web::JsonConfig {
     web::JsonConfig::default()
@@ -57,6 +62,44 @@ pub fn json_error(err: JsonPayloadError) -> ApiError {
         }
         other => ApiError::BadRequest(format!("invalid request body: {other}")),
     }
+}
+
+/// Parses a JSON request body, naming the field of a data error (DESIGN §6):
+/// `invalid request body: lifetime_limit: invalid type: string "many", expected i64`. Nested
+/// fields are dotted, array items indexed (`captions[0].text`). Syntax errors keep their
+/// position: `malformed JSON: … at line 1 column 9`.
+///
+/// # Errors
+/// 400 `malformed JSON: …` for a body that is not JSON (or is empty), 400
+/// `invalid request body: …` for a wrong type, a missing or unknown field or a bad value.
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if !inner.is_data() {
+            return ApiError::BadRequest(format!("malformed JSON: {inner}"));
+        }
+        let message = without_position(&inner);
+        if path == "." {
+            ApiError::BadRequest(format!("invalid request body: {message}"))
+        } else {
+            ApiError::BadRequest(format!("invalid request body: {path}: {message}"))
+        }
+    })?;
+    // Trailing characters after the value are malformed JSON, as in `serde_json::from_slice`.
+    de.end()
+        .map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
+    Ok(value)
+}
+
+/// A data error's message without serde_json's ` at line L column C`: the field path says
+/// where.
+fn without_position(e: &serde_json::Error) -> String {
+    let full = e.to_string();
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
+    full.strip_suffix(&suffix)
+        .map_or_else(|| full.clone(), ToOwned::to_owned)
 }
 
 fn query_error(err: &QueryPayloadError) -> ApiError {

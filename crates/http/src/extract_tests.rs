@@ -169,3 +169,78 @@ async fn bad_query_and_path_are_400() {
         "{body}"
     );
 }
+
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+struct KeyBody {
+    owner: Option<String>,
+    lifetime_limit: Option<i64>,
+    items: Option<Vec<Item>>,
+}
+
+#[derive(Debug, Deserialize, PartialEq)]
+struct Item {
+    text: String,
+}
+
+fn bad(body: &str) -> String {
+    match parse_json::<KeyBody>(body.as_bytes()) {
+        Err(ApiError::BadRequest(m)) => m,
+        other => panic!("expected a 400 for {body}, got {other:?}"),
+    }
+}
+
+// `test` is actix's module here, so the standard attribute is named in full.
+#[::core::prelude::v1::test]
+fn parse_json_reads_a_valid_body() {
+    let b: KeyBody = parse_json(br#"{"owner":"A","lifetime_limit":3}"#).unwrap();
+    assert_eq!(
+        b,
+        KeyBody {
+            owner: Some("A".to_owned()),
+            lifetime_limit: Some(3),
+            items: None
+        }
+    );
+}
+
+// `test` is actix's module here, so the standard attribute is named in full.
+#[::core::prelude::v1::test]
+fn parse_json_names_the_field_of_a_wrong_type() {
+    assert_eq!(
+        bad(r#"{"owner":"A","lifetime_limit":"many"}"#),
+        r#"invalid request body: lifetime_limit: invalid type: string "many", expected i64"#
+    );
+    assert_eq!(
+        bad(r#"{"items":[{"text":"a"},{"text":5}]}"#),
+        "invalid request body: items[1].text: invalid type: integer `5`, expected a string"
+    );
+    assert_eq!(
+        bad(r#"{"items":[{}]}"#),
+        "invalid request body: items[0]: missing field `text`"
+    );
+    assert_eq!(
+        bad(r#""x""#),
+        r#"invalid request body: invalid type: string "x", expected struct KeyBody"#
+    );
+    let unknown = bad(r#"{"owner":"A","colour":"red"}"#);
+    assert!(
+        unknown.starts_with("invalid request body: ") && unknown.contains("unknown field `colour`"),
+        "{unknown}"
+    );
+}
+
+// `test` is actix's module here, so the standard attribute is named in full.
+#[::core::prelude::v1::test]
+fn parse_json_reports_syntax_errors_with_their_position() {
+    assert_eq!(
+        bad("{not json"),
+        "malformed JSON: key must be a string at line 1 column 2"
+    );
+    assert!(bad("").starts_with("malformed JSON: EOF"), "{}", bad(""));
+    assert!(
+        bad(r#"{"owner":"A"} x"#).starts_with("malformed JSON: trailing characters"),
+        "{}",
+        bad(r#"{"owner":"A"} x"#)
+    );
+}

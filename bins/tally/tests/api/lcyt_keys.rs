@@ -130,7 +130,7 @@ async fn bad_key_input_is_a_clear_400_or_409() {
         (json!({ "owner": "A", "daily_limit": -1 }), "daily_limit"),
         (
             json!({ "owner": "A", "lifetime_limit": "many" }),
-            "invalid request body",
+            "invalid request body: lifetime_limit: invalid type: string \"many\", expected i64",
         ),
         (json!({ "owner": "A", "expires": "2026-02-30" }), "expires"),
         (json!({ "owner": "A", "key": "short" }), "key must be"),

@@ -57,18 +57,12 @@ pub struct DeleteQuery {
     permanent: Option<String>,
 }
 
-/// Parses a JSON body, naming the problem.
+/// Parses a JSON body, naming the problem and the field (see [`crate::extract::parse_json`]).
 ///
 /// # Errors
 /// 400 for malformed JSON or a wrong field.
 pub fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| {
-        if e.is_data() {
-            ApiError::BadRequest(format!("invalid request body: {e}"))
-        } else {
-            ApiError::BadRequest(format!("malformed JSON: {e}"))
-        }
-    })
+    crate::extract::parse_json(body)
 }
 
 fn email(field: &str, s: &str) -> Result<Email, ApiError> {
