@@ -78,6 +78,13 @@ impl Domain {
         &self.origin[self.host_start..]
     }
 
+    /// Whether two domains are the same site for allowlists and CORS: the same `host[:port]`
+    /// whatever the scheme, and any two loopback domains (a dev server's port varies).
+    #[must_use]
+    pub fn same_site(&self, other: &Self) -> bool {
+        self.host_port() == other.host_port() || (self.is_loopback() && other.is_loopback())
+    }
+
     /// Whether the host is `localhost` (after loopback normalisation).
     #[must_use]
     pub fn is_loopback(&self) -> bool {

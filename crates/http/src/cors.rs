@@ -2,8 +2,9 @@
 //!
 //! - Every preflight (`OPTIONS`) reflects the origin and answers 204.
 //! - `POST /live`, `GET /health` and `POST /keys?freetier` reflect any origin.
-//! - Session routes answer CORS only to their session's own domain (the session extractor
-//!   records it on the request).
+//! - Session routes answer CORS only to their session's own site (`Domain::same_site`: same
+//!   host and port whatever the scheme, any loopback port for localhost; the session
+//!   extractor records the site on the request).
 //! - `GET /usage` in public mode answers only origins on `ALLOWED_DOMAINS` (its handler).
 //! - Admin routes answer none.
 
@@ -65,7 +66,7 @@ pub async fn cors(
                     .to_str()
                     .ok()
                     .and_then(|o| Domain::parse(o).ok())
-                    .is_some_and(|o| o == d)
+                    .is_some_and(|o| o.same_site(&d))
             })
         };
         if allowed {

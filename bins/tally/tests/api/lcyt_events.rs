@@ -76,6 +76,14 @@ async fn event_source_clients_pass_the_token_in_the_query() {
     assert_eq!(sse.next().await.1["sessionId"], sid);
     let res = app.call("GET", "/events?token=garbage", &[], None).await;
     assert_eq!(res.status, 401);
+    // Tokens in URLs end up in logs: only the EventSource route takes one.
+    let res = app
+        .call("GET", &format!("/live?token={token}"), &[], None)
+        .await;
+    assert_eq!(
+        (res.status, res.json()["error"].as_str()),
+        (401, Some("Authorization header required"))
+    );
 }
 
 #[actix_web::test]

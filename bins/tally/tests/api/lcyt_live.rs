@@ -257,3 +257,53 @@ async fn the_mic_lock_validates_and_reports_the_holder() {
         401
     );
 }
+
+#[actix_web::test]
+async fn session_routes_answer_cors_only_to_their_own_site() {
+    let app = spawn_app().await;
+    let key = app.new_key(json!({ "owner": "A" })).await;
+    let (token, _) = app.open(&key, "localhost").await;
+    let auth = format!("Bearer {token}");
+    let res = app
+        .call(
+            "GET",
+            "/live",
+            &[
+                ("Authorization", auth.as_str()),
+                ("Origin", "http://localhost:5173"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(
+        res.header("access-control-allow-origin"),
+        Some("http://localhost:5173")
+    );
+    let res = app
+        .call(
+            "GET",
+            "/live",
+            &[
+                ("Authorization", auth.as_str()),
+                ("Origin", "https://evil.example"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(res.status, 200);
+    assert!(res.header("access-control-allow-origin").is_none());
+    let res = app.admin("GET", "/keys", None).await;
+    assert!(res.header("access-control-allow-origin").is_none());
+    let pre = app
+        .call(
+            "OPTIONS",
+            "/captions",
+            &[("Origin", "https://evil.example")],
+            None,
+        )
+        .await;
+    assert_eq!(
+        (pre.status, pre.header("access-control-allow-origin")),
+        (204, Some("https://evil.example"))
+    );
+}

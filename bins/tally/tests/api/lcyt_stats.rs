@@ -110,6 +110,17 @@ async fn erasure_anonymises_kills_tokens_blocks_the_email_and_keeps_site_totals(
     );
     assert_eq!(shown["lifetimeUsed"], 3);
     assert!(shown["erasedAt"].is_string());
+    let res = app
+        .admin(
+            "PATCH",
+            &format!("/keys/{key}"),
+            Some(json!({ "email": "alice@example.com" })),
+        )
+        .await;
+    assert_eq!(
+        (res.status, res.json()["error"].as_str()),
+        (409, Some("API key is erased"))
+    );
     let after = app.admin("GET", "/usage", None).await.json();
     assert_eq!(after["data"], before["data"], "site totals are unchanged");
 }

@@ -3,7 +3,7 @@
 use time::{Date, Month, OffsetDateTime};
 
 use super::Ports;
-use crate::key::{ApiKey, KeyId, KeySecret, NewApiKey};
+use crate::key::{ApiKey, KeyId, KeyPatch, KeySecret, NewApiKey};
 use crate::limits::Limits;
 use crate::live::LiveEvent;
 use crate::ports::{CreateKeyError, StoreError};
@@ -74,6 +74,20 @@ impl From<CreateKeyError> for IssueKeyError {
             CreateKeyError::Store(s) => Self::Store(s),
         }
     }
+}
+
+/// Why a key could not be changed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UpdateKeyError {
+    /// A field is invalid (the message names it).
+    #[error("{0}")]
+    Invalid(#[from] InvalidValue),
+    /// The key was erased: it keeps nothing that could be changed.
+    #[error("API key is erased")]
+    Erased,
+    /// Backend failure.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// Key management use cases.
@@ -150,6 +164,30 @@ impl KeyService {
             .stores
             .keys
             .find_key(&KeySecret::presented(secret).hash())
+    }
+
+    /// Changes a key: owner and name are validated like on creation; an erased key cannot be
+    /// changed (it would get personal data back). Counters are never touched. `None` when
+    /// there is no such key.
+    ///
+    /// # Errors
+    /// [`UpdateKeyError`].
+    pub fn update(&self, id: KeyId, mut patch: KeyPatch) -> Result<Option<ApiKey>, UpdateKeyError> {
+        patch.owner = patch
+            .owner
+            .as_deref()
+            .map(|o| parse_name("owner", o))
+            .transpose()?;
+        patch.name = patch
+            .name
+            .map(|n| n.as_deref().map(|n| parse_name("name", n)).transpose())
+            .transpose()?;
+        let keys = &self.ports.stores.keys;
+        match keys.get_key(id)? {
+            None => Ok(None),
+            Some(k) if k.erased_at.is_some() => Err(UpdateKeyError::Erased),
+            Some(_) => Ok(keys.update_key(id, &patch)?),
+        }
     }
 
     /// Revokes a key and ends its open sessions (`endedBy: revoked`), telling their

@@ -70,7 +70,7 @@ mod sessions;
 mod usage;
 
 pub use erasure::ErasureService;
-pub use keys::{CreateKey, IssueKeyError, IssuedKey, KeyService, FREE_TIER_LIMITS};
+pub use keys::{CreateKey, IssueKeyError, IssuedKey, KeyService, UpdateKeyError, FREE_TIER_LIMITS};
 pub use meter::{MeterService, VerifyError};
 pub use sessions::{
     AuthorizeSessionError, OpenRequest, OpenSessionError, Opened, SessionService, SessionSettings,

@@ -185,7 +185,7 @@ impl DomainUsageQuery {
             && self
                 .only
                 .as_ref()
-                .is_none_or(|only| only.iter().any(|d| d.host_port() == k.domain.host_port()))
+                .is_none_or(|only| only.iter().any(|d| d.same_site(&k.domain)))
     }
 
     /// The reference evaluation: hour rows ordered (date, hour, domain), or day rows summed per

@@ -88,8 +88,12 @@ pub fn session_service(state: &AppState) -> SessionService {
     )
 }
 
-/// The bearer token of a request: `Authorization: Bearer …`, else `?token=…` (for
-/// `EventSource`, which cannot set headers).
+/// The path whose token may also come in the query string.
+pub const QUERY_TOKEN_PATH: &str = "/events";
+
+/// The bearer token of a request: `Authorization: Bearer …`, else — on `GET /events` only,
+/// for `EventSource`, which cannot set headers — `?token=…` (tokens in URLs end up in logs,
+/// so no other route takes one).
 #[must_use]
 pub fn bearer_token(req: &HttpRequest) -> Option<String> {
     let from_header = req
@@ -103,6 +107,9 @@ pub fn bearer_token(req: &HttpRequest) -> Option<String> {
         .map(|t| t.trim().to_owned())
         .filter(|t| !t.is_empty());
     from_header.or_else(|| {
+        if req.path() != QUERY_TOKEN_PATH {
+            return None;
+        }
         web::Query::<TokenQuery>::from_query(req.query_string())
             .ok()
             .and_then(|q| q.into_inner().token)

@@ -91,6 +91,9 @@ async fn next_frame(
             return None;
         }
         if s.lagged.swap(false, Ordering::AcqRel) {
+            // What is still buffered is older than the snapshot below: drop it, so the client
+            // never applies a stale event after the resync.
+            while s.rx.try_recv().is_ok() {}
             let mut data = json!({});
             if let Some(id) = s.session.clone() {
                 let sessions = s.state.ports.stores.sessions.clone();

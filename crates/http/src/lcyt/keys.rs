@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::json;
 use tally_domain::key::{ApiKey, KeyPatch};
 use tally_domain::limits::Limits;
-use tally_domain::services::{CreateKey, IssueKeyError, KeyService};
+use tally_domain::services::{CreateKey, IssueKeyError, KeyService, UpdateKeyError};
 use tally_domain::tenancy::{Email, OrgId};
 
 use super::auth::{check_admin, Admin};
@@ -67,6 +67,16 @@ pub fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiE
 
 fn email(field: &str, s: &str) -> Result<Email, ApiError> {
     Email::parse(s).map_err(|_| ApiError::BadRequest(format!("{field} must be a valid email")))
+}
+
+impl From<UpdateKeyError> for ApiError {
+    fn from(e: UpdateKeyError) -> Self {
+        match e {
+            UpdateKeyError::Invalid(v) => Self::BadRequest(v.0),
+            UpdateKeyError::Erased => Self::Conflict("API key is erased".to_owned()),
+            UpdateKeyError::Store(s) => s.into(),
+        }
+    }
 }
 
 impl From<IssueKeyError> for ApiError {
@@ -179,14 +189,8 @@ pub async fn update(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let r: UpdateKeyRequest = parse_body(&body)?;
-    let owner = match r.owner {
-        Some(o) if o.trim().is_empty() => {
-            return Err(ApiError::BadRequest("owner must not be empty".to_owned()))
-        }
-        o => o.map(|o| o.trim().to_owned()),
-    };
     let patch = KeyPatch {
-        owner,
+        owner: r.owner,
         name: r.name,
         email: r
             .email
@@ -207,8 +211,8 @@ pub async fn update(
             .transpose()?,
     };
     let key = find(&state, path.into_inner()).await?;
-    let keys = state.ports.stores.keys.clone();
-    let updated = run_blocking(move || keys.update_key(key.id, &patch))
+    let service = KeyService::new(state.ports.clone());
+    let updated = run_blocking(move || service.update(key.id, patch))
         .await?
         .ok_or_else(|| ApiError::NotFound("API key not found".to_owned()))?;
     Ok(HttpResponse::Ok().json(KeyResponse::of(&updated, None)))

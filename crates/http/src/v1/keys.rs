@@ -240,11 +240,8 @@ pub async fn update(
 ) -> Result<HttpResponse, ApiError> {
     p.require_admin()?;
     let r: UpdateKeyRequest = parse_body(&body)?;
-    if r.owner.as_deref().is_some_and(|o| o.trim().is_empty()) {
-        return Err(ApiError::BadRequest("owner must not be empty".to_owned()));
-    }
     let patch = KeyPatch {
-        owner: r.owner.map(|o| o.trim().to_owned()),
+        owner: r.owner,
         name: r.name,
         email: r
             .email
@@ -266,8 +263,8 @@ pub async fn update(
             .transpose()?,
     };
     let key = visible_key(&p, &state, &path).await?;
-    let keys = state.ports.stores.keys.clone();
-    let updated = run_blocking(move || keys.update_key(key.id, &patch))
+    let service = KeyService::new(state.ports.clone());
+    let updated = run_blocking(move || service.update(key.id, patch))
         .await?
         .ok_or_else(|| ApiError::NotFound("API key not found".to_owned()))?;
     Ok(HttpResponse::Ok().json(key_json(&updated, None)))
