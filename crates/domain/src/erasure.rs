@@ -13,12 +13,15 @@
 //! - keeps `lifetime_used` (limits must survive erasure) and writes an [`ErasureReceipt`].
 //!
 //! Erasing an already-erased key deletes nothing more and writes no second receipt.
+//!
+//! Erasing a user erases every key bound to them as above and anonymises the user
+//! ([`anonymise_user`]), in the same transaction.
 
 use time::OffsetDateTime;
 
 use crate::key::{ApiKey, KeyId};
 use crate::session::SessionId;
-use crate::tenancy::OrgId;
+use crate::tenancy::{OrgId, User, Username};
 
 /// The owner an erased key shows.
 pub const ERASED_OWNER: &str = "[erased]";
@@ -38,6 +41,22 @@ pub fn anonymise(key: &ApiKey, now: OffsetDateTime) -> ApiKey {
     k.active = false;
     k.erased_at = Some(key.erased_at.unwrap_or(now));
     k
+}
+
+/// The user as they must look after erasure at `now`: no e-mail, a username that says
+/// nothing about them, `erased_at` set (their tokens are refused from then on). Role and
+/// organisation stay so that anonymous totals remain attributable to an organisation.
+#[must_use]
+pub fn anonymise_user(user: &User, now: OffsetDateTime) -> User {
+    if user.erased_at.is_some() {
+        return user.clone();
+    }
+    let mut u = user.clone();
+    u.username = Username::parse(&format!("erased-{}", user.id.0.simple()))
+        .unwrap_or_else(|_| user.username.clone());
+    u.email = None;
+    u.erased_at = Some(now);
+    u
 }
 
 /// Proof that a key was erased, with no personal data.
@@ -115,6 +134,30 @@ mod tests {
         assert_eq!(e.lifetime_used, 42);
         assert_eq!(e.limits, k.limits);
         assert_eq!(e.check_usable(now), Err(crate::key::KeyRejection::Erased));
+    }
+
+    #[test]
+    fn erased_users_keep_no_name_or_address() {
+        let user = User {
+            id: crate::tenancy::UserId(uuid::Uuid::from_u128(7)),
+            org_id: OrgId::default_org(),
+            username: Username::parse("alice").unwrap(),
+            email: Some(Email::parse("alice@example.com").unwrap()),
+            role: crate::tenancy::Role::User,
+            created_at: datetime!(2026-01-01 0:00 UTC),
+            erased_at: None,
+        };
+        let now = datetime!(2026-02-01 0:00 UTC);
+        let e = anonymise_user(&user, now);
+        assert_eq!(
+            e.username.as_str(),
+            "erased-00000000000000000000000000000007"
+        );
+        assert_eq!(
+            (e.email.clone(), e.erased_at, e.role),
+            (None, Some(now), user.role)
+        );
+        assert_eq!(anonymise_user(&e, datetime!(2026-03-01 0:00 UTC)), e);
     }
 
     #[test]

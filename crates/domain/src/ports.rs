@@ -466,6 +466,18 @@ pub trait UsageStore: Send + Sync {
     fn erase_keys(&self, keys: &[KeyId], now: OffsetDateTime)
         -> Result<ErasureOutcome, StoreError>;
 
+    /// Erases a user in one transaction: every key bound to them as [`Self::erase_keys`] does,
+    /// and the user anonymised ([`crate::erasure::anonymise_user`]). `None` when there is no
+    /// such user; erasing an erased user again changes nothing.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure; nothing changes then.
+    fn erase_user(
+        &self,
+        user: UserId,
+        now: OffsetDateTime,
+    ) -> Result<Option<ErasureOutcome>, StoreError>;
+
     /// Every erasure receipt, oldest first.
     ///
     /// # Errors

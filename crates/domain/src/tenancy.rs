@@ -243,6 +243,8 @@ pub struct User {
     pub role: Role,
     /// When it was created.
     pub created_at: OffsetDateTime,
+    /// When the user's data was erased: their tokens are refused from then on.
+    pub erased_at: Option<OffsetDateTime>,
 }
 
 /// Validates an organisation or key display name: 1-200 characters after trimming.

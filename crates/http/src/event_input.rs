@@ -196,6 +196,7 @@ mod tests {
             email: None,
             role: tally_domain::tenancy::Role::User,
             created_at: OffsetDateTime::UNIX_EPOCH,
+            erased_at: None,
         };
         let p = Principal::User(user);
         let now = OffsetDateTime::UNIX_EPOCH;

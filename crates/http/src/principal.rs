@@ -161,6 +161,7 @@ async fn resolve_jwt(state: &AppState, token: &str) -> Result<Principal, ApiErro
             let tenants = state.ports.stores.tenants.clone();
             let user = run_blocking(move || tenants.get_user(c.sub))
                 .await?
+                .filter(|u| u.erased_at.is_none())
                 .ok_or_else(|| ApiError::Unauthorized("Invalid or expired token".to_owned()))?;
             Ok(Principal::User(user))
         }

@@ -119,6 +119,7 @@ mod tests {
             email: None,
             role,
             created_at: OffsetDateTime::UNIX_EPOCH,
+            erased_at: None,
         })
     }
 

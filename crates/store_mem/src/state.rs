@@ -3,8 +3,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use tally_domain::audit::AuthEvent;
-use tally_domain::erasure::ErasureReceipt;
+use tally_domain::erasure::{anonymise, ErasureOutcome, ErasureReceipt};
 use tally_domain::key::{ApiKey, KeyId, SecretHash};
+use tally_domain::session::EndReason;
 use tally_domain::session::{CaptionError, Session, SessionId, SessionRecord};
 use tally_domain::tenancy::{Org, OrgId, User, UserId};
 use tally_domain::usage::{
@@ -137,5 +138,44 @@ impl State {
             .values()
             .filter(|s| s.domain == *domain)
             .count() as u64
+    }
+
+    /// Erases keys as `tally_domain::erasure` describes (the caller holds the lock, so it is
+    /// one atomic step).
+    pub fn erase_keys(&mut self, keys: &[KeyId], now: OffsetDateTime) -> ErasureOutcome {
+        let s = self;
+        let mut out = ErasureOutcome::default();
+        for id in keys {
+            let Some(key) = s.keys.get(id).cloned() else {
+                continue;
+            };
+            if key.erased_at.is_some() {
+                continue;
+            }
+            s.keys.insert(*id, anonymise(&key, now));
+            let mut closed: Vec<SessionId> = s
+                .sessions
+                .values()
+                .filter(|x| x.key_id == *id)
+                .map(|x| x.id.clone())
+                .collect();
+            closed.sort();
+            for sid in &closed {
+                // Erasure leaves no record and no `sessions_ended` (EndReason::Erased).
+                debug_assert!(!EndReason::Erased.leaves_record());
+                s.sessions.remove(sid);
+            }
+            out.closed_sessions.extend(closed);
+            let rows_deleted = s.forget_key_history(*id);
+            let receipt = ErasureReceipt {
+                key_id: *id,
+                org_id: key.org_id,
+                erased_at: now,
+                rows_deleted,
+            };
+            s.erasures.push(receipt.clone());
+            out.receipts.push(receipt);
+        }
+        out
     }
 }

@@ -1,10 +1,10 @@
 //! `UsageStore` for `MemStore`: the meter, ingestion, corrections, analytics and erasure.
 
-use tally_domain::erasure::{anonymise, ErasureOutcome, ErasureReceipt};
+use tally_domain::erasure::{anonymise_user, ErasureOutcome, ErasureReceipt};
 use tally_domain::key::{KeyId, KeyRejection};
 use tally_domain::limits::{admit, utc_day, KeyUsage};
 use tally_domain::ports::{Ingested, MeterError, MeterRequest, Metered, StoreError, UsageStore};
-use tally_domain::session::{EndReason, SessionId};
+use tally_domain::tenancy::UserId;
 use tally_domain::usage::{
     EventPatch, LogPage, LogQuery, NewUsageEvent, RollupKey, Totals, UsageEvent, UsageQuery,
     UsageRow,
@@ -37,6 +37,9 @@ impl UsageStore for MemStore {
                 sequence: None,
                 replayed: true,
             });
+        }
+        if s.events.contains_key(&req.event_id) {
+            return Err(MeterError::Store(duplicate_id(req.event_id)));
         }
         admit(limits, usage, req.units).map_err(|exceeded| MeterError::Limit {
             exceeded,
@@ -93,6 +96,13 @@ impl UsageStore for MemStore {
     ) -> Result<Vec<Ingested>, StoreError> {
         self.available()?;
         let mut s = self.lock();
+        let mut seen = std::collections::HashSet::new();
+        if let Some((id, _)) = events
+            .iter()
+            .find(|(id, _)| s.events.contains_key(id) || !seen.insert(*id))
+        {
+            return Err(duplicate_id(*id));
+        }
         Ok(events
             .into_iter()
             .map(
@@ -158,39 +168,28 @@ impl UsageStore for MemStore {
     ) -> Result<ErasureOutcome, StoreError> {
         self.available()?;
         let mut s = self.lock();
-        let mut out = ErasureOutcome::default();
-        for id in keys {
-            let Some(key) = s.keys.get(id).cloned() else {
-                continue;
-            };
-            if key.erased_at.is_some() {
-                continue;
-            }
-            s.keys.insert(*id, anonymise(&key, now));
-            let mut closed: Vec<SessionId> = s
-                .sessions
-                .values()
-                .filter(|x| x.key_id == *id)
-                .map(|x| x.id.clone())
-                .collect();
-            closed.sort();
-            for sid in &closed {
-                // Erasure leaves no record and no `sessions_ended` (EndReason::Erased).
-                debug_assert!(!EndReason::Erased.leaves_record());
-                s.sessions.remove(sid);
-            }
-            out.closed_sessions.extend(closed);
-            let rows_deleted = s.forget_key_history(*id);
-            let receipt = ErasureReceipt {
-                key_id: *id,
-                org_id: key.org_id,
-                erased_at: now,
-                rows_deleted,
-            };
-            s.erasures.push(receipt.clone());
-            out.receipts.push(receipt);
-        }
-        Ok(out)
+        Ok(s.erase_keys(keys, now))
+    }
+
+    fn erase_user(
+        &self,
+        user: UserId,
+        now: OffsetDateTime,
+    ) -> Result<Option<ErasureOutcome>, StoreError> {
+        self.available()?;
+        let mut s = self.lock();
+        let Some(found) = s.users.get(&user).cloned() else {
+            return Ok(None);
+        };
+        let keys: Vec<KeyId> = s
+            .keys
+            .values()
+            .filter(|k| k.user_id == Some(user))
+            .map(|k| k.id)
+            .collect();
+        let out = s.erase_keys(&keys, now);
+        s.users.insert(user, anonymise_user(&found, now));
+        Ok(Some(out))
     }
 
     fn list_erasures(&self) -> Result<Vec<ErasureReceipt>, StoreError> {
@@ -202,4 +201,9 @@ impl UsageStore for MemStore {
         self.available()?;
         Ok(())
     }
+}
+
+/// Event ids are unique, as a primary key would make them.
+fn duplicate_id(id: Uuid) -> StoreError {
+    StoreError::Internal(format!("duplicate usage event id {id}"))
 }

@@ -1,9 +1,10 @@
 //! Erasure (GDPR) and hard deletion of keys: each one transaction.
 
 use diesel::prelude::*;
-use tally_domain::erasure::{anonymise, ErasureOutcome, ErasureReceipt};
+use tally_domain::erasure::{anonymise, anonymise_user, ErasureOutcome, ErasureReceipt};
 use tally_domain::key::KeyId;
 use tally_domain::session::SessionId;
+use tally_domain::tenancy::UserId;
 use time::OffsetDateTime;
 
 use crate::convert::{micros, session_id};
@@ -11,9 +12,10 @@ use crate::error::Fail;
 use crate::keys::{lock_key, write_key};
 use crate::rollups::anonymise_key;
 use crate::rows::keys::{KeyRow, ReceiptRow};
+use crate::rows::tenancy::UserRow;
 use crate::schema::{
     api_keys, auth_events, caption_errors, erasure_receipts, idempotency_keys, key_daily_usage,
-    session_records, sessions, usage_events,
+    session_records, sessions, usage_events, users,
 };
 
 /// Closes the key's open sessions (no record, no rollup: the caller decides what ending them
@@ -89,6 +91,40 @@ pub(crate) fn erase_tx(
         out.receipts.push(receipt);
     }
     Ok(out)
+}
+
+/// Erases a user and every key bound to them, in the caller's transaction.
+pub(crate) fn erase_user_tx(
+    c: &mut PgConnection,
+    user: UserId,
+    now: OffsetDateTime,
+) -> Result<Option<ErasureOutcome>, Fail> {
+    let Some(row) = users::table
+        .find(user.0)
+        .select(UserRow::as_select())
+        .for_update()
+        .first(c)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let keys: Vec<KeyId> = api_keys::table
+        .filter(api_keys::user_id.eq(user.0))
+        .select(api_keys::id)
+        .load::<i64>(c)?
+        .into_iter()
+        .map(KeyId)
+        .collect();
+    let out = erase_tx(c, &keys, now)?;
+    let erased = UserRow::from(&anonymise_user(&row.into_domain()?, micros(now)));
+    diesel::update(users::table.find(user.0))
+        .set((
+            users::username.eq(erased.username),
+            users::email.eq(erased.email),
+            users::erased_at.eq(erased.erased_at),
+        ))
+        .execute(c)?;
+    Ok(Some(out))
 }
 
 /// Every receipt, oldest first.

@@ -206,6 +206,7 @@ diesel::table! {
         email -> Nullable<Text>,
         role -> Text,
         created_at -> Timestamptz,
+        erased_at -> Nullable<Timestamptz>,
     }
 }
 

@@ -3,6 +3,7 @@
 use tally_domain::erasure::{ErasureOutcome, ErasureReceipt};
 use tally_domain::key::KeyId;
 use tally_domain::ports::{Ingested, MeterError, MeterRequest, Metered, UsageStore};
+use tally_domain::tenancy::UserId;
 use tally_domain::usage::UsageRow;
 use tally_domain::usage::{EventPatch, LogPage, LogQuery, NewUsageEvent, UsageEvent, UsageQuery};
 use tally_domain::StoreError;
@@ -50,6 +51,14 @@ impl UsageStore for PgStore {
         now: OffsetDateTime,
     ) -> Result<ErasureOutcome, StoreError> {
         self.tx(|c| erasure::erase_tx(c, keys, now))
+    }
+
+    fn erase_user(
+        &self,
+        user: UserId,
+        now: OffsetDateTime,
+    ) -> Result<Option<ErasureOutcome>, StoreError> {
+        self.tx(|c| erasure::erase_user_tx(c, user, now))
     }
 
     fn list_erasures(&self) -> Result<Vec<ErasureReceipt>, StoreError> {

@@ -80,6 +80,7 @@ pub fn create_user(stores: &Stores, n: u128, username: &str, org: &OrgId) -> Use
         email: None,
         role: Role::User,
         created_at: T0,
+        erased_at: None,
     };
     stores.tenants.create_user(user).unwrap()
 }

@@ -74,6 +74,7 @@ macro_rules! store_contract_tests {
             usage::usage_ping_answers,
             erasure::erasure_follows_the_plan,
             erasure::erasure_is_idempotent,
+            erasure::erasure_of_a_user_takes_their_keys_and_name,
             concurrency::concurrency_lifetime_limit_is_exact,
             concurrency::concurrency_daily_limit_is_exact_across_midnight,
             concurrency::concurrency_session_opens_once,

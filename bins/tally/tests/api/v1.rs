@@ -469,7 +469,13 @@ async fn analytics_are_scoped_to_the_caller() {
 #[actix_web::test]
 async fn erasing_a_user_erases_all_their_keys_and_leaves_receipts() {
     let app = spawn_app().await;
-    let (alice, _) = app.v1_user("alice", None, "user").await;
+    let (alice, alice_token) = app.v1_user("alice", None, "user").await;
+    assert_eq!(
+        app.bearer("GET", &format!("/v1/users/{alice}"), &alice_token, None)
+            .await
+            .status,
+        200
+    );
     let a = app.v1_key(json!({ "userId": alice })).await;
     let b = app.v1_key(json!({ "userId": alice })).await;
     let other = app.v1_key(json!({})).await;

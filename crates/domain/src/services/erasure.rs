@@ -2,7 +2,7 @@
 
 use super::Ports;
 use crate::erasure::ErasureOutcome;
-use crate::key::{KeyFilter, KeyId};
+use crate::key::KeyId;
 use crate::live::LiveEvent;
 use crate::ports::StoreError;
 use crate::tenancy::UserId;
@@ -28,24 +28,21 @@ impl ErasureService {
         self.erase(&[id])
     }
 
-    /// Erases every key bound to a user, in one transaction.
+    /// Erases a user and every key bound to them, in one transaction; their tokens die.
+    /// `None` when there is no such user.
     ///
     /// # Errors
     /// Store; nothing changes then.
-    pub fn erase_user(&self, user: UserId) -> Result<ErasureOutcome, StoreError> {
-        let filter = KeyFilter {
-            org_id: None,
-            user_id: Some(user),
-        };
-        let ids: Vec<KeyId> = self
+    pub fn erase_user(&self, user: UserId) -> Result<Option<ErasureOutcome>, StoreError> {
+        let outcome = self
             .ports
             .stores
-            .keys
-            .list_keys(&filter)?
-            .iter()
-            .map(|k| k.id)
-            .collect();
-        self.erase(&ids)
+            .usage
+            .erase_user(user, self.ports.clock.now())?;
+        for session in outcome.iter().flat_map(|o| &o.closed_sessions) {
+            self.ports.publish(session, LiveEvent::SessionClosed {});
+        }
+        Ok(outcome)
     }
 
     fn erase(&self, ids: &[KeyId]) -> Result<ErasureOutcome, StoreError> {

@@ -52,9 +52,11 @@ fn parse_captions(v: Option<&Value>) -> Result<Vec<Caption>, ApiError> {
                 None | Some(Value::Null) => None,
                 Some(Value::String(s)) if s.len() <= 64 => Some(s.clone()),
                 Some(Value::Number(n)) => Some(n.to_string()),
-                Some(_) => return Err(ApiError::BadRequest(format!(
+                Some(_) => {
+                    return Err(ApiError::BadRequest(format!(
                     "captions[{i}].timestamp must be a number or a string of at most 64 characters"
-                ))),
+                )))
+                }
             };
             Ok(Caption {
                 text: text.to_owned(),

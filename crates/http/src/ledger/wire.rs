@@ -195,6 +195,7 @@ mod tests {
             email: None,
             role: Role::User,
             created_at: OffsetDateTime::UNIX_EPOCH,
+            erased_at: None,
         })
     }
 

@@ -128,6 +128,7 @@ pub async fn create(
             .map_err(bad)?
             .unwrap_or(Role::User),
         created_at: state.ports.clock.now(),
+        erased_at: None,
     };
     let tenants = state.ports.stores.tenants.clone();
     let user = run_blocking(move || tenants.create_user(user)).await?;
@@ -220,7 +221,8 @@ pub async fn issue_token(
     })))
 }
 
-/// `DELETE /v1/users/{id}/data` (admin): erases every key of the user in one transaction.
+/// `DELETE /v1/users/{id}/data` (admin): erases the user and every key of theirs in one
+/// transaction; the user's tokens are refused from then on.
 ///
 /// # Errors
 /// 403, 404.
@@ -232,7 +234,9 @@ pub async fn erase(
     p.require_admin()?;
     let user = load_user(&state, user_id(&path)?).await?;
     let service = ErasureService::new(state.ports.clone());
-    let outcome = run_blocking(move || service.erase_user(user.id)).await?;
+    let outcome = run_blocking(move || service.erase_user(user.id))
+        .await?
+        .ok_or_else(|| ApiError::NotFound("user not found".to_owned()))?;
     Ok(HttpResponse::Ok().json(json!({
         "ok": true,
         "message": "Your data has been anonymised and deleted.",

@@ -464,6 +464,7 @@ fn erasing_a_user_erases_all_their_keys() {
     let other = w.key("other-key-001", Limits::default());
     let out = ErasureService::new(w.ports.clone())
         .erase_user(user.id)
+        .unwrap()
         .unwrap();
     assert_eq!(
         out.receipts.iter().map(|r| r.key_id).collect::<Vec<_>>(),
@@ -481,8 +482,7 @@ fn erasing_a_user_erases_all_their_keys() {
     assert!(ErasureService::new(w.ports.clone())
         .erase_user(UserId(uuid(77)))
         .unwrap()
-        .receipts
-        .is_empty());
+        .is_none());
 }
 
 #[test]

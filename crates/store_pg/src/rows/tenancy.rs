@@ -48,6 +48,7 @@ pub(crate) struct UserRow {
     pub email: Option<String>,
     pub role: String,
     pub created_at: OffsetDateTime,
+    pub erased_at: Option<OffsetDateTime>,
 }
 
 impl From<&User> for UserRow {
@@ -59,6 +60,7 @@ impl From<&User> for UserRow {
             email: u.email.as_ref().map(|e| e.as_str().to_owned()),
             role: u.role.as_str().to_owned(),
             created_at: micros(u.created_at),
+            erased_at: u.erased_at.map(micros),
         }
     }
 }
@@ -75,6 +77,7 @@ impl UserRow {
                 .transpose()?,
             role: Role::parse(&self.role).map_err(|e| corrupt("role", e))?,
             created_at: self.created_at,
+            erased_at: self.erased_at,
         })
     }
 }

@@ -213,3 +213,52 @@ pub fn erasure_is_idempotent(s: &Stores) {
     assert_eq!(s.keys.get_key(k.id).unwrap().unwrap().erased_at, Some(T0));
     assert_eq!(s.usage.list_erasures().unwrap().len(), 1);
 }
+
+/// Erasing a user erases every key bound to them and anonymises the user, in one step.
+pub fn erasure_of_a_user_takes_their_keys_and_name(s: &Stores) {
+    let acme = crate::create_org(s, "org_acme");
+    let user = crate::create_user(s, 1, "alice", &acme.id);
+    let mut mine = crate::new_key("users-key-01", limits(None, None));
+    mine.org_id = acme.id.clone();
+    mine.user_id = Some(user.id);
+    let a = s.keys.create_key(mine.clone()).unwrap();
+    mine.secret = tally_domain::key::KeySecret::custom("users-key-02").unwrap();
+    let b = s.keys.create_key(mine).unwrap();
+    let other = create_key(s, "not-users-01", limits(None, None));
+    s.usage.meter(meter(&a, 2, T0)).unwrap();
+
+    let out = s.usage.erase_user(user.id, T0).unwrap().unwrap();
+    let mut erased: Vec<_> = out.receipts.iter().map(|r| r.key_id).collect();
+    erased.sort();
+    assert_eq!(erased, vec![a.id, b.id]);
+    let u = s.tenants.get_user(user.id).unwrap().unwrap();
+    assert_eq!(
+        (u.erased_at, u.email.clone(), u.org_id.clone()),
+        (Some(T0), None, acme.id.clone())
+    );
+    assert_ne!(u.username, user.username);
+    assert!(s.tenants.find_user(&user.username).unwrap().is_none());
+    assert!(s
+        .keys
+        .get_key(other.id)
+        .unwrap()
+        .unwrap()
+        .erased_at
+        .is_none());
+    let again = s
+        .usage
+        .erase_user(user.id, T0 + Duration::days(1))
+        .unwrap()
+        .unwrap();
+    assert!(again.receipts.is_empty());
+    assert_eq!(
+        s.tenants.get_user(user.id).unwrap().unwrap().erased_at,
+        Some(T0)
+    );
+    assert_eq!(
+        s.usage
+            .erase_user(tally_domain::tenancy::UserId(crate::uuid(99)), T0)
+            .unwrap(),
+        None
+    );
+}

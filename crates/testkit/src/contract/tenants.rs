@@ -82,6 +82,7 @@ pub fn tenants_users_round_trip_and_unique_usernames(s: &Stores) {
         email: None,
         role: Role::Admin,
         created_at: T0,
+        erased_at: None,
     };
     assert_eq!(
         s.tenants.create_user(orphan),

@@ -45,8 +45,10 @@ pub fn usage_meter_counts_and_records(s: &Stores) {
     req.event.model = Some("gpt-x".into());
     req.event.cost = CostNanos(1_500);
     req.event.tokens = 20;
-    let m = s.usage.meter(req).unwrap();
+    let m = s.usage.meter(req.clone()).unwrap();
     assert!(!m.replayed);
+    // Event ids are unique: reusing one is a fault and counts nothing.
+    assert!(matches!(s.usage.meter(req), Err(MeterError::Store(_))));
     assert_eq!(
         m.usage,
         KeyUsage {
@@ -267,6 +269,7 @@ pub fn usage_meter_advances_the_session_sequence(s: &Stores) {
     let mut req = meter(&k, 2, later);
     req.session = Some(id.clone());
     assert_eq!(s.usage.meter(req.clone()).unwrap().sequence, Some(11));
+    req.event_id = crate::next_event_id();
     assert_eq!(s.usage.meter(req).unwrap().sequence, Some(12));
     let sess = s.sessions.get_session(&id).unwrap().unwrap();
     assert_eq!((sess.sequence, sess.last_activity_at), (12, later));
