@@ -88,6 +88,28 @@ pub fn totals(
     Ok(sum(&rows))
 }
 
+/// All-time totals and this month's (UTC) at `now`, from one monthly pass.
+///
+/// # Errors
+/// 503/500 from the store.
+pub fn all_time_and_month(
+    usage: &UsageService,
+    now: OffsetDateTime,
+    filters: &UsageFilters,
+) -> Result<(Totals, Totals), ApiError> {
+    let months = rows(
+        usage,
+        ALL_TIME_START,
+        all_time_end(now),
+        Granularity::Month,
+        &[],
+        filters,
+    )?;
+    let this_month = Granularity::Month.bucket_start(now);
+    let month = sum(months.iter().filter(|r| r.bucket == this_month));
+    Ok((sum(&months), month))
+}
+
 /// The end of all time as seen at `now`: the end of `now`'s UTC month, so every event that
 /// counts for "today" or "this month" also counts for "all time".
 #[must_use]

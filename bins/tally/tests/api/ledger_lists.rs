@@ -1,5 +1,7 @@
 //! The usage ledger's lists (seed 001): `GET /usage` by credential, `GET /usage/user/{id}`.
 
+use serde_json::{json, Value};
+
 use crate::lcyt_client::ADMIN;
 use crate::seed_client::seeded;
 
@@ -139,5 +141,51 @@ async fn usage_by_user_is_for_admins_and_self() {
             .await
             .status,
         400
+    );
+}
+
+#[actix_web::test]
+async fn a_session_token_records_and_reads_its_own_keys_usage() {
+    let w = seeded().await;
+    let key = w.app.new_key(json!({ "owner": "Caption desk" })).await;
+    let (token, _) = w.app.open(&key, "lcyt.fi").await;
+    let body = json!({ "api_name": "captions", "units_used": 4 });
+    let res = w.app.bearer("POST", "/usage", &token, Some(body)).await;
+    assert_eq!(res.status, 201, "{}", res.json());
+    let rec = res.json();
+    assert_eq!(
+        rec["user_id"],
+        Value::Null,
+        "an lcyt key is bound to no user"
+    );
+    assert!(rec["api_key_used"].as_str().unwrap().starts_with(&key[..6]));
+    // The session and its raw key see exactly that record, nobody else's.
+    for cred in [token.as_str(), key.as_str()] {
+        let list = w.app.get_as(cred, "/usage").await.json();
+        assert_eq!(list, json!([rec.clone()]));
+        let a = w
+            .app
+            .get_as(cred, "/v1/users/me/analytics?period=7d")
+            .await
+            .json();
+        assert_eq!(
+            (
+                a["usage"]["units"].as_i64(),
+                a["apiCalls"]["total"].as_i64()
+            ),
+            (Some(4), Some(0))
+        );
+    }
+    let other = format!("/usage/{}", w.events[0].id);
+    assert_eq!(w.app.get_as(&token, &other).await.status, 404);
+    assert_eq!(
+        w.app
+            .get_as(
+                &w.alice.token,
+                &format!("/usage/{}", rec["usage_id"].as_str().unwrap())
+            )
+            .await
+            .status,
+        404
     );
 }

@@ -15,8 +15,7 @@ use time::{Date, Duration};
 use crate::error::ApiError;
 use crate::lcyt::wire::ymd;
 use crate::principal::Principal;
-use crate::rollups::ALL_TIME_START;
-use crate::rollups::{all_time_end, day_start, dim_key, month_start, rows, sum, totals, usd};
+use crate::rollups::{all_time_and_month, day_start, dim_key, rows, sum, totals, usd};
 use crate::run_blocking;
 use crate::scope::Scope;
 use crate::state::AppState;
@@ -92,12 +91,12 @@ pub async fn analytics(
             ..UsageFilters::default()
         });
         let everything = scope.filters(UsageFilters::default());
-        let end = all_time_end(now);
         let tomorrow = day_start(today) + Duration::DAY;
+        let (all, month) = all_time_and_month(&service, now, &calls)?;
         Ok::<_, ApiError>((
             totals(&service, day_start(today), tomorrow, &calls)?.count,
-            totals(&service, month_start(today), end, &calls)?.count,
-            totals(&service, ALL_TIME_START, end, &calls)?.count,
+            month.count,
+            all.count,
             rows(
                 &service,
                 day_start(first),

@@ -12,7 +12,7 @@ use time::Duration;
 use crate::error::ApiError;
 use crate::lcyt::wire::iso;
 use crate::principal::Principal;
-use crate::rollups::{all_time_end, day_start, month_start, totals, ALL_TIME_START};
+use crate::rollups::{all_time_and_month, day_start, totals};
 use crate::run_blocking;
 use crate::state::AppState;
 
@@ -48,20 +48,15 @@ pub async fn key_usage(
             api_call: Some(true),
             ..UsageFilters::default()
         };
-        let end = all_time_end(now);
         let mut q = LogQuery::new(RECENT).map_err(|e| ApiError::Internal(e.0))?;
         q.key_id = Some(id);
         q.include_inactive = false;
+        let (all, month) = all_time_and_month(&service, now, &calls)?;
+        let tomorrow = day_start(today) + Duration::DAY;
         Ok::<_, ApiError>((
-            totals(
-                &service,
-                day_start(today),
-                day_start(today) + Duration::DAY,
-                &calls,
-            )?
-            .count,
-            totals(&service, month_start(today), end, &calls)?.count,
-            totals(&service, ALL_TIME_START, end, &calls)?.count,
+            totals(&service, day_start(today), tomorrow, &calls)?.count,
+            month.count,
+            all.count,
             service.logs(&q)?.events,
         ))
     })
