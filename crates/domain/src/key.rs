@@ -225,6 +225,9 @@ pub struct NewApiKey {
     pub expires_at: Option<OffsetDateTime>,
     /// Limits.
     pub limits: Limits,
+    /// Refuse the key when any key (erased ones included) has or had this e-mail — checked
+    /// atomically with the insert (self-service free-tier keys).
+    pub email_must_be_new: bool,
 }
 
 /// A partial update of a key. `None` leaves a field alone; `Some(None)` clears it.

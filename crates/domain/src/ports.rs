@@ -116,6 +116,9 @@ pub enum CreateKeyError {
     /// The organisation does not exist.
     #[error("unknown organisation")]
     UnknownOrg,
+    /// `email_must_be_new` was set and the e-mail's hash is known.
+    #[error("a key already exists for this email")]
+    EmailKnown,
     /// Backend failure.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -128,7 +131,9 @@ pub trait KeyStore: Send + Sync {
     ///
     /// # Errors
     /// [`CreateKeyError::DuplicateSecret`] when the secret hash is taken (erased and revoked
-    /// keys included); [`CreateKeyError::UnknownOrg`]; nothing written on error.
+    /// keys included); [`CreateKeyError::UnknownOrg`]; [`CreateKeyError::EmailKnown`] when
+    /// `email_must_be_new` is set and [`Self::email_hash_known`] holds — decided atomically,
+    /// so two concurrent requests for one e-mail create one key; nothing written on error.
     fn create_key(&self, key: NewApiKey) -> Result<ApiKey, CreateKeyError>;
 
     /// The key with this id (revoked and erased keys included).

@@ -21,6 +21,12 @@ impl KeyStore for MemStore {
         if !s.orgs.contains_key(&new.org_id) {
             return Err(CreateKeyError::UnknownOrg);
         }
+        if new.email_must_be_new {
+            let hash = new.email.as_ref().map(Email::hash);
+            if hash.is_some() && s.keys.values().any(|k| k.email_hash == hash) {
+                return Err(CreateKeyError::EmailKnown);
+            }
+        }
         let id = KeyId(s.next_key_id);
         s.next_key_id += 1;
         let key = ApiKey {

@@ -44,18 +44,42 @@ fn limit(n: u32) -> i64 {
 impl KeyStore for PgStore {
     fn create_key(&self, key: NewApiKey) -> Result<ApiKey, CreateKeyError> {
         let row = NewKeyRow::of(&key).map_err(|e| CreateKeyError::Store(e.into_store()))?;
-        self.try_tx(|c| {
+        let new_email = key
+            .email
+            .as_ref()
+            .filter(|_| key.email_must_be_new)
+            .map(|e| e.hash().to_hex());
+        let created = self.try_tx(|c| {
+            if let Some(hash) = &new_email {
+                // Serialise creations for one e-mail, then check: two concurrent requests
+                // cannot both see it unknown.
+                diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext($1))")
+                    .bind::<diesel::sql_types::Text, _>(hash)
+                    .execute(c)?;
+                let known = diesel::select(diesel::dsl::exists(
+                    api_keys::table.filter(api_keys::email_hash.eq(hash)),
+                ))
+                .get_result::<bool>(c)?;
+                if known {
+                    return Ok(None);
+                }
+            }
             diesel::insert_into(api_keys::table)
                 .values(&row)
                 .returning(KeyRow::as_returning())
                 .get_result(c)?
                 .into_domain()
-        })
-        .map_err(|e| match unique_violation(&e) {
-            Some("api_keys_secret_hash_key") => CreateKeyError::DuplicateSecret,
-            _ if foreign_key_violation(&e) => CreateKeyError::UnknownOrg,
-            _ => CreateKeyError::Store(e.into_store()),
-        })
+                .map(Some)
+        });
+        match created {
+            Ok(Some(k)) => Ok(k),
+            Ok(None) => Err(CreateKeyError::EmailKnown),
+            Err(e) => Err(match unique_violation(&e) {
+                Some("api_keys_secret_hash_key") => CreateKeyError::DuplicateSecret,
+                _ if foreign_key_violation(&e) => CreateKeyError::UnknownOrg,
+                _ => CreateKeyError::Store(e.into_store()),
+            }),
+        }
     }
 
     fn get_key(&self, id: KeyId) -> Result<Option<ApiKey>, StoreError> {

@@ -42,6 +42,7 @@ pub fn new_key(secret: &str, limits: Limits) -> NewApiKey {
         created_at: T0,
         expires_at: None,
         limits,
+        email_must_be_new: false,
     }
 }
 

@@ -78,6 +78,7 @@ macro_rules! store_contract_tests {
             concurrency::concurrency_lifetime_limit_is_exact,
             concurrency::concurrency_daily_limit_is_exact_across_midnight,
             concurrency::concurrency_session_opens_once,
+            concurrency::concurrency_one_key_per_new_email,
             bus::bus_delivers_to_topic_subscribers,
         );
     };

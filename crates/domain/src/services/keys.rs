@@ -35,6 +35,8 @@ pub struct CreateKey {
     pub expires_at: Option<OffsetDateTime>,
     /// Limits.
     pub limits: Limits,
+    /// Refuse when the e-mail is already known (atomically; see `NewApiKey`).
+    pub email_must_be_new: bool,
 }
 
 /// A new key and its secret, which is shown this once.
@@ -71,6 +73,7 @@ impl From<CreateKeyError> for IssueKeyError {
         match e {
             CreateKeyError::DuplicateSecret => Self::Duplicate,
             CreateKeyError::UnknownOrg => Self::UnknownOrg,
+            CreateKeyError::EmailKnown => Self::EmailKnown,
             CreateKeyError::Store(s) => Self::Store(s),
         }
     }
@@ -126,6 +129,7 @@ impl KeyService {
             created_at: self.ports.clock.now(),
             expires_at: req.expires_at,
             limits: req.limits,
+            email_must_be_new: req.email_must_be_new,
         };
         let key = self.ports.stores.keys.create_key(new)?;
         Ok(IssuedKey { key, secret })
@@ -139,9 +143,6 @@ impl KeyService {
     pub fn issue_free_tier(&self, name: &str, email: &str) -> Result<IssuedKey, IssueKeyError> {
         let name = parse_name("name", name).map_err(|_| InvalidValue("name is required".into()))?;
         let email = Email::parse(email)?;
-        if self.ports.stores.keys.email_hash_known(&email.hash())? {
-            return Err(IssueKeyError::EmailKnown);
-        }
         let now = self.ports.clock.now();
         self.issue(CreateKey {
             secret: None,
@@ -152,6 +153,7 @@ impl KeyService {
             org_id: OrgId::default_org(),
             expires_at: Some(add_one_month(now)),
             limits: FREE_TIER_LIMITS,
+            email_must_be_new: true,
         })
     }
 

@@ -141,6 +141,7 @@ pub async fn create(
             daily: limit("daily_limit", r.daily_limit)?,
             lifetime: limit("lifetime_limit", r.lifetime_limit)?,
         },
+        email_must_be_new: false,
     };
     let issued = run_blocking(move || service.issue(spec)).await?;
     Ok(HttpResponse::Created().json(KeyResponse::of(&issued.key, Some(issued.secret.expose()))))

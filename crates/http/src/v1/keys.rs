@@ -153,6 +153,7 @@ pub async fn create(
             daily: limit("dailyLimit", r.daily_limit)?,
             lifetime: limit("lifetimeLimit", r.lifetime_limit)?,
         },
+        email_must_be_new: false,
     };
     let service = KeyService::new(state.ports.clone());
     let issued = run_blocking(move || service.issue(spec)).await?;

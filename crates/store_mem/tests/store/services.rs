@@ -117,6 +117,7 @@ fn create(secret: Option<&str>, limits: Limits) -> CreateKey {
         org_id: OrgId::default_org(),
         expires_at: None,
         limits,
+        email_must_be_new: false,
     }
 }
 

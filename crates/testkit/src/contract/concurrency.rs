@@ -131,3 +131,35 @@ pub fn concurrency_session_opens_once(s: &Stores) {
     assert_eq!(created.load(Ordering::Relaxed), 1);
     assert_eq!(s.sessions.list_open_sessions(Some(k.id)).unwrap().len(), 1);
 }
+
+/// Concurrent creations that require a new e-mail create exactly one key for it.
+pub fn concurrency_one_key_per_new_email(s: &Stores) {
+    let created = AtomicU64::new(0);
+    thread::scope(|scope| {
+        for t in 0..THREADS {
+            let created = &created;
+            scope.spawn(move || {
+                for i in 0..5 {
+                    let mut k = crate::new_key(&format!("email-race-{t}-{i}"), limits(None, None));
+                    k.email =
+                        Some(tally_domain::tenancy::Email::parse("race@example.com").unwrap());
+                    k.email_must_be_new = true;
+                    match s.keys.create_key(k) {
+                        Ok(_) => {
+                            created.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(tally_domain::ports::CreateKeyError::EmailKnown) => {}
+                        Err(e) => panic!("unexpected {e:?}"),
+                    }
+                }
+            });
+        }
+    });
+    assert_eq!(created.load(Ordering::Relaxed), 1);
+    let mut plain = crate::new_key("email-plain-1", limits(None, None));
+    plain.email = Some(tally_domain::tenancy::Email::parse("race@example.com").unwrap());
+    assert!(
+        s.keys.create_key(plain).is_ok(),
+        "admins may reuse an e-mail"
+    );
+}
