@@ -3,13 +3,13 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
-use tally_domain::key::{ApiKey, KeyPatch};
+use tally_domain::key::ApiKey;
 use tally_domain::limits::Limits;
 use tally_domain::services::{CreateKey, IssueKeyError, KeyService, UpdateKeyError};
 use tally_domain::tenancy::{Email, OrgId};
 
 use super::auth::{check_admin, Admin};
-use super::wire::{double_option, limit, parse_instant, KeyResponse};
+use super::wire::{double_option, limit, parse_instant, KeyPatchInput, KeyResponse};
 use crate::error::ApiError;
 use crate::run_blocking;
 use crate::state::AppState;
@@ -190,27 +190,16 @@ pub async fn update(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let r: UpdateKeyRequest = parse_body(&body)?;
-    let patch = KeyPatch {
+    let patch = KeyPatchInput {
         owner: r.owner,
         name: r.name,
-        email: r
-            .email
-            .map(|e| e.as_deref().map(|e| email("email", e)).transpose())
-            .transpose()?,
-        expires_at: r
-            .expires
-            .map(|e| {
-                e.as_deref()
-                    .map(|e| parse_instant("expires", e))
-                    .transpose()
-            })
-            .transpose()?,
-        daily_limit: r.daily_limit.map(|l| limit("daily_limit", l)).transpose()?,
-        lifetime_limit: r
-            .lifetime_limit
-            .map(|l| limit("lifetime_limit", l))
-            .transpose()?,
-    };
+        email: r.email,
+        expires: r.expires,
+        daily_limit: r.daily_limit,
+        lifetime_limit: r.lifetime_limit,
+        names: ["expires", "daily_limit", "lifetime_limit"],
+    }
+    .into_patch()?;
     let key = find(&state, path.into_inner()).await?;
     let service = KeyService::new(state.ports.clone());
     let updated = run_blocking(move || service.update(key.id, patch))

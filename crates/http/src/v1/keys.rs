@@ -3,7 +3,7 @@
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tally_domain::key::{ApiKey, KeyFilter, KeyId, KeyPatch};
+use tally_domain::key::{ApiKey, KeyFilter, KeyId};
 use tally_domain::limits::Limits;
 use tally_domain::services::{CreateKey, KeyService};
 use tally_domain::tenancy::{Email, OrgId, UserId};
@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::lcyt::keys::parse_body;
-use crate::lcyt::wire::{double_option, iso, limit, parse_instant};
+use crate::lcyt::wire::{double_option, iso, limit, parse_instant, KeyPatchInput};
 use crate::principal::Principal;
 use crate::run_blocking;
 use crate::state::AppState;
@@ -241,28 +241,16 @@ pub async fn update(
 ) -> Result<HttpResponse, ApiError> {
     p.require_admin()?;
     let r: UpdateKeyRequest = parse_body(&body)?;
-    let patch = KeyPatch {
+    let patch = KeyPatchInput {
         owner: r.owner,
         name: r.name,
-        email: r
-            .email
-            .map(|e| e.as_deref().map(Email::parse).transpose())
-            .transpose()
-            .map_err(bad)?,
-        expires_at: r
-            .expires_at
-            .map(|e| {
-                e.as_deref()
-                    .map(|e| parse_instant("expiresAt", e))
-                    .transpose()
-            })
-            .transpose()?,
-        daily_limit: r.daily_limit.map(|l| limit("dailyLimit", l)).transpose()?,
-        lifetime_limit: r
-            .lifetime_limit
-            .map(|l| limit("lifetimeLimit", l))
-            .transpose()?,
-    };
+        email: r.email,
+        expires: r.expires_at,
+        daily_limit: r.daily_limit,
+        lifetime_limit: r.lifetime_limit,
+        names: ["expiresAt", "dailyLimit", "lifetimeLimit"],
+    }
+    .into_patch()?;
     let key = visible_key(&p, &state, &path).await?;
     let service = KeyService::new(state.ports.clone());
     let updated = run_blocking(move || service.update(key.id, patch))
