@@ -175,6 +175,7 @@ async fn a_session_token_records_and_reads_its_own_keys_usage() {
             ),
             (Some(4), Some(0))
         );
+        assert_eq!(a["breakdown"]["byApiName"], json!({ "captions": 1 }));
     }
     let other = format!("/usage/{}", w.events[0].id);
     assert_eq!(w.app.get_as(&token, &other).await.status, 404);
