@@ -2,8 +2,9 @@
 //! window of any length, all-time totals, whole-day windows and money on the wire.
 //!
 //! Everything here asks [`UsageService::query`]; nothing reads raw events. A
-//! [`UsageQuery`] spans at most 400 days, so longer windows (all time) are asked in chunks
-//! and the rows of a bucket split across chunks are merged.
+//! [`UsageQuery`] spans at most [`Granularity::max_span`] (400 days of hours or days, a
+//! century of months), so a longer window is asked in chunks and the rows of a bucket split
+//! across chunks are merged; all-time totals are one monthly query.
 
 use std::collections::BTreeMap;
 
@@ -13,15 +14,12 @@ use tally_domain::usage::{
     CostNanos, DimValue, Dimension, Granularity, Totals, UsageFilters, UsageQuery, UsageRow,
 };
 use time::macros::datetime;
-use time::{Date, Duration, OffsetDateTime};
+use time::{Date, OffsetDateTime};
 
 use crate::error::ApiError;
 
 /// Where "all time" starts: events dated earlier count in no all-time total.
 pub const ALL_TIME_START: OffsetDateTime = datetime!(2000-01-01 0:00 UTC);
-
-/// The longest chunk asked in one query (the domain's limit).
-const CHUNK: Duration = tally_domain::usage::query::MAX_QUERY_SPAN;
 
 /// The rows of `[from, to)` at `granularity`, grouped by `group_by`, for any span: spans
 /// above the query limit are asked in chunks and merged. An empty window has no rows.
@@ -39,7 +37,7 @@ pub fn rows(
     let mut merged: BTreeMap<(OffsetDateTime, Vec<DimValue>), Totals> = BTreeMap::new();
     let mut start = tally_domain::usage::rollup::hour_floor(from);
     while start < to {
-        let end = (start + CHUNK).min(to);
+        let end = (start + granularity.max_span()).min(to);
         let query = UsageQuery::new(
             start,
             end,

@@ -204,6 +204,11 @@ fn filtered<'a>(q: &'a LogQuery) -> ue::BoxedQuery<'a, Pg> {
     if let Some(text) = &q.path_contains {
         b = b.filter(ue::path.like(format!("%{}%", escape_like(text))));
     }
+    match q.api_call {
+        Some(true) => b = b.filter(ue::method.is_not_null()),
+        Some(false) => b = b.filter(ue::method.is_null()),
+        None => {}
+    }
     if let Some(start) = q.start {
         b = b.filter(ue::occurred_at.ge(micros(start)));
     }

@@ -26,6 +26,8 @@ pub struct LogQuery {
     pub status_code: Option<u16>,
     /// Only paths containing this text.
     pub path_contains: Option<String>,
+    /// Only API calls (events with an HTTP method), or only the others.
+    pub api_call: Option<bool>,
     /// Only events at or after this instant.
     pub start: Option<OffsetDateTime>,
     /// Only events before this instant.
@@ -56,6 +58,7 @@ impl LogQuery {
             method: None,
             status_code: None,
             path_contains: None,
+            api_call: None,
             start: None,
             end: None,
             include_inactive: true,
@@ -82,6 +85,7 @@ impl LogQuery {
                     .as_ref()
                     .is_some_and(|path| path.contains(p.as_str()))
             })
+            && self.api_call.is_none_or(|c| d.method.is_some() == c)
             && self.start.is_none_or(|s| d.occurred_at >= s)
             && self.end.is_none_or(|end| d.occurred_at < end)
     }

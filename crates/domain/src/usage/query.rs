@@ -47,6 +47,16 @@ impl Granularity {
         }
     }
 
+    /// The longest range a query at this granularity may span: 400 days of hours or days,
+    /// a century of months (a query's cost follows the buckets it returns).
+    #[must_use]
+    pub fn max_span(self) -> Duration {
+        match self {
+            Self::Hour | Self::Day => MAX_QUERY_SPAN,
+            Self::Month => MAX_MONTHLY_SPAN,
+        }
+    }
+
     /// The start of the bucket containing `t`.
     #[must_use]
     pub fn bucket_start(self, t: OffsetDateTime) -> OffsetDateTime {
@@ -278,8 +288,11 @@ impl UsageFilters {
     }
 }
 
-/// The longest range a query may span.
+/// The longest range an hourly or daily query may span.
 pub const MAX_QUERY_SPAN: Duration = Duration::days(400);
+
+/// The longest range a monthly query may span (about a century: "all time").
+pub const MAX_MONTHLY_SPAN: Duration = Duration::days(36_525);
 
 /// An aggregation over `[from, to)`, at hour precision.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -297,7 +310,7 @@ impl UsageQuery {
     /// the rollups. Duplicate dimensions are dropped; no metrics means all of them.
     ///
     /// # Errors
-    /// `from` not before `to`, or a span above 400 days.
+    /// `from` not before `to`, or a span above [`Granularity::max_span`].
     pub fn new(
         from: OffsetDateTime,
         to: OffsetDateTime,
@@ -309,8 +322,11 @@ impl UsageQuery {
         if from >= to {
             return Err(InvalidValue::new("from must be before to"));
         }
-        if to - from > MAX_QUERY_SPAN {
-            return Err(InvalidValue::new("the range must not exceed 400 days"));
+        if to - from > granularity.max_span() {
+            return Err(InvalidValue::new(match granularity {
+                Granularity::Month => "a monthly range must not exceed 100 years",
+                _ => "the range must not exceed 400 days (use granularity=month for longer)",
+            }));
         }
         let from = hour_floor(from);
         let to_floor = hour_floor(to);
@@ -513,6 +529,15 @@ mod tests {
             vec![]
         )
         .is_err());
+        let century = UsageQuery::new(
+            same,
+            same + Duration::days(30 * 365),
+            Granularity::Month,
+            vec![],
+            UsageFilters::default(),
+            vec![],
+        );
+        assert!(century.is_ok());
         assert!(Dimension::parse("colour").unwrap_err().0.contains("colour"));
     }
 

@@ -90,6 +90,8 @@ impl ApiLogParams {
         let mut q = LogQuery::new(size).map_err(|e| ApiError::BadRequest(e.0))?;
         q.offset = (page - 1).saturating_mul(u64::from(size));
         q.include_inactive = false;
+        // Request logs list API calls only (events with an HTTP method), as `apiCalls` counts.
+        q.api_call = Some(true);
         q.method = self.method.as_deref().map(str::to_ascii_uppercase);
         q.status_code = int::<u16>(
             "status_code",

@@ -51,6 +51,8 @@ pub async fn key_usage(
         let mut q = LogQuery::new(RECENT).map_err(|e| ApiError::Internal(e.0))?;
         q.key_id = Some(id);
         q.include_inactive = false;
+        // Request logs list API calls only (events with an HTTP method), as `apiCalls` counts.
+        q.api_call = Some(true);
         let (all, month) = all_time_and_month(&service, now, &calls)?;
         let tomorrow = day_start(today) + Duration::DAY;
         Ok::<_, ApiError>((

@@ -14,6 +14,7 @@ use uuid::Uuid;
 use crate::error::ApiError;
 use crate::lcyt::wire::{iso, parse_ymd};
 use crate::principal::Principal;
+use crate::rollups::usd;
 use crate::run_blocking;
 use crate::state::AppState;
 
@@ -87,15 +88,6 @@ fn scope(p: &Principal, mut f: UsageFilters) -> Result<UsageFilters, ApiError> {
         f.org_id = Some(own);
     }
     Ok(f)
-}
-
-/// Dollars as a JSON number, printed from the exact decimal (the shortest form that reads back
-/// as the same double, so `0.0043` stays `0.0043`).
-#[must_use]
-pub fn usd(c: CostNanos) -> Value {
-    c.to_usd_string()
-        .parse::<f64>()
-        .map_or(Value::Null, |f| json!(f))
 }
 
 /// `GET /v1/analytics?from&to&granularity&group_by&metrics&<filters>` →

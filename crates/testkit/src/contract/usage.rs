@@ -428,10 +428,21 @@ pub fn usage_logs_filter_order_and_page(s: &Stores) {
     q.path_contains = Some("bots/1".into());
     assert_eq!(ids(&q), vec![uuid(1)]);
     let mut q = LogQuery::new(100).unwrap();
+    q.path_contains = Some("%".into());
+    assert!(ids(&q).is_empty(), "LIKE wildcards are literal");
+    let mut q = LogQuery::new(100).unwrap();
     q.key_id = Some(k.id);
     q.start = Some(T0 + Duration::minutes(1));
     q.end = Some(T0 + Duration::minutes(3));
     assert_eq!(ids(&q), vec![uuid(2), uuid(1)]);
+    let mut plain = event(&org, T0 + Duration::minutes(30));
+    plain.method = None;
+    s.usage.ingest(vec![(uuid(50), plain)], T0).unwrap();
+    let mut q = LogQuery::new(100).unwrap();
+    q.api_call = Some(false);
+    assert_eq!(ids(&q), vec![uuid(50)]);
+    q.api_call = Some(true);
+    assert_eq!(s.usage.list_events(&q).unwrap().total, 10);
     let mut q = LogQuery::new(100).unwrap();
     q.org_id = Some(OrgId::parse("org_other").unwrap());
     assert_eq!(s.usage.list_events(&q).unwrap().total, 0);
@@ -446,7 +457,7 @@ pub fn usage_logs_filter_order_and_page(s: &Stores) {
         .unwrap();
     let mut q = LogQuery::new(100).unwrap();
     q.include_inactive = false;
-    assert_eq!(s.usage.list_events(&q).unwrap().total, 9);
+    assert_eq!(s.usage.list_events(&q).unwrap().total, 10);
 }
 
 /// Aggregation groups by dimensions, buckets by hour/day/month and filters.
