@@ -16,6 +16,7 @@
 //! - [`testing`]: throwaway databases cloned from a migrated template, for tests.
 
 mod analytics;
+pub mod bulk;
 mod bus;
 mod convert;
 mod erasure;

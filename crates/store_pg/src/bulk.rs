@@ -1,0 +1,167 @@
+//! Bulk seeding for benchmarks: synthetic usage history written with set-based SQL
+//! (`INSERT … SELECT … FROM generate_series`), millions of rows per statement instead of one
+//! meter per event.
+//!
+//! This is a benchmarking and seeding tool, not a port: it writes events and their hourly
+//! rollups (and the lcyt domain rollup for caption events) exactly as the meter would
+//! aggregate them, so analytics read a realistic history, but it does not touch the keys'
+//! counters (`lifetime_used`, daily usage) — seeded history is analytics-only. Never call it
+//! on a production database.
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Text, Timestamptz, Uuid as SqlUuid};
+use tally_domain::StoreError;
+use time::OffsetDateTime;
+
+use crate::PgStore;
+
+/// Events written per statement: bounds the memory of the `RETURNING` set the rollups are
+/// computed from.
+const CHUNK: u64 = 250_000;
+
+/// Which history to write.
+#[derive(Debug, Clone)]
+pub struct SeedSpec {
+    /// The organisation every event belongs to.
+    pub org_id: String,
+    /// Owners of the events, used round-robin in step with `key_ids` (event `i` belongs to
+    /// `user_ids[i % n]` and `key_ids[i % n]`). Must have the same length as `key_ids`.
+    pub user_ids: Vec<uuid::Uuid>,
+    /// Keys of the events (see `user_ids`).
+    pub key_ids: Vec<i64>,
+    /// Index of the first event: seeding `0..1M` then `1M..10M` continues one series.
+    pub first: u64,
+    /// How many events to write.
+    pub count: u64,
+    /// The newest instant; events are spread over `days` days before it.
+    pub end: OffsetDateTime,
+    /// Span of the history in days (at least 1).
+    pub days: u32,
+}
+
+/// Writes `spec.count` synthetic events (1 in 10 a caption of `https://lcyt.fi`, the rest API
+/// requests over three API names, four models, two languages, 1 in 20 failed with a 500),
+/// with their hourly rollups and domain rollups, in chunks of 250,000 per statement.
+/// Returns the number of events written.
+///
+/// # Errors
+/// [`StoreError::Unavailable`] when the database is unreachable; [`StoreError::Internal`]
+/// when `user_ids` and `key_ids` are empty or of different lengths, or a statement fails.
+pub fn seed_events(store: &PgStore, spec: &SeedSpec) -> Result<u64, StoreError> {
+    if spec.key_ids.is_empty() || spec.key_ids.len() != spec.user_ids.len() {
+        return Err(StoreError::Internal(
+            "seed_events: user_ids and key_ids must be non-empty and of equal length".into(),
+        ));
+    }
+    let span = i64::from(spec.days.max(1)) * 86_400;
+    let mut written = 0;
+    while written < spec.count {
+        let n = CHUNK.min(spec.count - written);
+        let from = to_i64(spec.first + written)?;
+        let to = to_i64(spec.first + written + n - 1)?;
+        store.read(|c| {
+            c.batch_execute("SET synchronous_commit = off")?;
+            diesel::sql_query(SEED_SQL)
+                .bind::<BigInt, _>(from)
+                .bind::<BigInt, _>(to)
+                .bind::<Text, _>(&spec.org_id)
+                .bind::<Array<SqlUuid>, _>(&spec.user_ids)
+                .bind::<Array<BigInt>, _>(&spec.key_ids)
+                .bind::<Timestamptz, _>(spec.end)
+                .bind::<BigInt, _>(span)
+                .execute(c)?;
+            Ok(c.batch_execute("SET synchronous_commit = on")?)
+        })?;
+        written += n;
+    }
+    Ok(written)
+}
+
+/// Creates `count` unlimited keys in `org_id` whose secrets are `<prefix><i>` for `i` in
+/// `0..count` (hashed as the server hashes presented keys), for load tests that skip the
+/// HTTP key creation (the pgbench baseline). Returns their ids, in order of `i`.
+///
+/// # Errors
+/// [`StoreError`] when the database is unreachable or a secret already exists.
+pub fn seed_keys(
+    store: &PgStore,
+    org_id: &str,
+    prefix: &str,
+    count: u64,
+) -> Result<Vec<i64>, StoreError> {
+    #[derive(QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+    }
+    let count = to_i64(count)?;
+    store.read(|c| {
+        let ids = diesel::sql_query(
+            "INSERT INTO api_keys (org_id, secret_hash, alias, owner, created_at) \
+             SELECT $1, encode(sha256(convert_to($2 || i, 'UTF8')), 'hex'), 'bench', 'bench', now() \
+             FROM generate_series(0, $3 - 1) AS i ORDER BY i RETURNING id",
+        )
+        .bind::<Text, _>(org_id)
+        .bind::<Text, _>(prefix)
+        .bind::<BigInt, _>(count)
+        .load::<Id>(c)?;
+        Ok(ids.into_iter().map(|r| r.id).collect())
+    })
+}
+
+/// Refreshes the planner statistics after a large seed (analytics plans depend on them).
+///
+/// # Errors
+/// [`StoreError`] when the database is unreachable.
+pub fn analyze(store: &PgStore) -> Result<(), StoreError> {
+    store.read(|c| Ok(c.batch_execute("ANALYZE usage_events, usage_rollups, domain_rollups")?))
+}
+
+fn to_i64(n: u64) -> Result<i64, StoreError> {
+    i64::try_from(n).map_err(|_| StoreError::Internal(format!("seed index {n} out of range")))
+}
+
+/// One chunk: the events of `$1..=$2`, their rollups and domain rollups, in one statement.
+/// Event `i` happens `(i * 7919) mod span` seconds before `$6` (7919 is prime, so the events
+/// cover the span evenly); its dimensions cycle with `i`.
+const SEED_SQL: &str = "\
+WITH ins AS (
+    INSERT INTO usage_events (occurred_at, id, org_id, user_id, key_id, kind, api_name, method,
+        path, status_code, response_time_ms, model, language, domain, units, cost_nanos, tokens,
+        quota, duration_ms, success, created_at)
+    SELECT t, gen_random_uuid(), $3, ($4)[1 + i % cardinality($4)], ($5)[1 + i % cardinality($5)],
+        CASE WHEN i % 10 = 0 THEN 'caption' ELSE 'request' END,
+        (ARRAY['bots', 'transcribe', 'chat'])[1 + i % 3],
+        CASE WHEN i % 10 = 0 THEN NULL WHEN i % 7 = 0 THEN 'GET' ELSE 'POST' END,
+        CASE WHEN i % 10 = 0 THEN NULL ELSE (ARRAY['/v1/bots', '/v1/transcribe', '/v1/chat'])[1 + i % 3] END,
+        CASE WHEN i % 10 = 0 THEN NULL WHEN i % 20 = 1 THEN 500 ELSE 200 END,
+        i % 900,
+        (ARRAY['gpt-4o', 'gpt-4o-mini', 'claude-3', 'llama-3'])[1 + i % 4],
+        (ARRAY['en', 'fi'])[1 + i % 2],
+        CASE WHEN i % 10 = 0 THEN 'https://lcyt.fi' END,
+        1, 1000 + i % 500, i % 1000, i % 100, i % 60000, i % 20 <> 1, t
+    FROM (SELECT i, $6 - make_interval(secs => ((i * 7919) % $7)::double precision) AS t
+          FROM generate_series($1::bigint, $2::bigint) AS i) AS g
+    RETURNING occurred_at, org_id, user_id, key_id, kind, model, api_name, language, domain,
+        success, method, status_code, units, cost_nanos, tokens, quota, duration_ms
+), r AS (
+    INSERT INTO usage_rollups AS r (hour, org_id, user_id, key_id, model, api_name, language,
+        domain, success, api_call, status_class, count, units, cost_nanos, tokens, quota,
+        duration_ms)
+    SELECT date_trunc('hour', occurred_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', org_id,
+        user_id, key_id, model, api_name, language, domain, success, method IS NOT NULL,
+        (status_code / 100)::smallint, count(*), sum(units), sum(cost_nanos), sum(tokens),
+        sum(quota), sum(duration_ms)
+    FROM ins GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11
+    ON CONFLICT ON CONSTRAINT usage_rollups_dims_key DO UPDATE SET
+        count = r.count + EXCLUDED.count, units = r.units + EXCLUDED.units,
+        cost_nanos = r.cost_nanos + EXCLUDED.cost_nanos, tokens = r.tokens + EXCLUDED.tokens,
+        quota = r.quota + EXCLUDED.quota, duration_ms = r.duration_ms + EXCLUDED.duration_ms
+    RETURNING 1
+)
+INSERT INTO domain_rollups AS d (date, hour, domain, captions_sent, batches_sent)
+SELECT (occurred_at AT TIME ZONE 'UTC')::date,
+    extract(hour FROM occurred_at AT TIME ZONE 'UTC')::smallint, domain, sum(units), 0
+FROM ins WHERE kind = 'caption' AND domain IS NOT NULL GROUP BY 1, 2, 3
+ON CONFLICT (date, hour, domain) DO UPDATE SET captions_sent = d.captions_sent + EXCLUDED.captions_sent";
