@@ -1,0 +1,131 @@
+//! `pgbench`: the database's own ceiling for the meter's work (`scripts/bench/meter.sql`) on a
+//! fresh database with Tally's schema and 10,000 keys, over many keys and one hot key, at each
+//! client count. Latencies come from pgbench's per-transaction log (`--log`), so percentiles
+//! are computed exactly as the HTTP scenarios' are.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use tally_store_pg::bulk;
+use tally_store_pg::testing::TestDb;
+use tally_store_pg::{PgOptions, PgStore};
+
+use crate::error::{setup, BenchError, Result};
+use crate::report::{row, Section, HEADER};
+use crate::stats::{RunResult, Summary};
+use crate::Opts;
+
+/// Keys created for the many-keys variant.
+const KEYS: u64 = 10_000;
+
+/// Runs pgbench and returns its section.
+///
+/// # Errors
+/// No Postgres, no pgbench, or a pgbench that fails.
+pub fn run(opts: &Opts) -> Result<Section> {
+    let db = TestDb::create().ok_or_else(|| setup("no Postgres at TALLY_TEST_DATABASE_URL"))?;
+    let store = PgStore::connect(db.url(), PgOptions::default()).map_err(setup)?;
+    let ids = bulk::seed_keys(&store, "org_default", "pgbench-key-", KEYS).map_err(setup)?;
+    drop(store);
+    let (Some(&min), Some(&max)) = (ids.first(), ids.last()) else {
+        return Err(setup("no keys seeded"));
+    };
+    std::fs::create_dir_all(&opts.work_dir)?;
+    let mut out = vec![
+        format!(
+            "### pgbench — `scripts/bench/meter.sql` (one verify's statements), {KEYS} keys, \
+             {} s runs, `-j 2`\n",
+            opts.duration
+        ),
+        HEADER.to_owned(),
+    ];
+    let mut figures = Vec::new();
+    for (label, name, lo) in [("10,000 keys", "many", min), ("1 hot key", "hot", max)] {
+        let mut best: f64 = 0.0;
+        for &clients in &opts.pgbench_clients {
+            let mut runs = Vec::new();
+            for r in 0..opts.runs {
+                let prefix = opts.work_dir.join(format!("pgbench-{name}-{clients}-{r}"));
+                runs.push(once(opts, db.url(), clients, (lo, max), &prefix)?);
+            }
+            best = best.max(Summary::median(&runs).rps);
+            out.push(row(
+                &format!("pgbench meter tx, {label}"),
+                "postgres",
+                clients as usize,
+                &runs,
+                None,
+            ));
+        }
+        figures.push((format!("pgbench.{name}.tps"), best));
+    }
+    Ok(Section {
+        text: out.join("\n"),
+        figures,
+    })
+}
+
+fn once(
+    opts: &Opts,
+    url: &str,
+    clients: u32,
+    (min, max): (i64, i64),
+    prefix: &Path,
+) -> Result<Summary> {
+    let output = Command::new(&opts.pgbench)
+        .args(["-n", "-j", "2", "--log"])
+        .arg(format!("--log-prefix={}", prefix.display()))
+        .arg("-f")
+        .arg(&opts.pgbench_script)
+        .arg(format!("-c{clients}"))
+        .arg(format!("-T{}", opts.duration.ceil().max(1.0)))
+        .arg(format!("-Dminkey={min}"))
+        .arg(format!("-Dmaxkey={max}"))
+        .arg(url)
+        .output()
+        .map_err(|e| setup(format!("cannot run {}: {e}", opts.pgbench.display())))?;
+    if !output.status.success() {
+        return Err(BenchError::Setup(format!(
+            "pgbench failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        )));
+    }
+    let mut run = read_logs(prefix)?;
+    run.elapsed = Duration::from_secs_f64(opts.duration.ceil().max(1.0));
+    let failed = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("number of failed transactions: "))
+        .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        .unwrap_or(0);
+    run.io_errors = failed;
+    Ok(Summary::of(run))
+}
+
+/// Reads (and removes) pgbench's transaction logs `<prefix>.<pid>[.<thread>]`: the third
+/// field of each line is the transaction's latency in microseconds.
+fn read_logs(prefix: &Path) -> Result<RunResult> {
+    let dir = prefix.parent().unwrap_or(Path::new("."));
+    let stem = prefix
+        .file_name()
+        .map(|s| format!("{}.", s.to_string_lossy()))
+        .unwrap_or_default();
+    let mut run = RunResult::default();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let is_log = path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with(&stem));
+        if !is_log {
+            continue;
+        }
+        for line in std::fs::read_to_string(&path)?.lines() {
+            if let Some(us) = line.split_whitespace().nth(2).and_then(|v| v.parse().ok()) {
+                run.latencies_us.push(us);
+                *run.statuses.entry(200).or_default() += 1;
+            }
+        }
+        std::fs::remove_file(&path)?;
+    }
+    Ok(run)
+}

@@ -1,0 +1,56 @@
+-- pgbench custom script: the database work of one `POST /v1/verify` on Tally's real schema,
+-- statement for statement as tally_store_pg issues it (crates/store_pg/src/keys.rs find_key,
+-- crates/store_pg/src/meter.rs meter_tx), so the server's Postgres figures can be read as a
+-- fraction of what this database allows on this machine.
+--
+-- Variables (set by `tally-bench pgbench` with -D): minkey, maxkey — ids of keys created by
+-- tally_store_pg::bulk::seed_keys with secrets 'pgbench-key-<id - minkey>'. minkey = maxkey
+-- is the hot-key variant.
+\set k random(:minkey, :maxkey)
+-- find_key: the presented secret's hash (outside the transaction, like the service).
+SELECT id, org_id, secret_hash, alias, name, owner, email, email_hash, user_id, created_at,
+       expires_at, active, revoked_at, erased_at, daily_limit, lifetime_limit, lifetime_used,
+       sequence, last_caption_at
+FROM api_keys
+WHERE secret_hash = encode(sha256(convert_to('pgbench-key-' || (:k - :minkey), 'UTF8')), 'hex')
+LIMIT 1;
+BEGIN;
+-- lock_key: the row lock that serialises a key's meters.
+SELECT id, org_id, secret_hash, alias, name, owner, email, email_hash, user_id, created_at,
+       expires_at, active, revoked_at, erased_at, daily_limit, lifetime_limit, lifetime_used,
+       sequence, last_caption_at
+FROM api_keys WHERE id = :k LIMIT 1 FOR UPDATE;
+-- The day's counter, read after the lock is held.
+SELECT used FROM key_daily_usage
+WHERE key_id = :k AND day = (now() AT TIME ZONE 'UTC')::date LIMIT 1;
+-- insert_event ... RETURNING (a verify without event fields: kind request, 1 unit).
+INSERT INTO usage_events (occurred_at, id, org_id, user_id, key_id, session_id, kind, api_name,
+    endpoint, method, path, status_code, response_time_ms, model, language, domain, units,
+    cost_nanos, tokens, quota, duration_ms, success, error, ip, user_agent, active,
+    idempotency_key, created_at)
+VALUES (now(), gen_random_uuid(), 'org_default', NULL, :k, NULL, 'request', NULL, NULL, NULL,
+    NULL, NULL, NULL, NULL, NULL, NULL, 1, 0, 0, 0, 0, true, NULL, NULL, NULL, true, NULL, now())
+RETURNING occurred_at, id, org_id, user_id, key_id, session_id, kind, api_name, endpoint, method,
+    path, status_code, response_time_ms, model, language, domain, units, cost_nanos, tokens,
+    quota, duration_ms, success, error, ip, user_agent, active, idempotency_key, created_at;
+-- count: key counters, the day's counter and the hourly rollup in one statement.
+WITH k AS (
+    UPDATE api_keys SET lifetime_used = lifetime_used + 1, sequence = sequence,
+        last_caption_at = last_caption_at
+    WHERE id = :k RETURNING 1),
+d AS (
+    INSERT INTO key_daily_usage (key_id, day, org_id, used)
+    VALUES (:k, (now() AT TIME ZONE 'UTC')::date, 'org_default', 1)
+    ON CONFLICT (key_id, day) DO UPDATE SET used = key_daily_usage.used + EXCLUDED.used
+    RETURNING 1)
+INSERT INTO usage_rollups AS r
+    (hour, org_id, user_id, key_id, model, api_name, language, domain, success, api_call,
+     status_class, count, units, cost_nanos, tokens, quota, duration_ms)
+VALUES (date_trunc('hour', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', 'org_default', NULL,
+    :k, NULL, NULL, NULL, NULL, true, false, NULL, 1, 1, 0, 0, 0, 0)
+ON CONFLICT (hour, org_id, user_id, key_id, model, api_name, language, domain, success,
+             api_call, status_class)
+DO UPDATE SET count = r.count + EXCLUDED.count, units = r.units + EXCLUDED.units,
+    cost_nanos = r.cost_nanos + EXCLUDED.cost_nanos, tokens = r.tokens + EXCLUDED.tokens,
+    quota = r.quota + EXCLUDED.quota, duration_ms = r.duration_ms + EXCLUDED.duration_ms;
+COMMIT;
