@@ -24,3 +24,7 @@ deps-check:
 # Everything CI checks, installing what is missing.
 ci:
     .ci/run
+
+# Benchmarks: the standard set on both stores (~10 min); rewrites docs/BENCHMARKS.md.
+bench:
+    scripts/bench.sh
