@@ -40,7 +40,7 @@ fi
 
 echo "bench: building release binaries" >&2
 cargo build --release --locked -p tally -p tally-bench >&2
-bench=target/release/tally-bench
+bench=${CARGO_TARGET_DIR:-target}/release/tally-bench
 common=(--duration "$duration" --runs "$runs" --connections "$conns" --history "$history"
     --subscribers "$subscribers")
 
