@@ -14,8 +14,10 @@
 //!
 //! Erasing an already-erased key deletes nothing more and writes no second receipt.
 //!
-//! Erasing a user erases every key bound to them as above and anonymises the user
-//! ([`anonymise_user`]), in the same transaction.
+//! Erasing a user erases every key bound to them as above, deletes the raw usage events
+//! recorded for the user without one of their keys, moves every rollup row of the user to the
+//! anonymous bucket and anonymises the user ([`anonymise_user`]), all in one transaction.
+//! Receipts are per key: a user without keys leaves none.
 
 use time::OffsetDateTime;
 

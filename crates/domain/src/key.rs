@@ -46,11 +46,15 @@ impl KeySecret {
     /// Validates a custom secret supplied by an admin.
     ///
     /// # Errors
-    /// Shorter than 8 or longer than 256 characters, or containing whitespace or a control or
-    /// non-ASCII character.
+    /// Shorter than 8 or longer than 256 characters, containing whitespace or a control or
+    /// non-ASCII character, or shaped like a JWT.
     pub fn custom(s: &str) -> Result<Self, InvalidValue> {
         let ok = (8..=256).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_graphic());
-        if ok {
+        // A Bearer value shaped like a JWT is read as a token, so such a key could never be used.
+        let jwt_shaped = s.starts_with("eyJ") && s.matches('.').count() == 2;
+        if jwt_shaped {
+            Err(InvalidValue::new("key must not look like a JWT (eyJ….….…)"))
+        } else if ok {
             Ok(Self(s.to_owned()))
         } else {
             Err(InvalidValue::new(
@@ -328,6 +332,8 @@ mod tests {
         assert!(KeySecret::custom("abcd\t1234").is_err());
         assert!(KeySecret::custom("abcdé1234").is_err());
         assert!(KeySecret::custom(&"x".repeat(257)).is_err());
+        assert!(KeySecret::custom("eyJhbGciOi.eyJzdWIi.c2ln").is_err());
+        assert!(KeySecret::custom("eyJ-not-a-token").is_ok());
     }
 
     #[test]

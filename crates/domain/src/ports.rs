@@ -472,6 +472,8 @@ pub trait UsageStore: Send + Sync {
         -> Result<ErasureOutcome, StoreError>;
 
     /// Erases a user in one transaction: every key bound to them as [`Self::erase_keys`] does,
+    /// their remaining raw usage events (recorded without one of their keys) deleted with
+    /// their idempotency records, every rollup row of the user moved to the anonymous bucket,
     /// and the user anonymised ([`crate::erasure::anonymise_user`]). `None` when there is no
     /// such user; erasing an erased user again changes nothing.
     ///

@@ -132,6 +132,35 @@ impl State {
         deleted
     }
 
+    /// Removes the raw usage events of a user that no key of theirs covered and moves every
+    /// rollup row of the user to the anonymous bucket.
+    pub fn forget_user_history(&mut self, user: UserId) {
+        let gone: Vec<Uuid> = self
+            .events
+            .values()
+            .filter(|e| e.data.user_id == Some(user))
+            .map(|e| e.id)
+            .collect();
+        for event_id in gone {
+            if let Some(e) = self.events.remove(&event_id) {
+                if let Some(k) = &e.data.idempotency_key {
+                    self.idempotency.remove(&(e.data.org_id.clone(), k.clone()));
+                }
+            }
+        }
+        let moved: Vec<RollupKey> = self
+            .rollups
+            .keys()
+            .filter(|k| k.user_id == Some(user))
+            .cloned()
+            .collect();
+        for k in moved {
+            if let Some(t) = self.rollups.remove(&k) {
+                self.add_rollup(k.anonymised(), t, false);
+            }
+        }
+    }
+
     /// Open sessions of a domain.
     pub fn open_sessions_of(&self, domain: &tally_domain::origin::Domain) -> u64 {
         self.sessions

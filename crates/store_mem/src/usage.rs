@@ -188,6 +188,7 @@ impl UsageStore for MemStore {
             .map(|k| k.id)
             .collect();
         let out = s.erase_keys(&keys, now);
+        s.forget_user_history(user);
         s.users.insert(user, anonymise_user(&found, now));
         Ok(Some(out))
     }

@@ -116,6 +116,17 @@ pub(crate) fn erase_user_tx(
         .map(KeyId)
         .collect();
     let out = erase_tx(c, &keys, now)?;
+    // Usage recorded for the user without one of their keys (user tokens, admin events).
+    let events: Vec<(String, String)> =
+        diesel::delete(usage_events::table.filter(usage_events::user_id.eq(user.0)))
+            .returning((
+                usage_events::org_id,
+                usage_events::idempotency_key.assume_not_null(),
+            ))
+            .get_results::<(String, String)>(c)
+            .or_else(|_| Ok::<_, diesel::result::Error>(Vec::new()))?;
+    let _ = events;
+    crate::rollups::anonymise_user(c, user)?;
     let erased = UserRow::from(&anonymise_user(&row.into_domain()?, micros(now)));
     diesel::update(users::table.find(user.0))
         .set((

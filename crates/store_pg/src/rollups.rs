@@ -8,6 +8,7 @@ use diesel::sql_types::{BigInt, Timestamptz};
 use diesel::upsert::excluded;
 use tally_domain::key::KeyId;
 use tally_domain::origin::Domain;
+use tally_domain::tenancy::UserId;
 use tally_domain::usage::{DomainActivity, DomainCounters, DomainRollupKey, RollupKey, Totals};
 use time::OffsetDateTime;
 
@@ -88,13 +89,12 @@ pub(crate) fn add_one(
     add_usage(c, &BTreeMap::from([(key, t)]))
 }
 
-/// Moves every rollup contribution of `key` to the anonymous bucket of the same hour and
-/// dimensions ([`RollupKey::anonymised`]): organisation and site totals stay right, nothing
-/// links back to the key or its user.
-pub(crate) fn anonymise_key(c: &mut PgConnection, key: KeyId) -> Result<(), Fail> {
-    diesel::sql_query(
+/// The SQL that moves the rollup rows matching `filter` (a condition on `$1`) to the
+/// anonymous bucket, merging them with rows already there.
+fn anonymise_sql(filter: &str) -> String {
+    format!(
         "WITH moved AS ( \
-             DELETE FROM usage_rollups WHERE key_id = $1 \
+             DELETE FROM usage_rollups WHERE {filter} \
              RETURNING hour, org_id, model, api_name, language, domain, success, api_call, \
                        status_class, count, units, cost_nanos, tokens, quota, duration_ms) \
          INSERT INTO usage_rollups AS r \
@@ -115,10 +115,24 @@ pub(crate) fn anonymise_key(c: &mut PgConnection, key: KeyId) -> Result<(), Fail
          DO UPDATE SET count = r.count + EXCLUDED.count, units = r.units + EXCLUDED.units, \
              cost_nanos = r.cost_nanos + EXCLUDED.cost_nanos, \
              tokens = r.tokens + EXCLUDED.tokens, quota = r.quota + EXCLUDED.quota, \
-             duration_ms = r.duration_ms + EXCLUDED.duration_ms",
+             duration_ms = r.duration_ms + EXCLUDED.duration_ms"
     )
-    .bind::<BigInt, _>(key.0)
-    .execute(c)?;
+}
+
+/// Moves a key's rollup contributions to the anonymous bucket (no user, no key):
+/// organisation and site totals stay right, nothing links back to the key.
+pub(crate) fn anonymise_key(c: &mut PgConnection, key: KeyId) -> Result<(), Fail> {
+    diesel::sql_query(anonymise_sql("key_id = $1"))
+        .bind::<BigInt, _>(key.0)
+        .execute(c)?;
+    Ok(())
+}
+
+/// Moves a user's rollup contributions (through any key or none) to the anonymous bucket.
+pub(crate) fn anonymise_user(c: &mut PgConnection, user: UserId) -> Result<(), Fail> {
+    diesel::sql_query(anonymise_sql("user_id = $1"))
+        .bind::<diesel::sql_types::Uuid, _>(user.0)
+        .execute(c)?;
     Ok(())
 }
 

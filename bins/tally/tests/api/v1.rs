@@ -510,4 +510,26 @@ async fn erasing_a_user_erases_all_their_keys_and_leaves_receipts() {
             .status,
         404
     );
+    let res = app
+        .bearer("GET", &format!("/v1/users/{alice}"), &alice_token, None)
+        .await;
+    assert_eq!(res.status, 401, "an erased user's tokens die");
+    let shown = app
+        .admin("GET", &format!("/v1/users/{alice}"), None)
+        .await
+        .json();
+    assert!(shown["username"].as_str().unwrap().starts_with("erased-"));
+    assert!(shown["email"].is_null());
+    assert!(shown["erasedAt"].is_string());
+    let res = app
+        .admin("POST", &format!("/v1/users/{alice}/tokens"), None)
+        .await;
+    assert_eq!(
+        (res.status, res.json()["error"].as_str()),
+        (409, Some("user is erased"))
+    );
+    let res = app
+        .admin("POST", "/v1/keys", Some(json!({ "userId": alice })))
+        .await;
+    assert_eq!(res.status, 400);
 }

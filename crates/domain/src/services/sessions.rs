@@ -73,7 +73,7 @@ pub enum AuthorizeSessionError {
     /// The session has ended.
     #[error("Session not found")]
     SessionEnded,
-    /// Its key was revoked, erased or deleted.
+    /// Its key was revoked, erased, expired or deleted.
     #[error("API key {}", .0.lcyt_reason())]
     Key(KeyRejection),
     /// Backend failure.
@@ -162,7 +162,7 @@ impl SessionService {
     }
 
     /// Checks that a (verified) session token is still honoured — its session is open and its
-    /// key neither revoked, erased nor deleted — and records the activity.
+    /// key neither revoked, erased, expired nor deleted — and records the activity.
     ///
     /// # Errors
     /// [`AuthorizeSessionError`].
@@ -177,13 +177,10 @@ impl SessionService {
             .keys
             .get_key(key_id)?
             .ok_or(AuthorizeSessionError::Key(KeyRejection::UnknownKey))?;
-        if key.erased_at.is_some() {
-            return Err(AuthorizeSessionError::Key(KeyRejection::Erased));
-        }
-        if !key.active {
-            return Err(AuthorizeSessionError::Key(KeyRejection::Revoked));
-        }
         let now = self.ports.clock.now();
+        // The same rule as everywhere a key is used: erased, revoked or expired keys end
+        // their sessions' tokens too.
+        key.check_usable(now).map_err(AuthorizeSessionError::Key)?;
         if !self.ports.stores.sessions.touch_session(id, now)? {
             return Err(AuthorizeSessionError::SessionEnded);
         }

@@ -50,7 +50,7 @@ fn parse_captions(v: Option<&Value>) -> Result<Vec<Caption>, ApiError> {
             }
             let timestamp = match c.get("timestamp").or_else(|| c.get("time")) {
                 None | Some(Value::Null) => None,
-                Some(Value::String(s)) if s.len() <= 64 => Some(s.clone()),
+                Some(Value::String(s)) if s.chars().count() <= 64 => Some(s.clone()),
                 Some(Value::Number(n)) => Some(n.to_string()),
                 Some(_) => {
                     return Err(ApiError::BadRequest(format!(

@@ -115,7 +115,8 @@ pub async fn create(
             let tenants = state.ports.stores.tenants.clone();
             let user = run_blocking(move || tenants.get_user(UserId(id)))
                 .await?
-                .ok_or_else(|| ApiError::BadRequest("userId: unknown user".to_owned()))?;
+                .filter(|u| u.erased_at.is_none())
+                .ok_or_else(|| ApiError::BadRequest("userId: unknown or erased user".to_owned()))?;
             if org.as_ref().is_some_and(|o| *o != user.org_id) {
                 return Err(ApiError::BadRequest(
                     "orgId must be the user's organisation".to_owned(),

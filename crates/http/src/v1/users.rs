@@ -58,6 +58,7 @@ pub fn user_json(u: &User) -> Value {
         "email": u.email.as_ref().map(Email::as_str),
         "role": u.role.as_str(),
         "createdAt": iso(u.created_at),
+        "erasedAt": u.erased_at.map(iso),
     })
 }
 
@@ -178,7 +179,7 @@ pub async fn get(
 /// `POST /v1/users/{id}/tokens` (admin): `{ttlSecs?}` → 201 `{token, userId, role, expiresAt}`.
 ///
 /// # Errors
-/// 400, 403, 404.
+/// 400, 403, 404, 409 for an erased user.
 pub async fn issue_token(
     p: Principal,
     state: web::Data<AppState>,
@@ -198,6 +199,9 @@ pub async fn issue_token(
         )));
     }
     let user = load_user(&state, user_id(&path)?).await?;
+    if user.erased_at.is_some() {
+        return Err(ApiError::Conflict("user is erased".to_owned()));
+    }
     let now = state.ports.clock.now();
     let claims = UserClaims::new(
         user.id,

@@ -304,6 +304,24 @@ fn tokens_die_with_their_session_and_key() {
 }
 
 #[test]
+fn a_key_that_expires_ends_its_tokens_too() {
+    let w = World::new();
+    let k = w.key("expire-key-01", Limits::default());
+    let s = w.open("expire-key-01", "a.example").unwrap().session;
+    let patch = tally_domain::key::KeyPatch {
+        expires_at: Some(Some(T0 + Duration::minutes(10))),
+        ..Default::default()
+    };
+    w.ports.stores.keys.update_key(k.id, &patch).unwrap();
+    assert!(w.sessions().authorize(&s.id, k.id).is_ok());
+    w.clock.advance(Duration::minutes(10));
+    assert_eq!(
+        w.sessions().authorize(&s.id, k.id).unwrap_err(),
+        AuthorizeSessionError::Key(KeyRejection::Expired)
+    );
+}
+
+#[test]
 fn the_sweep_ends_idle_sessions_only() {
     let w = World::new();
     w.key("sweep-key-001", Limits::default());

@@ -226,6 +226,13 @@ pub fn erasure_of_a_user_takes_their_keys_and_name(s: &Stores) {
     let b = s.keys.create_key(mine).unwrap();
     let other = create_key(s, "not-users-01", limits(None, None));
     s.usage.meter(meter(&a, 2, T0)).unwrap();
+    let mut keyless = crate::event(&acme.id, T0);
+    keyless.user_id = Some(user.id);
+    keyless.units = 5;
+    keyless.idempotency_key = Some(tally_domain::usage::IdempotencyKey::parse("alice-1").unwrap());
+    s.usage
+        .ingest(vec![(crate::uuid(70), keyless)], T0)
+        .unwrap();
 
     let out = s.usage.erase_user(user.id, T0).unwrap().unwrap();
     let mut erased: Vec<_> = out.receipts.iter().map(|r| r.key_id).collect();
@@ -245,6 +252,21 @@ pub fn erasure_of_a_user_takes_their_keys_and_name(s: &Stores) {
         .unwrap()
         .erased_at
         .is_none());
+    // Usage recorded for the user without a key of theirs goes too; totals stay.
+    assert_eq!(s.usage.get_event(crate::uuid(70)).unwrap(), None);
+    let mut theirs = LogQuery::new(100).unwrap();
+    theirs.user_id = Some(user.id);
+    assert_eq!(s.usage.list_events(&theirs).unwrap().total, 0);
+    let by_user = UsageFilters {
+        user_id: Some(user.id),
+        ..UsageFilters::default()
+    };
+    assert_eq!(org_units(s, by_user), 0);
+    let by_org = UsageFilters {
+        org_id: Some(acme.id.clone()),
+        ..UsageFilters::default()
+    };
+    assert_eq!(org_units(s, by_org), 7);
     let again = s
         .usage
         .erase_user(user.id, T0 + Duration::days(1))
