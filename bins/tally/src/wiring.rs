@@ -57,12 +57,18 @@ fn postgres(url: &str) -> Result<(Stores, StoreKind), StartupError> {
     let store = open_postgres(url)?;
     let bus = PgEventBus::start(&store).map_err(|e| StartupError::Store(e.to_string()))?;
     tracing::info!("Postgres store ready (migrations applied)");
-    Ok((Stores::from_one(Arc::new(store), Arc::new(bus)), StoreKind::Postgres))
+    Ok((
+        Stores::from_one(Arc::new(store), Arc::new(bus)),
+        StoreKind::Postgres,
+    ))
 }
 
 fn open_postgres(url: &str) -> Result<PgStore, StartupError> {
-    let store = PgStore::connect(url, PgOptions::default()).map_err(|e| StartupError::Store(e.to_string()))?;
-    store.migrate().map_err(|e| StartupError::Store(e.to_string()))?;
+    let store = PgStore::connect(url, PgOptions::default())
+        .map_err(|e| StartupError::Store(e.to_string()))?;
+    store
+        .migrate()
+        .map_err(|e| StartupError::Store(e.to_string()))?;
     Ok(store)
 }
 

@@ -159,7 +159,11 @@ async fn api_logs_are_own_newest_first_with_every_filter() {
             b["page"].as_i64(),
             b["page_size"].as_i64()
         ),
-        (Some(w.count(|e| e.user == "alice" && e.method.is_some())), Some(1), Some(20))
+        (
+            Some(w.count(|e| e.user == "alice" && e.method.is_some())),
+            Some(1),
+            Some(20)
+        )
     );
     // Request logs list API calls only: events with an HTTP method.
     let alice = w.select(|e| e.user == "alice" && e.method.is_some());
@@ -211,7 +215,11 @@ async fn api_logs_are_own_newest_first_with_every_filter() {
         ),
         (
             "?path=bots".into(),
-            w.select(|e| e.user == "alice" && e.method.is_some() && e.path.is_some_and(|p| p.contains("bots"))),
+            w.select(|e| {
+                e.user == "alice"
+                    && e.method.is_some()
+                    && e.path.is_some_and(|p| p.contains("bots"))
+            }),
         ),
         (
             format!("?api_key_id={k2}"),
@@ -236,7 +244,8 @@ async fn api_logs_are_own_newest_first_with_every_filter() {
                 ymd(today - Duration::days(50))
             ),
             w.select(|e| {
-                e.user == "alice" && e.method.is_some()
+                e.user == "alice"
+                    && e.method.is_some()
                     && e.method == Some("GET")
                     && e.path.is_some_and(|p| p.contains("bots"))
                     && e.at.date() >= today - Duration::days(50)
