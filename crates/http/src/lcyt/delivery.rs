@@ -95,17 +95,16 @@ async fn worker(
     generation: u64,
     mut rx: mpsc::UnboundedReceiver<Job>,
 ) {
-    let client = awc::Client::builder().timeout(WEBHOOK_TIMEOUT).finish();
     loop {
         match tokio::time::timeout(IDLE, rx.recv()).await {
-            Ok(Some(job)) => deliver(&client, &state, job).await,
+            Ok(Some(job)) => deliver(&state, job).await,
             Ok(None) => return,
             Err(_) => {
                 hub.retire(&id, generation);
                 // Batches queued between the timeout and the retirement are still delivered.
                 rx.close();
                 while let Some(job) = rx.recv().await {
-                    deliver(&client, &state, job).await;
+                    deliver(&state, job).await;
                 }
                 return;
             }
@@ -113,7 +112,7 @@ async fn worker(
     }
 }
 
-async fn deliver(client: &awc::Client, state: &AppState, job: Job) {
+async fn deliver(state: &AppState, job: Job) {
     let batch_size = job.captions.len() as u64;
     let mut failure: Option<(String, Option<u16>)> = None;
     let targets = &job.session.targets;
@@ -126,7 +125,7 @@ async fn deliver(client: &awc::Client, state: &AppState, job: Job) {
                 publish_captions(state, Topic::Viewer(viewer_key.clone()), &job)
             }
             Target::Generic { url } => {
-                if let Err(e) = post_webhook(client, url, &job).await {
+                if let Err(e) = post_webhook(&webhook_client(), url, &job).await {
                     failure.get_or_insert(e);
                 }
             }
@@ -147,6 +146,19 @@ async fn deliver(client: &awc::Client, state: &AppState, job: Job) {
     if !matches!(reported, Ok(Ok(()))) {
         tracing::error!(?reported, "could not record a caption delivery outcome");
     }
+}
+
+thread_local! {
+    /// One webhook client per worker thread, built on first use: building one loads the TLS
+    /// trust store, far too slow to do per session (awc clients are per-thread by design).
+    static WEBHOOK_CLIENT: std::cell::OnceCell<awc::Client> = const { std::cell::OnceCell::new() };
+}
+
+fn webhook_client() -> awc::Client {
+    WEBHOOK_CLIENT.with(|c| {
+        c.get_or_init(|| awc::Client::builder().timeout(WEBHOOK_TIMEOUT).finish())
+            .clone()
+    })
 }
 
 fn publish_captions(state: &AppState, topic: Topic, job: &Job) {
