@@ -246,12 +246,16 @@ pub trait SessionStore: Send + Sync {
     /// [`StoreError`] on a backend failure.
     fn get_session(&self, id: &SessionId) -> Result<Option<Session>, StoreError>;
 
-    /// Records activity at `now` (`last_activity_at` never moves backwards). False when the
-    /// session is not open.
+    /// Records activity at `now` (`last_activity_at` never moves backwards) and returns the
+    /// session as it is afterwards, in one step; `None` when it is not open.
     ///
     /// # Errors
     /// [`StoreError`] on a backend failure.
-    fn touch_session(&self, id: &SessionId, now: OffsetDateTime) -> Result<bool, StoreError>;
+    fn touch_session(
+        &self,
+        id: &SessionId,
+        now: OffsetDateTime,
+    ) -> Result<Option<Session>, StoreError>;
 
     /// Applies a validated patch (all of it or nothing) and touches the session. `None` when
     /// it is not open.

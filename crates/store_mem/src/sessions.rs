@@ -57,13 +57,17 @@ impl SessionStore for MemStore {
         Ok(self.lock().sessions.get(id).cloned())
     }
 
-    fn touch_session(&self, id: &SessionId, now: OffsetDateTime) -> Result<bool, StoreError> {
+    fn touch_session(
+        &self,
+        id: &SessionId,
+        now: OffsetDateTime,
+    ) -> Result<Option<Session>, StoreError> {
         self.available()?;
         let mut s = self.lock();
-        Ok(s.sessions
-            .get_mut(id)
-            .map(|x| x.last_activity_at = x.last_activity_at.max(now))
-            .is_some())
+        Ok(s.sessions.get_mut(id).map(|x| {
+            x.last_activity_at = x.last_activity_at.max(now);
+            x.clone()
+        }))
     }
 
     fn update_session(

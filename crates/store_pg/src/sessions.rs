@@ -201,15 +201,22 @@ impl SessionStore for PgStore {
         })
     }
 
-    fn touch_session(&self, id: &SessionId, now: OffsetDateTime) -> Result<bool, StoreError> {
+    fn touch_session(
+        &self,
+        id: &SessionId,
+        now: OffsetDateTime,
+    ) -> Result<Option<Session>, StoreError> {
         self.read(|c| {
-            let touched = diesel::update(sessions::table.find(id.as_str()))
+            diesel::update(sessions::table.find(id.as_str()))
                 .set(
                     sessions::last_activity_at
                         .eq(greatest_instant(sessions::last_activity_at, micros(now))),
                 )
-                .execute(c)?;
-            Ok(touched > 0)
+                .returning(SessionRow::as_returning())
+                .get_result(c)
+                .optional()?
+                .map(SessionRow::into_domain)
+                .transpose()
         })
     }
 

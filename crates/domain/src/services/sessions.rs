@@ -181,14 +181,11 @@ impl SessionService {
         // The same rule as everywhere a key is used: erased, revoked or expired keys end
         // their sessions' tokens too.
         key.check_usable(now).map_err(AuthorizeSessionError::Key)?;
-        if !self.ports.stores.sessions.touch_session(id, now)? {
-            return Err(AuthorizeSessionError::SessionEnded);
-        }
         let session = self
             .ports
             .stores
             .sessions
-            .get_session(id)?
+            .touch_session(id, now)?
             .ok_or(AuthorizeSessionError::SessionEnded)?;
         if session.key_id != key_id {
             return Err(AuthorizeSessionError::SessionEnded);

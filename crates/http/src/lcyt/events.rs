@@ -64,8 +64,9 @@ struct StreamState {
     _subscription: Subscription,
 }
 
-/// What a session stream's subscriber is told after it fell behind, or when its session ends
-/// under it: the current mic holder, or that the session is gone.
+/// The keep-alive's check of a session stream: records the open stream as activity, and says
+/// `session_closed` when the session ended under it (a store failure says nothing: the next
+/// tick asks again).
 async fn session_snapshot(state: &AppState, id: &SessionId) -> Option<LiveEvent> {
     let sessions = state.ports.stores.sessions.clone();
     let (id2, now) = (id.clone(), state.ports.clock.now());
@@ -73,11 +74,7 @@ async fn session_snapshot(state: &AppState, id: &SessionId) -> Option<LiveEvent>
         .await
         .ok()?
         .ok()?;
-    if open {
-        None
-    } else {
-        Some(LiveEvent::SessionClosed {})
-    }
+    open.is_none().then_some(LiveEvent::SessionClosed {})
 }
 
 async fn next_frame(

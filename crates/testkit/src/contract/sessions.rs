@@ -160,14 +160,22 @@ pub fn sessions_touch_and_idle(s: &Stores) {
         .unwrap()
         .session
         .id;
-    assert!(s
+    let touched = s
         .sessions
         .touch_session(&id, T0 + Duration::minutes(30))
-        .unwrap());
-    assert!(s
+        .unwrap();
+    assert_eq!(
+        touched.map(|x| x.last_activity_at),
+        Some(T0 + Duration::minutes(30))
+    );
+    let earlier = s
         .sessions
         .touch_session(&id, T0 + Duration::minutes(10))
-        .unwrap());
+        .unwrap();
+    assert_eq!(
+        earlier.map(|x| x.last_activity_at),
+        Some(T0 + Duration::minutes(30))
+    );
     let sess = s.sessions.get_session(&id).unwrap().unwrap();
     assert_eq!(sess.last_activity_at, T0 + Duration::minutes(30));
     assert!(s
@@ -182,7 +190,7 @@ pub fn sessions_touch_and_idle(s: &Stores) {
         vec![id.clone()]
     );
     let missing = SessionId::parse("ffffffffffffffff").unwrap();
-    assert!(!s.sessions.touch_session(&missing, T0).unwrap());
+    assert_eq!(s.sessions.touch_session(&missing, T0).unwrap(), None);
 }
 
 /// A patch applies the sequence and targets together and touches the session.
