@@ -110,12 +110,18 @@ pub fn seed_keys(
     })
 }
 
-/// Refreshes the planner statistics after a large seed (analytics plans depend on them).
+/// Brings the seeded tables to a steady state after a large seed: vacuums the rollups (each
+/// chunk's upserts leave a dead version of every rollup row it touched, which a production
+/// database's autovacuum would have removed long since) and refreshes the planner statistics.
 ///
 /// # Errors
 /// [`StoreError`] when the database is unreachable.
 pub fn analyze(store: &PgStore) -> Result<(), StoreError> {
-    store.read(|c| Ok(c.batch_execute("ANALYZE usage_events, usage_rollups, domain_rollups")?))
+    store.read(|c| {
+        c.batch_execute("VACUUM (ANALYZE) usage_rollups")?;
+        c.batch_execute("VACUUM (ANALYZE) domain_rollups")?;
+        Ok(c.batch_execute("ANALYZE usage_events")?)
+    })
 }
 
 fn to_i64(n: u64) -> Result<i64, StoreError> {
