@@ -3,6 +3,7 @@
 use actix_web::web;
 
 use crate::error::ApiError;
+use crate::state::{AppState, StoreKind};
 
 /// Runs one use case on actix's blocking pool and maps its error through the error table.
 ///
@@ -20,6 +21,30 @@ where
     match web::block(use_case).await {
         Ok(result) => result.map_err(Into::into),
         Err(e) => Err(ApiError::Internal(format!("blocking task failed: {e}"))),
+    }
+}
+
+/// Runs a short use case of the hot path (a meter, a token check, a mic call): inline on the
+/// HTTP worker when the store's calls never block (the in-memory store: a mutex held for
+/// microseconds), on the blocking pool otherwise. The pool hop costs two cross-thread wake-ups
+/// per request, which dominated the in-memory hot path (docs/BENCHMARKS.md). Long use cases
+/// (analytics, logs, erasure) always use [`run_blocking`], so a scan never stalls a worker.
+///
+/// # Errors
+/// As [`run_blocking`]; a panicking inline use case is a 500 too.
+pub async fn run_short<F, T, E>(state: &AppState, use_case: F) -> Result<T, ApiError>
+where
+    F: FnOnce() -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: Into<ApiError> + Send + 'static,
+{
+    if state.settings.store == StoreKind::Memory {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(use_case)) {
+            Ok(result) => result.map_err(Into::into),
+            Err(_) => Err(ApiError::Internal("use case panicked".to_owned())),
+        }
+    } else {
+        run_blocking(use_case).await
     }
 }
 

@@ -26,7 +26,7 @@ pub mod scope;
 pub mod state;
 pub mod v1;
 
-pub use blocking::run_blocking;
+pub use blocking::{run_blocking, run_short};
 pub use error::ApiError;
 pub use request_id::{request_id_middleware, RequestId};
 pub use routes::{app, configure};

@@ -21,7 +21,7 @@ use tally_domain::tenancy::{OrgId, Role, User, UserId};
 
 use crate::error::ApiError;
 use crate::lcyt::auth::{check_admin, session_service, state_of, ADMIN_KEY_HEADER};
-use crate::run_blocking;
+use crate::run_short;
 use crate::state::AppState;
 
 /// An authenticated caller.
@@ -151,7 +151,7 @@ async fn resolve_jwt(state: &AppState, token: &str) -> Result<Principal, ApiErro
     match claims {
         Claims::Session(c) => {
             let service = session_service(state);
-            let (session, key) = run_blocking(move || service.authorize(&c.sid, c.kid)).await?;
+            let (session, key) = run_short(state, move || service.authorize(&c.sid, c.kid)).await?;
             Ok(Principal::Session {
                 session: Box::new(session),
                 key,
@@ -159,7 +159,7 @@ async fn resolve_jwt(state: &AppState, token: &str) -> Result<Principal, ApiErro
         }
         Claims::User(c) => {
             let tenants = state.ports.stores.tenants.clone();
-            let user = run_blocking(move || tenants.get_user(c.sub))
+            let user = run_short(state, move || tenants.get_user(c.sub))
                 .await?
                 .filter(|u| u.erased_at.is_none())
                 .ok_or_else(|| ApiError::Unauthorized("Invalid or expired token".to_owned()))?;
@@ -171,14 +171,16 @@ async fn resolve_jwt(state: &AppState, token: &str) -> Result<Principal, ApiErro
 async fn resolve_key(state: &AppState, secret: String) -> Result<Principal, ApiError> {
     let keys = state.ports.stores.keys.clone();
     let now = state.ports.clock.now();
-    let key = run_blocking(move || keys.find_key(&KeySecret::presented(&secret).hash()))
-        .await?
-        .ok_or_else(|| {
-            ApiError::Unauthorized(format!(
-                "API key {}",
-                KeyRejection::UnknownKey.lcyt_reason()
-            ))
-        })?;
+    let key = run_short(state, move || {
+        keys.find_key(&KeySecret::presented(&secret).hash())
+    })
+    .await?
+    .ok_or_else(|| {
+        ApiError::Unauthorized(format!(
+            "API key {}",
+            KeyRejection::UnknownKey.lcyt_reason()
+        ))
+    })?;
     key.check_usable(now)
         .map_err(|r| ApiError::Unauthorized(format!("API key {}", r.lcyt_reason())))?;
     Ok(Principal::Key(key))

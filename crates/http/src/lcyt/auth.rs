@@ -13,7 +13,7 @@ use tally_domain::session::Session;
 
 use crate::cors::SessionDomain;
 use crate::error::ApiError;
-use crate::run_blocking;
+use crate::run_short;
 use crate::state::AppState;
 
 /// The header carrying the admin key.
@@ -154,7 +154,7 @@ impl FromRequest for SessionAuth {
                 .map_err(|_| ApiError::Unauthorized("Invalid or expired token".to_owned()))?;
             let service = session_service(&state);
             let (sid, kid) = (claims.sid.clone(), claims.kid);
-            let (session, key) = run_blocking(move || service.authorize(&sid, kid)).await?;
+            let (session, key) = run_short(&state, move || service.authorize(&sid, kid)).await?;
             req.extensions_mut()
                 .insert(SessionDomain(session.domain.clone()));
             Ok(Self {

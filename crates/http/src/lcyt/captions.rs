@@ -11,7 +11,7 @@ use super::delivery::{Caption, Job};
 use super::keys::parse_body;
 use crate::error::ApiError;
 use crate::ratelimit;
-use crate::run_blocking;
+use crate::run_short;
 use crate::state::AppState;
 
 /// Most captions per request.
@@ -83,18 +83,19 @@ pub async fn post(
     let (session, key) = (auth.session.clone(), auth.key.clone());
     let n = captions.len() as u64;
     let now = state.ports.clock.now();
-    let metered =
-        match run_blocking(move || Ok::<_, ApiError>(service.meter_captions(&session, &key, n)))
-            .await?
-        {
-            Ok(m) => m,
-            Err(e @ VerifyError::Limit { usage, limits, .. }) => {
-                let mut res = actix_web::ResponseError::error_response(&ApiError::from(e));
-                ratelimit::add_headers(&mut res, limits, usage, now);
-                return Ok(res);
-            }
-            Err(e) => return Err(e.into()),
-        };
+    let metered = match run_short(&state, move || {
+        Ok::<_, ApiError>(service.meter_captions(&session, &key, n))
+    })
+    .await?
+    {
+        Ok(m) => m,
+        Err(e @ VerifyError::Limit { usage, limits, .. }) => {
+            let mut res = actix_web::ResponseError::error_response(&ApiError::from(e));
+            ratelimit::add_headers(&mut res, limits, usage, now);
+            return Ok(res);
+        }
+        Err(e) => return Err(e.into()),
+    };
     let sequence = metered.sequence.unwrap_or(auth.session.sequence);
     state.delivery.enqueue(
         state.get_ref(),

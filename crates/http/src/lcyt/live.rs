@@ -11,7 +11,7 @@ use super::auth::{session_service, SessionAuth};
 use super::keys::parse_body;
 use super::wire::epoch_ms;
 use crate::error::ApiError;
-use crate::run_blocking;
+use crate::run_short;
 use crate::state::AppState;
 
 /// `POST /live` body.
@@ -115,7 +115,7 @@ pub async fn open(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpRe
         targets: r.targets.as_ref().map(targets).transpose()?,
     };
     let service = session_service(&state);
-    let opened = run_blocking(move || service.open(request)).await?;
+    let opened = run_short(&state, move || service.open(request)).await?;
     let now = state.ports.clock.now();
     let claims = SessionClaims::new(
         opened.session.id.clone(),
@@ -159,7 +159,7 @@ pub async fn patch(
     };
     let service = session_service(&state);
     let id = auth.session.id.clone();
-    let session = run_blocking(move || service.update(&id, &patch))
+    let session = run_short(&state, move || service.update(&id, &patch))
         .await?
         .ok_or_else(|| ApiError::Unauthorized("Session has ended".to_owned()))?;
     Ok(HttpResponse::Ok()
@@ -173,6 +173,6 @@ pub async fn patch(
 pub async fn end(auth: SessionAuth, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let service = session_service(&state);
     let id = auth.session.id.clone();
-    run_blocking(move || service.end(&id, EndReason::Client)).await?;
+    run_short(&state, move || service.end(&id, EndReason::Client)).await?;
     Ok(HttpResponse::Ok().json(json!({ "removed": true, "sessionId": auth.session.id })))
 }

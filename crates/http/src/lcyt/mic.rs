@@ -6,7 +6,7 @@ use tally_domain::mic::{ClientId, MicAction};
 
 use super::auth::{session_service, SessionAuth};
 use crate::error::ApiError;
-use crate::run_blocking;
+use crate::run_short;
 use crate::state::AppState;
 
 /// `POST /mic {action: claim|release, clientId}` → `{ok: true, holder}`; every valid call
@@ -33,7 +33,7 @@ pub async fn mic(
         .ok_or_else(|| ApiError::BadRequest("action must be claim or release".to_owned()))?;
     let service = session_service(&state);
     let id = auth.session.id.clone();
-    let holder = run_blocking(move || service.mic(&id, action, &client))
+    let holder = run_short(&state, move || service.mic(&id, action, &client))
         .await?
         .ok_or_else(|| ApiError::Unauthorized("Session has ended".to_owned()))?;
     Ok(HttpResponse::Ok().json(json!({ "ok": true, "holder": holder })))

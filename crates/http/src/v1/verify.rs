@@ -15,7 +15,7 @@ use crate::lcyt::keys::parse_body;
 use crate::lcyt::wire::iso;
 use crate::principal::Principal;
 use crate::ratelimit;
-use crate::run_blocking;
+use crate::run_short;
 use crate::state::AppState;
 
 /// `POST /v1/verify` body.
@@ -75,8 +75,10 @@ pub async fn verify(
         .map_err(|m| ApiError::BadRequest(format!("event: {m}")))?;
     event.units = units.get();
     let service = MeterService::new(state.ports.clone());
-    let outcome =
-        run_blocking(move || Ok::<_, ApiError>(service.verify(&secret, units, event))).await?;
+    let outcome = run_short(&state, move || {
+        Ok::<_, ApiError>(service.verify(&secret, units, event))
+    })
+    .await?;
     match outcome {
         Ok(m) => {
             let mut res = HttpResponse::Ok();
