@@ -101,59 +101,42 @@ impl State {
         self.records.retain(|r| r.key_id != id);
         self.caption_errors.retain(|e| e.key_id != id);
         self.auth_events.retain(|e| e.key_id != Some(id));
-        let mut deleted =
-            (before - self.records.len() - self.caption_errors.len() - self.auth_events.len())
-                as u64;
-        let gone: Vec<Uuid> = self
-            .events
-            .values()
-            .filter(|e| e.data.key_id == Some(id))
-            .map(|e| e.id)
-            .collect();
-        for event_id in gone {
-            if let Some(e) = self.events.remove(&event_id) {
-                if let Some(k) = &e.data.idempotency_key {
-                    self.idempotency.remove(&(e.data.org_id.clone(), k.clone()));
-                }
-                deleted += 1;
-            }
-        }
-        let moved: Vec<RollupKey> = self
-            .rollups
-            .keys()
-            .filter(|k| k.key_id == Some(id))
-            .cloned()
-            .collect();
-        for k in moved {
-            if let Some(t) = self.rollups.remove(&k) {
-                self.add_rollup(k.anonymised(), t, false);
-            }
-        }
-        deleted
+        let history =
+            before - self.records.len() - self.caption_errors.len() - self.auth_events.len();
+        let events = self.forget_events(|e| e.data.key_id == Some(id));
+        self.anonymise_rollups(|k| k.key_id == Some(id));
+        (history + events) as u64
     }
 
     /// Removes the raw usage events of a user that no key of theirs covered and moves every
     /// rollup row of the user to the anonymous bucket.
     pub fn forget_user_history(&mut self, user: UserId) {
+        self.forget_events(|e| e.data.user_id == Some(user));
+        self.anonymise_rollups(|k| k.user_id == Some(user));
+    }
+
+    /// Deletes the usage events matching `which` with their idempotency records; returns how
+    /// many.
+    fn forget_events(&mut self, which: impl Fn(&UsageEvent) -> bool) -> usize {
         let gone: Vec<Uuid> = self
             .events
             .values()
-            .filter(|e| e.data.user_id == Some(user))
+            .filter(|e| which(e))
             .map(|e| e.id)
             .collect();
-        for event_id in gone {
-            if let Some(e) = self.events.remove(&event_id) {
+        for event_id in &gone {
+            if let Some(e) = self.events.remove(event_id) {
                 if let Some(k) = &e.data.idempotency_key {
                     self.idempotency.remove(&(e.data.org_id.clone(), k.clone()));
                 }
             }
         }
-        let moved: Vec<RollupKey> = self
-            .rollups
-            .keys()
-            .filter(|k| k.user_id == Some(user))
-            .cloned()
-            .collect();
+        gone.len()
+    }
+
+    /// Moves the rollup rows matching `which` to the anonymous bucket.
+    fn anonymise_rollups(&mut self, which: impl Fn(&RollupKey) -> bool) {
+        let moved: Vec<RollupKey> = self.rollups.keys().filter(|k| which(k)).cloned().collect();
         for k in moved {
             if let Some(t) = self.rollups.remove(&k) {
                 self.add_rollup(k.anonymised(), t, false);
