@@ -134,7 +134,8 @@ impl TestApp {
     }
 }
 
-async fn send(req: awc::ClientRequest, body: Option<String>) -> Reply {
+/// Sends a request and reads the whole response.
+pub async fn send(req: awc::ClientRequest, body: Option<String>) -> Reply {
     let sent = match body {
         Some(body) => req.send_body(body).await,
         None => req.send().await,

@@ -5,7 +5,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 
-use crate::helpers::{Reply, TestApp};
+use crate::helpers::{send, Reply, TestApp};
 
 /// The admin key of `test_config()`.
 pub const ADMIN: &str = "test-admin-key";
@@ -26,27 +26,12 @@ impl TestApp {
         for (k, v) in headers {
             req = req.insert_header((*k, *v));
         }
-        let sent = match body {
+        match body {
             Some(b) => {
-                req.insert_header(("Content-Type", "application/json"))
-                    .send_body(b.to_string())
-                    .await
+                let req = req.insert_header(("Content-Type", "application/json"));
+                send(req, Some(b.to_string())).await
             }
-            None => req.send().await,
-        };
-        let mut res = sent.expect("request sent");
-        let status = res.status().as_u16();
-        let headers = res.headers().clone();
-        let body = res
-            .body()
-            .limit(4 * 1024 * 1024)
-            .await
-            .expect("body")
-            .to_vec();
-        Reply {
-            status,
-            headers,
-            body,
+            None => send(req, None).await,
         }
     }
 
