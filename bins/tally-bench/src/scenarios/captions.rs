@@ -2,14 +2,11 @@
 //! `POST /captions` with their session tokens. Sessions have no targets, so each accepted
 //! batch is metered and published to the session's (absent) SSE clients.
 
-use std::sync::Arc;
-
 use serde_json::{json, Value};
 
-use super::{admin, bearer, send_all};
+use super::{admin, bearer, measure, send_all};
 use crate::error::Result;
 use crate::http::{call, Request};
-use crate::load::Load;
 use crate::report::Section;
 use crate::report::{row, HEADER};
 use crate::server::unexpected;
@@ -51,18 +48,7 @@ pub async fn run(opts: &Opts) -> Result<Section> {
             .ok_or_else(|| unexpected("POST /live", &answer))?;
         requests.push(bearer("POST", "/captions", token, Some(&body)));
     }
-    let load = Load {
-        addr: server.addr,
-        connections: opts.connections,
-        requests: Arc::new(requests),
-    };
-    let runs = load
-        .measure(
-            Opts::secs(opts.warmup),
-            Opts::secs(opts.duration),
-            opts.runs,
-        )
-        .await;
+    let runs = measure(opts, server.addr, requests).await;
     let median = crate::stats::Summary::median(&runs);
     let text = [
         format!(

@@ -1,13 +1,10 @@
 //! `ingest`: `POST /v1/events` batches (admin credential), each event a typical API request
 //! with a model, tokens and a cost.
 
-use std::sync::Arc;
-
 use serde_json::{json, Value};
 
-use super::admin;
+use super::{admin, measure};
 use crate::error::Result;
-use crate::load::Load;
 use crate::report::Section;
 use crate::report::{row, HEADER};
 use crate::stats::Summary;
@@ -47,18 +44,7 @@ pub async fn run(opts: &Opts) -> Result<Section> {
             )
         })
         .collect();
-    let load = Load {
-        addr: server.addr,
-        connections: opts.connections,
-        requests: Arc::new(requests),
-    };
-    let runs = load
-        .measure(
-            Opts::secs(opts.warmup),
-            Opts::secs(opts.duration),
-            opts.runs,
-        )
-        .await;
+    let runs = measure(opts, server.addr, requests).await;
     let median = Summary::median(&runs);
     let text = [
         format!(

@@ -15,6 +15,7 @@ use serde_json::Value;
 use crate::error::{BenchError, Result};
 use crate::http::Request;
 use crate::load::{Load, Until};
+use crate::stats::Summary;
 use crate::Opts;
 
 /// An admin request with a JSON body.
@@ -28,6 +29,26 @@ pub fn admin(opts: &Opts, method: &str, path: &str, body: Option<&Value>) -> Req
 pub fn bearer(method: &str, path: &str, token: &str, body: Option<&Value>) -> Request {
     let auth = format!("Bearer {token}");
     Request::new(method, path, &[("Authorization", &auth)], body)
+}
+
+/// Measures `requests` cycled over `opts.connections` keep-alive connections: a warm-up, then
+/// `opts.runs` runs of `opts.duration` seconds, one summary per run.
+pub async fn measure(
+    opts: &Opts,
+    addr: std::net::SocketAddr,
+    requests: Vec<Request>,
+) -> Vec<Summary> {
+    let load = Load {
+        addr,
+        connections: opts.connections,
+        requests: Arc::new(requests),
+    };
+    load.measure(
+        Opts::secs(opts.warmup),
+        Opts::secs(opts.duration),
+        opts.runs,
+    )
+    .await
 }
 
 /// Sends every request once over a few connections and checks they all answered `expect`

@@ -1,13 +1,10 @@
 //! `verify`: `POST /v1/verify` (admin credential, as a gateway calls it) over many keys, then
 //! over one hot key (every request serialised on one key's counters).
 
-use std::sync::Arc;
-
 use serde_json::json;
 
-use super::{admin, send_all};
+use super::{admin, measure, send_all};
 use crate::error::Result;
-use crate::load::Load;
 use crate::report::Section;
 use crate::report::{row, HEADER};
 use crate::stats::Summary;
@@ -35,7 +32,6 @@ pub async fn run(opts: &Opts) -> Result<Section> {
             Some(&json!({ "key": secret(i), "units": 1 })),
         )
     };
-    let (warmup, secs) = (Opts::secs(opts.warmup), Opts::secs(opts.duration));
     let mut out = vec![
         format!(
             "### verify — `POST /v1/verify`, {} store\n",
@@ -43,12 +39,7 @@ pub async fn run(opts: &Opts) -> Result<Section> {
         ),
         HEADER.to_owned(),
     ];
-    let spread = Load {
-        addr: server.addr,
-        connections: opts.connections,
-        requests: Arc::new((0..opts.keys).map(verify).collect()),
-    };
-    let runs = spread.measure(warmup, secs, opts.runs).await;
+    let runs = measure(opts, server.addr, (0..opts.keys).map(verify).collect()).await;
     let many = Summary::median(&runs).rps;
     out.push(row(
         &format!("verify, {} keys", opts.keys),
@@ -57,11 +48,7 @@ pub async fn run(opts: &Opts) -> Result<Section> {
         &runs,
         server.peak_rss_kib(),
     ));
-    let hot = Load {
-        requests: Arc::new(vec![verify(0)]),
-        ..spread
-    };
-    let runs = hot.measure(warmup, secs, opts.runs).await;
+    let runs = measure(opts, server.addr, vec![verify(0)]).await;
     let hot_rps = Summary::median(&runs).rps;
     out.push(row(
         "verify, 1 hot key",
