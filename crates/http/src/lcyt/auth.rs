@@ -96,17 +96,7 @@ pub const QUERY_TOKEN_PATH: &str = "/events";
 /// so no other route takes one).
 #[must_use]
 pub fn bearer_token(req: &HttpRequest) -> Option<String> {
-    let from_header = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(|t| t.trim().to_owned())
-        .filter(|t| !t.is_empty());
-    from_header.or_else(|| {
+    crate::principal::bearer(req).or_else(|| {
         if req.path() != QUERY_TOKEN_PATH {
             return None;
         }
