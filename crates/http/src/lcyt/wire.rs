@@ -42,19 +42,24 @@ pub fn parse_ymd(field: &str, s: &str) -> Result<Date, ApiError> {
         .map_err(|_| ApiError::BadRequest(format!("{field} must be a valid date YYYY-MM-DD")))
 }
 
+/// An RFC 3339 date-time, or a date `YYYY-MM-DD` read as midnight UTC, to the microsecond.
+#[must_use]
+pub fn instant(s: &str) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(s, &Rfc3339)
+        .ok()
+        .or_else(|| parse_ymd("", s).ok().map(|d| d.midnight().assume_utc()))
+        .map(tally_domain::clock::truncate_to_micros)
+}
+
 /// Parses an expiry: an RFC 3339 date-time, or a date (then midnight UTC: the key is invalid
 /// from the start of that day).
 ///
 /// # Errors
 /// 400 naming `field`.
 pub fn parse_instant(field: &str, s: &str) -> Result<OffsetDateTime, ApiError> {
-    OffsetDateTime::parse(s, &Rfc3339)
-        .ok()
-        .or_else(|| parse_ymd(field, s).ok().map(|d| d.midnight().assume_utc()))
-        .map(tally_domain::clock::truncate_to_micros)
-        .ok_or_else(|| {
-            ApiError::BadRequest(format!("{field} must be an ISO 8601 date or date-time"))
-        })
+    instant(s).ok_or_else(|| {
+        ApiError::BadRequest(format!("{field} must be an ISO 8601 date or date-time"))
+    })
 }
 
 /// Deserialises a field that distinguishes "absent" (`None`) from "null" (`Some(None)`).

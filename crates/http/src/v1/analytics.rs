@@ -7,12 +7,11 @@ use tally_domain::key::KeyId;
 use tally_domain::origin::Domain;
 use tally_domain::tenancy::{OrgId, UserId};
 use tally_domain::usage::{CostNanos, Dimension, Granularity, Metric, UsageFilters, UsageQuery};
-use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 use crate::error::ApiError;
-use crate::lcyt::wire::{iso, parse_ymd};
+use crate::lcyt::wire::iso;
 use crate::principal::Principal;
 use crate::rollups::usd;
 use crate::run_blocking;
@@ -40,14 +39,11 @@ pub struct AnalyticsParams {
 }
 
 fn instant(field: &str, s: &str) -> Result<OffsetDateTime, ApiError> {
-    OffsetDateTime::parse(s, &Rfc3339)
-        .ok()
-        .or_else(|| parse_ymd(field, s).ok().map(|d| d.midnight().assume_utc()))
-        .ok_or_else(|| {
-            ApiError::BadRequest(format!(
-                "{field} must be an RFC 3339 date-time or YYYY-MM-DD"
-            ))
-        })
+    crate::lcyt::wire::instant(s).ok_or_else(|| {
+        ApiError::BadRequest(format!(
+            "{field} must be an RFC 3339 date-time or YYYY-MM-DD"
+        ))
+    })
 }
 
 fn list<T>(
