@@ -342,13 +342,29 @@ pub trait SessionStore: Send + Sync {
     fn domain_usage(&self, query: &DomainUsageQuery) -> Result<Vec<DomainUsageRow>, StoreError>;
 }
 
+/// How a meter names the key it charges.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyRef {
+    /// By id (a session's key, already resolved).
+    Id(KeyId),
+    /// By the hash of the presented secret (`POST /v1/verify`): the store finds and locks the
+    /// key in the meter itself, so verifying costs one store call.
+    Secret(SecretHash),
+}
+
+impl From<KeyId> for KeyRef {
+    fn from(id: KeyId) -> Self {
+        Self::Id(id)
+    }
+}
+
 /// One metered request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MeterRequest {
     /// The id the event gets when it is recorded.
     pub event_id: Uuid,
     /// The key to charge.
-    pub key_id: KeyId,
+    pub key: KeyRef,
     /// Units to count toward its limits.
     pub units: Units,
     /// The event to record (its `units` are what analytics sum; `key_id`, `org_id` and
@@ -411,7 +427,9 @@ pub trait UsageStore: Send + Sync {
     /// ([`KeyRejection::UnknownKey`]) or not usable at `now` ([`crate::key::ApiKey::check_usable`]);
     /// replay when the event's idempotency key was seen in the key's organisation (the
     /// original event, nothing counted); otherwise apply [`crate::limits::admit`] to the
-    /// lifetime counter and the counter of `now`'s UTC day, then add the units to both,
+    /// lifetime counter and the counter of `now`'s UTC day — a refusal records an auth event
+    /// of the exceeded limit (with the event's domain, at `now`) and nothing else —, then add
+    /// the units to both,
     /// record the event (org, user and key taken from the key), update its hourly rollup,
     /// and, when `session` is open, advance its sequence by one, touch it and remember that
     /// sequence on the key (`sequence`, `last_caption_at = now`).

@@ -1,9 +1,12 @@
 //! `UsageStore` for `MemStore`: the meter, ingestion, corrections, analytics and erasure.
 
+use tally_domain::audit::{AuthEvent, AuthEventKind};
 use tally_domain::erasure::{anonymise_user, ErasureOutcome, ErasureReceipt};
 use tally_domain::key::{KeyId, KeyRejection};
 use tally_domain::limits::{admit, utc_day, KeyUsage};
-use tally_domain::ports::{Ingested, MeterError, MeterRequest, Metered, StoreError, UsageStore};
+use tally_domain::ports::{
+    Ingested, KeyRef, MeterError, MeterRequest, Metered, StoreError, UsageStore,
+};
 use tally_domain::tenancy::UserId;
 use tally_domain::usage::{
     EventPatch, LogPage, LogQuery, NewUsageEvent, RollupKey, Totals, UsageEvent, UsageQuery,
@@ -18,13 +21,17 @@ impl UsageStore for MemStore {
     fn meter(&self, req: MeterRequest) -> Result<Metered, MeterError> {
         self.available()?;
         let mut s = self.lock();
-        let key = s
-            .keys
-            .get(&req.key_id)
+        let key_id = match &req.key {
+            KeyRef::Id(id) => Some(*id),
+            KeyRef::Secret(hash) => s.key_by_hash.get(hash).copied(),
+        };
+        let key = key_id
+            .and_then(|id| s.keys.get(&id))
             .ok_or(MeterError::Key(KeyRejection::UnknownKey))?;
         key.check_usable(req.now).map_err(MeterError::Key)?;
-        let (org_id, user_id, limits) = (key.org_id.clone(), key.user_id, key.limits);
-        let day = (req.key_id, utc_day(req.now));
+        let (key_id, org_id, user_id, limits) =
+            (key.id, key.org_id.clone(), key.user_id, key.limits);
+        let day = (key_id, utc_day(req.now));
         let usage = KeyUsage {
             lifetime_used: key.lifetime_used,
             daily_used: s.daily.get(&day).copied().unwrap_or(0),
@@ -41,11 +48,20 @@ impl UsageStore for MemStore {
         if s.events.contains_key(&req.event_id) {
             return Err(MeterError::Store(duplicate_id(req.event_id)));
         }
-        admit(limits, usage, req.units).map_err(|exceeded| MeterError::Limit {
-            exceeded,
-            usage,
-            limits,
-        })?;
+        if let Err(exceeded) = admit(limits, usage, req.units) {
+            s.auth_events.push(AuthEvent {
+                key_id: Some(key_id),
+                org_id,
+                kind: AuthEventKind::from(exceeded),
+                domain: req.event.domain,
+                occurred_at: req.now,
+            });
+            return Err(MeterError::Limit {
+                exceeded,
+                usage,
+                limits,
+            });
+        }
 
         let n = req.units.get();
         let usage = KeyUsage {
@@ -56,7 +72,7 @@ impl UsageStore for MemStore {
         let mut data = req.event;
         data.org_id = org_id;
         data.user_id = user_id;
-        data.key_id = Some(req.key_id);
+        data.key_id = Some(key_id);
         data.session_id = req.session.clone().or(data.session_id);
         let event = s.insert_event(UsageEvent {
             id: req.event_id,
@@ -73,7 +89,7 @@ impl UsageStore for MemStore {
                 sess.last_activity_at = sess.last_activity_at.max(req.now);
                 sess.sequence
             });
-        if let Some(key) = s.keys.get_mut(&req.key_id) {
+        if let Some(key) = s.keys.get_mut(&key_id) {
             key.lifetime_used = usage.lifetime_used;
             if let Some(seq) = sequence {
                 key.sequence = seq;

@@ -37,7 +37,7 @@ fn request(key: &ApiKey, n: u64) -> MeterRequest {
     event.status_code = Some(200);
     MeterRequest {
         event_id: Uuid::from_u128((u128::from(n) << 64) | 0x4000_8000_0000_0000_u128),
-        key_id: key.id,
+        key: key.id.into(),
         units: Units::ONE,
         event,
         session: None,

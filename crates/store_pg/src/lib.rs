@@ -10,8 +10,9 @@
 //! - [`PgStore`]: an r2d2 pool with a short connection timeout; a down database or an
 //!   exhausted pool is [`tally_domain::StoreError::Unavailable`], never a hang or a panic, and
 //!   the pool recovers by itself when the database returns.
-//! - The meter is one transaction serialised by the key's row lock, so a key's limits are
-//!   exact across any number of processes sharing the database.
+//! - The meter is group-committed: concurrent meters share one set-based transaction,
+//!   serialised per key by the key's row lock, so a key's limits are exact across any number
+//!   of processes sharing the database, and every caller is answered after its commit.
 //! - [`PgEventBus`]: live events fan out to every instance through `pg_notify`.
 //! - [`testing`]: throwaway databases cloned from a migrated template, for tests.
 
@@ -22,6 +23,7 @@ mod convert;
 mod erasure;
 mod error;
 mod events;
+mod group_commit;
 mod keys;
 mod meter;
 mod pool;
@@ -34,4 +36,5 @@ pub mod testing;
 mod usage;
 
 pub use bus::PgEventBus;
+pub use group_commit::BatchOptions;
 pub use pool::{PgOptions, PgStore};

@@ -1,48 +1,40 @@
-//! The atomic meter: one transaction, serialised per key by the key's row lock.
+//! The atomic meter, executed set-based: a batch of meters is one transaction with a constant
+//! number of statements, whatever the batch size ([`crate::group_commit`] gathers them).
 //!
-//! Correctness argument: every meter of a key first takes `SELECT … FOR UPDATE` on the key
-//! row, so meters of one key run one after another, whichever process or pool they come
-//! from. Under that lock the counters read are the committed ones, the decision is the pure
-//! domain rule ([`admit`]), and the writes (counters, event, idempotency key, rollup,
-//! session sequence) commit together or not at all.
+//! Correctness argument: the batch first locks every key it names with one
+//! `SELECT … ORDER BY id FOR UPDATE` (id order, so concurrent batches cannot deadlock on
+//! keys), so meters of one key run one batch after another, whichever process or pool they
+//! come from. Under those locks the counters read are the committed ones; the batch then
+//! decides each meter in arrival order with the pure domain rule ([`admit`]), carrying the
+//! counters forward from one meter to the next, so meters of one key inside a batch see each
+//! other exactly as they would in separate transactions. The writes (events, idempotency
+//! keys, counters, rollups, session sequences, refusals' auth events) are one multi-row
+//! statement each and commit together or not at all.
+
+use std::collections::{BTreeMap, HashMap};
 
 use diesel::prelude::*;
-use diesel::sql_types::Uuid as SqlUuid;
-use diesel::sql_types::{BigInt, Bool, Date as SqlDate, Nullable, SmallInt, Text, Timestamptz};
+use diesel::sql_types::{Array, BigInt, Date as SqlDate, Nullable, Text, Timestamptz};
+use tally_domain::audit::{AuthEvent, AuthEventKind};
 use tally_domain::key::{ApiKey, KeyRejection};
 use tally_domain::limits::{admit, utc_day, KeyUsage};
-use tally_domain::ports::{MeterError, MeterRequest, Metered};
-use tally_domain::tenancy::OrgId;
+use tally_domain::ports::{KeyRef, MeterError, MeterRequest, Metered};
 use tally_domain::usage::{IdempotencyKey, RollupKey, Totals, UsageEvent};
 use time::{Date, OffsetDateTime};
 
 use crate::convert::{from_db, micros, to_db};
 use crate::error::Fail;
-use crate::keys::lock_key;
-use crate::rollups::greatest_instant;
-use crate::rows::events::{EventRow, IdempotencyRow, RollupDelta};
-use crate::schema::{idempotency_keys as ik, key_daily_usage as kd, sessions, usage_events};
+use crate::rollups::add_usage;
+use crate::rows::events::{EventRow, IdempotencyRow};
+use crate::rows::keys::{KeyRow, NewAuthEvent};
+use crate::schema::usage_events;
+use crate::schema::{api_keys, auth_events, idempotency_keys as ik, key_daily_usage as kd};
 
-/// The event first recorded under `key` in `org`, if any.
-pub(crate) fn find_idempotent(
-    c: &mut PgConnection,
-    org: &OrgId,
-    key: &IdempotencyKey,
-) -> Result<Option<UsageEvent>, Fail> {
-    ik::table
-        .inner_join(
-            usage_events::table.on(usage_events::id
-                .eq(ik::event_id)
-                .and(usage_events::occurred_at.eq(ik::event_occurred_at))),
-        )
-        .filter(ik::org_id.eq(org.as_str()))
-        .filter(ik::idempotency_key.eq(key.as_str()))
-        .select(EventRow::as_select())
-        .first(c)
-        .optional()?
-        .map(EventRow::into_domain)
-        .transpose()
-}
+/// The answer to one meter of a batch.
+pub(crate) type Outcome = Result<Metered, MeterError>;
+
+/// Rows per multi-row insert (28 columns each: well under the 65,535 bind limit).
+const CHUNK: usize = 1_000;
 
 /// Remembers the idempotency keys of freshly recorded events. `Retry` when a concurrent
 /// transaction took one of the keys first: the retry then replays that transaction's event.
@@ -66,166 +58,399 @@ pub(crate) fn remember_idempotent(
     Ok(())
 }
 
-/// Runs one meter inside the caller's transaction. The inner `Err` is a refusal (nothing was
-/// written); the outer one a failure of the database.
-pub(crate) fn meter_tx(
+/// A locked key and its counters as the batch moves through it.
+struct KeyState {
+    key: ApiKey,
+    /// Units admitted by this batch so far.
+    added: u64,
+    /// The key's caption sequence after this batch's last session meter, with its instant.
+    caption: Option<(u64, OffsetDateTime)>,
+}
+
+/// Runs `batch` in the caller's transaction, in arrival order, and returns one outcome per
+/// meter: the inner `Err` is a refusal (that meter wrote only its auth event); the outer one
+/// a failure of the database, and then nothing of the batch is written.
+pub(crate) fn meter_batch_tx(
     c: &mut PgConnection,
-    req: &MeterRequest,
-) -> Result<Result<Metered, MeterError>, Fail> {
-    let now = micros(req.now);
-    let day = utc_day(now);
-    // The daily counter is read by a statement of its own, after the lock is held: a
-    // statement that waits for a row lock keeps its older snapshot for everything but the
-    // locked row, so reading both in one statement would see a stale daily counter.
-    let Some(key) = lock_key(c, req.key_id)? else {
-        return Ok(Err(MeterError::Key(KeyRejection::UnknownKey)));
+    batch: &[MeterRequest],
+) -> Result<Vec<Outcome>, Fail> {
+    let mut keys = lock_keys(c, batch)?;
+    let by_hash: HashMap<[u8; 32], i64> = keys
+        .values()
+        .map(|k| (k.key.secret_hash.0, k.key.id.0))
+        .collect();
+    let key_of = |req: &MeterRequest| match &req.key {
+        KeyRef::Id(id) => keys.contains_key(&id.0).then_some(id.0),
+        KeyRef::Secret(hash) => by_hash.get(&hash.0).copied(),
     };
-    if let Err(rejection) = key.check_usable(now) {
-        return Ok(Err(MeterError::Key(rejection)));
-    }
-    let daily_used = kd::table
-        .find((key.id.0, day))
-        .select(kd::used)
-        .first::<i64>(c)
-        .optional()?
-        .unwrap_or(0);
-    let usage = KeyUsage {
-        lifetime_used: key.lifetime_used,
-        daily_used: from_db(daily_used, "daily_used")?,
-    };
-    if let Some(idem) = &req.event.idempotency_key {
-        if let Some(event) = find_idempotent(c, &key.org_id, idem)? {
-            return Ok(Ok(Metered {
-                event,
+    let resolved: Vec<Option<i64>> = batch.iter().map(key_of).collect();
+    // Read after the locks are held, by a statement of its own: a statement that waits for a
+    // row lock keeps its older snapshot for everything but the locked row.
+    let mut daily = daily_counters(c, batch, &resolved)?;
+    let mut replays = stored_replays(c, batch, &resolved, &keys)?;
+
+    let mut outcomes: Vec<Outcome> = Vec::with_capacity(batch.len());
+    let mut rows: Vec<EventRow> = Vec::new();
+    let mut refusals: Vec<NewAuthEvent> = Vec::new();
+    let mut deltas: BTreeMap<RollupKey, Totals> = BTreeMap::new();
+    let mut session_meters: Vec<(usize, String)> = Vec::new();
+    for (i, req) in batch.iter().enumerate() {
+        let Some(state) = resolved[i].and_then(|id| keys.get_mut(&id)) else {
+            outcomes.push(Err(MeterError::Key(KeyRejection::UnknownKey)));
+            continue;
+        };
+        let now = micros(req.now);
+        if let Err(rejection) = state.key.check_usable(now) {
+            outcomes.push(Err(MeterError::Key(rejection)));
+            continue;
+        }
+        let day = utc_day(now);
+        let day_used = daily.entry((state.key.id.0, day)).or_insert(0);
+        let usage = KeyUsage {
+            lifetime_used: state.key.lifetime_used + state.added,
+            daily_used: *day_used,
+        };
+        let limits = state.key.limits;
+        let scope = req
+            .event
+            .idempotency_key
+            .as_ref()
+            .map(|k| (state.key.org_id.as_str().to_owned(), k.as_str().to_owned()));
+        if let Some(original) = scope.as_ref().and_then(|s| replays.get(s)) {
+            outcomes.push(Ok(Metered {
+                event: original.clone(),
                 usage,
-                limits: key.limits,
+                limits,
                 sequence: None,
                 replayed: true,
             }));
+            continue;
         }
-    }
-    if let Err(exceeded) = admit(key.limits, usage, req.units) {
-        return Ok(Err(MeterError::Limit {
-            exceeded,
-            usage,
-            limits: key.limits,
+        if let Err(exceeded) = admit(limits, usage, req.units) {
+            refusals.push(NewAuthEvent::from(&AuthEvent {
+                key_id: Some(state.key.id),
+                org_id: state.key.org_id.clone(),
+                kind: AuthEventKind::from(exceeded),
+                domain: req.event.domain.clone(),
+                occurred_at: now,
+            }));
+            outcomes.push(Err(MeterError::Limit {
+                exceeded,
+                usage,
+                limits,
+            }));
+            continue;
+        }
+        let mut data = req.event.clone();
+        data.org_id = state.key.org_id.clone();
+        data.user_id = state.key.user_id;
+        data.key_id = Some(state.key.id);
+        data.session_id = req.session.clone().or(data.session_id);
+        // A value the database cannot hold fails this meter alone.
+        let row = match EventRow::of(req.event_id, &data, now) {
+            Ok(row) => row,
+            Err(e) => {
+                outcomes.push(Err(MeterError::Store(e.into_store())));
+                continue;
+            }
+        };
+        let event = row.clone().into_domain()?;
+        let n = req.units.get();
+        state.added += n;
+        *day_used += n;
+        *deltas.entry(RollupKey::of(&event)).or_default() += Totals::of(&event);
+        if let Some(scope) = scope {
+            replays.insert(scope, event.clone());
+        }
+        if let Some(session) = &req.session {
+            session_meters.push((i, session.as_str().to_owned()));
+        }
+        rows.push(row);
+        outcomes.push(Ok(Metered {
+            event,
+            usage: KeyUsage {
+                lifetime_used: usage.lifetime_used + n,
+                daily_used: usage.daily_used + n,
+            },
+            limits,
+            sequence: None,
+            replayed: false,
         }));
     }
 
-    let units = to_db(req.units.get(), "units")?;
-    let sequence = match &req.session {
-        Some(id) => advance_session(c, id.as_str(), now)?,
-        None => None,
-    };
-    let mut data = req.event.clone();
-    data.org_id = key.org_id.clone();
-    data.user_id = key.user_id;
-    data.key_id = Some(key.id);
-    data.session_id = req.session.clone().or(data.session_id);
-    let event = insert_event(c, req.event_id, &data, now)?;
-    remember_idempotent(c, &[&event])?;
-    let rollup = RollupDelta::of(&RollupKey::of(&event), &Totals::of(&event))?;
-    let caption = match sequence {
-        Some(s) => (to_db(s, "sequence")?, Some(now)),
-        None => (to_db(key.sequence, "sequence")?, key.last_caption_at),
-    };
-    count(c, &key, units, caption, day, &rollup)?;
-
-    Ok(Ok(Metered {
-        event,
-        usage: KeyUsage {
-            lifetime_used: usage.lifetime_used + req.units.get(),
-            daily_used: usage.daily_used + req.units.get(),
-        },
-        limits: key.limits,
-        sequence,
-        replayed: false,
-    }))
+    for chunk in rows.chunks(CHUNK) {
+        diesel::insert_into(usage_events::table)
+            .values(chunk)
+            .execute(c)?;
+    }
+    let created: Vec<&UsageEvent> = outcomes
+        .iter()
+        .filter_map(|o| o.as_ref().ok().filter(|m| !m.replayed).map(|m| &m.event))
+        .collect();
+    remember_idempotent(c, &created)?;
+    advance_sessions(
+        c,
+        batch,
+        &session_meters,
+        &mut outcomes,
+        &resolved,
+        &mut keys,
+    )?;
+    count(c, &keys, &daily_added(batch, &resolved, &outcomes))?;
+    add_usage(c, &deltas)?;
+    if !refusals.is_empty() {
+        diesel::insert_into(auth_events::table)
+            .values(&refusals)
+            .execute(c)?;
+    }
+    Ok(outcomes)
 }
 
-/// Inserts a new event and reads it back as stored.
-pub(crate) fn insert_event(
+/// Locks every key the batch names, in id order.
+fn lock_keys(
     c: &mut PgConnection,
-    id: uuid::Uuid,
-    data: &tally_domain::usage::NewUsageEvent,
-    now: OffsetDateTime,
-) -> Result<UsageEvent, Fail> {
-    diesel::insert_into(usage_events::table)
-        .values(EventRow::of(id, data, now)?)
-        .returning(EventRow::as_returning())
-        .get_result(c)?
-        .into_domain()
+    batch: &[MeterRequest],
+) -> Result<BTreeMap<i64, KeyState>, Fail> {
+    let mut ids = Vec::new();
+    let mut hashes = Vec::new();
+    for req in batch {
+        match &req.key {
+            KeyRef::Id(id) => ids.push(id.0),
+            KeyRef::Secret(hash) => hashes.push(hash.to_hex()),
+        }
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    hashes.sort_unstable();
+    hashes.dedup();
+    let rows: Vec<KeyRow> = api_keys::table
+        .filter(
+            api_keys::id
+                .eq_any(&ids)
+                .or(api_keys::secret_hash.eq_any(&hashes)),
+        )
+        .order(api_keys::id.asc())
+        .select(KeyRow::as_select())
+        .for_update()
+        .load(c)?;
+    rows.into_iter()
+        .map(|row| {
+            let key = row.into_domain()?;
+            Ok((
+                key.id.0,
+                KeyState {
+                    key,
+                    added: 0,
+                    caption: None,
+                },
+            ))
+        })
+        .collect()
 }
 
-/// Advances an open session's sequence and touches it; `None` when it is not open.
-fn advance_session(
+/// The committed daily counters of the `(key, day)` pairs the batch charges.
+fn daily_counters(
     c: &mut PgConnection,
-    id: &str,
-    now: OffsetDateTime,
-) -> Result<Option<u64>, Fail> {
-    diesel::update(sessions::table.find(id))
-        .set((
-            sessions::sequence.eq(sessions::sequence + 1),
-            sessions::last_activity_at.eq(greatest_instant(sessions::last_activity_at, now)),
-        ))
-        .returning(sessions::sequence)
-        .get_result::<i64>(c)
-        .optional()?
-        .map(|s| from_db(s, "sequence"))
-        .transpose()
+    batch: &[MeterRequest],
+    resolved: &[Option<i64>],
+) -> Result<HashMap<(i64, Date), u64>, Fail> {
+    let mut kids: Vec<i64> = resolved.iter().flatten().copied().collect();
+    kids.sort_unstable();
+    kids.dedup();
+    let mut days: Vec<Date> = batch.iter().map(|r| utc_day(micros(r.now))).collect();
+    days.sort_unstable();
+    days.dedup();
+    if kids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let found: Vec<(i64, Date, i64)> = kd::table
+        .filter(kd::key_id.eq_any(&kids))
+        .filter(kd::day.eq_any(&days))
+        .select((kd::key_id, kd::day, kd::used))
+        .load(c)?;
+    found
+        .into_iter()
+        .map(|(k, d, used)| Ok(((k, d), from_db(used, "daily_used")?)))
+        .collect()
 }
 
-/// The meter's writes besides the event, in one statement (one round trip): the key's
-/// lifetime counter and caption sequence, the day's counter and the event's hourly rollup.
+/// Events already recorded under the idempotency keys the batch carries, by `(org, key)`.
+fn stored_replays(
+    c: &mut PgConnection,
+    batch: &[MeterRequest],
+    resolved: &[Option<i64>],
+    keys: &BTreeMap<i64, KeyState>,
+) -> Result<HashMap<(String, String), UsageEvent>, Fail> {
+    let mut wanted: Vec<&str> = batch
+        .iter()
+        .zip(resolved)
+        .filter(|(_, k)| k.is_some())
+        .filter_map(|(r, _)| r.event.idempotency_key.as_ref().map(IdempotencyKey::as_str))
+        .collect();
+    if wanted.is_empty() {
+        return Ok(HashMap::new());
+    }
+    wanted.sort_unstable();
+    wanted.dedup();
+    let mut orgs: Vec<&str> = keys.values().map(|k| k.key.org_id.as_str()).collect();
+    orgs.sort_unstable();
+    orgs.dedup();
+    let found: Vec<(String, String, EventRow)> = ik::table
+        .inner_join(
+            usage_events::table.on(usage_events::id
+                .eq(ik::event_id)
+                .and(usage_events::occurred_at.eq(ik::event_occurred_at))),
+        )
+        .filter(ik::org_id.eq_any(&orgs))
+        .filter(ik::idempotency_key.eq_any(&wanted))
+        .select((ik::org_id, ik::idempotency_key, EventRow::as_select()))
+        .load(c)?;
+    found
+        .into_iter()
+        .map(|(org, key, row)| Ok(((org, key), row.into_domain()?)))
+        .collect()
+}
+
+/// Advances the sequence of every open session the batch's admitted caption meters name —
+/// one per meter, in arrival order — touches it, and remembers the last sequence on the key.
+fn advance_sessions(
+    c: &mut PgConnection,
+    batch: &[MeterRequest],
+    session_meters: &[(usize, String)],
+    outcomes: &mut [Outcome],
+    resolved: &[Option<i64>],
+    keys: &mut BTreeMap<i64, KeyState>,
+) -> Result<(), Fail> {
+    if session_meters.is_empty() {
+        return Ok(());
+    }
+    let mut per_session: BTreeMap<&str, (i64, OffsetDateTime)> = BTreeMap::new();
+    for (i, id) in session_meters {
+        let at = micros(batch[*i].now);
+        let entry = per_session.entry(id.as_str()).or_insert((0, at));
+        entry.0 += 1;
+        entry.1 = entry.1.max(at);
+    }
+    let (ids, (counts, ats)): (Vec<&str>, (Vec<i64>, Vec<OffsetDateTime>)) = per_session
+        .iter()
+        .map(|(id, (n, at))| (*id, (*n, *at)))
+        .unzip();
+    #[derive(QueryableByName)]
+    struct Advanced {
+        #[diesel(sql_type = Text)]
+        id: String,
+        #[diesel(sql_type = BigInt)]
+        sequence: i64,
+    }
+    let advanced: Vec<Advanced> = diesel::sql_query(
+        "UPDATE sessions AS s \
+         SET sequence = s.sequence + v.n, last_activity_at = greatest(s.last_activity_at, v.at) \
+         FROM unnest($1::text[], $2::bigint[], $3::timestamptz[]) AS v(id, n, at) \
+         WHERE s.id = v.id \
+         RETURNING s.id, s.sequence",
+    )
+    .bind::<Array<Text>, _>(&ids)
+    .bind::<Array<BigInt>, _>(&counts)
+    .bind::<Array<Timestamptz>, _>(&ats)
+    .load(c)?;
+    // The first sequence each session hands out in this batch.
+    let mut next: HashMap<String, u64> = HashMap::with_capacity(advanced.len());
+    for a in advanced {
+        let n = per_session.get(a.id.as_str()).map_or(0, |(n, _)| *n);
+        next.insert(a.id, from_db(a.sequence - n + 1, "sequence")?);
+    }
+    for (i, id) in session_meters {
+        let Some(seq) = next.get_mut(id.as_str()) else {
+            continue;
+        };
+        if let Ok(m) = &mut outcomes[*i] {
+            m.sequence = Some(*seq);
+        }
+        if let Some(state) = resolved[*i].and_then(|k| keys.get_mut(&k)) {
+            state.caption = Some((*seq, micros(batch[*i].now)));
+        }
+        *seq += 1;
+    }
+    Ok(())
+}
+
+/// Units admitted per `(key, day)`.
+fn daily_added(
+    batch: &[MeterRequest],
+    resolved: &[Option<i64>],
+    outcomes: &[Outcome],
+) -> BTreeMap<(i64, Date), u64> {
+    let mut added = BTreeMap::new();
+    for ((req, key), outcome) in batch.iter().zip(resolved).zip(outcomes) {
+        if let (Some(key), Ok(m)) = (key, outcome) {
+            if !m.replayed {
+                *added.entry((*key, utc_day(micros(req.now)))).or_insert(0) += req.units.get();
+            }
+        }
+    }
+    added
+}
+
+/// The counters' writes, in one statement: each key's lifetime counter and caption
+/// sequence, and each day's counter.
 fn count(
     c: &mut PgConnection,
-    key: &ApiKey,
-    units: i64,
-    (sequence, last_caption_at): (i64, Option<OffsetDateTime>),
-    day: Date,
-    r: &RollupDelta,
+    keys: &BTreeMap<i64, KeyState>,
+    daily: &BTreeMap<(i64, Date), u64>,
 ) -> Result<(), Fail> {
+    let mut key_ids = Vec::new();
+    let mut added = Vec::new();
+    let mut sequences = Vec::new();
+    let mut caption_ats = Vec::new();
+    for (id, state) in keys {
+        if state.added == 0 && state.caption.is_none() {
+            continue;
+        }
+        key_ids.push(*id);
+        added.push(to_db(state.added, "units")?);
+        sequences.push(
+            state
+                .caption
+                .map(|(s, _)| to_db(s, "sequence"))
+                .transpose()?,
+        );
+        caption_ats.push(state.caption.map(|(_, at)| at));
+    }
+    if key_ids.is_empty() {
+        return Ok(());
+    }
+    let mut day_keys = Vec::with_capacity(daily.len());
+    let mut days = Vec::with_capacity(daily.len());
+    let mut day_orgs = Vec::with_capacity(daily.len());
+    let mut day_units = Vec::with_capacity(daily.len());
+    for ((key, day), units) in daily {
+        let Some(state) = keys.get(key) else { continue };
+        day_keys.push(*key);
+        days.push(*day);
+        day_orgs.push(state.key.org_id.as_str());
+        day_units.push(to_db(*units, "units")?);
+    }
     diesel::sql_query(
         "WITH k AS ( \
-             UPDATE api_keys \
-             SET lifetime_used = lifetime_used + $2, sequence = $3, last_caption_at = $4 \
-             WHERE id = $1 RETURNING 1), \
-         d AS ( \
-             INSERT INTO key_daily_usage (key_id, day, org_id, used) VALUES ($1, $5, $6, $2) \
-             ON CONFLICT (key_id, day) DO UPDATE SET used = key_daily_usage.used + EXCLUDED.used \
-             RETURNING 1) \
-         INSERT INTO usage_rollups AS r \
-             (hour, org_id, user_id, key_id, model, api_name, language, domain, success, \
-              api_call, status_class, count, units, cost_nanos, tokens, quota, duration_ms) \
-         VALUES ($7, $6, $8, $1, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) \
-         ON CONFLICT (hour, org_id, user_id, key_id, model, api_name, language, domain, \
-                      success, api_call, status_class) \
-         DO UPDATE SET count = r.count + EXCLUDED.count, units = r.units + EXCLUDED.units, \
-             cost_nanos = r.cost_nanos + EXCLUDED.cost_nanos, \
-             tokens = r.tokens + EXCLUDED.tokens, quota = r.quota + EXCLUDED.quota, \
-             duration_ms = r.duration_ms + EXCLUDED.duration_ms",
+             UPDATE api_keys AS a \
+             SET lifetime_used = a.lifetime_used + v.n, \
+                 sequence = COALESCE(v.seq, a.sequence), \
+                 last_caption_at = COALESCE(v.at, a.last_caption_at) \
+             FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::timestamptz[]) \
+                  AS v(id, n, seq, at) \
+             WHERE a.id = v.id RETURNING 1) \
+         INSERT INTO key_daily_usage (key_id, day, org_id, used) \
+         SELECT * FROM unnest($5::bigint[], $6::date[], $7::text[], $8::bigint[]) \
+         ON CONFLICT (key_id, day) DO UPDATE SET used = key_daily_usage.used + EXCLUDED.used",
     )
-    .bind::<BigInt, _>(key.id.0)
-    .bind::<BigInt, _>(units)
-    .bind::<BigInt, _>(sequence)
-    .bind::<Nullable<Timestamptz>, _>(last_caption_at)
-    .bind::<SqlDate, _>(day)
-    .bind::<Text, _>(key.org_id.as_str())
-    .bind::<Timestamptz, _>(r.hour)
-    .bind::<Nullable<SqlUuid>, _>(r.user_id)
-    .bind::<Nullable<Text>, _>(r.model.as_deref())
-    .bind::<Nullable<Text>, _>(r.api_name.as_deref())
-    .bind::<Nullable<Text>, _>(r.language.as_deref())
-    .bind::<Nullable<Text>, _>(r.domain.as_deref())
-    .bind::<Bool, _>(r.success)
-    .bind::<Bool, _>(r.api_call)
-    .bind::<Nullable<SmallInt>, _>(r.status_class)
-    .bind::<BigInt, _>(r.count)
-    .bind::<BigInt, _>(r.units)
-    .bind::<BigInt, _>(r.cost_nanos)
-    .bind::<BigInt, _>(r.tokens)
-    .bind::<BigInt, _>(r.quota)
-    .bind::<BigInt, _>(r.duration_ms)
+    .bind::<Array<BigInt>, _>(&key_ids)
+    .bind::<Array<BigInt>, _>(&added)
+    .bind::<Array<Nullable<BigInt>>, _>(&sequences)
+    .bind::<Array<Nullable<Timestamptz>>, _>(&caption_ats)
+    .bind::<Array<BigInt>, _>(&day_keys)
+    .bind::<Array<SqlDate>, _>(&days)
+    .bind::<Array<Text>, _>(&day_orgs)
+    .bind::<Array<BigInt>, _>(&day_units)
     .execute(c)?;
     Ok(())
 }

@@ -11,6 +11,7 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use tally_domain::StoreError;
 
 use crate::error::{pool_error, Fail};
+use crate::group_commit::{BatchOptions, MeterQueue};
 
 /// Every migration of `migrations/`, compiled in (`build.rs` makes cargo notice new files).
 pub(crate) const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations");
@@ -22,7 +23,7 @@ const MIGRATION_LOCK: i64 = 0x7461_6c6c_795f_6d67; // "tally_mg"
 /// idempotency key) is run again before giving up with `Unavailable`.
 const MAX_RETRIES: u32 = 5;
 
-type PgPool = Pool<Manager>;
+pub(crate) type PgPool = Pool<Manager>;
 pub(crate) type Conn = PooledConnection<Manager>;
 
 /// A pooled connection that remembers whether it was lost.
@@ -36,24 +37,35 @@ pub(crate) struct TrackedConn {
     lost: bool,
 }
 
-/// diesel's connection manager, with connections that can be marked lost.
+/// diesel's connection manager, with connections that can be marked lost and a statement
+/// timeout set on every new connection.
 #[derive(Debug)]
-pub(crate) struct Manager(ConnectionManager<PgConnection>);
+pub(crate) struct Manager {
+    inner: ConnectionManager<PgConnection>,
+    statement_timeout: Duration,
+}
 
 impl r2d2::ManageConnection for Manager {
     type Connection = TrackedConn;
     type Error = diesel::r2d2::Error;
 
     fn connect(&self) -> Result<TrackedConn, Self::Error> {
-        self.0.connect().map(|pg| TrackedConn { pg, lost: false })
+        let mut pg = self.inner.connect()?;
+        if !self.statement_timeout.is_zero() {
+            // A stuck statement then fails (503) instead of holding a worker forever.
+            let ms = self.statement_timeout.as_millis();
+            pg.batch_execute(&format!("SET statement_timeout = {ms}"))
+                .map_err(diesel::r2d2::Error::QueryError)?;
+        }
+        Ok(TrackedConn { pg, lost: false })
     }
 
     fn is_valid(&self, conn: &mut TrackedConn) -> Result<(), Self::Error> {
-        self.0.is_valid(&mut conn.pg)
+        self.inner.is_valid(&mut conn.pg)
     }
 
     fn has_broken(&self, conn: &mut TrackedConn) -> bool {
-        conn.lost || self.0.has_broken(&mut conn.pg)
+        conn.lost || self.inner.has_broken(&mut conn.pg)
     }
 }
 
@@ -65,13 +77,20 @@ pub struct PgOptions {
     /// How long a caller waits for a connection (and a new connection may take to open)
     /// before getting [`StoreError::Unavailable`].
     pub connect_timeout: Duration,
+    /// Longest a statement may run before Postgres cancels it (the caller gets
+    /// [`StoreError::Unavailable`]); zero = no limit.
+    pub statement_timeout: Duration,
+    /// How concurrent meters are grouped into transactions.
+    pub batch: BatchOptions,
 }
 
 impl Default for PgOptions {
     fn default() -> Self {
         Self {
-            max_connections: 10,
+            max_connections: 16,
             connect_timeout: Duration::from_secs(2),
+            statement_timeout: Duration::from_secs(10),
+            batch: BatchOptions::default(),
         }
     }
 }
@@ -84,6 +103,7 @@ pub struct PgStore {
     pool: PgPool,
     url: Arc<str>,
     options: PgOptions,
+    meters: Arc<MeterQueue>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -114,7 +134,10 @@ impl PgStore {
     /// `options.connect_timeout`; [`StoreError::Internal`] for an unusable URL.
     pub fn connect(url: &str, options: PgOptions) -> Result<Self, StoreError> {
         let url: Arc<str> = with_connect_timeout(url, options.connect_timeout).into();
-        let manager = Manager(ConnectionManager::<PgConnection>::new(url.to_string()));
+        let manager = Manager {
+            inner: ConnectionManager::<PgConnection>::new(url.to_string()),
+            statement_timeout: options.statement_timeout,
+        };
         let pool = Pool::builder()
             .max_size(options.max_connections.max(1))
             .min_idle(Some(0))
@@ -122,7 +145,17 @@ impl PgStore {
             .test_on_check_out(false)
             .error_handler(Box::new(LogPoolErrors))
             .build_unchecked(manager);
-        let store = Self { pool, url, options };
+        let meters = Arc::new(MeterQueue::new(
+            pool.clone(),
+            options.max_connections,
+            options.batch,
+        ));
+        let store = Self {
+            pool,
+            url,
+            options,
+            meters,
+        };
         store.check()?;
         Ok(store)
     }
@@ -162,7 +195,12 @@ impl PgStore {
 
     /// A pooled connection, or `Unavailable` after the connect timeout.
     pub(crate) fn conn(&self) -> Result<Conn, Fail> {
-        self.pool.get().map_err(|e| Fail::Store(pool_error(&e)))
+        checkout(&self.pool)
+    }
+
+    /// The group-commit queue the meter goes through.
+    pub(crate) fn meters(&self) -> &MeterQueue {
+        &self.meters
     }
 
     /// Checks that the database answers.
@@ -186,20 +224,9 @@ impl PgStore {
     /// Runs `f` in one transaction, again when it lost a race (see [`Fail::is_retryable`]).
     pub(crate) fn try_tx<T>(
         &self,
-        mut f: impl FnMut(&mut PgConnection) -> Result<T, Fail>,
+        f: impl FnMut(&mut PgConnection) -> Result<T, Fail>,
     ) -> Result<T, Fail> {
-        let mut conn = self.conn()?;
-        let mut attempt = 0;
-        loop {
-            match conn.pg.transaction(|c| f(c)) {
-                Err(e) if e.is_retryable() && attempt < MAX_RETRIES => attempt += 1,
-                Err(e) => {
-                    conn.lost |= e.is_connection_lost();
-                    return Err(e);
-                }
-                ok => return ok,
-            }
-        }
+        transaction(&self.pool, f)
     }
 
     /// [`Self::try_tx`] with the failure mapped to a [`StoreError`].
@@ -208,6 +235,31 @@ impl PgStore {
         f: impl FnMut(&mut PgConnection) -> Result<T, Fail>,
     ) -> Result<T, StoreError> {
         self.try_tx(f).map_err(Fail::into_store)
+    }
+}
+
+/// A pooled connection from `pool`, or `Unavailable` after the connect timeout.
+fn checkout(pool: &PgPool) -> Result<Conn, Fail> {
+    pool.get().map_err(|e| Fail::Store(pool_error(&e)))
+}
+
+/// Runs `f` in one transaction on a connection of `pool`, again when it lost a race (see
+/// [`Fail::is_retryable`]); a connection that turned out lost is not reused.
+pub(crate) fn transaction<T>(
+    pool: &PgPool,
+    mut f: impl FnMut(&mut PgConnection) -> Result<T, Fail>,
+) -> Result<T, Fail> {
+    let mut conn = checkout(pool)?;
+    let mut attempt = 0;
+    loop {
+        match conn.pg.transaction(|c| f(c)) {
+            Err(e) if e.is_retryable() && attempt < MAX_RETRIES => attempt += 1,
+            Err(e) => {
+                conn.lost |= e.is_connection_lost();
+                return Err(e);
+            }
+            ok => return ok,
+        }
     }
 }
 

@@ -10,11 +10,11 @@ use tally_domain::StoreError;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::{analytics, erasure, events, meter, PgStore};
+use crate::{analytics, erasure, events, PgStore};
 
 impl UsageStore for PgStore {
     fn meter(&self, request: MeterRequest) -> Result<Metered, MeterError> {
-        self.tx(|c| meter::meter_tx(c, &request))?
+        self.meters().meter(request)
     }
 
     fn ingest(

@@ -129,7 +129,7 @@ pub fn meter(key: &ApiKey, units: u64, now: OffsetDateTime) -> MeterRequest {
     e.units = units;
     MeterRequest {
         event_id: next_event_id(),
-        key_id: key.id,
+        key: key.id.into(),
         units: Units::new(i64::try_from(units).unwrap()).unwrap(),
         event: e,
         session: None,

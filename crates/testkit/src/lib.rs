@@ -79,6 +79,11 @@ macro_rules! store_contract_tests {
             concurrency::concurrency_daily_limit_is_exact_across_midnight,
             concurrency::concurrency_session_opens_once,
             concurrency::concurrency_one_key_per_new_email,
+            bursts::bursts_many_keys_and_one_hot_key_are_exact,
+            bursts::bursts_mixed_refusals_answer_each_meter,
+            bursts::bursts_reused_idempotency_keys_count_once,
+            bursts::bursts_multi_unit_meters_never_cross_a_limit,
+            bursts::bursts_session_sequences_are_handed_out_once,
             bus::bus_delivers_to_topic_subscribers,
         );
     };

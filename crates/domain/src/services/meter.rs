@@ -3,11 +3,10 @@
 use uuid::Uuid;
 
 use super::Ports;
-use crate::audit::{AuthEvent, AuthEventKind};
 use crate::key::{ApiKey, KeyRejection, KeySecret};
 use crate::limits::{seconds_until_daily_reset, KeyUsage, LimitExceeded, Limits, Units};
 use crate::live::LiveEvent;
-use crate::ports::{MeterError, MeterRequest, Metered, StoreError};
+use crate::ports::{KeyRef, MeterError, MeterRequest, Metered, StoreError};
 use crate::session::Session;
 use crate::tenancy::InvalidValue;
 use crate::usage::{EventKind, NewUsageEvent};
@@ -55,7 +54,7 @@ impl MeterService {
     /// taken from the key), atomically.
     ///
     /// # Errors
-    /// [`VerifyError`]. A limit refusal writes an auth event.
+    /// [`VerifyError`]. A limit refusal writes an auth event (in the meter).
     pub fn verify(
         &self,
         secret: &str,
@@ -63,14 +62,17 @@ impl MeterService {
         mut event: NewUsageEvent,
     ) -> Result<Metered, VerifyError> {
         event.validate()?;
-        let key = self
-            .ports
-            .stores
-            .keys
-            .find_key(&KeySecret::presented(secret).hash())?
-            .ok_or(VerifyError::Key(KeyRejection::UnknownKey))?;
-        event.occurred_at = self.ports.clock.now();
-        self.meter(&key, units, event, None)
+        let now = self.ports.clock.now();
+        event.occurred_at = now;
+        let request = MeterRequest {
+            event_id: self.ports.ids.uuid(),
+            key: KeyRef::Secret(KeySecret::presented(secret).hash()),
+            units,
+            event,
+            session: None,
+            now,
+        };
+        self.meter(request)
     }
 
     /// Meters a caption batch of `count` captions for an authorised session and pushes the
@@ -93,7 +95,7 @@ impl MeterService {
         event.units = count;
         event.domain = Some(session.domain.clone());
         event.session_id = Some(session.id.clone());
-        let metered = self.meter(key, units, event, Some(session))?;
+        let metered = self.meter_key(key, units, event, Some(session))?;
         self.ports.publish(
             &session.id,
             LiveEvent::Usage {
@@ -106,23 +108,26 @@ impl MeterService {
         Ok(metered)
     }
 
-    fn meter(
+    fn meter_key(
         &self,
         key: &ApiKey,
         units: Units,
         event: NewUsageEvent,
         session: Option<&Session>,
     ) -> Result<Metered, VerifyError> {
-        let now = self.ports.clock.now();
-        let domain = event.domain.clone();
-        let request = MeterRequest {
+        self.meter(MeterRequest {
             event_id: self.ports.ids.uuid(),
-            key_id: key.id,
+            key: KeyRef::Id(key.id),
             units,
             event,
             session: session.map(|s| s.id.clone()),
-            now,
-        };
+            now: self.ports.clock.now(),
+        })
+    }
+
+    /// Runs a meter; the store records a limit refusal's auth event in the meter itself.
+    fn meter(&self, request: MeterRequest) -> Result<Metered, VerifyError> {
+        let now = request.now;
         match self.ports.stores.usage.meter(request) {
             Ok(m) => Ok(m),
             Err(MeterError::Key(k)) => Err(VerifyError::Key(k)),
@@ -132,13 +137,6 @@ impl MeterService {
                 usage,
                 limits,
             }) => {
-                self.ports.stores.keys.record_auth_event(AuthEvent {
-                    key_id: Some(key.id),
-                    org_id: key.org_id.clone(),
-                    kind: AuthEventKind::from(exceeded),
-                    domain,
-                    occurred_at: now,
-                })?;
                 let retry_after =
                     (exceeded == LimitExceeded::Daily).then(|| seconds_until_daily_reset(now));
                 Err(VerifyError::Limit {

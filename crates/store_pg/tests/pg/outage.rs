@@ -142,6 +142,7 @@ fn a_stopped_database_is_unavailable_and_then_recovers() {
     let options = PgOptions {
         max_connections: 2,
         connect_timeout: Duration::from_secs(1),
+        ..PgOptions::default()
     };
     let store = PgStore::connect(&cluster.url(), options.clone()).unwrap();
     store.migrate().unwrap();

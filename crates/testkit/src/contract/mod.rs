@@ -2,6 +2,7 @@
 //! define what every `TenantStore`, `KeyStore`, `SessionStore`, `UsageStore` and `EventBus`
 //! must do. Run them with [`crate::store_contract_tests!`].
 
+pub mod bursts;
 pub mod bus;
 pub mod concurrency;
 pub mod erasure;

@@ -97,7 +97,7 @@ pub fn usage_meter_counts_and_records(s: &Stores) {
 pub fn usage_meter_rejects_unusable_keys(s: &Stores) {
     let k = create_key(s, "reject-key-1", limits(None, None));
     let mut missing = meter(&k, 1, T0);
-    missing.key_id = KeyId(999_999);
+    missing.key = KeyId(999_999).into();
     assert_eq!(
         s.usage.meter(missing),
         Err(MeterError::Key(KeyRejection::UnknownKey))

@@ -1,0 +1,224 @@
+//! Group commit for the meter: concurrent meters share one transaction and one commit.
+//!
+//! A caller of [`crate::PgStore`]'s `meter` queues its request and blocks until a writer
+//! answers it. A few writer threads (started on the first meter) each take whatever is
+//! queued — up to the batch cap, optionally waiting a moment for more — run it as one
+//! set-based transaction ([`crate::meter::meter_batch_tx`]) and answer every caller of the
+//! batch only after its commit: an acknowledged meter is durable. While one writer waits for
+//! its commit, the next batch gathers and another writer takes it.
+//!
+//! Failure rules: a batch that loses a race (deadlock, serialisation, an idempotency key taken
+//! concurrently) runs again; a database that is away answers every meter of the batch
+//! `Unavailable` (none counted, so clients may retry); any other failure reruns the batch one
+//! meter per transaction, so one bad meter cannot fail the others.
+
+use std::collections::VecDeque;
+use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Once, PoisonError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use tally_domain::ports::{MeterError, MeterRequest};
+use tally_domain::StoreError;
+
+use crate::error::Fail;
+use crate::meter::{meter_batch_tx, Outcome};
+use crate::pool::{transaction, PgPool};
+
+/// How meters are batched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchOptions {
+    /// Most meters per transaction.
+    pub max_batch: usize,
+    /// How long a writer holding fewer than `max_batch` meters waits for more before it
+    /// starts the transaction (zero: start at once with whatever is queued).
+    pub max_wait: Duration,
+    /// Writer threads, i.e. batches in flight at once (each holds a pooled connection while
+    /// it runs).
+    pub writers: usize,
+}
+
+impl Default for BatchOptions {
+    fn default() -> Self {
+        Self {
+            max_batch: 256,
+            max_wait: Duration::ZERO,
+            writers: 2,
+        }
+    }
+}
+
+/// One queued meter and where its answer goes.
+struct Job {
+    request: MeterRequest,
+    reply: SyncSender<Outcome>,
+}
+
+#[derive(Default)]
+struct State {
+    pending: VecDeque<Job>,
+    closed: bool,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    wake: Condvar,
+    options: BatchOptions,
+    pool: PgPool,
+    started: Once,
+}
+
+/// The meter queue of one store (shared by its clones). Dropping the last clone stops the
+/// writers once the queue is empty.
+pub(crate) struct MeterQueue {
+    shared: Arc<Shared>,
+}
+
+impl MeterQueue {
+    /// A queue whose writers run on `pool`. Writers take at most half the pool's
+    /// `connections`, so meters cannot starve the other store calls.
+    pub(crate) fn new(pool: PgPool, connections: u32, options: BatchOptions) -> Self {
+        let most = usize::try_from(connections / 2).unwrap_or(1).max(1);
+        let options = BatchOptions {
+            max_batch: options.max_batch.max(1),
+            writers: options.writers.clamp(1, most),
+            ..options
+        };
+        Self {
+            shared: Arc::new(Shared {
+                state: Mutex::new(State::default()),
+                wake: Condvar::new(),
+                options,
+                pool,
+                started: Once::new(),
+            }),
+        }
+    }
+
+    /// Queues `request` and waits for its answer (after the commit that holds it).
+    pub(crate) fn meter(&self, request: MeterRequest) -> Outcome {
+        self.start();
+        let (reply, answer) = sync_channel(1);
+        {
+            let mut state = self.shared.lock();
+            if state.closed {
+                return Err(stopped());
+            }
+            state.pending.push_back(Job { request, reply });
+        }
+        self.shared.wake.notify_one();
+        answer.recv().unwrap_or_else(|_| Err(stopped()))
+    }
+
+    fn start(&self) {
+        self.shared.started.call_once(|| {
+            for n in 0..self.shared.options.writers {
+                let shared = self.shared.clone();
+                let spawned = thread::Builder::new()
+                    .name(format!("tally-meter-{n}"))
+                    .spawn(move || shared.write());
+                if let Err(e) = spawned {
+                    tracing::error!(error = %e, "cannot start a meter writer");
+                }
+            }
+        });
+    }
+}
+
+impl Drop for MeterQueue {
+    fn drop(&mut self) {
+        self.shared.lock().closed = true;
+        self.shared.wake.notify_all();
+    }
+}
+
+/// The answer when no writer can take a meter (nothing was counted).
+fn stopped() -> MeterError {
+    MeterError::Store(StoreError::Unavailable(
+        "the meter writer has stopped".to_owned(),
+    ))
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A writer's loop: take a batch, run it, answer it; until the queue is closed and empty.
+    fn write(&self) {
+        while let Some(batch) = self.next_batch() {
+            let (requests, replies): (Vec<MeterRequest>, Vec<SyncSender<Outcome>>) =
+                batch.into_iter().map(|j| (j.request, j.reply)).unzip();
+            tracing::trace!(size = requests.len(), "meter batch");
+            let outcomes = run(&self.pool, &requests);
+            for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                // A caller that went away has nobody to tell.
+                let _answered = reply.send(outcome);
+            }
+        }
+    }
+
+    /// Waits for queued meters and takes up to `max_batch` of them; `None` once closed and
+    /// drained.
+    fn next_batch(&self) -> Option<Vec<Job>> {
+        let options = self.options;
+        let mut state = self.lock();
+        while state.pending.is_empty() {
+            if state.closed {
+                return None;
+            }
+            state = self
+                .wake
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        if !options.max_wait.is_zero() && state.pending.len() < options.max_batch {
+            let deadline = Instant::now() + options.max_wait;
+            while state.pending.len() < options.max_batch && !state.closed {
+                let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                    break;
+                };
+                state = self
+                    .wake
+                    .wait_timeout(state, left)
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0;
+            }
+        }
+        let n = state.pending.len().min(options.max_batch);
+        let batch: Vec<Job> = state.pending.drain(..n).collect();
+        let more = !state.pending.is_empty();
+        drop(state);
+        if more {
+            self.wake.notify_one();
+        }
+        Some(batch)
+    }
+}
+
+/// Runs a batch in one transaction (again when it lost a race); see the module's failure
+/// rules.
+fn run(pool: &PgPool, batch: &[MeterRequest]) -> Vec<Outcome> {
+    match transaction(pool, |c| meter_batch_tx(c, batch)) {
+        Ok(outcomes) => outcomes,
+        Err(e) if batch.len() > 1 && !unavailable(&e) => {
+            tracing::warn!(error = ?e, size = batch.len(), "meter batch failed; isolating its meters");
+            batch
+                .iter()
+                .flat_map(|request| run(pool, std::slice::from_ref(request)))
+                .collect()
+        }
+        Err(e) => {
+            let error = e.into_store();
+            batch
+                .iter()
+                .map(|_| Err(MeterError::Store(error.clone())))
+                .collect()
+        }
+    }
+}
+
+/// Whether `e` means the database is away (every meter answers `Unavailable`).
+fn unavailable(e: &Fail) -> bool {
+    matches!(e, Fail::Store(StoreError::Unavailable(_))) || e.is_connection_lost()
+}

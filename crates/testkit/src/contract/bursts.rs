@@ -1,0 +1,264 @@
+//! Bursts of concurrent meters: what must hold however an adapter groups them (the Postgres
+//! store executes concurrent meters together, in one transaction per batch). Many keys and
+//! one hot key at once, mixed refusals, idempotency keys reused inside a burst, multi-unit
+//! meters crossing a limit, and session sequences handed out under concurrency.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+use std::thread;
+
+use tally_domain::audit::AuthEventKind;
+use tally_domain::key::{ApiKey, KeyId, KeyRejection, KeySecret};
+use tally_domain::limits::utc_day;
+use tally_domain::ports::{KeyRef, MeterError, Metered};
+use tally_domain::services::Stores;
+use tally_domain::usage::{Granularity, IdempotencyKey, LogQuery, UsageFilters, UsageQuery};
+use time::Duration;
+
+use crate::{create_key, limits, meter, open_spec, T0};
+
+const THREADS: usize = 8;
+
+fn recorded(s: &Stores, key: KeyId) -> (i64, u64) {
+    let q = UsageQuery::new(
+        T0 - Duration::days(2),
+        T0 + Duration::days(2),
+        Granularity::Month,
+        vec![],
+        UsageFilters {
+            key_id: Some(key),
+            ..UsageFilters::default()
+        },
+        vec![],
+    )
+    .unwrap();
+    let units = s
+        .usage
+        .aggregate(&q)
+        .unwrap()
+        .iter()
+        .map(|r| r.totals.units)
+        .sum();
+    let mut logs = LogQuery::new(1).unwrap();
+    logs.key_id = Some(key);
+    (units, s.usage.list_events(&logs).unwrap().total)
+}
+
+fn limit_refusals(s: &Stores, key: KeyId) -> usize {
+    s.keys
+        .list_auth_events(key, 100_000)
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.kind,
+                AuthEventKind::LifetimeLimitExceeded | AuthEventKind::DailyLimitExceeded
+            )
+        })
+        .count()
+}
+
+/// 8 threads over 12 keys of lifetime limit 30 and one hot key of limit 400, interleaved:
+/// each key admits exactly its limit, its counters equal its recorded events and rollups,
+/// and every refusal (and nothing else) left an auth event.
+pub fn bursts_many_keys_and_one_hot_key_are_exact(s: &Stores) {
+    let cold: Vec<ApiKey> = (0..12)
+        .map(|i| create_key(s, &format!("burst-cold-{i:02}"), limits(None, Some(30))))
+        .collect();
+    let hot = create_key(s, "burst-hot-key", limits(None, Some(400)));
+    let admitted: Mutex<BTreeMap<i64, u64>> = Mutex::new(BTreeMap::new());
+    let refused: Mutex<BTreeMap<i64, usize>> = Mutex::new(BTreeMap::new());
+    thread::scope(|scope| {
+        for t in 0..THREADS {
+            let (cold, hot, admitted, refused) = (&cold, &hot, &admitted, &refused);
+            scope.spawn(move || {
+                for i in 0..120 {
+                    let key = if i % 2 == 0 {
+                        hot
+                    } else {
+                        &cold[(i / 2 + t) % 12]
+                    };
+                    match s.usage.meter(meter(key, 1, T0)) {
+                        Ok(_) => *admitted.lock().unwrap().entry(key.id.0).or_default() += 1,
+                        Err(MeterError::Limit { .. }) => {
+                            *refused.lock().unwrap().entry(key.id.0).or_default() += 1;
+                        }
+                        Err(e) => panic!("unexpected {e:?}"),
+                    }
+                }
+            });
+        }
+    });
+    let admitted = admitted.into_inner().unwrap();
+    let refused = refused.into_inner().unwrap();
+    assert_eq!(admitted[&hot.id.0], 400);
+    assert_eq!(refused[&hot.id.0], 480 - 400);
+    for key in cold.iter().chain([&hot]) {
+        let n = admitted[&key.id.0];
+        if key.id != hot.id {
+            assert_eq!(n, 30, "cold key {}", key.id.0);
+        }
+        let usage = s.keys.key_usage(key.id, utc_day(T0)).unwrap().unwrap();
+        assert_eq!((usage.lifetime_used, usage.daily_used), (n, n));
+        assert_eq!(recorded(s, key.id), (i64::try_from(n).unwrap(), n));
+        assert_eq!(
+            limit_refusals(s, key.id),
+            refused.get(&key.id.0).copied().unwrap_or(0)
+        );
+    }
+}
+
+/// Meters by presented secret, unknown secrets and a revoked key, concurrently: each gets
+/// its own answer and only admitted meters count.
+pub fn bursts_mixed_refusals_answer_each_meter(s: &Stores) {
+    let open = create_key(s, "burst-by-secret", limits(None, None));
+    let revoked = create_key(s, "burst-revoked-1", limits(None, None));
+    s.keys.revoke_key(revoked.id, T0).unwrap();
+    let daily = create_key(s, "burst-daily-01", limits(Some(10), None));
+    let admitted = Mutex::new(BTreeMap::<&str, u64>::new());
+    thread::scope(|scope| {
+        for t in 0..THREADS {
+            let (open, revoked, daily, admitted) = (&open, &revoked, &daily, &admitted);
+            scope.spawn(move || {
+                for i in 0..40 {
+                    let (name, mut req) = match (i + t) % 4 {
+                        0 => ("open", meter(open, 2, T0)),
+                        1 => ("revoked", meter(revoked, 1, T0)),
+                        2 => ("daily", meter(daily, 1, T0)),
+                        _ => ("unknown", meter(open, 1, T0)),
+                    };
+                    req.key = match name {
+                        "open" => KeyRef::Secret(KeySecret::presented("burst-by-secret").hash()),
+                        "unknown" => {
+                            KeyRef::Secret(KeySecret::presented(&format!("nope-{t}")).hash())
+                        }
+                        _ => req.key,
+                    };
+                    let outcome = s.usage.meter(req);
+                    match (name, &outcome) {
+                        ("open", Ok(m)) => assert_eq!(m.event.data.key_id, Some(open.id)),
+                        ("daily", Ok(_) | Err(MeterError::Limit { .. })) => {}
+                        ("revoked", Err(MeterError::Key(KeyRejection::Revoked)))
+                        | ("unknown", Err(MeterError::Key(KeyRejection::UnknownKey))) => {}
+                        other => panic!("unexpected {other:?}"),
+                    }
+                    if outcome.is_ok() {
+                        *admitted.lock().unwrap().entry(name).or_default() += 1;
+                    }
+                }
+            });
+        }
+    });
+    let admitted = admitted.into_inner().unwrap();
+    assert_eq!(admitted["open"], 80);
+    assert_eq!(admitted["daily"], 10);
+    assert!(!admitted.contains_key("revoked") && !admitted.contains_key("unknown"));
+    assert_eq!(recorded(s, open.id), (160, 80));
+    assert_eq!(recorded(s, daily.id), (10, 10));
+    assert_eq!(recorded(s, revoked.id), (0, 0));
+    assert_eq!(limit_refusals(s, daily.id), 80 - 10);
+    assert_eq!(limit_refusals(s, revoked.id), 0);
+    assert_eq!(s.keys.get_key(open.id).unwrap().unwrap().lifetime_used, 160);
+}
+
+/// 8 threads send the same 20 idempotency keys at once: each is recorded and counted once,
+/// and every replay answers the original event.
+pub fn bursts_reused_idempotency_keys_count_once(s: &Stores) {
+    let k = create_key(s, "burst-idem-key", limits(None, None));
+    let seen: Mutex<BTreeMap<usize, BTreeSet<uuid::Uuid>>> = Mutex::new(BTreeMap::new());
+    let fresh = Mutex::new(0_u64);
+    thread::scope(|scope| {
+        for t in 0..THREADS {
+            let (k, seen, fresh) = (&k, &seen, &fresh);
+            scope.spawn(move || {
+                for i in 0..20 {
+                    let n = (i + t) % 20;
+                    let mut req = meter(k, 3, T0);
+                    req.event.idempotency_key =
+                        Some(IdempotencyKey::parse(&format!("burst-{n}")).unwrap());
+                    let m: Metered = s.usage.meter(req).unwrap();
+                    if !m.replayed {
+                        *fresh.lock().unwrap() += 1;
+                    }
+                    seen.lock()
+                        .unwrap()
+                        .entry(n)
+                        .or_default()
+                        .insert(m.event.id);
+                }
+            });
+        }
+    });
+    assert_eq!(fresh.into_inner().unwrap(), 20);
+    for (n, ids) in seen.into_inner().unwrap() {
+        assert_eq!(
+            ids.len(),
+            1,
+            "idempotency key burst-{n} answered several events"
+        );
+    }
+    assert_eq!(recorded(s, k.id), (60, 20));
+    assert_eq!(s.keys.get_key(k.id).unwrap().unwrap().lifetime_used, 60);
+}
+
+/// Multi-unit meters racing toward `lifetime_limit = 100`: what is admitted never crosses it,
+/// each refusal would have crossed it at its turn, and the counters equal the events.
+pub fn bursts_multi_unit_meters_never_cross_a_limit(s: &Stores) {
+    let k = create_key(s, "burst-units-01", limits(None, Some(100)));
+    let admitted = Mutex::new(0_u64);
+    thread::scope(|scope| {
+        for t in 0..THREADS {
+            let (k, admitted) = (&k, &admitted);
+            scope.spawn(move || {
+                for i in 0..25 {
+                    let units = 1 + u64::try_from((i * 3 + t) % 7).unwrap();
+                    match s.usage.meter(meter(k, units, T0)) {
+                        Ok(m) => {
+                            assert!(m.usage.lifetime_used <= 100);
+                            *admitted.lock().unwrap() += units;
+                        }
+                        Err(MeterError::Limit { usage, .. }) => {
+                            assert!(usage.lifetime_used + units > 100);
+                        }
+                        Err(e) => panic!("unexpected {e:?}"),
+                    }
+                }
+            });
+        }
+    });
+    let admitted = admitted.into_inner().unwrap();
+    // Every meter is at most 7 units, and 200 of them were tried: the key ends full but for
+    // less than one meter's worth.
+    assert!(admitted > 93 && admitted <= 100, "admitted {admitted}");
+    let used = s.keys.get_key(k.id).unwrap().unwrap().lifetime_used;
+    assert_eq!(used, admitted);
+    assert_eq!(recorded(s, k.id).0, i64::try_from(admitted).unwrap());
+}
+
+/// Caption meters of one session from 8 threads get the sequences after the session's, each
+/// exactly once, and the key remembers the last.
+pub fn bursts_session_sequences_are_handed_out_once(s: &Stores) {
+    let k = create_key(s, "burst-seq-key1", limits(None, None));
+    let mut spec = open_spec(&k, "burst-seq-key1", "a.example", T0);
+    spec.sequence = 5;
+    let id = s.sessions.open_session(spec).unwrap().session.id;
+    let sequences = Mutex::new(Vec::new());
+    thread::scope(|scope| {
+        for _ in 0..THREADS {
+            let (k, id, sequences) = (&k, &id, &sequences);
+            scope.spawn(move || {
+                for _ in 0..30 {
+                    let mut req = meter(k, 1, T0);
+                    req.session = Some(id.clone());
+                    let seq = s.usage.meter(req).unwrap().sequence.unwrap();
+                    sequences.lock().unwrap().push(seq);
+                }
+            });
+        }
+    });
+    let mut sequences = sequences.into_inner().unwrap();
+    sequences.sort_unstable();
+    assert_eq!(sequences, (6..6 + 240).collect::<Vec<u64>>());
+    assert_eq!(s.sessions.get_session(&id).unwrap().unwrap().sequence, 245);
+    assert_eq!(s.keys.get_key(k.id).unwrap().unwrap().sequence, 245);
+}
