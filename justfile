@@ -28,3 +28,8 @@ ci:
 # Benchmarks: the standard set on both stores (~10 min); rewrites docs/BENCHMARKS.md.
 bench:
     scripts/bench.sh
+
+# Crash proof: kill -9 tally and restart Postgres under load, then check nothing acknowledged
+# was lost or duplicated (~1 min; restarts the local Postgres; see docs/OPERATIONS.md).
+crash-test:
+    scripts/crash-test.sh
