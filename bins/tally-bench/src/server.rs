@@ -76,7 +76,10 @@ impl Server {
             .env("ADMIN_KEY", admin_key)
             .env("JWT_SECRET", "bench-jwt-secret")
             .env("ALLOWED_DOMAINS", "*")
-            .env("RUST_LOG", "warn")
+            .env(
+                "RUST_LOG",
+                std::env::var("BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".to_owned()),
+            )
             .env_remove("DATABASE_URL")
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(log)?);
