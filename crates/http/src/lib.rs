@@ -8,10 +8,12 @@
 
 pub mod blocking;
 pub mod cors;
+pub mod delivery;
 pub mod error;
 pub mod event_input;
 pub mod extract;
 pub mod health;
+pub mod key_patch;
 pub mod lcyt;
 pub mod ledger;
 pub mod lyrcs;
@@ -20,11 +22,13 @@ pub mod newapi;
 pub mod principal;
 pub mod ratelimit;
 pub mod request_id;
+pub mod resource;
 pub mod rollups;
 pub mod routes;
 pub mod scope;
 pub mod state;
 pub mod v1;
+pub mod wire;
 
 pub use blocking::{run_blocking, run_short};
 pub use error::ApiError;

@@ -10,11 +10,12 @@ use tally_domain::tenancy::{Email, OrgId, UserId};
 use uuid::Uuid;
 
 use crate::error::ApiError;
-use crate::lcyt::keys::parse_body;
-use crate::lcyt::wire::{double_option, iso, limit, parse_instant, KeyPatchInput};
+use crate::extract::parse_json;
+use crate::key_patch::KeyPatchInput;
 use crate::principal::Principal;
 use crate::run_blocking;
 use crate::state::AppState;
+use crate::wire::{double_option, iso, limit, parse_instant};
 
 /// `POST /v1/keys` body.
 #[derive(Debug, Deserialize)]
@@ -102,7 +103,7 @@ pub async fn create(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     p.require_admin()?;
-    let r: CreateKeyRequest = parse_body(&body)?;
+    let r: CreateKeyRequest = parse_json(&body)?;
     let org = r
         .org_id
         .as_deref()
@@ -241,7 +242,7 @@ pub async fn update(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     p.require_admin()?;
-    let r: UpdateKeyRequest = parse_body(&body)?;
+    let r: UpdateKeyRequest = parse_json(&body)?;
     let patch = KeyPatchInput {
         owner: r.owner,
         name: r.name,

@@ -11,7 +11,7 @@ pub mod verify;
 
 use actix_web::web;
 
-use crate::routes::resource;
+use crate::resource::resource;
 
 /// Registers the v1 routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -7,17 +7,16 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tally_auth::UserClaims;
 use tally_domain::erasure::ErasureReceipt;
-use tally_domain::ports::CreateUserError;
 use tally_domain::services::ErasureService;
 use tally_domain::tenancy::{Email, OrgId, Role, User, UserId, Username};
 use uuid::Uuid;
 
 use crate::error::ApiError;
-use crate::lcyt::keys::parse_body;
-use crate::lcyt::wire::iso;
+use crate::extract::parse_json;
 use crate::principal::Principal;
 use crate::run_blocking;
 use crate::state::AppState;
+use crate::wire::iso;
 
 /// Default lifetime of a user token: one day.
 pub const DEFAULT_TOKEN_TTL_SECS: u64 = 86_400;
@@ -66,20 +65,6 @@ fn receipt_json(r: &ErasureReceipt) -> Value {
     json!({ "keyId": r.key_id, "orgId": r.org_id, "erasedAt": iso(r.erased_at), "rowsDeleted": r.rows_deleted })
 }
 
-impl From<CreateUserError> for ApiError {
-    fn from(e: CreateUserError) -> Self {
-        match e {
-            CreateUserError::DuplicateUsername => {
-                Self::Conflict("username already taken".to_owned())
-            }
-            CreateUserError::UnknownOrg => {
-                Self::BadRequest("orgId: unknown organisation".to_owned())
-            }
-            CreateUserError::Store(s) => s.into(),
-        }
-    }
-}
-
 fn user_id(raw: &str) -> Result<UserId, ApiError> {
     Uuid::parse_str(raw)
         .map(UserId)
@@ -103,7 +88,7 @@ pub async fn create(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     p.require_admin()?;
-    let r: CreateUserRequest = parse_body(&body)?;
+    let r: CreateUserRequest = parse_json(&body)?;
     let bad = |e: tally_domain::tenancy::InvalidValue| ApiError::BadRequest(e.0);
     let user = User {
         id: UserId(state.ports.ids.uuid()),
@@ -190,7 +175,7 @@ pub async fn issue_token(
     let r: IssueTokenRequest = if body.is_empty() {
         IssueTokenRequest::default()
     } else {
-        parse_body(&body)?
+        parse_json(&body)?
     };
     let ttl = r.ttl_secs.unwrap_or(DEFAULT_TOKEN_TTL_SECS);
     if ttl == 0 || ttl > MAX_TOKEN_TTL_SECS {
