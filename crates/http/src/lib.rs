@@ -26,6 +26,7 @@ pub mod resource;
 pub mod rollups;
 pub mod routes;
 pub mod scope;
+pub mod sse;
 pub mod state;
 pub mod v1;
 pub mod wire;

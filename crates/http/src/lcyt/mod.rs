@@ -1,7 +1,7 @@
 //! The lcyt surface (seed 000): keys, sessions, captions, live events, the mic lock, per-key
 //! statistics with erasure, per-site usage and the idle sweep. One file per resource; each
 //! handler only translates between HTTP and the domain services. Caption delivery and the SSE
-//! streams are shared services below the surfaces (`crate::delivery`, `crate::sse`).
+//! streams are shared services below the surfaces ([`crate::delivery`], [`crate::sse`]).
 
 pub mod auth;
 pub mod captions;
