@@ -224,7 +224,7 @@ impl From<CreateUserError> for ApiError {
                 Self::Conflict("username already taken".to_owned())
             }
             CreateUserError::UnknownOrg => {
-                Self::BadRequest("orgId: unknown organisation".to_owned())
+                Self::BadRequest("org_id: unknown organisation".to_owned())
             }
             CreateUserError::Store(s) => s.into(),
         }

@@ -23,7 +23,7 @@ pub struct CreateOrgRequest {
 /// The wire shape of an organisation.
 #[must_use]
 pub fn org_json(o: &Org) -> Value {
-    json!({ "id": o.id, "name": o.name, "createdAt": iso(o.created_at) })
+    json!({ "id": o.id, "name": o.name, "created_at": iso(o.created_at) })
 }
 
 /// `POST /v1/orgs` (admin): `{id?, name}` → 201; the id is generated (`org_…`) when absent.
