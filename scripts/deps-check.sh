@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The dependency rule (docs/ARCHITECTURE.md): inner crates must not pull in outer technology.
-# Fails when a forbidden crate appears among a crate's normal (non-dev, non-build) dependencies.
+# Fails when a forbidden crate appears among a crate's normal (non-dev, non-build) dependencies,
+# when a surface module of tally_http imports another surface (or the shared layer imports a
+# surface), and when a module of tally_http imports a module that imports it back.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +28,12 @@ forbid tally_domain 'actix.*' 'diesel.*' 'tokio.*' 'jsonwebtoken' 'config' 'r2d2
 forbid tally_store_mem 'diesel.*' 'r2d2' 'actix.*' 'tally_(store_pg|http)'
 forbid tally_auth 'actix.*' 'diesel.*' 'r2d2' 'tally_(store_mem|store_pg|http)'
 forbid tally_http 'diesel.*' 'r2d2' 'tally_(store_mem|store_pg|testkit)'
+
+# The layers inside tally_http: the six surfaces side by side above the shared layer
+# (scripts/module_graph.py reads the `use crate::…`/`super::…` paths of every file).
+HTTP_SURFACES=(lcyt ledger meetbot lyrcs newapi v1)
+python3 scripts/module_graph.py layers crates/http/src "${HTTP_SURFACES[@]}" || status=1
+python3 scripts/module_graph.py cycles crates/http/src || status=1
 
 if [[ $status -eq 0 ]]; then
     echo "deps-check: ok"

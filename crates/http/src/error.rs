@@ -3,11 +3,18 @@
 //! Every handler returns `Result<_, ApiError>`; nothing else decides a status code. The body is
 //! `{type, title, status, detail, error}` where `error` is the short message lcyt clients read
 //! (`"daily_limit_exceeded"`, `"clientId required"`). `docs/API.md` mirrors this table.
+//!
+//! The mapping of each domain error enum to a variant lives here too, not in the surface that
+//! first needed it: several surfaces (and the credential layer) share the same use cases.
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
+use tally_domain::ports::{CreateOrgError, CreateUserError};
+use tally_domain::services::{
+    AuthorizeSessionError, IngestError, IssueKeyError, OpenSessionError, UpdateKeyError,
+};
 use tally_domain::StoreError;
 
 /// The media type of every error body.
@@ -146,6 +153,91 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::Unavailable(cause) => Self::Unavailable(cause),
             StoreError::Internal(cause) => Self::Internal(cause),
+        }
+    }
+}
+
+impl From<UpdateKeyError> for ApiError {
+    fn from(e: UpdateKeyError) -> Self {
+        match e {
+            UpdateKeyError::Invalid(v) => Self::BadRequest(v.0),
+            UpdateKeyError::Erased => Self::Conflict("API key is erased".to_owned()),
+            UpdateKeyError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<IssueKeyError> for ApiError {
+    fn from(e: IssueKeyError) -> Self {
+        match e {
+            IssueKeyError::Invalid(v) => Self::BadRequest(v.0),
+            IssueKeyError::Duplicate => {
+                Self::Conflict("A key with this value already exists".to_owned())
+            }
+            IssueKeyError::UnknownOrg => Self::BadRequest("unknown organisation".to_owned()),
+            IssueKeyError::EmailKnown => {
+                Self::Conflict("A key already exists for this email".to_owned())
+            }
+            IssueKeyError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<AuthorizeSessionError> for ApiError {
+    fn from(e: AuthorizeSessionError) -> Self {
+        match e {
+            AuthorizeSessionError::SessionEnded => {
+                Self::Unauthorized("Session has ended".to_owned())
+            }
+            AuthorizeSessionError::Key(r) => {
+                Self::Unauthorized(format!("API key {}", r.lcyt_reason()))
+            }
+            AuthorizeSessionError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<OpenSessionError> for ApiError {
+    fn from(e: OpenSessionError) -> Self {
+        match e {
+            OpenSessionError::Invalid(v) => Self::BadRequest(v.0),
+            OpenSessionError::DomainNotAllowed => Self::Forbidden("Domain not allowed".to_owned()),
+            OpenSessionError::Key(r) => Self::Unauthorized(format!("API key {}", r.lcyt_reason())),
+            OpenSessionError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<IngestError> for ApiError {
+    fn from(e: IngestError) -> Self {
+        match e {
+            IngestError::BatchSize | IngestError::Invalid { .. } => Self::BadRequest(e.to_string()),
+            IngestError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<CreateUserError> for ApiError {
+    fn from(e: CreateUserError) -> Self {
+        match e {
+            CreateUserError::DuplicateUsername => {
+                Self::Conflict("username already taken".to_owned())
+            }
+            CreateUserError::UnknownOrg => {
+                Self::BadRequest("org_id: unknown organisation".to_owned())
+            }
+            CreateUserError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<CreateOrgError> for ApiError {
+    fn from(e: CreateOrgError) -> Self {
+        match e {
+            CreateOrgError::Duplicate => {
+                Self::Conflict("an organisation with this id already exists".to_owned())
+            }
+            CreateOrgError::Store(s) => s.into(),
         }
     }
 }

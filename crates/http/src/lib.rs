@@ -4,14 +4,20 @@
 //! Handlers only translate between HTTP and the domain services; rules live in
 //! `tally_domain`. This crate must not depend on a store adapter (`tally_store_mem`,
 //! `tally_store_pg`) or on diesel: it sees storage only through the ports in [`AppState`].
-//! Surfaces (`lcyt/`, `ledger/`, …) are added as one module each.
+//!
+//! Floors (docs/ARCHITECTURE.md): the shared layer at the crate root (`error`, `extract`,
+//! `wire`, `principal`, `state`, `delivery`, `sse`, …), the six surfaces above it (`lcyt/`,
+//! `ledger/`, `meetbot/`, `lyrcs/`, `newapi/`, `v1/`), and `routes` on top. A surface never
+//! imports another surface and the shared layer imports none; `scripts/deps-check.sh` checks it.
 
 pub mod blocking;
 pub mod cors;
+pub mod delivery;
 pub mod error;
 pub mod event_input;
 pub mod extract;
 pub mod health;
+pub mod key_patch;
 pub mod lcyt;
 pub mod ledger;
 pub mod lyrcs;
@@ -20,11 +26,14 @@ pub mod newapi;
 pub mod principal;
 pub mod ratelimit;
 pub mod request_id;
+pub mod resource;
 pub mod rollups;
 pub mod routes;
 pub mod scope;
+pub mod sse;
 pub mod state;
 pub mod v1;
+pub mod wire;
 
 pub use blocking::{run_blocking, run_short};
 pub use error::ApiError;

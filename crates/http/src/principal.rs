@@ -1,5 +1,6 @@
 //! Who is calling: the one place every Bearer credential and the admin key are resolved
-//! (DESIGN §4), and the rules of who may see what.
+//! (DESIGN §4), the admin checks ([`Admin`], [`check_admin`]), and the rules of who may see
+//! what. Surfaces sit above this module; it imports none of them.
 //!
 //! | credential | principal |
 //! |---|---|
@@ -14,15 +15,14 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest};
-use tally_auth::{looks_like_jwt, Claims};
+use tally_auth::{admin_key_matches, looks_like_jwt, Claims};
 use tally_domain::key::{ApiKey, KeyRejection, KeySecret};
 use tally_domain::session::Session;
 use tally_domain::tenancy::{OrgId, Role, User, UserId};
 
 use crate::error::ApiError;
-use crate::lcyt::auth::{check_admin, session_service, state_of, ADMIN_KEY_HEADER};
 use crate::run_short;
-use crate::state::AppState;
+use crate::state::{session_service, state_of, AppState};
 
 /// An authenticated caller.
 #[derive(Debug, Clone)]
@@ -106,6 +106,54 @@ impl Principal {
         } else {
             Err(ApiError::Forbidden("Admin access required".to_owned()))
         }
+    }
+}
+
+/// The header carrying the admin key.
+pub const ADMIN_KEY_HEADER: &str = "X-Admin-Key";
+
+/// Proof that the request carries the configured admin key. Checked in this order: no admin
+/// key configured → 503; header missing → 401; wrong → 403 (constant-time compare).
+#[derive(Debug, Clone, Copy)]
+pub struct Admin;
+
+/// Checks the admin key of a request.
+///
+/// # Errors
+/// 503 when none is configured (`Admin API not configured`), 401 when the header is missing,
+/// 403 when it is wrong or another (non-admin) credential is presented instead.
+pub fn check_admin(req: &HttpRequest, state: &AppState) -> Result<Admin, ApiError> {
+    let Some(configured) = state.settings.admin_key.as_deref() else {
+        return Err(ApiError::NotConfigured(
+            "Admin API not configured".to_owned(),
+        ));
+    };
+    let presented = req
+        .headers()
+        .get(ADMIN_KEY_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty());
+    let Some(presented) = presented else {
+        // Another credential (a session token, a key) is authenticated but not an admin.
+        return Err(if req.headers().contains_key(header::AUTHORIZATION) {
+            ApiError::Forbidden("Admin access required".to_owned())
+        } else {
+            ApiError::Unauthorized("X-Admin-Key header required".to_owned())
+        });
+    };
+    if admin_key_matches(presented, configured) {
+        Ok(Admin)
+    } else {
+        Err(ApiError::Forbidden("Invalid admin key".to_owned()))
+    }
+}
+
+impl FromRequest for Admin {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(state_of(req).and_then(|s| check_admin(req, &s)))
     }
 }
 

@@ -1,12 +1,16 @@
-//! Mounting Tally: the route table, the fallbacks and a ready-made `App`.
+//! Mounting Tally: the route table, the fallbacks and a ready-made `App`. The top floor: the
+//! only module that knows every surface, and so the home of the one path two surfaces share.
 
 use actix_web::body::BoxBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::from_fn;
-use actix_web::{web, App, HttpResponse};
+use actix_web::{web, App, HttpRequest, HttpResponse};
 
 use crate::error::ApiError;
+use crate::lcyt::usage::{domain_usage, DomainUsageParams};
+use crate::principal::{bearer, resolve};
 use crate::request_id::request_id_middleware;
+use crate::resource::resource;
 use crate::state::AppState;
 use crate::{cors, extract, health, lcyt, ledger, lyrcs, meetbot, newapi, v1};
 
@@ -18,6 +22,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
     cfg.app_data(web::Data::new(state))
         .service(resource("/health").route(web::get().to(health::health)))
         .configure(lcyt::configure)
+        .service(
+            resource("/usage")
+                .route(web::get().to(get_usage))
+                .route(web::post().to(ledger::records::create)),
+        )
         .configure(ledger::configure)
         .configure(meetbot::configure)
         .configure(lyrcs::configure)
@@ -44,10 +53,29 @@ pub fn app(
         .configure(|cfg| configure(cfg, state))
 }
 
-/// A resource whose unsupported methods answer a JSON 405. Surfaces build their routes with it.
-#[must_use]
-pub fn resource(path: &str) -> actix_web::Resource {
-    web::resource(path).default_service(web::to(method_not_allowed))
+/// `GET /usage`: the ledger list (seed 001) with a Bearer credential, lcyt's per-site analytics
+/// (seed 000) without one, so both products' clients work unchanged.
+///
+/// # Errors
+/// Those of the handler chosen.
+pub async fn get_usage(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let query = |e: actix_web::error::QueryPayloadError| {
+        ApiError::BadRequest(format!("invalid query string: {e}"))
+    };
+    if bearer(&req).is_some() {
+        let principal = resolve(&req).await?;
+        let page = web::Query::<ledger::records::PageParams>::from_query(req.query_string())
+            .map_err(query)?
+            .into_inner();
+        ledger::records::list(principal, state, page).await
+    } else {
+        let params =
+            web::Query::<DomainUsageParams>::from_query(req.query_string()).map_err(query)?;
+        domain_usage(req, state, params).await
+    }
 }
 
 /// The fallback for unknown routes: 404 `{"error": "Not found"}`.
@@ -56,8 +84,4 @@ pub fn resource(path: &str) -> actix_web::Resource {
 /// Always [`ApiError::NotFound`].
 pub async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::NotFound("Not found".to_owned()))
-}
-
-async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::MethodNotAllowed)
 }

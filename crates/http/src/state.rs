@@ -1,13 +1,16 @@
-//! What every handler can reach: the ports, the JWT keys and the settings.
+//! What every handler can reach: the ports, the JWT keys, the settings and the caption
+//! delivery hub (a service the state holds; it knows nothing of the state).
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix_web::{web, HttpRequest};
 use tally_auth::JwtKeys;
 use tally_domain::origin::AllowedDomains;
-use tally_domain::services::Ports;
+use tally_domain::services::{Ports, SessionService, SessionSettings};
 
-use crate::lcyt::delivery::DeliveryHub;
+use crate::delivery::DeliveryHub;
+use crate::error::ApiError;
 
 /// Which store backs this instance (reported by `/health`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +76,18 @@ impl Settings {
     }
 }
 
+impl Settings {
+    /// The session rules these settings configure (allowed sites, idle TTL).
+    #[must_use]
+    pub fn session_settings(&self) -> SessionSettings {
+        SessionSettings {
+            allowed_domains: self.allowed_domains.clone(),
+            idle_ttl: time::Duration::try_from(self.session_ttl)
+                .unwrap_or(time::Duration::hours(2)),
+        }
+    }
+}
+
 impl std::fmt::Debug for Settings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Settings")
@@ -105,11 +120,28 @@ impl AppState {
     /// Bundles the parts.
     #[must_use]
     pub fn new(ports: Ports, jwt: JwtKeys, settings: Settings) -> Self {
+        let sessions = SessionService::new(ports.clone(), settings.session_settings());
         Self {
+            delivery: DeliveryHub::new(ports.clone(), sessions),
             ports,
             jwt: Arc::new(jwt),
             settings: Arc::new(settings),
-            delivery: DeliveryHub::new(),
         }
     }
+}
+
+/// The app state of a request.
+///
+/// # Errors
+/// 500 when the app was mounted without state (a wiring bug).
+pub fn state_of(req: &HttpRequest) -> Result<AppState, ApiError> {
+    req.app_data::<web::Data<AppState>>()
+        .map(|d| d.get_ref().clone())
+        .ok_or_else(|| ApiError::Internal("AppState missing".to_owned()))
+}
+
+/// The session service of this app.
+#[must_use]
+pub fn session_service(state: &AppState) -> SessionService {
+    SessionService::new(state.ports.clone(), state.settings.session_settings())
 }

@@ -179,7 +179,7 @@ pub async fn owners(opts: &Opts, addr: SocketAddr, n: usize) -> Result<(Owners, 
             .as_str()
             .and_then(|s| s.parse::<uuid::Uuid>().ok())
             .ok_or_else(|| crate::server::unexpected("POST /v1/users", &user))?;
-        let body = json!({ "userId": id, "key": secret(i), "name": "bench" });
+        let body = json!({ "user_id": id, "key": secret(i), "name": "bench" });
         let key =
             crate::http::call(addr, &admin(opts, "POST", "/v1/keys", Some(&body)), 201).await?;
         let key_id = key["id"]

@@ -19,7 +19,7 @@ pub async fn run(opts: &Opts) -> Result<Section> {
     let secret = |i: usize| format!("bench-verify-{i:06}");
     let creates = (0..opts.keys)
         .map(|i| {
-            let body = json!({ "key": secret(i), "name": "bench", "lifetimeLimit": 1_000_000_000_000_i64 });
+            let body = json!({ "key": secret(i), "name": "bench", "lifetime_limit": 1_000_000_000_000_i64 });
             admin(opts, "POST", "/v1/keys", Some(&body))
         })
         .collect();

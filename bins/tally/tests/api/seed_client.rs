@@ -69,7 +69,7 @@ impl TestApp {
         org: Option<&str>,
         role: &str,
     ) -> (String, String) {
-        let body = json!({ "username": username, "orgId": org, "role": role });
+        let body = json!({ "username": username, "org_id": org, "role": role });
         let res = self.admin("POST", "/v1/users", Some(body)).await;
         assert_eq!(res.status, 201, "{}", res.json());
         let id = res.json()["id"].as_str().unwrap().to_owned();
@@ -82,7 +82,7 @@ impl TestApp {
 
     /// Creates a key bound to a user (admin); returns `(id, raw secret)`.
     pub async fn seed_key(&self, user: &str, name: Option<&str>) -> (i64, String) {
-        let body = json!({ "userId": user, "name": name, "owner": "test" });
+        let body = json!({ "user_id": user, "name": name, "owner": "test" });
         let res = self.admin("POST", "/v1/keys", Some(body)).await;
         assert_eq!(res.status, 201, "{}", res.json());
         let b = res.json();

@@ -10,7 +10,7 @@ impl TestApp {
             .admin(
                 "POST",
                 "/v1/users",
-                Some(json!({ "username": username, "orgId": org, "role": role })),
+                Some(json!({ "username": username, "org_id": org, "role": role })),
             )
             .await;
         assert_eq!(res.status, 201, "{}", res.json());
@@ -83,7 +83,7 @@ async fn orgs_and_users_are_admin_managed_and_private() {
         .admin(
             "POST",
             "/v1/users",
-            Some(json!({ "username": "carol", "orgId": "org_none" })),
+            Some(json!({ "username": "carol", "org_id": "org_none" })),
         )
         .await;
     assert_eq!(res.status, 400);
@@ -103,7 +103,7 @@ async fn orgs_and_users_are_admin_managed_and_private() {
         .bearer("GET", &format!("/v1/users/{alice}"), &alice_token, None)
         .await;
     assert_eq!(
-        (me.status, me.json()["orgId"].as_str()),
+        (me.status, me.json()["org_id"].as_str()),
         (200, Some("org_acme"))
     );
     assert_eq!(
@@ -172,13 +172,13 @@ async fn keys_bind_to_users_and_are_scoped() {
     .await;
     let (alice, alice_token) = app.v1_user("alice", Some("org_acme"), "user").await;
     let k = app
-        .v1_key(json!({ "userId": alice, "name": "prod", "dailyLimit": 10 }))
+        .v1_key(json!({ "user_id": alice, "name": "prod", "daily_limit": 10 }))
         .await;
     assert_eq!(
         (
-            k["orgId"].as_str(),
+            k["org_id"].as_str(),
             k["owner"].as_str(),
-            k["dailyLimit"].as_u64()
+            k["daily_limit"].as_u64()
         ),
         (Some("org_acme"), Some("alice"), Some(10))
     );
@@ -188,7 +188,7 @@ async fn keys_bind_to_users_and_are_scoped() {
         .admin(
             "POST",
             "/v1/keys",
-            Some(json!({ "userId": alice, "orgId": "org_default" })),
+            Some(json!({ "user_id": alice, "org_id": "org_default" })),
         )
         .await;
     assert_eq!(res.status, 400);
@@ -230,13 +230,13 @@ async fn keys_bind_to_users_and_are_scoped() {
         .admin(
             "PATCH",
             &format!("/v1/keys/{id}"),
-            Some(json!({ "dailyLimit": null, "lifetimeLimit": 5 })),
+            Some(json!({ "daily_limit": null, "lifetime_limit": 5 })),
         )
         .await;
     assert_eq!(
         (
-            res.json()["dailyLimit"].is_null(),
-            res.json()["lifetimeLimit"].as_u64()
+            res.json()["daily_limit"].is_null(),
+            res.json()["lifetime_limit"].as_u64()
         ),
         (true, Some(5))
     );
@@ -266,7 +266,7 @@ async fn keys_bind_to_users_and_are_scoped() {
 async fn verify_meters_and_answers_with_codes() {
     let app = spawn_app().await;
     let k = app
-        .v1_key(json!({ "dailyLimit": 3, "lifetimeLimit": 5 }))
+        .v1_key(json!({ "daily_limit": 3, "lifetime_limit": 5 }))
         .await;
     let secret = k["key"].as_str().unwrap();
     let res = app
@@ -476,8 +476,8 @@ async fn erasing_a_user_erases_all_their_keys_and_leaves_receipts() {
             .status,
         200
     );
-    let a = app.v1_key(json!({ "userId": alice })).await;
-    let b = app.v1_key(json!({ "userId": alice })).await;
+    let a = app.v1_key(json!({ "user_id": alice })).await;
+    let b = app.v1_key(json!({ "user_id": alice })).await;
     let other = app.v1_key(json!({})).await;
     let res = app
         .admin("DELETE", &format!("/v1/users/{alice}/data"), None)
@@ -520,7 +520,7 @@ async fn erasing_a_user_erases_all_their_keys_and_leaves_receipts() {
         .json();
     assert!(shown["username"].as_str().unwrap().starts_with("erased-"));
     assert!(shown["email"].is_null());
-    assert!(shown["erasedAt"].is_string());
+    assert!(shown["erased_at"].is_string());
     let res = app
         .admin("POST", &format!("/v1/users/{alice}/tokens"), None)
         .await;
@@ -529,7 +529,128 @@ async fn erasing_a_user_erases_all_their_keys_and_leaves_receipts() {
         (409, Some("user is erased"))
     );
     let res = app
-        .admin("POST", "/v1/keys", Some(json!({ "userId": alice })))
+        .admin("POST", "/v1/keys", Some(json!({ "user_id": alice })))
         .await;
     assert_eq!(res.status, 400);
+}
+
+/// Every v1 request field, response field and query parameter is snake_case; the camelCase
+/// names the tenancy and key routes used to take are refused, never silently ignored.
+#[actix_web::test]
+async fn v1_speaks_snake_case_everywhere() {
+    let app = spawn_app().await;
+    let org = app
+        .admin(
+            "POST",
+            "/v1/orgs",
+            Some(json!({ "id": "org_snake", "name": "Snake" })),
+        )
+        .await
+        .json();
+    assert!(org["created_at"].is_string(), "{org}");
+    let user = app
+        .admin(
+            "POST",
+            "/v1/users",
+            Some(json!({ "username": "sally", "org_id": "org_snake" })),
+        )
+        .await
+        .json();
+    assert_eq!(user["org_id"], "org_snake");
+    assert!(
+        user["created_at"].is_string() && user["erased_at"].is_null(),
+        "{user}"
+    );
+    let id = user["id"].as_str().unwrap().to_owned();
+    let tok = app
+        .admin(
+            "POST",
+            &format!("/v1/users/{id}/tokens"),
+            Some(json!({ "ttl_secs": 60 })),
+        )
+        .await;
+    assert_eq!(tok.status, 201, "{}", tok.json());
+    assert_eq!(tok.json()["user_id"], id.as_str());
+    assert!(tok.json()["expires_at"].is_string());
+    let res = app
+        .admin(
+            "POST",
+            &format!("/v1/users/{id}/tokens"),
+            Some(json!({ "ttl_secs": 0 })),
+        )
+        .await;
+    assert_eq!(
+        res.json()["error"],
+        "ttl_secs must be between 1 and 7776000"
+    );
+    let listed = app.admin("GET", "/v1/users?org_id=org_snake", None).await;
+    assert_eq!(listed.status, 200);
+    assert_eq!(listed.json()["users"].as_array().unwrap().len(), 1);
+    let k = app
+        .v1_key(json!({
+            "user_id": id, "daily_limit": 3, "lifetime_limit": 9, "expires_at": "2099-01-01"
+        }))
+        .await;
+    for field in [
+        "user_id",
+        "org_id",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+        "erased_at",
+        "daily_limit",
+        "lifetime_limit",
+        "lifetime_used",
+    ] {
+        assert!(k.get(field).is_some(), "{field} missing from {k}");
+    }
+    assert_eq!(k["expires_at"], "2099-01-01T00:00:00.000Z");
+    let keys = app
+        .admin(
+            "GET",
+            &format!("/v1/keys?user_id={id}&org_id=org_snake"),
+            None,
+        )
+        .await;
+    assert_eq!(keys.status, 200);
+    assert_eq!(keys.json()["keys"].as_array().unwrap().len(), 1);
+    let res = app
+        .admin("POST", "/v1/keys", Some(json!({ "daily_limit": -1 })))
+        .await;
+    assert_eq!(
+        res.json()["error"],
+        "daily_limit must be a non-negative integer or null"
+    );
+    let res = app
+        .admin(
+            "POST",
+            "/v1/users",
+            Some(json!({ "username": "x", "org_id": "org_nope" })),
+        )
+        .await;
+    assert_eq!(res.json()["error"], "org_id: unknown organisation");
+    for (method, path, body) in [
+        (
+            "POST",
+            "/v1/users".to_owned(),
+            json!({ "username": "y", "orgId": "org_snake" }),
+        ),
+        ("POST", "/v1/keys".to_owned(), json!({ "userId": id })),
+        (
+            "POST",
+            format!("/v1/users/{id}/tokens"),
+            json!({ "ttlSecs": 60 }),
+        ),
+        (
+            "PATCH",
+            format!("/v1/keys/{}", k["id"]),
+            json!({ "dailyLimit": 1 }),
+        ),
+    ] {
+        let res = app.admin(method, &path, Some(body)).await;
+        assert_eq!(res.status, 400, "{method} {path}: {}", res.json());
+    }
+    for path in ["/v1/users?orgId=org_snake", "/v1/keys?userId=x"] {
+        assert_eq!(app.admin("GET", path, None).await.status, 400, "{path}");
+    }
 }

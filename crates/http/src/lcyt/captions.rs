@@ -7,9 +7,9 @@ use serde_json::{json, Value};
 use tally_domain::services::{MeterService, VerifyError};
 
 use super::auth::SessionAuth;
-use super::delivery::{Caption, Job};
-use super::keys::parse_body;
+use crate::delivery::{Caption, Job};
 use crate::error::ApiError;
+use crate::extract::parse_json;
 use crate::ratelimit;
 use crate::run_short;
 use crate::state::AppState;
@@ -76,7 +76,7 @@ pub async fn post(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let r: CaptionsRequest = parse_body(&body)?;
+    let r: CaptionsRequest = parse_json(&body)?;
     let captions = parse_captions(r.captions.as_ref())?;
     let service = MeterService::new(state.ports.clone());
     let request_id = service.request_id().to_string();
@@ -97,15 +97,12 @@ pub async fn post(
         Err(e) => return Err(e.into()),
     };
     let sequence = metered.sequence.unwrap_or(auth.session.sequence);
-    state.delivery.enqueue(
-        state.get_ref(),
-        Job {
-            session: auth.session,
-            request_id: request_id.clone(),
-            sequence,
-            captions,
-        },
-    );
+    state.delivery.enqueue(Job {
+        session: auth.session,
+        request_id: request_id.clone(),
+        sequence,
+        captions,
+    });
     let mut res = HttpResponse::Accepted();
     ratelimit::headers(&mut res, metered.limits, metered.usage, now);
     Ok(res.json(json!({ "ok": true, "requestId": request_id })))

@@ -1,187 +1,27 @@
-//! Server-Sent Events: `GET /events` (a session's live events) and `GET /viewer/{viewerKey}`
-//! (a public caption stream).
-//!
-//! Each stream subscribes a bounded-channel sink to the `EventBus`. The bus never waits for a
-//! slow client: when the channel is full the event is dropped and the client gets `resync`
-//! with the current state instead of silently missing it. A keep-alive comment goes out every
-//! 15 s; on a session stream it also records activity and ends the stream if the session
-//! ended meanwhile.
-
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+//! Server-Sent Events of the lcyt surface: `GET /events` (a session's live events) and
+//! `GET /viewer/{viewerKey}` (a public caption stream). The streams themselves (bus
+//! subscription, `resync`, keep-alives) are [`crate::sse`].
 
 use actix_web::http::header;
-use actix_web::{web, HttpResponse};
-use futures_util::stream::{self, Stream};
+use actix_web::Responder;
 use serde_json::json;
-use tally_domain::bus::{EventSink, SinkStatus, Subscription};
-use tally_domain::live::{LiveEvent, Topic};
-use tally_domain::session::{SessionId, ViewerKey};
-use tokio::sync::mpsc;
+use tally_domain::live::Topic;
+use tally_domain::session::ViewerKey;
 
 use super::auth::SessionAuth;
 use crate::error::ApiError;
+use crate::sse::{self, frame};
 use crate::state::AppState;
-
-/// Interval of the `: keep-alive` comment.
-pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
-/// Events buffered per subscriber before it is considered behind.
-const BUFFER: usize = 256;
-
-struct ChannelSink {
-    tx: mpsc::Sender<LiveEvent>,
-    lagged: Arc<AtomicBool>,
-}
-
-impl EventSink for ChannelSink {
-    fn deliver(&self, event: &LiveEvent) -> SinkStatus {
-        match self.tx.try_send(event.clone()) {
-            Ok(()) => SinkStatus::Open,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                self.lagged.store(true, Ordering::Release);
-                SinkStatus::Open
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => SinkStatus::Closed,
-        }
-    }
-}
-
-/// One SSE frame.
-#[must_use]
-pub fn frame(name: &str, data: &str) -> web::Bytes {
-    web::Bytes::from(format!("event: {name}\ndata: {data}\n\n"))
-}
-
-struct StreamState {
-    rx: mpsc::Receiver<LiveEvent>,
-    lagged: Arc<AtomicBool>,
-    ticker: tokio::time::Interval,
-    pending: Vec<web::Bytes>,
-    done: bool,
-    session: Option<SessionId>,
-    state: AppState,
-    _subscription: Subscription,
-}
-
-/// The keep-alive's check of a session stream: records the open stream as activity, and says
-/// `session_closed` when the session ended under it (a store failure says nothing: the next
-/// tick asks again).
-async fn session_snapshot(state: &AppState, id: &SessionId) -> Option<LiveEvent> {
-    let sessions = state.ports.stores.sessions.clone();
-    let (id2, now) = (id.clone(), state.ports.clock.now());
-    let open = web::block(move || sessions.touch_session(&id2, now))
-        .await
-        .ok()?
-        .ok()?;
-    open.is_none().then_some(LiveEvent::SessionClosed {})
-}
-
-async fn next_frame(
-    mut s: StreamState,
-) -> Option<(Result<web::Bytes, actix_web::Error>, StreamState)> {
-    loop {
-        if let Some(f) = s.pending.pop() {
-            return Some((Ok(f), s));
-        }
-        if s.done {
-            return None;
-        }
-        if s.lagged.swap(false, Ordering::AcqRel) {
-            // What is still buffered is older than the snapshot below: drop it, so the client
-            // never applies a stale event after the resync.
-            while s.rx.try_recv().is_ok() {}
-            let mut data = json!({});
-            if let Some(id) = s.session.clone() {
-                let sessions = s.state.ports.stores.sessions.clone();
-                let current = web::block(move || sessions.get_session(&id))
-                    .await
-                    .ok()
-                    .and_then(Result::ok)
-                    .flatten();
-                match current {
-                    Some(sess) => {
-                        data = json!({ "sessionId": sess.id, "micHolder": sess.mic_holder })
-                    }
-                    None => {
-                        s.done = true;
-                        s.pending.push(frame("session_closed", "{}"));
-                        continue;
-                    }
-                }
-            }
-            return Some((Ok(frame("resync", &data.to_string())), s));
-        }
-        tokio::select! {
-            ev = s.rx.recv() => match ev {
-                Some(ev) => {
-                    s.done = matches!(ev, LiveEvent::SessionClosed {});
-                    return Some((Ok(frame(ev.name(), &ev.data_json())), s));
-                }
-                None => return None,
-            },
-            _ = s.ticker.tick() => {
-                if let Some(id) = s.session.clone() {
-                    if let Some(closed) = session_snapshot(&s.state, &id).await {
-                        s.done = true;
-                        return Some((Ok(frame(closed.name(), &closed.data_json())), s));
-                    }
-                }
-                return Some((Ok(web::Bytes::from_static(b": keep-alive\n\n")), s));
-            }
-        }
-    }
-}
-
-fn sse_stream(
-    state: AppState,
-    topic: Topic,
-    first: Option<web::Bytes>,
-) -> impl Stream<Item = Result<web::Bytes, actix_web::Error>> {
-    let (tx, rx) = mpsc::channel(BUFFER);
-    let lagged = Arc::new(AtomicBool::new(false));
-    let subscription = state.ports.stores.bus.subscribe(
-        topic.clone(),
-        Arc::new(ChannelSink {
-            tx,
-            lagged: lagged.clone(),
-        }),
-    );
-    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + KEEP_ALIVE, KEEP_ALIVE);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let session = match topic {
-        Topic::Session(id) => Some(id),
-        Topic::Viewer(_) => None,
-    };
-    let s = StreamState {
-        rx,
-        lagged,
-        ticker,
-        pending: first.into_iter().collect(),
-        done: false,
-        session,
-        state,
-        _subscription: subscription,
-    };
-    stream::unfold(s, next_frame)
-}
-
-fn sse_response(
-    body: impl Stream<Item = Result<web::Bytes, actix_web::Error>> + 'static,
-) -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, "text/event-stream"))
-        .insert_header((header::CACHE_CONTROL, "no-cache"))
-        .insert_header(("X-Accel-Buffering", "no"))
-        .streaming(body)
-}
 
 /// `GET /events` (session token in `Authorization` or `?token=`): `connected {sessionId,
 /// micHolder}`, then the session's events until `session_closed`.
-pub async fn session_events(auth: SessionAuth, state: web::Data<AppState>) -> HttpResponse {
+pub async fn session_events(
+    auth: SessionAuth,
+    state: actix_web::web::Data<AppState>,
+) -> impl Responder {
     let connected = json!({ "sessionId": auth.session.id, "micHolder": auth.session.mic_holder });
     let first = frame("connected", &connected.to_string());
-    sse_response(sse_stream(
+    sse::response(sse::events(
         state.get_ref().clone(),
         Topic::Session(auth.session.id),
         Some(first),
@@ -194,18 +34,14 @@ pub async fn session_events(auth: SessionAuth, state: web::Data<AppState>) -> Ht
 /// # Errors
 /// 400 for a malformed viewer key.
 pub async fn viewer_events(
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+    state: actix_web::web::Data<AppState>,
+    path: actix_web::web::Path<String>,
+) -> Result<impl Responder, ApiError> {
     let key = ViewerKey::parse(&path).map_err(|e| ApiError::BadRequest(e.0))?;
-    let mut res = sse_response(sse_stream(
+    Ok(sse::response(sse::events(
         state.get_ref().clone(),
         Topic::Viewer(key),
         None,
-    ));
-    res.headers_mut().insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        header::HeaderValue::from_static("*"),
-    );
-    Ok(res)
+    ))
+    .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")))
 }

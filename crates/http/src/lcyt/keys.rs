@@ -1,18 +1,20 @@
 //! `/keys`: admin key management and self-service free-tier keys.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tally_domain::key::ApiKey;
 use tally_domain::limits::Limits;
-use tally_domain::services::{CreateKey, IssueKeyError, KeyService, UpdateKeyError};
+use tally_domain::services::{CreateKey, KeyService};
 use tally_domain::tenancy::{Email, OrgId};
 
-use super::auth::{check_admin, Admin};
-use super::wire::{double_option, limit, parse_instant, KeyPatchInput, KeyResponse};
 use crate::error::ApiError;
+use crate::extract::parse_json;
+use crate::key_patch::KeyPatchInput;
+use crate::principal::{check_admin, Admin};
 use crate::run_blocking;
 use crate::state::AppState;
+use crate::wire::{double_option, iso, limit, parse_instant};
 
 /// `POST /keys` body (lcyt's field names).
 #[derive(Debug, Deserialize)]
@@ -57,42 +59,8 @@ pub struct DeleteQuery {
     permanent: Option<String>,
 }
 
-/// Parses a JSON body, naming the problem and the field (see [`crate::extract::parse_json`]).
-///
-/// # Errors
-/// 400 for malformed JSON or a wrong field.
-pub fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    crate::extract::parse_json(body)
-}
-
 fn email(field: &str, s: &str) -> Result<Email, ApiError> {
     Email::parse(s).map_err(|_| ApiError::BadRequest(format!("{field} must be a valid email")))
-}
-
-impl From<UpdateKeyError> for ApiError {
-    fn from(e: UpdateKeyError) -> Self {
-        match e {
-            UpdateKeyError::Invalid(v) => Self::BadRequest(v.0),
-            UpdateKeyError::Erased => Self::Conflict("API key is erased".to_owned()),
-            UpdateKeyError::Store(s) => s.into(),
-        }
-    }
-}
-
-impl From<IssueKeyError> for ApiError {
-    fn from(e: IssueKeyError) -> Self {
-        match e {
-            IssueKeyError::Invalid(v) => Self::BadRequest(v.0),
-            IssueKeyError::Duplicate => {
-                Self::Conflict("A key with this value already exists".to_owned())
-            }
-            IssueKeyError::UnknownOrg => Self::BadRequest("unknown organisation".to_owned()),
-            IssueKeyError::EmailKnown => {
-                Self::Conflict("A key already exists for this email".to_owned())
-            }
-            IssueKeyError::Store(s) => s.into(),
-        }
-    }
 }
 
 /// `POST /keys` (admin) and `POST /keys?freetier` (self-service, when enabled).
@@ -112,7 +80,7 @@ pub async fn create(
         if !state.settings.free_apikey_active {
             return Err(ApiError::NotFound("Not found".to_owned()));
         }
-        let r: FreeTierRequest = parse_body(&body)?;
+        let r: FreeTierRequest = parse_json(&body)?;
         let name = r.name.unwrap_or_default();
         let mail = r.email.unwrap_or_default();
         let issued = run_blocking(move || service.issue_free_tier(&name, &mail)).await?;
@@ -120,7 +88,7 @@ pub async fn create(
             .json(KeyResponse::of(&issued.key, Some(issued.secret.expose()))));
     }
     check_admin(&req, &state)?;
-    let r: CreateKeyRequest = parse_body(&body)?;
+    let r: CreateKeyRequest = parse_json(&body)?;
     let owner = r
         .owner
         .filter(|o| !o.trim().is_empty())
@@ -189,7 +157,7 @@ pub async fn update(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let r: UpdateKeyRequest = parse_body(&body)?;
+    let r: UpdateKeyRequest = parse_json(&body)?;
     let patch = KeyPatchInput {
         owner: r.owner,
         name: r.name,
@@ -228,5 +196,47 @@ pub async fn delete(
     } else {
         run_blocking(move || service.revoke(key.id)).await?;
         Ok(HttpResponse::Ok().json(json!({ "key": raw, "revoked": true })))
+    }
+}
+
+/// The lcyt key shape (camelCase); `key` (the raw secret) only when just created.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyResponse {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key: Option<String>,
+    id: i64,
+    alias: String,
+    owner: String,
+    email: Option<String>,
+    active: bool,
+    created_at: String,
+    expires: Option<String>,
+    daily_limit: Option<u64>,
+    lifetime_limit: Option<u64>,
+    lifetime_used: u64,
+    revoked_at: Option<String>,
+    erased_at: Option<String>,
+}
+
+impl KeyResponse {
+    /// The shape of a stored key; pass the secret only in the response that created it.
+    #[must_use]
+    pub fn of(k: &ApiKey, secret: Option<&str>) -> Self {
+        Self {
+            key: secret.map(ToOwned::to_owned),
+            id: k.id.0,
+            alias: k.alias.clone(),
+            owner: k.owner.clone(),
+            email: k.email.as_ref().map(|e| e.as_str().to_owned()),
+            active: k.active,
+            created_at: iso(k.created_at),
+            expires: k.expires_at.map(iso),
+            daily_limit: k.limits.daily,
+            lifetime_limit: k.limits.lifetime,
+            lifetime_used: k.lifetime_used,
+            revoked_at: k.revoked_at.map(iso),
+            erased_at: k.erased_at.map(iso),
+        }
     }
 }

@@ -4,15 +4,16 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tally_auth::SessionClaims;
-use tally_domain::services::{OpenRequest, OpenSessionError};
+use tally_domain::services::OpenRequest;
 use tally_domain::session::{EndReason, SessionPatch, Target, ViewerKey};
 
-use super::auth::{session_service, SessionAuth};
-use super::keys::parse_body;
-use super::wire::epoch_ms;
+use super::auth::SessionAuth;
 use crate::error::ApiError;
+use crate::extract::parse_json;
 use crate::run_short;
+use crate::state::session_service;
 use crate::state::AppState;
+use crate::wire::epoch_ms;
 
 /// `POST /live` body.
 #[derive(Debug, Deserialize)]
@@ -76,24 +77,13 @@ pub fn targets(v: &Value) -> Result<Vec<Target>, ApiError> {
         .collect()
 }
 
-impl From<OpenSessionError> for ApiError {
-    fn from(e: OpenSessionError) -> Self {
-        match e {
-            OpenSessionError::Invalid(v) => Self::BadRequest(v.0),
-            OpenSessionError::DomainNotAllowed => Self::Forbidden("Domain not allowed".to_owned()),
-            OpenSessionError::Key(r) => Self::Unauthorized(format!("API key {}", r.lcyt_reason())),
-            OpenSessionError::Store(s) => s.into(),
-        }
-    }
-}
-
 /// `POST /live`: opens or joins the session of (key, stream key, domain) and issues a fresh
 /// token for it.
 ///
 /// # Errors
 /// 400, 401 `API key <reason>`, 403 `Domain not allowed`, 503.
 pub async fn open(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, ApiError> {
-    let r: OpenLiveRequest = parse_body(&body)?;
+    let r: OpenLiveRequest = parse_json(&body)?;
     let (Some(secret), Some(domain)) = (
         r.api_key.filter(|k| !k.is_empty()),
         r.domain.filter(|d| !d.is_empty()),
@@ -152,7 +142,7 @@ pub async fn patch(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let r: PatchLiveRequest = parse_body(&body)?;
+    let r: PatchLiveRequest = parse_json(&body)?;
     let patch = SessionPatch {
         sequence: r.sequence.as_ref().map(sequence).transpose()?,
         targets: r.targets.as_ref().map(targets).transpose()?,

@@ -4,9 +4,10 @@ use actix_web::{web, HttpResponse};
 use serde_json::{json, Value};
 use tally_domain::mic::{ClientId, MicAction};
 
-use super::auth::{session_service, SessionAuth};
+use super::auth::SessionAuth;
 use crate::error::ApiError;
 use crate::run_short;
+use crate::state::session_service;
 use crate::state::AppState;
 
 /// `POST /mic {action: claim|release, clientId}` → `{ok: true, holder}`; every valid call

@@ -1,10 +1,10 @@
-//! The lcyt surface (seed 000): keys, sessions, captions with delivery, live events, the mic
-//! lock, per-key statistics with erasure, and per-site usage. One file per resource; each
-//! handler only translates between HTTP and the domain services.
+//! The lcyt surface (seed 000): keys, sessions, captions, live events, the mic lock, per-key
+//! statistics with erasure, per-site usage and the idle sweep. One file per resource; each
+//! handler only translates between HTTP and the domain services. Caption delivery and the SSE
+//! streams are shared services below the surfaces ([`crate::delivery`], [`crate::sse`]).
 
 pub mod auth;
 pub mod captions;
-pub mod delivery;
 pub mod events;
 pub mod keys;
 pub mod live;
@@ -12,11 +12,10 @@ pub mod mic;
 pub mod stats;
 pub mod sweep;
 pub mod usage;
-pub mod wire;
 
 use actix_web::web;
 
-use crate::routes::resource;
+use crate::resource::resource;
 
 /// Registers the lcyt routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -47,6 +46,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(stats::get))
             .route(web::delete().to(stats::erase)),
     );
-    // `GET /usage` (usage::domain_usage) is registered by `ledger`, which shares the path:
-    // the credential picks the meaning.
+    // `GET /usage` (usage::domain_usage) shares its path with the ledger: `routes` mounts it
+    // and the credential picks the meaning.
 }

@@ -6,10 +6,10 @@ use tally_domain::limits::utc_day;
 use tally_domain::services::ErasureService;
 
 use super::auth::SessionAuth;
-use super::wire::iso;
 use crate::error::ApiError;
 use crate::run_blocking;
 use crate::state::AppState;
+use crate::wire::iso;
 
 /// Most rows of each history list.
 const HISTORY: u32 = 100;

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use actix_web::web;
 
-use super::auth::session_service;
+use crate::state::session_service;
 use crate::state::AppState;
 
 /// Runs the sweep every `interval` until the runtime stops. Failures (a database outage) are

@@ -9,11 +9,11 @@ use tally_domain::origin::{AllowedDomains, Domain};
 use tally_domain::usage::DomainUsageQuery;
 use time::Duration;
 
-use super::auth::check_admin;
-use super::wire::{parse_ymd, ymd};
 use crate::error::ApiError;
+use crate::principal::check_admin;
 use crate::run_blocking;
 use crate::state::AppState;
+use crate::wire::{parse_ymd, ymd};
 
 /// Query of `GET /usage`.
 #[derive(Debug, Deserialize)]

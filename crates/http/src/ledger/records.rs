@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::wire::{apply_key, CreateUsageRequest, UpdateUsageRequest, UsageRecord};
 use crate::error::ApiError;
-use crate::lcyt::keys::parse_body;
+use crate::extract::parse_json;
 use crate::principal::Principal;
 use crate::run_blocking;
 use crate::scope::{keys_of, may_see_event, Scope};
@@ -84,7 +84,7 @@ pub async fn create(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let r: CreateUsageRequest = parse_body(&body)?;
+    let r: CreateUsageRequest = parse_json(&body)?;
     let header = req
         .headers()
         .get(IDEMPOTENCY_HEADER)
@@ -224,7 +224,7 @@ pub async fn update(
 ) -> Result<HttpResponse, ApiError> {
     p.require_admin()?;
     let id = usage_id(&path)?;
-    let patch = parse_body::<UpdateUsageRequest>(&body)?.into_patch()?;
+    let patch = parse_json::<UpdateUsageRequest>(&body)?.into_patch()?;
     let usage = state.ports.stores.usage.clone();
     let keys = state.ports.stores.keys.clone();
     let record = run_blocking(move || {

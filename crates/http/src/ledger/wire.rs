@@ -13,9 +13,9 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::event_input::{cost, EventInput};
-use crate::lcyt::wire::iso;
 use crate::principal::Principal;
 use crate::rollups::usd;
+use crate::wire::iso;
 
 /// `POST /usage` body. `api_key_used` is a raw key; only its id is stored.
 #[derive(Debug, Default, Deserialize)]

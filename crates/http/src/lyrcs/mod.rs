@@ -5,7 +5,7 @@ pub mod usage;
 
 use actix_web::web;
 
-use crate::routes::resource;
+use crate::resource::resource;
 
 /// Registers the lyrcs route.
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -12,11 +12,11 @@ use tally_domain::usage::{DimValue, Dimension, Granularity, UsageFilters, UsageR
 use time::{Date, Duration};
 
 use crate::error::ApiError;
-use crate::lcyt::wire::{parse_ymd, ymd};
 use crate::principal::Principal;
 use crate::rollups::{all_time_end, day_start, dim_key, rows, seconds, ALL_TIME_START};
 use crate::run_blocking;
 use crate::state::AppState;
+use crate::wire::{parse_ymd, ymd};
 
 /// The longest `from..to` range, in days (inclusive count).
 pub const MAX_RANGE_DAYS: i64 = 366;

@@ -13,12 +13,12 @@ use tally_domain::usage::{CostNanos, Dimension, Granularity, UsageFilters, Usage
 use time::{Date, Duration};
 
 use crate::error::ApiError;
-use crate::lcyt::wire::ymd;
 use crate::principal::Principal;
 use crate::rollups::{all_time_and_month, day_start, dim_key, rows, sum, totals, usd};
 use crate::run_blocking;
 use crate::scope::Scope;
 use crate::state::AppState;
+use crate::wire::ymd;
 
 /// Query of the analytics endpoint.
 #[derive(Debug, Deserialize)]

@@ -13,11 +13,11 @@ use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
 use crate::error::ApiError;
-use crate::lcyt::wire::{iso, parse_ymd};
 use crate::principal::Principal;
 use crate::run_blocking;
 use crate::scope::{keys_of, Scope};
 use crate::state::AppState;
+use crate::wire::{iso, parse_ymd};
 
 /// The largest page.
 pub const MAX_PAGE_SIZE: u32 = 100;

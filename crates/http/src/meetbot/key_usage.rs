@@ -10,11 +10,11 @@ use tally_domain::usage::{LogQuery, UsageFilters};
 use time::Duration;
 
 use crate::error::ApiError;
-use crate::lcyt::wire::iso;
 use crate::principal::Principal;
 use crate::rollups::{all_time_and_month, day_start, totals};
 use crate::run_blocking;
 use crate::state::AppState;
+use crate::wire::iso;
 
 /// How many recent requests are listed.
 pub const RECENT: u32 = 10;

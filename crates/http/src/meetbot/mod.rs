@@ -8,7 +8,7 @@ pub mod key_usage;
 
 use actix_web::web;
 
-use crate::routes::resource;
+use crate::resource::resource;
 
 /// Registers the meetbot routes (before the native v1 ones, which share the `/v1` prefix).
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -6,7 +6,7 @@ pub mod envelope;
 
 use actix_web::web;
 
-use crate::routes::resource;
+use crate::resource::resource;
 
 /// Registers the new-api routes (`/api/data` answers like `/api/data/`).
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -11,11 +11,11 @@ use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 use crate::error::ApiError;
-use crate::lcyt::wire::iso;
 use crate::principal::Principal;
 use crate::rollups::usd;
 use crate::run_blocking;
 use crate::state::AppState;
+use crate::wire::iso;
 
 /// Query of `GET /v1/analytics`.
 #[derive(Debug, Deserialize)]
@@ -39,7 +39,7 @@ pub struct AnalyticsParams {
 }
 
 fn instant(field: &str, s: &str) -> Result<OffsetDateTime, ApiError> {
-    crate::lcyt::wire::instant(s).ok_or_else(|| {
+    crate::wire::instant(s).ok_or_else(|| {
         ApiError::BadRequest(format!(
             "{field} must be an RFC 3339 date-time or YYYY-MM-DD"
         ))

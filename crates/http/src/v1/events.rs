@@ -4,12 +4,12 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 use tally_domain::ports::Ingested;
-use tally_domain::services::{IngestError, UsageService};
+use tally_domain::services::UsageService;
 use tally_domain::usage::EventKind;
 
 use crate::error::ApiError;
 use crate::event_input::EventInput;
-use crate::lcyt::keys::parse_body;
+use crate::extract::parse_json;
 use crate::principal::Principal;
 use crate::run_blocking;
 use crate::state::AppState;
@@ -19,15 +19,6 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 pub struct IngestRequest {
     events: Vec<EventInput>,
-}
-
-impl From<IngestError> for ApiError {
-    fn from(e: IngestError) -> Self {
-        match e {
-            IngestError::BatchSize | IngestError::Invalid { .. } => Self::BadRequest(e.to_string()),
-            IngestError::Store(s) => s.into(),
-        }
-    }
 }
 
 /// `POST /v1/events {events: [...]}` (1-1,000 events): the whole batch is validated first
@@ -41,7 +32,7 @@ pub async fn ingest(
     state: web::Data<AppState>,
     raw: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let r: IngestRequest = parse_body(&raw)?;
+    let r: IngestRequest = parse_json(&raw)?;
     let now = state.ports.clock.now();
     let events = r
         .events

@@ -10,15 +10,16 @@ use tally_domain::tenancy::{Email, OrgId, UserId};
 use uuid::Uuid;
 
 use crate::error::ApiError;
-use crate::lcyt::keys::parse_body;
-use crate::lcyt::wire::{double_option, iso, limit, parse_instant, KeyPatchInput};
+use crate::extract::parse_json;
+use crate::key_patch::KeyPatchInput;
 use crate::principal::Principal;
 use crate::run_blocking;
 use crate::state::AppState;
+use crate::wire::{double_option, iso, limit, parse_instant};
 
 /// `POST /v1/keys` body.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(deny_unknown_fields)]
 pub struct CreateKeyRequest {
     user_id: Option<Uuid>,
     org_id: Option<String>,
@@ -33,7 +34,7 @@ pub struct CreateKeyRequest {
 
 /// `PATCH /v1/keys/{id}` body: present fields change, `null` clears.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(deny_unknown_fields)]
 pub struct UpdateKeyRequest {
     owner: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
@@ -50,7 +51,7 @@ pub struct UpdateKeyRequest {
 
 /// Query of `GET /v1/keys`.
 #[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(deny_unknown_fields)]
 pub struct ListKeysQuery {
     user_id: Option<Uuid>,
     org_id: Option<String>,
@@ -71,16 +72,16 @@ pub fn key_json(k: &ApiKey, secret: Option<&str>) -> Value {
         "name": k.name,
         "owner": k.owner,
         "email": k.email.as_ref().map(Email::as_str),
-        "userId": k.user_id,
-        "orgId": k.org_id,
+        "user_id": k.user_id,
+        "org_id": k.org_id,
         "active": k.active,
-        "createdAt": iso(k.created_at),
-        "expiresAt": k.expires_at.map(iso),
-        "revokedAt": k.revoked_at.map(iso),
-        "erasedAt": k.erased_at.map(iso),
-        "dailyLimit": k.limits.daily,
-        "lifetimeLimit": k.limits.lifetime,
-        "lifetimeUsed": k.lifetime_used,
+        "created_at": iso(k.created_at),
+        "expires_at": k.expires_at.map(iso),
+        "revoked_at": k.revoked_at.map(iso),
+        "erased_at": k.erased_at.map(iso),
+        "daily_limit": k.limits.daily,
+        "lifetime_limit": k.limits.lifetime,
+        "lifetime_used": k.lifetime_used,
     });
     if let (Some(s), Some(o)) = (secret, v.as_object_mut()) {
         o.insert("key".to_owned(), json!(s));
@@ -102,7 +103,7 @@ pub async fn create(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     p.require_admin()?;
-    let r: CreateKeyRequest = parse_body(&body)?;
+    let r: CreateKeyRequest = parse_json(&body)?;
     let org = r
         .org_id
         .as_deref()
@@ -116,10 +117,12 @@ pub async fn create(
             let user = run_blocking(move || tenants.get_user(UserId(id)))
                 .await?
                 .filter(|u| u.erased_at.is_none())
-                .ok_or_else(|| ApiError::BadRequest("userId: unknown or erased user".to_owned()))?;
+                .ok_or_else(|| {
+                    ApiError::BadRequest("user_id: unknown or erased user".to_owned())
+                })?;
             if org.as_ref().is_some_and(|o| *o != user.org_id) {
                 return Err(ApiError::BadRequest(
-                    "orgId must be the user's organisation".to_owned(),
+                    "org_id must be the user's organisation".to_owned(),
                 ));
             }
             Some(user)
@@ -148,11 +151,11 @@ pub async fn create(
         expires_at: r
             .expires_at
             .as_deref()
-            .map(|e| parse_instant("expiresAt", e))
+            .map(|e| parse_instant("expires_at", e))
             .transpose()?,
         limits: Limits {
-            daily: limit("dailyLimit", r.daily_limit)?,
-            lifetime: limit("lifetimeLimit", r.lifetime_limit)?,
+            daily: limit("daily_limit", r.daily_limit)?,
+            lifetime: limit("lifetime_limit", r.lifetime_limit)?,
         },
         email_must_be_new: false,
     };
@@ -161,7 +164,7 @@ pub async fn create(
     Ok(HttpResponse::Created().json(key_json(&issued.key, Some(issued.secret.expose()))))
 }
 
-/// `GET /v1/keys`: admins see all (optionally by `userId`/`orgId`); users their own keys; a
+/// `GET /v1/keys`: admins see all (optionally by `user_id`/`org_id`); users their own keys; a
 /// key itself.
 ///
 /// # Errors
@@ -241,7 +244,7 @@ pub async fn update(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     p.require_admin()?;
-    let r: UpdateKeyRequest = parse_body(&body)?;
+    let r: UpdateKeyRequest = parse_json(&body)?;
     let patch = KeyPatchInput {
         owner: r.owner,
         name: r.name,
@@ -249,7 +252,7 @@ pub async fn update(
         expires: r.expires_at,
         daily_limit: r.daily_limit,
         lifetime_limit: r.lifetime_limit,
-        names: ["expiresAt", "dailyLimit", "lifetimeLimit"],
+        names: ["expires_at", "daily_limit", "lifetime_limit"],
     }
     .into_patch()?;
     let key = visible_key(&p, &state, &path).await?;

@@ -1,6 +1,7 @@
 //! The native v1 API: tenancy (orgs, users, user tokens, keys), the gateway hot path
 //! (`POST /v1/verify`), batch ingestion (`POST /v1/events`), the generic analytics query
 //! (`GET /v1/analytics`) and erasure (`DELETE /v1/users/{id}/data`, `GET /v1/erasures`).
+//! One casing: every request field, response field and query parameter is snake_case.
 
 pub mod analytics;
 pub mod events;
@@ -11,7 +12,7 @@ pub mod verify;
 
 use actix_web::web;
 
-use crate::routes::resource;
+use crate::resource::resource;
 
 /// Registers the v1 routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {

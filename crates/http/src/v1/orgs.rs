@@ -3,15 +3,14 @@
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tally_domain::ports::CreateOrgError;
 use tally_domain::tenancy::{parse_name, Org, OrgId};
 
 use crate::error::ApiError;
-use crate::lcyt::keys::parse_body;
-use crate::lcyt::wire::iso;
+use crate::extract::parse_json;
 use crate::principal::Principal;
 use crate::run_blocking;
 use crate::state::AppState;
+use crate::wire::iso;
 
 /// `POST /v1/orgs` body.
 #[derive(Debug, Deserialize)]
@@ -24,18 +23,7 @@ pub struct CreateOrgRequest {
 /// The wire shape of an organisation.
 #[must_use]
 pub fn org_json(o: &Org) -> Value {
-    json!({ "id": o.id, "name": o.name, "createdAt": iso(o.created_at) })
-}
-
-impl From<CreateOrgError> for ApiError {
-    fn from(e: CreateOrgError) -> Self {
-        match e {
-            CreateOrgError::Duplicate => {
-                Self::Conflict("an organisation with this id already exists".to_owned())
-            }
-            CreateOrgError::Store(s) => s.into(),
-        }
-    }
+    json!({ "id": o.id, "name": o.name, "created_at": iso(o.created_at) })
 }
 
 /// `POST /v1/orgs` (admin): `{id?, name}` → 201; the id is generated (`org_…`) when absent.
@@ -48,7 +36,7 @@ pub async fn create(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     p.require_admin()?;
-    let r: CreateOrgRequest = parse_body(&body)?;
+    let r: CreateOrgRequest = parse_json(&body)?;
     let name = parse_name("name", r.name.as_deref().unwrap_or_default())
         .map_err(|e| ApiError::BadRequest(e.0))?;
     let id = match r.id {

@@ -7,17 +7,16 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tally_auth::UserClaims;
 use tally_domain::erasure::ErasureReceipt;
-use tally_domain::ports::CreateUserError;
 use tally_domain::services::ErasureService;
 use tally_domain::tenancy::{Email, OrgId, Role, User, UserId, Username};
 use uuid::Uuid;
 
 use crate::error::ApiError;
-use crate::lcyt::keys::parse_body;
-use crate::lcyt::wire::iso;
+use crate::extract::parse_json;
 use crate::principal::Principal;
 use crate::run_blocking;
 use crate::state::AppState;
+use crate::wire::iso;
 
 /// Default lifetime of a user token: one day.
 pub const DEFAULT_TOKEN_TTL_SECS: u64 = 86_400;
@@ -26,7 +25,7 @@ pub const MAX_TOKEN_TTL_SECS: u64 = 90 * 86_400;
 
 /// `POST /v1/users` body.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(deny_unknown_fields)]
 pub struct CreateUserRequest {
     username: Option<String>,
     email: Option<String>,
@@ -36,14 +35,14 @@ pub struct CreateUserRequest {
 
 /// `POST /v1/users/{id}/tokens` body.
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(deny_unknown_fields)]
 pub struct IssueTokenRequest {
     ttl_secs: Option<u64>,
 }
 
 /// Query of `GET /v1/users`.
 #[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(deny_unknown_fields)]
 pub struct ListUsersQuery {
     org_id: Option<String>,
 }
@@ -53,31 +52,17 @@ pub struct ListUsersQuery {
 pub fn user_json(u: &User) -> Value {
     json!({
         "id": u.id,
-        "orgId": u.org_id,
+        "org_id": u.org_id,
         "username": u.username.as_str(),
         "email": u.email.as_ref().map(Email::as_str),
         "role": u.role.as_str(),
-        "createdAt": iso(u.created_at),
-        "erasedAt": u.erased_at.map(iso),
+        "created_at": iso(u.created_at),
+        "erased_at": u.erased_at.map(iso),
     })
 }
 
 fn receipt_json(r: &ErasureReceipt) -> Value {
-    json!({ "keyId": r.key_id, "orgId": r.org_id, "erasedAt": iso(r.erased_at), "rowsDeleted": r.rows_deleted })
-}
-
-impl From<CreateUserError> for ApiError {
-    fn from(e: CreateUserError) -> Self {
-        match e {
-            CreateUserError::DuplicateUsername => {
-                Self::Conflict("username already taken".to_owned())
-            }
-            CreateUserError::UnknownOrg => {
-                Self::BadRequest("orgId: unknown organisation".to_owned())
-            }
-            CreateUserError::Store(s) => s.into(),
-        }
-    }
+    json!({ "key_id": r.key_id, "org_id": r.org_id, "erased_at": iso(r.erased_at), "rows_deleted": r.rows_deleted })
 }
 
 fn user_id(raw: &str) -> Result<UserId, ApiError> {
@@ -93,7 +78,7 @@ async fn load_user(state: &AppState, id: UserId) -> Result<User, ApiError> {
         .ok_or_else(|| ApiError::NotFound("user not found".to_owned()))
 }
 
-/// `POST /v1/users` (admin): `{username, email?, role?, orgId?}` → 201.
+/// `POST /v1/users` (admin): `{username, email?, role?, org_id?}` → 201.
 ///
 /// # Errors
 /// 400, 403, 409.
@@ -103,7 +88,7 @@ pub async fn create(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     p.require_admin()?;
-    let r: CreateUserRequest = parse_body(&body)?;
+    let r: CreateUserRequest = parse_json(&body)?;
     let bad = |e: tally_domain::tenancy::InvalidValue| ApiError::BadRequest(e.0);
     let user = User {
         id: UserId(state.ports.ids.uuid()),
@@ -136,7 +121,7 @@ pub async fn create(
     Ok(HttpResponse::Created().json(user_json(&user)))
 }
 
-/// `GET /v1/users?orgId=` (admin).
+/// `GET /v1/users?org_id=` (admin).
 ///
 /// # Errors
 /// 400, 403.
@@ -176,7 +161,7 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(user_json(&load_user(&state, id).await?)))
 }
 
-/// `POST /v1/users/{id}/tokens` (admin): `{ttlSecs?}` → 201 `{token, userId, role, expiresAt}`.
+/// `POST /v1/users/{id}/tokens` (admin): `{ttl_secs?}` → 201 `{token, user_id, role, expires_at}`.
 ///
 /// # Errors
 /// 400, 403, 404, 409 for an erased user.
@@ -190,12 +175,12 @@ pub async fn issue_token(
     let r: IssueTokenRequest = if body.is_empty() {
         IssueTokenRequest::default()
     } else {
-        parse_body(&body)?
+        parse_json(&body)?
     };
     let ttl = r.ttl_secs.unwrap_or(DEFAULT_TOKEN_TTL_SECS);
     if ttl == 0 || ttl > MAX_TOKEN_TTL_SECS {
         return Err(ApiError::BadRequest(format!(
-            "ttlSecs must be between 1 and {MAX_TOKEN_TTL_SECS}"
+            "ttl_secs must be between 1 and {MAX_TOKEN_TTL_SECS}"
         )));
     }
     let user = load_user(&state, user_id(&path)?).await?;
@@ -219,9 +204,9 @@ pub async fn issue_token(
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(HttpResponse::Created().json(json!({
         "token": token,
-        "userId": user.id,
+        "user_id": user.id,
         "role": user.role.as_str(),
-        "expiresAt": iso(expires),
+        "expires_at": iso(expires),
     })))
 }
 

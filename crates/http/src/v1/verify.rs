@@ -11,12 +11,12 @@ use tally_domain::usage::EventKind;
 
 use crate::error::ApiError;
 use crate::event_input::EventInput;
-use crate::lcyt::keys::parse_body;
-use crate::lcyt::wire::iso;
+use crate::extract::parse_json;
 use crate::principal::Principal;
 use crate::ratelimit;
 use crate::run_short;
 use crate::state::AppState;
+use crate::wire::iso;
 
 /// `POST /v1/verify` body.
 #[derive(Debug, Deserialize)]
@@ -57,7 +57,7 @@ pub async fn verify(
     raw: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     p.require_admin()?;
-    let r: VerifyRequest = parse_body(&raw)?;
+    let r: VerifyRequest = parse_json(&raw)?;
     let secret = r
         .key
         .filter(|k| !k.is_empty())

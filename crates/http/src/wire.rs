@@ -1,8 +1,7 @@
-//! Small wire helpers shared by the lcyt handlers: timestamps, optional fields, the key shape.
+//! Wire formats shared by every surface: timestamps and dates (formatting and parsing), tri-state
+//! (absent / null / value) fields and limits as clients send them. No surface-specific shapes.
 
-use serde::{Deserialize, Deserializer, Serialize};
-use tally_domain::key::{ApiKey, KeyPatch};
-use tally_domain::tenancy::Email;
+use serde::{Deserialize, Deserializer};
 use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 use time::{Date, OffsetDateTime};
@@ -85,99 +84,6 @@ pub fn limit(field: &str, v: Option<i64>) -> Result<Option<u64>, ApiError> {
         })
     })
     .transpose()
-}
-
-/// The fields of a key update as a surface received them (`None` absent, `Some(None)` null),
-/// with the names that surface gives them for error messages.
-#[derive(Debug, Default)]
-pub struct KeyPatchInput {
-    /// New owner.
-    pub owner: Option<String>,
-    /// New or cleared name.
-    pub name: Option<Option<String>>,
-    /// New or cleared e-mail.
-    pub email: Option<Option<String>>,
-    /// New or cleared expiry (RFC 3339 or a date).
-    pub expires: Option<Option<String>>,
-    /// New or cleared daily limit.
-    pub daily_limit: Option<Option<i64>>,
-    /// New or cleared lifetime limit.
-    pub lifetime_limit: Option<Option<i64>>,
-    /// How the surface names `expires`, `daily_limit` and `lifetime_limit`.
-    pub names: [&'static str; 3],
-}
-
-impl KeyPatchInput {
-    /// Validates every field (all of them before anything changes) into a domain patch.
-    ///
-    /// # Errors
-    /// 400 naming the first bad field.
-    pub fn into_patch(self) -> Result<KeyPatch, ApiError> {
-        let [expires, daily, lifetime] = self.names;
-        let email = |e: &str| {
-            Email::parse(e)
-                .map_err(|_| ApiError::BadRequest("email must be a valid email".to_owned()))
-        };
-        Ok(KeyPatch {
-            owner: self.owner,
-            name: self.name,
-            email: self
-                .email
-                .map(|e| e.as_deref().map(email).transpose())
-                .transpose()?,
-            expires_at: self
-                .expires
-                .map(|e| e.as_deref().map(|e| parse_instant(expires, e)).transpose())
-                .transpose()?,
-            daily_limit: self.daily_limit.map(|l| limit(daily, l)).transpose()?,
-            lifetime_limit: self
-                .lifetime_limit
-                .map(|l| limit(lifetime, l))
-                .transpose()?,
-        })
-    }
-}
-
-/// The lcyt key shape (camelCase); `key` (the raw secret) only when just created.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct KeyResponse {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    key: Option<String>,
-    id: i64,
-    alias: String,
-    owner: String,
-    email: Option<String>,
-    active: bool,
-    created_at: String,
-    expires: Option<String>,
-    daily_limit: Option<u64>,
-    lifetime_limit: Option<u64>,
-    lifetime_used: u64,
-    revoked_at: Option<String>,
-    erased_at: Option<String>,
-}
-
-impl KeyResponse {
-    /// The shape of a stored key; pass the secret only in the response that created it.
-    #[must_use]
-    pub fn of(k: &ApiKey, secret: Option<&str>) -> Self {
-        Self {
-            key: secret.map(ToOwned::to_owned),
-            id: k.id.0,
-            alias: k.alias.clone(),
-            owner: k.owner.clone(),
-            email: k.email.as_ref().map(|e| e.as_str().to_owned()),
-            active: k.active,
-            created_at: iso(k.created_at),
-            expires: k.expires_at.map(iso),
-            daily_limit: k.limits.daily,
-            lifetime_limit: k.limits.lifetime,
-            lifetime_used: k.lifetime_used,
-            revoked_at: k.revoked_at.map(iso),
-            erased_at: k.erased_at.map(iso),
-        }
-    }
 }
 
 #[cfg(test)]

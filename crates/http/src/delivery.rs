@@ -1,5 +1,8 @@
 //! Caption delivery: one ordered queue per session, a worker per active queue, and the
 //! targets (`viewer` streams, `generic` webhooks, or the session's own subscribers).
+//!
+//! The [`DeliveryHub`] is a service the [`AppState`](crate::state::AppState) holds: it is built
+//! from the ports and the session service and knows nothing of the state or of any surface.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -9,11 +12,9 @@ use std::time::Duration;
 use actix_web::web;
 use serde_json::json;
 use tally_domain::live::{Envelope, LiveEvent, Topic};
+use tally_domain::services::{Ports, SessionService};
 use tally_domain::session::{DeliveryOutcome, Session, SessionId, Target};
 use tokio::sync::mpsc;
-
-use super::auth::session_service;
-use crate::state::AppState;
 
 /// How long a webhook may take.
 pub const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
@@ -43,24 +44,33 @@ pub struct Job {
 }
 
 /// The per-session delivery queues of this instance (shared by all workers; cheap to clone).
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct DeliveryHub(Arc<Queues>);
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Queues {
     queues: Mutex<HashMap<SessionId, (u64, mpsc::UnboundedSender<Job>)>>,
     generation: AtomicU64,
+    /// The bus viewer and session captions are published on.
+    ports: Ports,
+    /// Records each batch's outcome.
+    sessions: SessionService,
 }
 
 impl DeliveryHub {
-    /// An empty hub.
+    /// An empty hub publishing on `ports`' bus and reporting outcomes through `sessions`.
     #[must_use]
-    pub fn new() -> Self {
-        Self::default()
+    pub fn new(ports: Ports, sessions: SessionService) -> Self {
+        Self(Arc::new(Queues {
+            queues: Mutex::default(),
+            generation: AtomicU64::new(0),
+            ports,
+            sessions,
+        }))
     }
 
     /// Queues a batch behind the session's earlier batches, starting a worker when none runs.
-    pub fn enqueue(&self, state: &AppState, job: Job) {
+    pub fn enqueue(&self, job: Job) {
         let id = job.session.id.clone();
         let mut queues = self.0.queues.lock().unwrap_or_else(PoisonError::into_inner);
         let job = match queues.get(&id) {
@@ -76,7 +86,7 @@ impl DeliveryHub {
         let _queued = tx.send(job);
         queues.insert(id.clone(), (generation, tx));
         drop(queues);
-        actix_web::rt::spawn(worker(self.clone(), state.clone(), id, generation, rx));
+        actix_web::rt::spawn(worker(self.clone(), id, generation, rx));
     }
 
     fn retire(&self, id: &SessionId, generation: u64) -> bool {
@@ -90,21 +100,20 @@ impl DeliveryHub {
 
 async fn worker(
     hub: DeliveryHub,
-    state: AppState,
     id: SessionId,
     generation: u64,
     mut rx: mpsc::UnboundedReceiver<Job>,
 ) {
     loop {
         match tokio::time::timeout(IDLE, rx.recv()).await {
-            Ok(Some(job)) => deliver(&state, job).await,
+            Ok(Some(job)) => deliver(&hub.0, job).await,
             Ok(None) => return,
             Err(_) => {
                 hub.retire(&id, generation);
                 // Batches queued between the timeout and the retirement are still delivered.
                 rx.close();
                 while let Some(job) = rx.recv().await {
-                    deliver(&state, job).await;
+                    deliver(&hub.0, job).await;
                 }
                 return;
             }
@@ -112,17 +121,17 @@ async fn worker(
     }
 }
 
-async fn deliver(state: &AppState, job: Job) {
+async fn deliver(hub: &Queues, job: Job) {
     let batch_size = job.captions.len() as u64;
     let mut failure: Option<(String, Option<u16>)> = None;
     let targets = &job.session.targets;
     if targets.is_empty() {
-        publish_captions(state, Topic::Session(job.session.id.clone()), &job);
+        publish_captions(&hub.ports, Topic::Session(job.session.id.clone()), &job);
     }
     for target in targets {
         match target {
             Target::Viewer { viewer_key } => {
-                publish_captions(state, Topic::Viewer(viewer_key.clone()), &job)
+                publish_captions(&hub.ports, Topic::Viewer(viewer_key.clone()), &job)
             }
             Target::Generic { url } => {
                 if let Err(e) = post_webhook(&webhook_client(), url, &job).await {
@@ -139,7 +148,7 @@ async fn deliver(state: &AppState, job: Job) {
             status_code,
         },
     };
-    let service = session_service(state);
+    let service = hub.sessions.clone();
     let (session, request_id, sequence) = (job.session, job.request_id, job.sequence);
     let reported =
         web::block(move || service.report_delivery(&session, &request_id, sequence, outcome)).await;
@@ -161,14 +170,14 @@ fn webhook_client() -> awc::Client {
     })
 }
 
-fn publish_captions(state: &AppState, topic: Topic, job: &Job) {
+fn publish_captions(ports: &Ports, topic: Topic, job: &Job) {
     for c in &job.captions {
         let event = LiveEvent::Caption {
             text: c.text.clone(),
             sequence: job.sequence,
             timestamp: c.timestamp.clone(),
         };
-        if let Err(e) = state.ports.stores.bus.publish(Envelope {
+        if let Err(e) = ports.stores.bus.publish(Envelope {
             topic: topic.clone(),
             event,
         }) {
