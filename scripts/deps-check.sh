@@ -34,6 +34,7 @@ forbid tally_http 'diesel.*' 'r2d2' 'tally_(store_mem|store_pg|testkit)'
 HTTP_SURFACES=(lcyt ledger meetbot lyrcs newapi v1)
 python3 scripts/module_graph.py layers crates/http/src "${HTTP_SURFACES[@]}" || status=1
 python3 scripts/module_graph.py cycles crates/http/src || status=1
+python3 scripts/module_graph.py cycles crates/store_pg/src || status=1
 
 if [[ $status -eq 0 ]]; then
     echo "deps-check: ok"

@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 
 use crate::convert::{micros, session_id};
 use crate::error::Fail;
-use crate::keys::{lock_key, write_key};
+use crate::key_row::{lock_key, write_key};
 use crate::rollups::anonymise_key;
 use crate::rows::keys::{KeyRow, ReceiptRow};
 use crate::rows::tenancy::UserRow;

@@ -21,9 +21,9 @@ use std::time::{Duration, Instant};
 use tally_domain::ports::{MeterError, MeterRequest};
 use tally_domain::StoreError;
 
+use crate::conn::{transaction, PgPool};
 use crate::error::Fail;
 use crate::meter::{meter_batch_tx, Outcome};
-use crate::pool::{transaction, PgPool};
 
 /// How meters are batched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,31 +11,11 @@ use tally_domain::StoreError;
 use time::{Date, OffsetDateTime};
 
 use crate::convert::{from_db, micros};
-use crate::error::{foreign_key_violation, unique_violation, Fail};
-use crate::rows::keys::{AuthEventRow, KeyChanges, KeyRow, NewAuthEvent, NewKeyRow};
+use crate::error::{foreign_key_violation, unique_violation};
+use crate::key_row::{lock_key, write_key};
+use crate::rows::keys::{AuthEventRow, KeyRow, NewAuthEvent, NewKeyRow};
 use crate::schema::{api_keys, auth_events, key_daily_usage};
 use crate::{erasure, PgStore};
-
-/// The key row, locked until the transaction ends.
-pub(crate) fn lock_key(c: &mut PgConnection, id: KeyId) -> Result<Option<ApiKey>, Fail> {
-    api_keys::table
-        .find(id.0)
-        .select(KeyRow::as_select())
-        .for_update()
-        .first(c)
-        .optional()?
-        .map(KeyRow::into_domain)
-        .transpose()
-}
-
-/// Writes the patchable fields of `key` (never its counters) and returns the stored key.
-pub(crate) fn write_key(c: &mut PgConnection, key: &ApiKey) -> Result<ApiKey, Fail> {
-    diesel::update(api_keys::table.find(key.id.0))
-        .set(KeyChanges::of(key)?)
-        .returning(KeyRow::as_returning())
-        .get_result(c)?
-        .into_domain()
-}
 
 fn limit(n: u32) -> i64 {
     i64::from(n)

@@ -19,11 +19,13 @@
 mod analytics;
 pub mod bulk;
 mod bus;
+mod conn;
 mod convert;
 mod erasure;
 mod error;
 mod events;
 mod group_commit;
+mod key_row;
 mod keys;
 mod meter;
 mod pool;

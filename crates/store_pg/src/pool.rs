@@ -5,12 +5,12 @@ use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
-use diesel::r2d2::{ConnectionManager, Pool, PooledConnection};
-use diesel::Connection;
+use diesel::r2d2::Pool;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use tally_domain::StoreError;
 
-use crate::error::{pool_error, Fail};
+use crate::conn::{checkout, transaction, Conn, Manager, PgPool};
+use crate::error::Fail;
 use crate::group_commit::{BatchOptions, MeterQueue};
 
 /// Every migration of `migrations/`, compiled in (`build.rs` makes cargo notice new files).
@@ -18,56 +18,6 @@ pub(crate) const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migra
 
 /// Advisory-lock key held while migrating, so concurrent instances migrate one at a time.
 const MIGRATION_LOCK: i64 = 0x7461_6c6c_795f_6d67; // "tally_mg"
-
-/// How often a transaction that lost a race (deadlock, serialisation failure, concurrent
-/// idempotency key) is run again before giving up with `Unavailable`.
-const MAX_RETRIES: u32 = 5;
-
-pub(crate) type PgPool = Pool<Manager>;
-pub(crate) type Conn = PooledConnection<Manager>;
-
-/// A pooled connection that remembers whether it was lost.
-pub(crate) struct TrackedConn {
-    /// The connection.
-    pub(crate) pg: PgConnection,
-    /// Set when a statement failed because the connection is gone, so the pool drops it
-    /// instead of handing it out again. This replaces a `SELECT 1` round trip on every
-    /// checkout: after a database restart, each stale connection fails one call
-    /// (`Unavailable`) and is replaced.
-    lost: bool,
-}
-
-/// diesel's connection manager, with connections that can be marked lost and a statement
-/// timeout set on every new connection.
-#[derive(Debug)]
-pub(crate) struct Manager {
-    inner: ConnectionManager<PgConnection>,
-    statement_timeout: Duration,
-}
-
-impl r2d2::ManageConnection for Manager {
-    type Connection = TrackedConn;
-    type Error = diesel::r2d2::Error;
-
-    fn connect(&self) -> Result<TrackedConn, Self::Error> {
-        let mut pg = self.inner.connect()?;
-        if !self.statement_timeout.is_zero() {
-            // A stuck statement then fails (503) instead of holding a worker forever.
-            let ms = self.statement_timeout.as_millis();
-            pg.batch_execute(&format!("SET statement_timeout = {ms}"))
-                .map_err(diesel::r2d2::Error::QueryError)?;
-        }
-        Ok(TrackedConn { pg, lost: false })
-    }
-
-    fn is_valid(&self, conn: &mut TrackedConn) -> Result<(), Self::Error> {
-        self.inner.is_valid(&mut conn.pg)
-    }
-
-    fn has_broken(&self, conn: &mut TrackedConn) -> bool {
-        conn.lost || self.inner.has_broken(&mut conn.pg)
-    }
-}
 
 /// Pool settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,10 +84,7 @@ impl PgStore {
     /// `options.connect_timeout`; [`StoreError::Internal`] for an unusable URL.
     pub fn connect(url: &str, options: PgOptions) -> Result<Self, StoreError> {
         let url: Arc<str> = with_connect_timeout(url, options.connect_timeout).into();
-        let manager = Manager {
-            inner: ConnectionManager::<PgConnection>::new(url.to_string()),
-            statement_timeout: options.statement_timeout,
-        };
+        let manager = Manager::new(&url, options.statement_timeout);
         let pool = Pool::builder()
             .max_size(options.max_connections.max(1))
             .min_idle(Some(0))
@@ -216,7 +163,7 @@ impl PgStore {
         let mut conn = self.conn().map_err(Fail::into_store)?;
         let result = f(&mut conn.pg);
         if let Err(e) = &result {
-            conn.lost |= e.is_connection_lost();
+            conn.note(e);
         }
         result.map_err(Fail::into_store)
     }
@@ -235,31 +182,6 @@ impl PgStore {
         f: impl FnMut(&mut PgConnection) -> Result<T, Fail>,
     ) -> Result<T, StoreError> {
         self.try_tx(f).map_err(Fail::into_store)
-    }
-}
-
-/// A pooled connection from `pool`, or `Unavailable` after the connect timeout.
-fn checkout(pool: &PgPool) -> Result<Conn, Fail> {
-    pool.get().map_err(|e| Fail::Store(pool_error(&e)))
-}
-
-/// Runs `f` in one transaction on a connection of `pool`, again when it lost a race (see
-/// [`Fail::is_retryable`]); a connection that turned out lost is not reused.
-pub(crate) fn transaction<T>(
-    pool: &PgPool,
-    mut f: impl FnMut(&mut PgConnection) -> Result<T, Fail>,
-) -> Result<T, Fail> {
-    let mut conn = checkout(pool)?;
-    let mut attempt = 0;
-    loop {
-        match conn.pg.transaction(|c| f(c)) {
-            Err(e) if e.is_retryable() && attempt < MAX_RETRIES => attempt += 1,
-            Err(e) => {
-                conn.lost |= e.is_connection_lost();
-                return Err(e);
-            }
-            ok => return ok,
-        }
     }
 }
 

@@ -1,0 +1,107 @@
+//! Connections: the r2d2 manager (statement timeout on every new connection, lost
+//! connections never reused), checkout and the transaction helper with retries. Below
+//! [`crate::PgStore`] and the meter's group commit, which both run on it.
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::r2d2::{ConnectionManager, Pool, PooledConnection};
+use diesel::Connection;
+
+use crate::error::{pool_error, Fail};
+
+/// How often a transaction that lost a race (deadlock, serialisation failure, concurrent
+/// idempotency key) is run again before giving up with `Unavailable`.
+const MAX_RETRIES: u32 = 5;
+
+/// The pool every store call draws from.
+pub(crate) type PgPool = Pool<Manager>;
+/// A connection checked out of it.
+pub(crate) type Conn = PooledConnection<Manager>;
+
+/// A pooled connection that remembers whether it was lost.
+pub(crate) struct TrackedConn {
+    /// The connection.
+    pub(crate) pg: PgConnection,
+    /// Set when a statement failed because the connection is gone, so the pool drops it
+    /// instead of handing it out again. This replaces a `SELECT 1` round trip on every
+    /// checkout: after a database restart, each stale connection fails one call
+    /// (`Unavailable`) and is replaced.
+    lost: bool,
+}
+
+impl TrackedConn {
+    /// Marks the connection lost when `e` says it is.
+    pub(crate) fn note(&mut self, e: &Fail) {
+        self.lost |= e.is_connection_lost();
+    }
+}
+
+/// diesel's connection manager, with connections that can be marked lost and a statement
+/// timeout set on every new connection.
+#[derive(Debug)]
+pub(crate) struct Manager {
+    inner: ConnectionManager<PgConnection>,
+    statement_timeout: Duration,
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = TrackedConn;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<TrackedConn, Self::Error> {
+        let mut pg = self.inner.connect()?;
+        if !self.statement_timeout.is_zero() {
+            // A stuck statement then fails (503) instead of holding a worker forever.
+            let ms = self.statement_timeout.as_millis();
+            pg.batch_execute(&format!("SET statement_timeout = {ms}"))
+                .map_err(diesel::r2d2::Error::QueryError)?;
+        }
+        Ok(TrackedConn { pg, lost: false })
+    }
+
+    fn is_valid(&self, conn: &mut TrackedConn) -> Result<(), Self::Error> {
+        self.inner.is_valid(&mut conn.pg)
+    }
+
+    fn has_broken(&self, conn: &mut TrackedConn) -> bool {
+        conn.lost || self.inner.has_broken(&mut conn.pg)
+    }
+}
+
+impl Manager {
+    /// A manager for `url` whose connections cancel statements after `statement_timeout`
+    /// (zero: never).
+    pub(crate) fn new(url: &str, statement_timeout: Duration) -> Self {
+        Self {
+            inner: ConnectionManager::<PgConnection>::new(url),
+            statement_timeout,
+        }
+    }
+}
+
+/// A pooled connection from `pool`, or `Unavailable` after the connect timeout.
+pub(crate) fn checkout(pool: &PgPool) -> Result<Conn, Fail> {
+    pool.get().map_err(|e| Fail::Store(pool_error(&e)))
+}
+
+/// Runs `f` in one transaction on a connection of `pool`, again when it lost a race (see
+/// [`Fail::is_retryable`]); a connection that turned out lost is not reused.
+pub(crate) fn transaction<T>(
+    pool: &PgPool,
+    mut f: impl FnMut(&mut PgConnection) -> Result<T, Fail>,
+) -> Result<T, Fail> {
+    let mut conn = checkout(pool)?;
+    let mut attempt = 0;
+    loop {
+        match conn.pg.transaction(|c| f(c)) {
+            Err(e) if e.is_retryable() && attempt < MAX_RETRIES => attempt += 1,
+            Err(e) => {
+                conn.note(&e);
+                return Err(e);
+            }
+            ok => return ok,
+        }
+    }
+}
