@@ -1,7 +1,8 @@
 //! `PgEventBus`: the `EventBus` port over Postgres `LISTEN/NOTIFY`.
 //!
 //! Publishing delivers to this instance's subscribers at once (through a [`LocalBus`]) and
-//! sends the envelope with `pg_notify('tally_events', …)` to every other instance. Each bus
+//! queues the envelope for `pg_notify('tally_events', …)` to every other instance (sent by
+//! the outbox's thread, many per round trip). Each bus
 //! has an origin id in its notifications and ignores its own when they come back, so a local
 //! subscriber receives each event exactly once. A listener thread, on its own connection,
 //! hands notifications from other instances to the local subscribers, and reconnects (with
@@ -26,6 +27,7 @@ use tally_domain::bus::{EventBus, EventSink, LocalBus, Subscription};
 use tally_domain::live::{Envelope, Topic};
 use tally_domain::StoreError;
 
+use crate::bus_outbox::{Outbox, Outgoing};
 use crate::error::Fail;
 use crate::PgStore;
 
@@ -50,7 +52,7 @@ struct Shared {
 /// every instance whose bus shares the database. Dropping the bus stops its listener.
 pub struct PgEventBus {
     local: LocalBus,
-    store: PgStore,
+    outbox: Outbox,
     origin: String,
     shared: Arc<Shared>,
 }
@@ -76,15 +78,19 @@ fn new_origin() -> String {
 
 impl PgEventBus {
     /// Starts a bus on `store`'s database: its listener thread opens its own connection (and
-    /// keeps reopening it while the database is away); publishing uses the store's pool.
+    /// keeps reopening it while the database is away); a sender thread notifies the other
+    /// instances on the store's pool ([`crate::bus_outbox`]), so publishing never waits.
     ///
     /// # Errors
     /// [`StoreError::Internal`] when the listener thread cannot be spawned.
     pub fn start(store: &PgStore) -> Result<Self, StoreError> {
+        let origin = new_origin();
+        let outbox = Outbox::start(store.clone(), CHANNEL, origin.clone())
+            .map_err(|e| StoreError::Internal(format!("cannot start the bus sender: {e}")))?;
         let bus = Self {
             local: LocalBus::new(),
-            store: store.clone(),
-            origin: new_origin(),
+            outbox,
+            origin,
             shared: Arc::new(Shared::default()),
         };
         let listener = Listener {
@@ -119,34 +125,6 @@ impl PgEventBus {
         }
         true
     }
-
-    fn notify(&self, payload: String) -> Result<(), StoreError> {
-        self.store.read(|c| {
-            diesel::sql_query("SELECT pg_notify($1, $2)")
-                .bind::<Text, _>(CHANNEL)
-                .bind::<Text, _>(payload)
-                .execute(c)?;
-            Ok(())
-        })
-    }
-
-    fn notify_stored(&self, envelope: String) -> Result<(), StoreError> {
-        self.store.read(|c| {
-            diesel::sql_query(
-                "WITH p AS (INSERT INTO bus_payloads (payload) VALUES ($1) RETURNING id) \
-                 SELECT pg_notify($2, json_build_object('o', $3::text, 'r', p.id)::text) FROM p",
-            )
-            .bind::<Text, _>(envelope)
-            .bind::<Text, _>(CHANNEL)
-            .bind::<Text, _>(&self.origin)
-            .execute(c)?;
-            diesel::sql_query(
-                "DELETE FROM bus_payloads WHERE created_at < now() - interval '5 minutes'",
-            )
-            .execute(c)?;
-            Ok(())
-        })
-    }
 }
 
 impl Drop for PgEventBus {
@@ -162,14 +140,15 @@ impl EventBus for PgEventBus {
             .map_err(|e| StoreError::Internal(format!("cannot encode a live event: {e}")))?;
         let inline = json!({ "o": self.origin, "e": body }).to_string();
         if inline.len() <= MAX_INLINE {
-            self.notify(inline)
+            self.outbox.send(Outgoing::Inline(inline));
         } else {
             tracing::debug!(
                 bytes = inline.len(),
                 "live event too large to notify inline"
             );
-            self.notify_stored(body.to_string())
+            self.outbox.send(Outgoing::Stored(body.to_string()));
         }
+        Ok(())
     }
 
     fn subscribe(&self, topic: Topic, sink: Arc<dyn EventSink>) -> Subscription {

@@ -19,6 +19,7 @@
 mod analytics;
 pub mod bulk;
 mod bus;
+mod bus_outbox;
 mod conn;
 mod convert;
 mod erasure;
