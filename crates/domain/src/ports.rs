@@ -372,6 +372,12 @@ pub struct MeterRequest {
     pub event: NewUsageEvent,
     /// For captions: the session whose sequence advances.
     pub session: Option<SessionId>,
+    /// For captions whose delivery cannot fail (a session without targets publishes to its
+    /// own subscribers): when the meter is admitted, the batch of `units` captions is also
+    /// recorded as delivered, in the meter's own transaction, exactly as
+    /// [`SessionStore::record_delivery`] records `Delivered` for `session` and the event's
+    /// domain at `now`.
+    pub delivered: bool,
     /// Now: decides the UTC day and expiry.
     pub now: OffsetDateTime,
 }

@@ -20,6 +20,11 @@ use tokio::sync::mpsc;
 pub const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
 /// A queue's worker stops after this long without work.
 const IDLE: Duration = Duration::from_secs(60);
+/// Most accepted batches of one session waiting for (or in) delivery. A `POST /captions` that
+/// would exceed it is refused before anything is metered ([`DeliveryHub::reserve`]), so a
+/// session sending faster than its targets take captions cannot grow memory without bound,
+/// and nothing accepted is ever dropped.
+pub const MAX_BACKLOG: usize = 64;
 
 /// One caption of a batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,7 +46,31 @@ pub struct Job {
     pub sequence: u64,
     /// The captions.
     pub captions: Vec<Caption>,
+    /// Whether the outcome was already recorded with the meter (a session without targets:
+    /// publishing to its own subscribers cannot fail); then it is only announced.
+    pub recorded: bool,
 }
+
+/// A place in a session's delivery queue, taken before metering; released when dropped unless
+/// its batch was queued ([`DeliveryHub::enqueue`]), then when the batch has been delivered.
+#[derive(Debug)]
+pub struct Reservation {
+    hub: DeliveryHub,
+    session: SessionId,
+    armed: bool,
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if self.armed {
+            self.hub.release(&self.session);
+        }
+    }
+}
+
+/// The session's queue is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backlogged;
 
 /// The per-session delivery queues of this instance (shared by all workers; cheap to clone).
 #[derive(Debug, Clone)]
@@ -50,6 +79,8 @@ pub struct DeliveryHub(Arc<Queues>);
 #[derive(Debug)]
 struct Queues {
     queues: Mutex<HashMap<SessionId, (u64, mpsc::UnboundedSender<Job>)>>,
+    /// Reserved or queued batches per session (at most [`MAX_BACKLOG`]).
+    backlog: Mutex<HashMap<SessionId, usize>>,
     generation: AtomicU64,
     /// The bus viewer and session captions are published on.
     ports: Ports,
@@ -63,14 +94,64 @@ impl DeliveryHub {
     pub fn new(ports: Ports, sessions: SessionService) -> Self {
         Self(Arc::new(Queues {
             queues: Mutex::default(),
+            backlog: Mutex::default(),
             generation: AtomicU64::new(0),
             ports,
             sessions,
         }))
     }
 
-    /// Queues a batch behind the session's earlier batches, starting a worker when none runs.
-    pub fn enqueue(&self, job: Job) {
+    /// Takes a place in `session`'s queue for a batch about to be metered.
+    ///
+    /// # Errors
+    /// [`Backlogged`] when [`MAX_BACKLOG`] batches of the session are already waiting.
+    pub fn reserve(&self, session: &SessionId) -> Result<Reservation, Backlogged> {
+        let mut backlog = self
+            .0
+            .backlog
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let n = backlog.entry(session.clone()).or_insert(0);
+        if *n >= MAX_BACKLOG {
+            return Err(Backlogged);
+        }
+        *n += 1;
+        Ok(Reservation {
+            hub: self.clone(),
+            session: session.clone(),
+            armed: true,
+        })
+    }
+
+    /// Batches of `session` reserved or waiting for delivery.
+    #[must_use]
+    pub fn backlog(&self, session: &SessionId) -> usize {
+        let backlog = self
+            .0
+            .backlog
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        backlog.get(session).copied().unwrap_or(0)
+    }
+
+    fn release(&self, session: &SessionId) {
+        let mut backlog = self
+            .0
+            .backlog
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(n) = backlog.get_mut(session) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                backlog.remove(session);
+            }
+        }
+    }
+
+    /// Queues a batch behind the session's earlier batches, starting a worker when none runs;
+    /// its place (`reservation`) is released once it has been delivered.
+    pub fn enqueue(&self, mut reservation: Reservation, job: Job) {
+        reservation.armed = false;
         let id = job.session.id.clone();
         let mut queues = self.0.queues.lock().unwrap_or_else(PoisonError::into_inner);
         let job = match queues.get(&id) {
@@ -106,18 +187,27 @@ async fn worker(
 ) {
     loop {
         match tokio::time::timeout(IDLE, rx.recv()).await {
-            Ok(Some(job)) => deliver(&hub.0, job).await,
+            Ok(Some(job)) => hub.deliver(job).await,
             Ok(None) => return,
             Err(_) => {
                 hub.retire(&id, generation);
                 // Batches queued between the timeout and the retirement are still delivered.
                 rx.close();
                 while let Some(job) = rx.recv().await {
-                    deliver(&hub.0, job).await;
+                    hub.deliver(job).await;
                 }
                 return;
             }
         }
+    }
+}
+
+impl DeliveryHub {
+    /// Delivers one batch and frees its place in the session's queue.
+    async fn deliver(&self, job: Job) {
+        let session = job.session.id.clone();
+        deliver(&self.0, job).await;
+        self.release(&session);
     }
 }
 
@@ -150,6 +240,10 @@ async fn deliver(hub: &Queues, job: Job) {
     };
     let service = hub.sessions.clone();
     let (session, request_id, sequence) = (job.session, job.request_id, job.sequence);
+    if job.recorded {
+        service.announce_delivery(&session, &request_id, sequence, &outcome);
+        return;
+    }
     let reported =
         web::block(move || service.report_delivery(&session, &request_id, sequence, outcome)).await;
     if !matches!(reported, Ok(Ok(()))) {

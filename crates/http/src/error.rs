@@ -36,6 +36,7 @@ pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 5;
 /// | `PayloadTooLarge` | 413 | `Payload too large` |
 /// | `TooManyRequests{error,..}` | 429 (+ `Retry-After` when known) | `error` |
 /// | `NotConfigured(msg)` | 503 (no `Retry-After`: it needs an operator) | `msg` |
+/// | `Backlogged` | 429 + `Retry-After: 1` | `delivery_backlog_full` |
 /// | `Unavailable(cause)` | 503 + `Retry-After: 5` | `Service unavailable` (cause logged) |
 /// | `Internal(cause)` | 500 | `Internal server error` (cause logged) |
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -69,6 +70,9 @@ pub enum ApiError {
         /// Seconds until the limit resets, when it does (daily limits); sent as `Retry-After`.
         retry_after_secs: Option<u64>,
     },
+    /// The session's caption deliveries are behind (its queue is full); nothing was metered.
+    #[error("delivery_backlog_full")]
+    Backlogged,
     /// A feature this request needs is not configured (e.g. no admin key).
     #[error("{0}")]
     NotConfigured(String),
@@ -93,6 +97,7 @@ impl ApiError {
             | Self::NotConfigured(m) => m,
             Self::TooManyRequests { error, .. } => error,
             Self::MethodNotAllowed => "Method not allowed",
+            Self::Backlogged => "delivery_backlog_full",
             Self::PayloadTooLarge => "Payload too large",
             Self::Unavailable(_) => "Service unavailable",
             Self::Internal(_) => "Internal server error",
@@ -103,6 +108,11 @@ impl ApiError {
         match self {
             Self::PayloadTooLarge => "The request body exceeds the 1 MiB limit.".to_owned(),
             Self::TooManyRequests { .. } => "A usage limit of this API key was reached.".to_owned(),
+            Self::Backlogged => {
+                "This session's earlier caption batches are still being delivered; \
+                                 nothing was counted, retry after the indicated delay."
+                    .to_owned()
+            }
             Self::Unavailable(_) => {
                 "The store is temporarily unavailable; retry after the indicated delay.".to_owned()
             }
@@ -125,7 +135,7 @@ impl ResponseError for ApiError {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::TooManyRequests { .. } | Self::Backlogged => StatusCode::TOO_MANY_REQUESTS,
             Self::NotConfigured(_) | Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -138,6 +148,7 @@ impl ResponseError for ApiError {
                 retry_after_secs, ..
             } => *retry_after_secs,
             Self::Unavailable(_) => Some(UNAVAILABLE_RETRY_AFTER_SECS),
+            Self::Backlogged => Some(1),
             _ => None,
         };
         if let Some(secs) = retry_after {

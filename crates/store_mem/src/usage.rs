@@ -9,8 +9,8 @@ use tally_domain::ports::{
 };
 use tally_domain::tenancy::UserId;
 use tally_domain::usage::{
-    EventPatch, LogPage, LogQuery, NewUsageEvent, RollupKey, Totals, UsageEvent, UsageQuery,
-    UsageRow,
+    DomainActivity, DomainRollupKey, EventPatch, LogPage, LogQuery, NewUsageEvent, RollupKey,
+    Totals, UsageEvent, UsageQuery, UsageRow,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -89,6 +89,17 @@ impl UsageStore for MemStore {
                 sess.last_activity_at = sess.last_activity_at.max(req.now);
                 sess.sequence
             });
+        if req.delivered {
+            if let Some(sess) = req.session.as_ref().and_then(|id| s.sessions.get_mut(id)) {
+                sess.captions_sent += n;
+            }
+            if let Some(site) = event.data.domain.clone() {
+                s.domain_activity(
+                    DomainRollupKey::at(site, req.now),
+                    DomainActivity::Delivered { batch_size: n },
+                );
+            }
+        }
         if let Some(key) = s.keys.get_mut(&key_id) {
             key.lifetime_used = usage.lifetime_used;
             if let Some(seq) = sequence {

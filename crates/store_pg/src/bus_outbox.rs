@@ -110,7 +110,11 @@ impl Sender {
             let (items, dropped) = {
                 let mut q = self.shared.lock();
                 while q.items.is_empty() && !q.stopped {
-                    q = self.shared.wake.wait(q).unwrap_or_else(PoisonError::into_inner);
+                    q = self
+                        .shared
+                        .wake
+                        .wait(q)
+                        .unwrap_or_else(PoisonError::into_inner);
                 }
                 if q.items.is_empty() {
                     return;
@@ -119,7 +123,10 @@ impl Sender {
                 (items, std::mem::take(&mut q.dropped))
             };
             if dropped > 0 {
-                tracing::warn!(dropped, "bus outbox full: live events not sent to other instances");
+                tracing::warn!(
+                    dropped,
+                    "bus outbox full: live events not sent to other instances"
+                );
             }
             self.send_all(items);
         }

@@ -8,8 +8,8 @@
 //! decides each meter in arrival order with the pure domain rule ([`admit`]), carrying the
 //! counters forward from one meter to the next, so meters of one key inside a batch see each
 //! other exactly as they would in separate transactions. The writes (events, idempotency
-//! keys, counters, rollups, session sequences, refusals' auth events) are one multi-row
-//! statement each and commit together or not at all.
+//! keys, counters, rollups, session sequences and delivered counts, the site rollup,
+//! refusals' auth events) are one multi-row statement each and commit together or not at all.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -19,12 +19,14 @@ use tally_domain::audit::{AuthEvent, AuthEventKind};
 use tally_domain::key::{ApiKey, KeyRejection};
 use tally_domain::limits::{admit, utc_day, KeyUsage};
 use tally_domain::ports::{KeyRef, MeterError, MeterRequest, Metered};
-use tally_domain::usage::{IdempotencyKey, RollupKey, Totals, UsageEvent};
+use tally_domain::usage::{
+    DomainActivity, DomainCounters, DomainRollupKey, IdempotencyKey, RollupKey, Totals, UsageEvent,
+};
 use time::{Date, OffsetDateTime};
 
 use crate::convert::{from_db, micros, to_db};
 use crate::error::Fail;
-use crate::rollups::add_usage;
+use crate::rollups::{add_domain, add_usage};
 use crate::rows::events::{EventRow, IdempotencyRow};
 use crate::rows::keys::{KeyRow, NewAuthEvent};
 use crate::schema::usage_events;
@@ -94,6 +96,7 @@ pub(crate) fn meter_batch_tx(
     let mut refusals: Vec<NewAuthEvent> = Vec::new();
     let mut deltas: BTreeMap<RollupKey, Totals> = BTreeMap::new();
     let mut session_meters: Vec<(usize, String)> = Vec::new();
+    let mut sites: BTreeMap<DomainRollupKey, DomainCounters> = BTreeMap::new();
     for (i, req) in batch.iter().enumerate() {
         let Some(state) = resolved[i].and_then(|id| keys.get_mut(&id)) else {
             outcomes.push(Err(MeterError::Key(KeyRejection::UnknownKey)));
@@ -165,6 +168,14 @@ pub(crate) fn meter_batch_tx(
         if let Some(session) = &req.session {
             session_meters.push((i, session.as_str().to_owned()));
         }
+        if req.delivered {
+            if let Some(site) = &event.data.domain {
+                sites
+                    .entry(DomainRollupKey::at(site.clone(), now))
+                    .or_default()
+                    .apply(DomainActivity::Delivered { batch_size: n });
+            }
+        }
         rows.push(row);
         outcomes.push(Ok(Metered {
             event,
@@ -198,6 +209,7 @@ pub(crate) fn meter_batch_tx(
     )?;
     count(c, &keys, &daily_added(batch, &resolved, &outcomes))?;
     add_usage(c, &deltas)?;
+    add_domain(c, &sites)?;
     if !refusals.is_empty() {
         diesel::insert_into(auth_events::table)
             .values(&refusals)
@@ -324,17 +336,28 @@ fn advance_sessions(
     if session_meters.is_empty() {
         return Ok(());
     }
-    let mut per_session: BTreeMap<&str, (i64, OffsetDateTime)> = BTreeMap::new();
+    // Per session: meters, captions recorded as delivered with them, latest instant.
+    let mut per_session: BTreeMap<&str, (i64, i64, OffsetDateTime)> = BTreeMap::new();
     for (i, id) in session_meters {
-        let at = micros(batch[*i].now);
-        let entry = per_session.entry(id.as_str()).or_insert((0, at));
+        let req = &batch[*i];
+        let at = micros(req.now);
+        let entry = per_session.entry(id.as_str()).or_insert((0, 0, at));
         entry.0 += 1;
-        entry.1 = entry.1.max(at);
+        if req.delivered {
+            entry.1 += to_db(req.units.get(), "units")?;
+        }
+        entry.2 = entry.2.max(at);
     }
-    let (ids, (counts, ats)): (Vec<&str>, (Vec<i64>, Vec<OffsetDateTime>)) = per_session
-        .iter()
-        .map(|(id, (n, at))| (*id, (*n, *at)))
-        .unzip();
+    let mut ids = Vec::with_capacity(per_session.len());
+    let mut counts = Vec::with_capacity(per_session.len());
+    let mut sent = Vec::with_capacity(per_session.len());
+    let mut ats = Vec::with_capacity(per_session.len());
+    for (id, (n, delivered, at)) in &per_session {
+        ids.push(*id);
+        counts.push(*n);
+        sent.push(*delivered);
+        ats.push(*at);
+    }
     #[derive(QueryableByName)]
     struct Advanced {
         #[diesel(sql_type = Text)]
@@ -344,19 +367,22 @@ fn advance_sessions(
     }
     let advanced: Vec<Advanced> = diesel::sql_query(
         "UPDATE sessions AS s \
-         SET sequence = s.sequence + v.n, last_activity_at = greatest(s.last_activity_at, v.at) \
-         FROM unnest($1::text[], $2::bigint[], $3::timestamptz[]) AS v(id, n, at) \
+         SET sequence = s.sequence + v.n, captions_sent = s.captions_sent + v.sent, \
+             last_activity_at = greatest(s.last_activity_at, v.at) \
+         FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::timestamptz[]) \
+              AS v(id, n, sent, at) \
          WHERE s.id = v.id \
          RETURNING s.id, s.sequence",
     )
     .bind::<Array<Text>, _>(&ids)
     .bind::<Array<BigInt>, _>(&counts)
+    .bind::<Array<BigInt>, _>(&sent)
     .bind::<Array<Timestamptz>, _>(&ats)
     .load(c)?;
     // The first sequence each session hands out in this batch.
     let mut next: HashMap<String, u64> = HashMap::with_capacity(advanced.len());
     for a in advanced {
-        let n = per_session.get(a.id.as_str()).map_or(0, |(n, _)| *n);
+        let n = per_session.get(a.id.as_str()).map_or(0, |(n, _, _)| *n);
         next.insert(a.id, from_db(a.sequence - n + 1, "sequence")?);
     }
     for (i, id) in session_meters {

@@ -144,11 +144,29 @@ pub(crate) fn bump_domain(
     at: OffsetDateTime,
     activity: DomainActivity,
 ) -> Result<(), Fail> {
-    let key = DomainRollupKey::at(domain.clone(), at);
     let mut delta = DomainCounters::default();
     delta.apply(activity);
+    add_domain(
+        c,
+        &BTreeMap::from([(DomainRollupKey::at(domain.clone(), at), delta)]),
+    )
+}
+
+/// Adds each delta to its domain rollup row (counters added, `peak_sessions` raised), in one
+/// statement; the map's order is the lock order.
+pub(crate) fn add_domain(
+    c: &mut PgConnection,
+    deltas: &BTreeMap<DomainRollupKey, DomainCounters>,
+) -> Result<(), Fail> {
+    if deltas.is_empty() {
+        return Ok(());
+    }
+    let rows = deltas
+        .iter()
+        .map(|(k, d)| DomainRollupRow::of(k, d))
+        .collect::<Result<Vec<_>, _>>()?;
     diesel::insert_into(dr::table)
-        .values(DomainRollupRow::of(&key, &delta)?)
+        .values(&rows)
         .on_conflict((dr::date, dr::hour, dr::domain))
         .do_update()
         .set((

@@ -1,5 +1,6 @@
 //! `SessionStore`: open sessions, activity, mic, deliveries, ends and their records.
 
+use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{Integer, Text};
 use tally_domain::key::KeyId;
@@ -206,7 +207,11 @@ impl SessionStore for PgStore {
         id: &SessionId,
         now: OffsetDateTime,
     ) -> Result<Option<Session>, StoreError> {
-        self.read(|c| {
+        // Activity only moves the idle deadline: it is committed without waiting for the WAL
+        // flush (a crash may forget the last second of activity, never a meter), so a session
+        // request does not pay for a durable commit before its real work.
+        self.tx(|c| {
+            c.batch_execute("SET LOCAL synchronous_commit = off")?;
             diesel::update(sessions::table.find(id.as_str()))
                 .set(
                     sessions::last_activity_at

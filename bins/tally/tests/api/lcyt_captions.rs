@@ -240,3 +240,75 @@ async fn webhooks_receive_batches_in_order_and_failures_are_recorded() {
         (Some(10), Some(5), Some(3))
     );
 }
+
+/// A webhook receiver that holds every call until `open` is set, then answers 200.
+fn gated_sink(open: Arc<std::sync::atomic::AtomicBool>) -> Sink {
+    let got: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let seen = got.clone();
+    let server = HttpServer::new(move || {
+        let (seen, open) = (seen.clone(), open.clone());
+        App::new().route(
+            "/hook",
+            web::post().to(move |body: web::Json<Value>| {
+                let (seen, open) = (seen.clone(), open.clone());
+                async move {
+                    while !open.load(std::sync::atomic::Ordering::Acquire) {
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                    seen.lock().unwrap().push(body.into_inner());
+                    HttpResponse::Ok().finish()
+                }
+            }),
+        )
+    })
+    .workers(1)
+    .bind(("127.0.0.1", 0))
+    .unwrap();
+    let url = format!("http://{}/hook", server.addrs()[0]);
+    actix_web::rt::spawn(server.run());
+    Sink { url, got }
+}
+
+#[actix_web::test]
+async fn a_full_delivery_queue_refuses_before_metering_and_loses_nothing() {
+    let app = spawn_app().await;
+    let open = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let slow = gated_sink(open.clone());
+    let key = app.new_key(json!({ "owner": "A" })).await;
+    let body = json!({ "apiKey": key, "domain": "localhost", "targets": [{ "type": "generic", "url": slow.url }] });
+    let res = app.call("POST", "/live", &[], Some(body)).await;
+    let token = res.json()["token"].as_str().unwrap().to_owned();
+    // The first batch is held by the receiver; 64 in all fit the session's queue.
+    for _ in 0..64 {
+        assert_eq!(app.captions(&token, 2).await.status, 202);
+    }
+    let refused = app.captions(&token, 2).await;
+    assert_eq!(refused.status, 429);
+    assert_eq!(refused.json()["error"], "delivery_backlog_full");
+    assert_eq!(refused.header("retry-after"), Some("1"));
+    let counted = app.admin("GET", &format!("/keys/{key}"), None).await.json();
+    assert_eq!(
+        counted["lifetimeUsed"], 128,
+        "the refused batch was not metered"
+    );
+
+    open.store(true, std::sync::atomic::Ordering::Release);
+    eventually("all 64 accepted batches delivered", || {
+        slow.got.lock().unwrap().len() == 64
+    })
+    .await;
+    let got = slow.got.lock().unwrap().clone();
+    let sequences: Vec<u64> = got
+        .iter()
+        .map(|b| b["sequence"].as_u64().unwrap())
+        .collect();
+    assert_eq!(sequences, (1..=64).collect::<Vec<u64>>());
+    // The queue drains as batches are delivered; then the session is accepted again.
+    for _ in 0..200 {
+        if app.captions(&token, 1).await.status == 202 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the session was not accepted again after its queue drained");
+}

@@ -70,13 +70,17 @@ impl MeterService {
             units,
             event,
             session: None,
+            delivered: false,
             now,
         };
         self.meter(request)
     }
 
     /// Meters a caption batch of `count` captions for an authorised session and pushes the
-    /// key's counters to the session's subscribers.
+    /// key's counters to the session's subscribers. A session without targets publishes to
+    /// its own subscribers, which cannot fail: its batch is recorded as delivered in the
+    /// meter's own transaction (the caller then only announces it, see
+    /// [`super::SessionService::announce_delivery`]).
     ///
     /// # Errors
     /// [`VerifyError`]. A limit refusal writes an auth event with the session's domain.
@@ -95,7 +99,15 @@ impl MeterService {
         event.units = count;
         event.domain = Some(session.domain.clone());
         event.session_id = Some(session.id.clone());
-        let metered = self.meter_key(key, units, event, Some(session))?;
+        let metered = self.meter(MeterRequest {
+            event_id: self.ports.ids.uuid(),
+            key: KeyRef::Id(key.id),
+            units,
+            event,
+            session: Some(session.id.clone()),
+            delivered: session.targets.is_empty(),
+            now: self.ports.clock.now(),
+        })?;
         self.ports.publish(
             &session.id,
             LiveEvent::Usage {
@@ -106,23 +118,6 @@ impl MeterService {
             },
         );
         Ok(metered)
-    }
-
-    fn meter_key(
-        &self,
-        key: &ApiKey,
-        units: Units,
-        event: NewUsageEvent,
-        session: Option<&Session>,
-    ) -> Result<Metered, VerifyError> {
-        self.meter(MeterRequest {
-            event_id: self.ports.ids.uuid(),
-            key: KeyRef::Id(key.id),
-            units,
-            event,
-            session: session.map(|s| s.id.clone()),
-            now: self.ports.clock.now(),
-        })
     }
 
     /// Runs a meter; the store records a limit refusal's auth event in the meter itself.

@@ -285,7 +285,28 @@ impl SessionService {
         sequence: u64,
         outcome: DeliveryOutcome,
     ) -> Result<(), StoreError> {
-        let event = match &outcome {
+        self.ports.stores.sessions.record_delivery(DeliveryReport {
+            session_id: session.id.clone(),
+            key_id: session.key_id,
+            org_id: session.org_id.clone(),
+            domain: session.domain.clone(),
+            outcome: outcome.clone(),
+            at: self.ports.clock.now(),
+        })?;
+        self.announce_delivery(session, request_id, sequence, &outcome);
+        Ok(())
+    }
+
+    /// Tells the session's subscribers how a caption batch fared (`caption_result` or
+    /// `caption_error`), without recording it: for a batch already recorded with its meter.
+    pub fn announce_delivery(
+        &self,
+        session: &Session,
+        request_id: &str,
+        sequence: u64,
+        outcome: &DeliveryOutcome,
+    ) {
+        let event = match outcome {
             DeliveryOutcome::Delivered { batch_size } => LiveEvent::CaptionResult {
                 request_id: request_id.to_owned(),
                 sequence,
@@ -301,15 +322,6 @@ impl SessionService {
                 sequence,
             },
         };
-        self.ports.stores.sessions.record_delivery(DeliveryReport {
-            session_id: session.id.clone(),
-            key_id: session.key_id,
-            org_id: session.org_id.clone(),
-            domain: session.domain.clone(),
-            outcome,
-            at: self.ports.clock.now(),
-        })?;
         self.ports.publish(&session.id, event);
-        Ok(())
     }
 }

@@ -67,10 +67,12 @@ fn parse_captions(v: Option<&Value>) -> Result<Vec<Caption>, ApiError> {
 }
 
 /// `POST /captions`: meters `n` units for `n` captions (429 and nothing counted when a limit
-/// would be crossed), answers `202 {ok, requestId}`, then delivers the batch.
+/// would be crossed, or when [`MAX_BACKLOG`](crate::delivery::MAX_BACKLOG) batches of the
+/// session still wait for delivery), answers `202 {ok, requestId}`, then delivers the batch.
 ///
 /// # Errors
-/// 400, 401, 429 (+ `Retry-After` for the daily limit), 503.
+/// 400, 401, 429 (+ `Retry-After`: the daily limit's reset, or 1 s for a full delivery
+/// queue), 503.
 pub async fn post(
     auth: SessionAuth,
     state: web::Data<AppState>,
@@ -78,6 +80,13 @@ pub async fn post(
 ) -> Result<HttpResponse, ApiError> {
     let r: CaptionsRequest = parse_json(&body)?;
     let captions = parse_captions(r.captions.as_ref())?;
+    // A place in the session's delivery queue first: a session whose deliveries are behind is
+    // refused before anything is metered.
+    let reservation = state
+        .delivery
+        .reserve(&auth.session.id)
+        .map_err(|_| ApiError::Backlogged)?;
+    let recorded = auth.session.targets.is_empty();
     let service = MeterService::new(state.ports.clone());
     let request_id = service.request_id().to_string();
     let (session, key) = (auth.session.clone(), auth.key.clone());
@@ -97,12 +106,16 @@ pub async fn post(
         Err(e) => return Err(e.into()),
     };
     let sequence = metered.sequence.unwrap_or(auth.session.sequence);
-    state.delivery.enqueue(Job {
-        session: auth.session,
-        request_id: request_id.clone(),
-        sequence,
-        captions,
-    });
+    state.delivery.enqueue(
+        reservation,
+        Job {
+            session: auth.session,
+            request_id: request_id.clone(),
+            sequence,
+            captions,
+            recorded,
+        },
+    );
     let mut res = HttpResponse::Accepted();
     ratelimit::headers(&mut res, metered.limits, metered.usage, now);
     Ok(res.json(json!({ "ok": true, "requestId": request_id })))

@@ -262,3 +262,53 @@ pub fn bursts_session_sequences_are_handed_out_once(s: &Stores) {
     assert_eq!(s.sessions.get_session(&id).unwrap().unwrap().sequence, 245);
     assert_eq!(s.keys.get_key(k.id).unwrap().unwrap().sequence, 245);
 }
+
+/// Caption meters that record their delivery with the meter (a session without targets), from
+/// 8 threads on a key of lifetime limit 300: the session's and the site's delivered counts are
+/// exactly the admitted captions, and refused meters record nothing.
+pub fn bursts_delivered_caption_meters_count_once(s: &Stores) {
+    let k = create_key(s, "burst-sent-key", limits(None, Some(300)));
+    let site = crate::domain("sent.example");
+    let id = s
+        .sessions
+        .open_session(open_spec(&k, "burst-sent-key", "sent.example", T0))
+        .unwrap()
+        .session
+        .id;
+    let admitted = Mutex::new((0_u64, 0_u64));
+    thread::scope(|scope| {
+        for t in 0..THREADS {
+            let (k, id, site, admitted) = (&k, &id, &site, &admitted);
+            scope.spawn(move || {
+                for i in 0..20 {
+                    let units = 1 + u64::try_from((i + t) % 3).unwrap();
+                    let mut req = meter(k, units, T0);
+                    req.session = Some(id.clone());
+                    req.event.domain = Some(site.clone());
+                    req.delivered = true;
+                    match s.usage.meter(req) {
+                        Ok(_) => {
+                            let mut a = admitted.lock().unwrap();
+                            a.0 += units;
+                            a.1 += u64::from(units > 1);
+                        }
+                        Err(MeterError::Limit { .. }) => {}
+                        Err(e) => panic!("unexpected {e:?}"),
+                    }
+                }
+            });
+        }
+    });
+    let (captions, batches) = admitted.into_inner().unwrap();
+    assert!(captions > 290 && captions <= 300, "admitted {captions}");
+    let sess = s.sessions.get_session(&id).unwrap().unwrap();
+    assert_eq!((sess.captions_sent, sess.captions_failed), (captions, 0));
+    let q = tally_domain::usage::DomainUsageQuery::new(utc_day(T0), utc_day(T0), false, None, None)
+        .unwrap();
+    let rows = s.sessions.domain_usage(&q).unwrap();
+    let row = rows.iter().find(|r| r.domain == site).unwrap();
+    assert_eq!(
+        (row.counters.captions_sent, row.counters.batches_sent),
+        (captions, batches)
+    );
+}
