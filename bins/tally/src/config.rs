@@ -48,11 +48,31 @@ pub struct HttpConfig {
     pub workers: usize,
 }
 
+/// The Postgres store's knobs (ignored on the memory store).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatabaseConfig {
+    /// `TALLY_DATABASE__POOL_SIZE`, default 16: most connections of the pool.
+    pub pool_size: u32,
+    /// `TALLY_DATABASE__STATEMENT_TIMEOUT_MS`, default 10,000 (`0` = none): a statement
+    /// running longer is cancelled and its request answers 503.
+    pub statement_timeout: Duration,
+    /// `TALLY_DATABASE__BATCH_MAX`, default 256: most meters per group-commit transaction.
+    pub batch_max: usize,
+    /// `TALLY_DATABASE__BATCH_WAIT_US`, default 0: how long a meter writer waits for more
+    /// meters before it starts a batch smaller than `batch_max`.
+    pub batch_wait: Duration,
+    /// `TALLY_DATABASE__BATCH_WRITERS`, default 2: meter batches in flight at once (at most
+    /// half the pool).
+    pub batch_writers: usize,
+}
+
 /// The resolved configuration.
 #[derive(Clone)]
 pub struct Config {
     /// The listener.
     pub http: HttpConfig,
+    /// The Postgres store's knobs.
+    pub database: DatabaseConfig,
     /// `DATABASE_URL`: Postgres when set, else the in-memory store.
     pub database_url: Option<String>,
     /// `ADMIN_KEY`: admin routes answer 503 without it.
@@ -108,6 +128,7 @@ pub enum ConfigError {
 struct Layered {
     http: LayeredHttp,
     session: LayeredSession,
+    database: LayeredDatabase,
     database_url: Option<String>,
     admin_key: Option<String>,
     jwt_secret: Option<String>,
@@ -121,6 +142,15 @@ struct LayeredHttp {
     host: String,
     port: u16,
     workers: usize,
+}
+
+#[derive(Debug, Deserialize)]
+struct LayeredDatabase {
+    pool_size: u32,
+    statement_timeout_ms: u64,
+    batch_max: usize,
+    batch_wait_us: u64,
+    batch_writers: usize,
 }
 
 #[derive(Debug, Deserialize)]
@@ -140,6 +170,11 @@ pub fn load(sources: &Sources) -> Result<Config, ConfigError> {
         .set_default("http.workers", 0)?
         .set_default("session.ttl_secs", 7200)?
         .set_default("session.sweep_secs", 60)?
+        .set_default("database.pool_size", 16)?
+        .set_default("database.statement_timeout_ms", 10_000)?
+        .set_default("database.batch_max", 256)?
+        .set_default("database.batch_wait_us", 0)?
+        .set_default("database.batch_writers", 2)?
         .set_default("allowed_domains", DEFAULT_ALLOWED_DOMAINS)?
         .set_default("usage_public", false)?
         .set_default("free_apikey_active", false)?;
@@ -183,12 +218,14 @@ fn resolve(l: Layered, env: &HashMap<String, String>) -> Result<Config, ConfigEr
         Some(ms) => millis("CLEANUP_INTERVAL", ms)?,
         None => seconds("session.sweep_secs", l.session.sweep_secs)?,
     };
+    let database = database(&l.database)?;
     Ok(Config {
         http: HttpConfig {
             host: l.http.host,
             port: l.http.port,
             workers: l.http.workers,
         },
+        database,
         database_url: text("DATABASE_URL", l.database_url),
         admin_key: text("ADMIN_KEY", l.admin_key),
         jwt_secret: text("JWT_SECRET", l.jwt_secret),
@@ -209,6 +246,35 @@ fn resolve(l: Layered, env: &HashMap<String, String>) -> Result<Config, ConfigEr
             }),
         session_ttl,
         sweep_interval,
+    })
+}
+
+fn database(l: &LayeredDatabase) -> Result<DatabaseConfig, ConfigError> {
+    let invalid = |name, message: &str| ConfigError::Invalid {
+        name,
+        message: message.to_owned(),
+    };
+    if l.pool_size < 2 {
+        return Err(invalid("database.pool_size", "must be at least 2"));
+    }
+    if !(1..=10_000).contains(&l.batch_max) {
+        return Err(invalid("database.batch_max", "must be between 1 and 10000"));
+    }
+    if l.batch_wait_us > 100_000 {
+        return Err(invalid(
+            "database.batch_wait_us",
+            "must be at most 100000 (0.1 s)",
+        ));
+    }
+    if l.batch_writers == 0 {
+        return Err(invalid("database.batch_writers", "must be at least 1"));
+    }
+    Ok(DatabaseConfig {
+        pool_size: l.pool_size,
+        statement_timeout: Duration::from_millis(l.statement_timeout_ms),
+        batch_max: l.batch_max,
+        batch_wait: Duration::from_micros(l.batch_wait_us),
+        batch_writers: l.batch_writers,
     })
 }
 

@@ -57,6 +57,50 @@ fn defaults() {
     assert!(!c.free_apikey_active);
     assert_eq!(c.session_ttl, Duration::from_secs(7200));
     assert_eq!(c.sweep_interval, Duration::from_secs(60));
+    assert_eq!(
+        c.database,
+        DatabaseConfig {
+            pool_size: 16,
+            statement_timeout: Duration::from_secs(10),
+            batch_max: 256,
+            batch_wait: Duration::ZERO,
+            batch_writers: 2,
+        }
+    );
+}
+
+#[test]
+fn database_knobs() {
+    let c = from_env(&[
+        ("TALLY_DATABASE__POOL_SIZE", "32"),
+        ("TALLY_DATABASE__STATEMENT_TIMEOUT_MS", "0"),
+        ("TALLY_DATABASE__BATCH_MAX", "64"),
+        ("TALLY_DATABASE__BATCH_WAIT_US", "200"),
+        ("TALLY_DATABASE__BATCH_WRITERS", "4"),
+    ])
+    .unwrap();
+    assert_eq!(
+        c.database,
+        DatabaseConfig {
+            pool_size: 32,
+            statement_timeout: Duration::ZERO,
+            batch_max: 64,
+            batch_wait: Duration::from_micros(200),
+            batch_writers: 4,
+        }
+    );
+    for (name, value) in [
+        ("TALLY_DATABASE__POOL_SIZE", "1"),
+        ("TALLY_DATABASE__BATCH_MAX", "0"),
+        ("TALLY_DATABASE__BATCH_WAIT_US", "1000000"),
+        ("TALLY_DATABASE__BATCH_WRITERS", "0"),
+    ] {
+        let e = from_env(&[(name, value)]).unwrap_err();
+        let setting = name
+            .trim_start_matches("TALLY_DATABASE__")
+            .to_ascii_lowercase();
+        assert!(e.to_string().contains(&setting), "{name}: {e}");
+    }
 }
 
 #[test]

@@ -8,9 +8,9 @@ use tally_domain::services::{Ports, Stores};
 use tally_domain::{LocalBus, SystemClock};
 use tally_http::{AppState, Settings, StoreKind};
 use tally_store_mem::MemStore;
-use tally_store_pg::{PgEventBus, PgOptions, PgStore};
+use tally_store_pg::{BatchOptions, PgEventBus, PgOptions, PgStore};
 
-use crate::config::Config;
+use crate::config::{Config, DatabaseConfig};
 
 /// The warning logged when the server runs on the in-memory store.
 pub const IN_MEMORY_WARNING: &str =
@@ -49,12 +49,12 @@ pub fn stores(config: &Config) -> Result<(Stores, StoreKind), StartupError> {
             let stores = Stores::from_one(Arc::new(MemStore::new()), Arc::new(LocalBus::new()));
             Ok((stores, StoreKind::Memory))
         }
-        Some(url) => postgres(url),
+        Some(url) => postgres(url, &config.database),
     }
 }
 
-fn postgres(url: &str) -> Result<(Stores, StoreKind), StartupError> {
-    let store = open_postgres(url)?;
+fn postgres(url: &str, db: &DatabaseConfig) -> Result<(Stores, StoreKind), StartupError> {
+    let store = open_postgres(url, db)?;
     let bus = PgEventBus::start(&store).map_err(|e| StartupError::Store(e.to_string()))?;
     tracing::info!("Postgres store ready (migrations applied)");
     Ok((
@@ -63,9 +63,23 @@ fn postgres(url: &str) -> Result<(Stores, StoreKind), StartupError> {
     ))
 }
 
-fn open_postgres(url: &str) -> Result<PgStore, StartupError> {
-    let store = PgStore::connect(url, PgOptions::default())
-        .map_err(|e| StartupError::Store(e.to_string()))?;
+/// The pool and batching options of the configuration.
+fn pg_options(db: &DatabaseConfig) -> PgOptions {
+    PgOptions {
+        max_connections: db.pool_size,
+        statement_timeout: db.statement_timeout,
+        batch: BatchOptions {
+            max_batch: db.batch_max,
+            max_wait: db.batch_wait,
+            writers: db.batch_writers,
+        },
+        ..PgOptions::default()
+    }
+}
+
+fn open_postgres(url: &str, db: &DatabaseConfig) -> Result<PgStore, StartupError> {
+    let store =
+        PgStore::connect(url, pg_options(db)).map_err(|e| StartupError::Store(e.to_string()))?;
     store
         .migrate()
         .map_err(|e| StartupError::Store(e.to_string()))?;
@@ -81,7 +95,7 @@ pub fn migrate(config: &Config) -> Result<(), StartupError> {
         None => Err(StartupError::Store(
             "DATABASE_URL is not set: nothing to migrate".to_owned(),
         )),
-        Some(url) => open_postgres(url).map(|_| ()),
+        Some(url) => open_postgres(url, &config.database).map(|_| ()),
     }
 }
 
