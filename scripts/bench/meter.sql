@@ -1,7 +1,7 @@
--- pgbench custom script: the database work of one `POST /v1/verify` on Tally's real schema,
--- statement for statement as tally_store_pg issues it (crates/store_pg/src/keys.rs find_key,
--- crates/store_pg/src/meter.rs meter_tx), so the server's Postgres figures can be read as a
--- fraction of what this database allows on this machine.
+-- pgbench custom script: the database work of one `POST /v1/verify` on Tally's real schema as
+-- one transaction per meter — statement for statement what tally_store_pg issued before group
+-- commit (find the key by hash, lock it, read the day's counter, insert the event, count) —
+-- the single-transaction baseline the batched figures (meter_batched.sql) are compared with.
 --
 -- Variables (set by `tally-bench pgbench` with -D): minkey, maxkey — ids of keys created by
 -- tally_store_pg::bulk::seed_keys with secrets 'pgbench-key-<id - minkey>'. minkey = maxkey

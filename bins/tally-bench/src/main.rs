@@ -86,6 +86,9 @@ pub struct Opts {
     /// pgbench: client counts.
     #[arg(long, value_delimiter = ',', default_value = "10,64")]
     pub pgbench_clients: Vec<u32>,
+    /// pgbench: meters per transaction of the batched baseline (`meter_batched.sql`).
+    #[arg(long, default_value_t = 32)]
+    pub pgbench_batch: u32,
     /// pgbench binary.
     #[arg(long, default_value = "/usr/lib/postgresql/15/bin/pgbench")]
     pub pgbench: PathBuf,

@@ -1,6 +1,9 @@
-//! `pgbench`: the database's own ceiling for the meter's work (`scripts/bench/meter.sql`) on a
-//! fresh database with Tally's schema and 10,000 keys, over many keys and one hot key, at each
-//! client count. Latencies come from pgbench's per-transaction log (`--log`), so percentiles
+//! `pgbench`: the database's own ceilings on a fresh database with Tally's schema and 10,000
+//! keys, over many keys and one hot key: the meter as one transaction per meter
+//! (`scripts/bench/meter.sql`, at each client count), the same work set-based with `--pgbench-batch`
+//! meters per transaction (`meter_batched.sql`; its rate is reported in meters/s), and the
+//! cheapest durable transaction there is (`insert.sql`: one single-row `INSERT` per commit,
+//! 10 clients). Latencies come from pgbench's per-transaction log (`--log`), so percentiles
 //! are computed exactly as the HTTP scenarios' are.
 
 use std::path::Path;
@@ -41,13 +44,15 @@ pub fn run(opts: &Opts) -> Result<Section> {
         HEADER.to_owned(),
     ];
     let mut figures = Vec::new();
+    let single = opts.pgbench_script.clone();
     for (label, name, lo) in [("10,000 keys", "many", min), ("1 hot key", "hot", max)] {
         let mut best: f64 = 0.0;
         for &clients in &opts.pgbench_clients {
             let mut runs = Vec::new();
             for r in 0..opts.runs {
                 let prefix = opts.work_dir.join(format!("pgbench-{name}-{clients}-{r}"));
-                runs.push(once(opts, db.url(), clients, (lo, max), &prefix)?);
+                let vars = [("minkey", lo), ("maxkey", max)];
+                runs.push(once(opts, db.url(), &single, clients, &vars, &prefix)?);
             }
             best = best.max(Summary::median(&runs).rps);
             out.push(row(
@@ -60,6 +65,48 @@ pub fn run(opts: &Opts) -> Result<Section> {
         }
         figures.push((format!("pgbench.{name}.tps"), best));
     }
+    let batched = single.with_file_name("meter_batched.sql");
+    let k = opts.pgbench_batch.max(1);
+    for (label, name, lo) in [("10,000 keys", "many", min), ("1 hot key", "hot", max)] {
+        let mut best: f64 = 0.0;
+        for clients in [2_u32, 4] {
+            let mut runs = Vec::new();
+            for r in 0..opts.runs {
+                let prefix = opts
+                    .work_dir
+                    .join(format!("pgbench-batched-{name}-{clients}-{r}"));
+                let vars = [("minkey", lo), ("maxkey", max), ("batch", i64::from(k))];
+                let mut run = once(opts, db.url(), &batched, clients, &vars, &prefix)?;
+                run.rps *= f64::from(k);
+                runs.push(run);
+            }
+            best = best.max(Summary::median(&runs).rps);
+            out.push(row(
+                &format!("pgbench batched ×{k} (meters/s), {label}"),
+                "postgres",
+                clients as usize,
+                &runs,
+                None,
+            ));
+        }
+        figures.push((format!("pgbench.batched.{name}.mps"), best));
+    }
+    bulk::create_insert_baseline(&PgStore::connect(db.url(), PgOptions::default()).map_err(setup)?)
+        .map_err(setup)?;
+    let insert = single.with_file_name("insert.sql");
+    let mut runs = Vec::new();
+    for r in 0..opts.runs {
+        let prefix = opts.work_dir.join(format!("pgbench-insert-{r}"));
+        runs.push(once(opts, db.url(), &insert, 10, &[], &prefix)?);
+    }
+    figures.push(("pgbench.insert.tps".to_owned(), Summary::median(&runs).rps));
+    out.push(row(
+        "pgbench bare durable INSERT (1 row per commit)",
+        "postgres",
+        10,
+        &runs,
+        None,
+    ));
     Ok(Section {
         text: out.join("\n"),
         figures,
@@ -69,19 +116,19 @@ pub fn run(opts: &Opts) -> Result<Section> {
 fn once(
     opts: &Opts,
     url: &str,
+    script: &Path,
     clients: u32,
-    (min, max): (i64, i64),
+    vars: &[(&str, i64)],
     prefix: &Path,
 ) -> Result<Summary> {
     let output = Command::new(&opts.pgbench)
         .args(["-n", "-j", "2", "--log"])
         .arg(format!("--log-prefix={}", prefix.display()))
         .arg("-f")
-        .arg(&opts.pgbench_script)
+        .arg(script)
         .arg(format!("-c{clients}"))
         .arg(format!("-T{}", opts.duration.ceil().max(1.0)))
-        .arg(format!("-Dminkey={min}"))
-        .arg(format!("-Dmaxkey={max}"))
+        .args(vars.iter().map(|(name, v)| format!("-D{name}={v}")))
         .arg(url)
         .output()
         .map_err(|e| setup(format!("cannot run {}: {e}", opts.pgbench.display())))?;

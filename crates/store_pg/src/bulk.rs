@@ -124,6 +124,19 @@ pub fn analyze(store: &PgStore) -> Result<(), StoreError> {
     })
 }
 
+/// Creates `bench_insert (id bigserial PRIMARY KEY, v int)`, the table of the bare durable
+/// `INSERT` baseline (`scripts/bench/insert.sql`), when it is missing.
+///
+/// # Errors
+/// [`StoreError`] when the database is unreachable.
+pub fn create_insert_baseline(store: &PgStore) -> Result<(), StoreError> {
+    store.read(|c| {
+        Ok(c.batch_execute(
+            "CREATE TABLE IF NOT EXISTS bench_insert (id bigserial PRIMARY KEY, v int NOT NULL)",
+        )?)
+    })
+}
+
 fn to_i64(n: u64) -> Result<i64, StoreError> {
     i64::try_from(n).map_err(|_| StoreError::Internal(format!("seed index {n} out of range")))
 }
