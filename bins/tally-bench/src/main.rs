@@ -113,6 +113,8 @@ pub enum Scenario {
     Analytics,
     /// SSE subscribers of one session: `POST /mic` to the last `mic_state`.
     Fanout,
+    /// Every connection on one session with a slow webhook: the bounded delivery queue.
+    Flood,
     /// The database's own ceiling for one meter transaction (pgbench).
     Pgbench,
 }
@@ -180,6 +182,7 @@ fn run(opts: &Opts) -> Result<()> {
                 Scenario::Ingest => scenarios::ingest::run(opts).await,
                 Scenario::Analytics => scenarios::analytics::run(opts).await,
                 Scenario::Fanout => scenarios::fanout::run(opts).await,
+                Scenario::Flood => scenarios::flood::run(opts).await,
                 Scenario::Pgbench => pgbench::run(opts),
             }
         })?;

@@ -4,6 +4,7 @@
 pub mod analytics;
 pub mod captions;
 pub mod fanout;
+pub mod flood;
 pub mod ingest;
 pub mod seed;
 pub mod verify;
