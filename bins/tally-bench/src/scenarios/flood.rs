@@ -116,7 +116,12 @@ pub async fn run(opts: &Opts) -> Result<Section> {
     let batch: Vec<Value> = (0..opts.captions_per_batch)
         .map(|i| json!({ "text": format!("flood caption number {i}") }))
         .collect();
-    let request = bearer("POST", "/captions", token, Some(&json!({ "captions": batch })));
+    let request = bearer(
+        "POST",
+        "/captions",
+        token,
+        Some(&json!({ "captions": batch })),
+    );
     let load = Load {
         addr: server.addr,
         connections: opts.connections,
@@ -166,7 +171,10 @@ pub async fn run(opts: &Opts) -> Result<Section> {
         text,
         figures: vec![
             ("flood.accepted".to_owned(), accepted as f64),
-            ("flood.lost".to_owned(), accepted.saturating_sub(drained) as f64),
+            (
+                "flood.lost".to_owned(),
+                accepted.saturating_sub(drained) as f64,
+            ),
         ],
     })
 }
