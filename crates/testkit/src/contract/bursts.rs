@@ -12,36 +12,21 @@ use tally_domain::key::{ApiKey, KeyId, KeyRejection, KeySecret};
 use tally_domain::limits::utc_day;
 use tally_domain::ports::{KeyRef, MeterError, Metered};
 use tally_domain::services::Stores;
-use tally_domain::usage::{Granularity, IdempotencyKey, LogQuery, UsageFilters, UsageQuery};
-use time::Duration;
+use tally_domain::usage::{IdempotencyKey, LogQuery};
 
+use super::units_recorded;
 use crate::{create_key, limits, meter, open_spec, T0};
 
 const THREADS: usize = 8;
 
+/// The units the rollups hold for `key` and the number of its recorded events.
 fn recorded(s: &Stores, key: KeyId) -> (i64, u64) {
-    let q = UsageQuery::new(
-        T0 - Duration::days(2),
-        T0 + Duration::days(2),
-        Granularity::Month,
-        vec![],
-        UsageFilters {
-            key_id: Some(key),
-            ..UsageFilters::default()
-        },
-        vec![],
-    )
-    .unwrap();
-    let units = s
-        .usage
-        .aggregate(&q)
-        .unwrap()
-        .iter()
-        .map(|r| r.totals.units)
-        .sum();
     let mut logs = LogQuery::new(1).unwrap();
     logs.key_id = Some(key);
-    (units, s.usage.list_events(&logs).unwrap().total)
+    (
+        units_recorded(s, key),
+        s.usage.list_events(&logs).unwrap().total,
+    )
 }
 
 fn limit_refusals(s: &Stores, key: KeyId) -> usize {

@@ -6,35 +6,14 @@ use std::thread;
 use tally_domain::limits::utc_day;
 use tally_domain::ports::MeterError;
 use tally_domain::services::Stores;
-use tally_domain::usage::{Granularity, LogQuery, UsageFilters, UsageQuery};
+use tally_domain::usage::LogQuery;
 use time::macros::datetime;
-use time::Duration;
 
+use super::units_recorded;
 use crate::{create_key, limits, meter, open_spec, T0};
 
 const THREADS: u64 = 8;
 const ATTEMPTS: u64 = 500;
-
-fn units_recorded(s: &Stores, key: tally_domain::key::KeyId) -> i64 {
-    let q = UsageQuery::new(
-        T0 - Duration::days(2),
-        T0 + Duration::days(2),
-        Granularity::Month,
-        vec![],
-        UsageFilters {
-            key_id: Some(key),
-            ..UsageFilters::default()
-        },
-        vec![],
-    )
-    .unwrap();
-    s.usage
-        .aggregate(&q)
-        .unwrap()
-        .iter()
-        .map(|r| r.totals.units)
-        .sum()
-}
 
 /// 8 threads × 500 attempts of one unit on `lifetime_limit = 1000` admit exactly 1,000, and
 /// the counters equal the recorded events.

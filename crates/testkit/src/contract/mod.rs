@@ -10,3 +10,32 @@ pub mod keys;
 pub mod sessions;
 pub mod tenants;
 pub mod usage;
+
+use tally_domain::key::KeyId;
+use tally_domain::services::Stores;
+use tally_domain::usage::{Granularity, UsageFilters, UsageQuery};
+use time::Duration;
+
+use crate::T0;
+
+/// The units the hourly rollups hold for `key` around [`T0`] (two days either side).
+fn units_recorded(s: &Stores, key: KeyId) -> i64 {
+    let q = UsageQuery::new(
+        T0 - Duration::days(2),
+        T0 + Duration::days(2),
+        Granularity::Month,
+        vec![],
+        UsageFilters {
+            key_id: Some(key),
+            ..UsageFilters::default()
+        },
+        vec![],
+    )
+    .unwrap();
+    s.usage
+        .aggregate(&q)
+        .unwrap()
+        .iter()
+        .map(|r| r.totals.units)
+        .sum()
+}
