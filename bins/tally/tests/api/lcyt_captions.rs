@@ -1,5 +1,6 @@
 //! `/captions`: metering per caption, limits, rate-limit headers, delivery to targets.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -136,15 +137,23 @@ struct Sink {
 }
 
 fn sink(status: u16) -> Sink {
+    gated_sink(status, Arc::new(AtomicBool::new(true)))
+}
+
+/// A [`Sink`] that holds every call until `open` is set, then answers `status`.
+fn gated_sink(status: u16, open: Arc<AtomicBool>) -> Sink {
     let got: Arc<Mutex<Vec<Value>>> = Arc::default();
     let seen = got.clone();
     let server = HttpServer::new(move || {
-        let seen = seen.clone();
+        let (seen, open) = (seen.clone(), open.clone());
         App::new().route(
             "/hook",
             web::post().to(move |body: web::Json<Value>| {
-                let seen = seen.clone();
+                let (seen, open) = (seen.clone(), open.clone());
                 async move {
+                    while !open.load(Ordering::Acquire) {
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
                     seen.lock().unwrap().push(body.into_inner());
                     HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap())
                         .finish()
@@ -241,39 +250,11 @@ async fn webhooks_receive_batches_in_order_and_failures_are_recorded() {
     );
 }
 
-/// A webhook receiver that holds every call until `open` is set, then answers 200.
-fn gated_sink(open: Arc<std::sync::atomic::AtomicBool>) -> Sink {
-    let got: Arc<Mutex<Vec<Value>>> = Arc::default();
-    let seen = got.clone();
-    let server = HttpServer::new(move || {
-        let (seen, open) = (seen.clone(), open.clone());
-        App::new().route(
-            "/hook",
-            web::post().to(move |body: web::Json<Value>| {
-                let (seen, open) = (seen.clone(), open.clone());
-                async move {
-                    while !open.load(std::sync::atomic::Ordering::Acquire) {
-                        tokio::time::sleep(Duration::from_millis(10)).await;
-                    }
-                    seen.lock().unwrap().push(body.into_inner());
-                    HttpResponse::Ok().finish()
-                }
-            }),
-        )
-    })
-    .workers(1)
-    .bind(("127.0.0.1", 0))
-    .unwrap();
-    let url = format!("http://{}/hook", server.addrs()[0]);
-    actix_web::rt::spawn(server.run());
-    Sink { url, got }
-}
-
 #[actix_web::test]
 async fn a_full_delivery_queue_refuses_before_metering_and_loses_nothing() {
     let app = spawn_app().await;
-    let open = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let slow = gated_sink(open.clone());
+    let open = Arc::new(AtomicBool::new(false));
+    let slow = gated_sink(200, open.clone());
     let key = app.new_key(json!({ "owner": "A" })).await;
     let body = json!({ "apiKey": key, "domain": "localhost", "targets": [{ "type": "generic", "url": slow.url }] });
     let res = app.call("POST", "/live", &[], Some(body)).await;
@@ -292,7 +273,7 @@ async fn a_full_delivery_queue_refuses_before_metering_and_loses_nothing() {
         "the refused batch was not metered"
     );
 
-    open.store(true, std::sync::atomic::Ordering::Release);
+    open.store(true, Ordering::Release);
     eventually("all 64 accepted batches delivered", || {
         slow.got.lock().unwrap().len() == 64
     })
