@@ -221,6 +221,13 @@ pub struct Session {
 }
 
 impl Session {
+    /// Whether its caption batches are delivered by publishing to its own subscribers (it has
+    /// no targets): such a delivery cannot fail, so it is recorded with the batch's meter.
+    #[must_use]
+    pub fn delivers_to_itself(&self) -> bool {
+        self.targets.is_empty()
+    }
+
     /// Whether the session has been idle for at least `ttl` at `now`.
     #[must_use]
     pub fn is_idle(&self, now: OffsetDateTime, ttl: Duration) -> bool {

@@ -46,9 +46,6 @@ pub struct Job {
     pub sequence: u64,
     /// The captions.
     pub captions: Vec<Caption>,
-    /// Whether the outcome was already recorded with the meter (a session without targets:
-    /// publishing to its own subscribers cannot fail); then it is only announced.
-    pub recorded: bool,
 }
 
 /// A place in a session's delivery queue, taken before metering; released when dropped unless
@@ -215,7 +212,7 @@ async fn deliver(hub: &Queues, job: Job) {
     let batch_size = job.captions.len() as u64;
     let mut failure: Option<(String, Option<u16>)> = None;
     let targets = &job.session.targets;
-    if targets.is_empty() {
+    if job.session.delivers_to_itself() {
         publish_captions(&hub.ports, Topic::Session(job.session.id.clone()), &job);
     }
     for target in targets {
@@ -240,7 +237,8 @@ async fn deliver(hub: &Queues, job: Job) {
     };
     let service = hub.sessions.clone();
     let (session, request_id, sequence) = (job.session, job.request_id, job.sequence);
-    if job.recorded {
+    // A session delivering to itself had the outcome recorded with its meter.
+    if session.delivers_to_itself() {
         service.announce_delivery(&session, &request_id, sequence, &outcome);
         return;
     }

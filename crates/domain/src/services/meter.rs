@@ -105,7 +105,7 @@ impl MeterService {
             units,
             event,
             session: Some(session.id.clone()),
-            delivered: session.targets.is_empty(),
+            delivered: session.delivers_to_itself(),
             now: self.ports.clock.now(),
         })?;
         self.ports.publish(

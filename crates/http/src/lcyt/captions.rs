@@ -86,7 +86,6 @@ pub async fn post(
         .delivery
         .reserve(&auth.session.id)
         .map_err(|_| ApiError::Backlogged)?;
-    let recorded = auth.session.targets.is_empty();
     let service = MeterService::new(state.ports.clone());
     let request_id = service.request_id().to_string();
     let (session, key) = (auth.session.clone(), auth.key.clone());
@@ -113,7 +112,6 @@ pub async fn post(
             request_id: request_id.clone(),
             sequence,
             captions,
-            recorded,
         },
     );
     let mut res = HttpResponse::Accepted();
