@@ -4,8 +4,7 @@ use tally_domain::key::KeyId;
 use tally_domain::mic::{next_holder, ClientId, MicAction};
 use tally_domain::ports::{DeliveryReport, OpenedSession, SessionStore, StoreError};
 use tally_domain::session::{
-    CaptionError, DeliveryOutcome, EndReason, OpenSession, Session, SessionId, SessionPatch,
-    SessionRecord,
+    CaptionError, EndReason, OpenSession, Session, SessionId, SessionPatch, SessionRecord,
 };
 use tally_domain::usage::{DomainActivity, DomainRollupKey, DomainUsageQuery, DomainUsageRow};
 use time::OffsetDateTime;
@@ -108,35 +107,7 @@ impl SessionStore for MemStore {
 
     fn record_delivery(&self, report: DeliveryReport) -> Result<(), StoreError> {
         self.available()?;
-        let mut s = self.lock();
-        let site = DomainRollupKey::at(report.domain, report.at);
-        match report.outcome {
-            DeliveryOutcome::Delivered { batch_size } => {
-                if let Some(x) = s.sessions.get_mut(&report.session_id) {
-                    x.captions_sent += batch_size;
-                }
-                s.domain_activity(site, DomainActivity::Delivered { batch_size });
-            }
-            DeliveryOutcome::Failed {
-                batch_size,
-                error,
-                status_code,
-            } => {
-                if let Some(x) = s.sessions.get_mut(&report.session_id) {
-                    x.captions_failed += batch_size;
-                }
-                s.domain_activity(site, DomainActivity::Failed { batch_size });
-                s.caption_errors.push(CaptionError {
-                    session_id: report.session_id,
-                    key_id: report.key_id,
-                    org_id: report.org_id,
-                    error,
-                    status_code,
-                    occurred_at: report.at,
-                    batch_size,
-                });
-            }
-        }
+        self.lock().record_delivery(report);
         Ok(())
     }
 

@@ -5,8 +5,9 @@ use std::collections::{BTreeMap, HashMap};
 use tally_domain::audit::AuthEvent;
 use tally_domain::erasure::{anonymise, ErasureOutcome, ErasureReceipt};
 use tally_domain::key::{ApiKey, KeyId, SecretHash};
-use tally_domain::session::EndReason;
+use tally_domain::ports::DeliveryReport;
 use tally_domain::session::{CaptionError, Session, SessionId, SessionRecord};
+use tally_domain::session::{DeliveryOutcome, EndReason};
 use tally_domain::tenancy::{Org, OrgId, User, UserId};
 use tally_domain::usage::{
     DomainActivity, DomainCounters, DomainRollupKey, IdempotencyKey, RollupKey, Totals, UsageEvent,
@@ -69,6 +70,39 @@ impl State {
         }
         if row.is_zero() {
             self.rollups.remove(&key);
+        }
+    }
+
+    /// Records how a caption batch fared: the session's and the site's counts, and a caption
+    /// error for a failure.
+    pub fn record_delivery(&mut self, report: DeliveryReport) {
+        let site = DomainRollupKey::at(report.domain, report.at);
+        match report.outcome {
+            DeliveryOutcome::Delivered { batch_size } => {
+                if let Some(x) = self.sessions.get_mut(&report.session_id) {
+                    x.captions_sent += batch_size;
+                }
+                self.domain_activity(site, DomainActivity::Delivered { batch_size });
+            }
+            DeliveryOutcome::Failed {
+                batch_size,
+                error,
+                status_code,
+            } => {
+                if let Some(x) = self.sessions.get_mut(&report.session_id) {
+                    x.captions_failed += batch_size;
+                }
+                self.domain_activity(site, DomainActivity::Failed { batch_size });
+                self.caption_errors.push(CaptionError {
+                    session_id: report.session_id,
+                    key_id: report.key_id,
+                    org_id: report.org_id,
+                    error,
+                    status_code,
+                    occurred_at: report.at,
+                    batch_size,
+                });
+            }
         }
     }
 

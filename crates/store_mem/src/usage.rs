@@ -5,12 +5,13 @@ use tally_domain::erasure::{anonymise_user, ErasureOutcome, ErasureReceipt};
 use tally_domain::key::{KeyId, KeyRejection};
 use tally_domain::limits::{admit, utc_day, KeyUsage};
 use tally_domain::ports::{
-    Ingested, KeyRef, MeterError, MeterRequest, Metered, StoreError, UsageStore,
+    DeliveryReport, Ingested, KeyRef, MeterError, MeterRequest, Metered, StoreError, UsageStore,
 };
+use tally_domain::session::DeliveryOutcome;
 use tally_domain::tenancy::UserId;
 use tally_domain::usage::{
-    DomainActivity, DomainRollupKey, EventPatch, LogPage, LogQuery, NewUsageEvent, RollupKey,
-    Totals, UsageEvent, UsageQuery, UsageRow,
+    EventPatch, LogPage, LogQuery, NewUsageEvent, RollupKey, Totals, UsageEvent, UsageQuery,
+    UsageRow,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -89,16 +90,17 @@ impl UsageStore for MemStore {
                 sess.last_activity_at = sess.last_activity_at.max(req.now);
                 sess.sequence
             });
-        if req.delivered {
-            if let Some(sess) = req.session.as_ref().and_then(|id| s.sessions.get_mut(id)) {
-                sess.captions_sent += n;
-            }
-            if let Some(site) = event.data.domain.clone() {
-                s.domain_activity(
-                    DomainRollupKey::at(site, req.now),
-                    DomainActivity::Delivered { batch_size: n },
-                );
-            }
+        if let (true, Some(session_id), Some(domain)) =
+            (req.delivered, &req.session, &event.data.domain)
+        {
+            s.record_delivery(DeliveryReport {
+                session_id: session_id.clone(),
+                key_id,
+                org_id: event.data.org_id.clone(),
+                domain: domain.clone(),
+                outcome: DeliveryOutcome::Delivered { batch_size: n },
+                at: req.now,
+            });
         }
         if let Some(key) = s.keys.get_mut(&key_id) {
             key.lifetime_used = usage.lifetime_used;
