@@ -97,6 +97,8 @@ pub(crate) fn meter_batch_tx(
     let mut deltas: BTreeMap<RollupKey, Totals> = BTreeMap::new();
     let mut session_meters: Vec<(usize, String)> = Vec::new();
     let mut sites: BTreeMap<DomainRollupKey, DomainCounters> = BTreeMap::new();
+    // Units admitted per (key, day), the daily counters' writes.
+    let mut added: BTreeMap<(i64, Date), u64> = BTreeMap::new();
     for (i, req) in batch.iter().enumerate() {
         let Some(state) = resolved[i].and_then(|id| keys.get_mut(&id)) else {
             outcomes.push(Err(MeterError::Key(KeyRejection::UnknownKey)));
@@ -161,6 +163,7 @@ pub(crate) fn meter_batch_tx(
         let n = req.units.get();
         state.added += n;
         *day_used += n;
+        *added.entry((state.key.id.0, day)).or_insert(0) += n;
         *deltas.entry(RollupKey::of(&event)).or_default() += Totals::of(&event);
         if let Some(scope) = scope {
             replays.insert(scope, event.clone());
@@ -207,7 +210,7 @@ pub(crate) fn meter_batch_tx(
         &resolved,
         &mut keys,
     )?;
-    count(c, &keys, &daily_added(batch, &resolved, &outcomes))?;
+    count(c, &keys, &added)?;
     add_usage(c, &deltas)?;
     add_domain(c, &sites)?;
     if !refusals.is_empty() {
@@ -398,23 +401,6 @@ fn advance_sessions(
         *seq += 1;
     }
     Ok(())
-}
-
-/// Units admitted per `(key, day)`.
-fn daily_added(
-    batch: &[MeterRequest],
-    resolved: &[Option<i64>],
-    outcomes: &[Outcome],
-) -> BTreeMap<(i64, Date), u64> {
-    let mut added = BTreeMap::new();
-    for ((req, key), outcome) in batch.iter().zip(resolved).zip(outcomes) {
-        if let (Some(key), Ok(m)) = (key, outcome) {
-            if !m.replayed {
-                *added.entry((*key, utc_day(micros(req.now)))).or_insert(0) += req.units.get();
-            }
-        }
-    }
-    added
 }
 
 /// The counters' writes, in one statement: each key's lifetime counter and caption
