@@ -30,6 +30,7 @@ pub fn run(opts: &Opts) -> Result<Section> {
     let db = TestDb::create().ok_or_else(|| setup("no Postgres at TALLY_TEST_DATABASE_URL"))?;
     let store = PgStore::connect(db.url(), PgOptions::default()).map_err(setup)?;
     let ids = bulk::seed_keys(&store, "org_default", "pgbench-key-", KEYS).map_err(setup)?;
+    bulk::create_insert_baseline(&store).map_err(setup)?;
     drop(store);
     let (Some(&min), Some(&max)) = (ids.first(), ids.last()) else {
         return Err(setup("no keys seeded"));
@@ -45,72 +46,80 @@ pub fn run(opts: &Opts) -> Result<Section> {
     ];
     let mut figures = Vec::new();
     let single = opts.pgbench_script.clone();
-    for (label, name, lo) in [("10,000 keys", "many", min), ("1 hot key", "hot", max)] {
-        let mut best: f64 = 0.0;
-        for &clients in &opts.pgbench_clients {
-            let mut runs = Vec::new();
-            for r in 0..opts.runs {
-                let prefix = opts.work_dir.join(format!("pgbench-{name}-{clients}-{r}"));
-                let vars = [("minkey", lo), ("maxkey", max)];
-                runs.push(once(opts, db.url(), &single, clients, &vars, &prefix)?);
-            }
-            best = best.max(Summary::median(&runs).rps);
-            out.push(row(
-                &format!("pgbench meter tx, {label}"),
-                "postgres",
-                clients as usize,
-                &runs,
-                None,
-            ));
-        }
-        figures.push((format!("pgbench.{name}.tps"), best));
-    }
     let batched = single.with_file_name("meter_batched.sql");
     let k = opts.pgbench_batch.max(1);
     for (label, name, lo) in [("10,000 keys", "many", min), ("1 hot key", "hot", max)] {
-        let mut best: f64 = 0.0;
-        for clients in [2_u32, 4] {
-            let mut runs = Vec::new();
-            for r in 0..opts.runs {
-                let prefix = opts
-                    .work_dir
-                    .join(format!("pgbench-batched-{name}-{clients}-{r}"));
-                let vars = [("minkey", lo), ("maxkey", max), ("batch", i64::from(k))];
-                let mut run = once(opts, db.url(), &batched, clients, &vars, &prefix)?;
-                run.rps *= f64::from(k);
-                runs.push(run);
-            }
-            best = best.max(Summary::median(&runs).rps);
-            out.push(row(
-                &format!("pgbench batched ×{k} (meters/s), {label}"),
-                "postgres",
-                clients as usize,
-                &runs,
-                None,
-            ));
-        }
+        let one = Baseline {
+            label: format!("pgbench meter tx, {label}"),
+            log: format!("pgbench-{name}"),
+            script: &single,
+            vars: vec![("minkey", lo), ("maxkey", max)],
+            meters_per_tx: 1,
+        };
+        let best = one.measure(opts, db.url(), &opts.pgbench_clients, &mut out)?;
+        figures.push((format!("pgbench.{name}.tps"), best));
+        let many = Baseline {
+            label: format!("pgbench batched ×{k} (meters/s), {label}"),
+            log: format!("pgbench-batched-{name}"),
+            script: &batched,
+            vars: vec![("minkey", lo), ("maxkey", max), ("batch", i64::from(k))],
+            meters_per_tx: k,
+        };
+        let best = many.measure(opts, db.url(), &[2, 4], &mut out)?;
         figures.push((format!("pgbench.batched.{name}.mps"), best));
     }
-    bulk::create_insert_baseline(&PgStore::connect(db.url(), PgOptions::default()).map_err(setup)?)
-        .map_err(setup)?;
-    let insert = single.with_file_name("insert.sql");
-    let mut runs = Vec::new();
-    for r in 0..opts.runs {
-        let prefix = opts.work_dir.join(format!("pgbench-insert-{r}"));
-        runs.push(once(opts, db.url(), &insert, 10, &[], &prefix)?);
-    }
-    figures.push(("pgbench.insert.tps".to_owned(), Summary::median(&runs).rps));
-    out.push(row(
-        "pgbench bare durable INSERT (1 row per commit)",
-        "postgres",
-        10,
-        &runs,
-        None,
-    ));
+    let insert = Baseline {
+        label: "pgbench bare durable INSERT (1 row per commit)".to_owned(),
+        log: "pgbench-insert".to_owned(),
+        script: &single.with_file_name("insert.sql"),
+        vars: vec![],
+        meters_per_tx: 1,
+    };
+    let best = insert.measure(opts, db.url(), &[10], &mut out)?;
+    figures.push(("pgbench.insert.tps".to_owned(), best));
     Ok(Section {
         text: out.join("\n"),
         figures,
     })
+}
+
+/// One pgbench script and how its rate is read.
+struct Baseline<'a> {
+    /// The report row's name.
+    label: String,
+    /// Prefix of its transaction logs.
+    log: String,
+    script: &'a Path,
+    /// `-D` variables.
+    vars: Vec<(&'static str, i64)>,
+    /// Meters per transaction: the reported rate is tps × this.
+    meters_per_tx: u32,
+}
+
+impl Baseline<'_> {
+    /// Runs the script `opts.runs` times at each client count, adds a row per count to `out`
+    /// and returns the best median rate.
+    fn measure(
+        &self,
+        opts: &Opts,
+        url: &str,
+        clients: &[u32],
+        out: &mut Vec<String>,
+    ) -> Result<f64> {
+        let mut best: f64 = 0.0;
+        for &c in clients {
+            let mut runs = Vec::new();
+            for r in 0..opts.runs {
+                let prefix = opts.work_dir.join(format!("{}-{c}-{r}", self.log));
+                let mut run = once(opts, url, self.script, c, &self.vars, &prefix)?;
+                run.rps *= f64::from(self.meters_per_tx);
+                runs.push(run);
+            }
+            best = best.max(Summary::median(&runs).rps);
+            out.push(row(&self.label, "postgres", c as usize, &runs, None));
+        }
+        Ok(best)
+    }
 }
 
 fn once(
