@@ -76,7 +76,7 @@ def now_us():
 
 # --------------------------------------------------------------------------- setup
 
-# (name, dailyLimit, lifetimeLimit). The limits are small enough that some keys run out during
+# (name, daily_limit, lifetime_limit). The limits are small enough that some keys run out during
 # a run, so refusals (429) and exact limits are part of what the check covers.
 KEYS = [
     ("free-1", None, None),
@@ -98,7 +98,7 @@ def setup(args):
     admin = {"X-Admin-Key": args.admin_key}
     keys = []
     for name, daily, lifetime in KEYS:
-        body = {"name": f"crash-{name}", "dailyLimit": daily, "lifetimeLimit": lifetime}
+        body = {"name": f"crash-{name}", "daily_limit": daily, "lifetime_limit": lifetime}
         status, _, b = c.call("POST", "/v1/keys", body, admin)
         if status != 201:
             sys.exit(f"crash-client: POST /v1/keys answered {status}: {b}")
