@@ -427,6 +427,9 @@ pub enum Ingested {
     Duplicate(UsageEvent),
 }
 
+/// Where [`UsageStore::meter_then`] sends a meter's answer.
+pub type MeterDone = Box<dyn FnOnce(Result<Metered, MeterError>) + Send>;
+
 /// Usage events, rollups, analytics and erasure.
 pub trait UsageStore: Send + Sync {
     /// The atomic meter. In one transaction: reject when the key is missing
@@ -446,6 +449,15 @@ pub trait UsageStore: Send + Sync {
     /// # Errors
     /// [`MeterError::Key`], [`MeterError::Limit`] (nothing counted), [`MeterError::Store`].
     fn meter(&self, request: MeterRequest) -> Result<Metered, MeterError>;
+
+    /// [`UsageStore::meter`], answered through `done` instead of the return value: exactly
+    /// once, possibly on another thread and after this call has returned. An adapter that
+    /// batches meters (Postgres's group commit) only queues the request here, so an async
+    /// caller need not block a thread while the batch commits; the default runs
+    /// [`UsageStore::meter`] at once and calls `done` before returning.
+    fn meter_then(&self, request: MeterRequest, done: MeterDone) {
+        done(self.meter(request));
+    }
 
     /// Records a batch of validated events in one transaction, each with its rollup. An
     /// event whose idempotency key was already seen in its organisation (earlier, or earlier

@@ -48,6 +48,37 @@ where
     }
 }
 
+/// Runs a use case that answers through a callback (the `…_then` use cases over
+/// [`tally_domain::ports::UsageStore::meter_then`]) and waits for its answer without holding
+/// a thread: `start` runs inline on the HTTP worker — it only queues the meter on a batching
+/// store, or meters at once on the in-memory one — and the answer wakes this task directly,
+/// saving the two blocking-pool hand-offs per request of [`run_blocking`].
+///
+/// # Errors
+/// The use case's own error converted to [`ApiError`]; a 500 when `start` panics or the
+/// answer is never sent.
+pub async fn run_then<S, T, E>(start: S) -> Result<T, ApiError>
+where
+    S: FnOnce(Box<dyn FnOnce(Result<T, E>) + Send>),
+    T: Send + 'static,
+    E: Into<ApiError> + Send + 'static,
+{
+    let (answer, answered) = tokio::sync::oneshot::channel();
+    let done = Box::new(move |result: Result<T, E>| {
+        // A request that went away has nobody to tell.
+        let _told = answer.send(result);
+    });
+    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| start(done))).is_err() {
+        return Err(ApiError::Internal("use case panicked".to_owned()));
+    }
+    match answered.await {
+        Ok(result) => result.map_err(Into::into),
+        Err(_) => Err(ApiError::Internal(
+            "the use case dropped its answer".to_owned(),
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use tally_domain::StoreError;
@@ -59,6 +90,16 @@ mod tests {
         assert_eq!(run_blocking(|| Ok::<_, ApiError>(7)).await, Ok(7));
         let unavailable = run_blocking(|| Err::<(), _>(StoreError::Unavailable("down".into())));
         assert_eq!(unavailable.await, Err(ApiError::Unavailable("down".into())));
+    }
+
+    #[actix_web::test]
+    async fn run_then_waits_for_an_answer_from_another_thread() {
+        let r = run_then(|done: Box<dyn FnOnce(Result<i32, ApiError>) + Send>| {
+            std::thread::spawn(move || done(Ok(7)));
+        });
+        assert_eq!(r.await, Ok(7));
+        let dropped = run_then(|done: Box<dyn FnOnce(Result<i32, ApiError>) + Send>| drop(done));
+        assert!(matches!(dropped.await, Err(ApiError::Internal(_))));
     }
 
     #[actix_web::test]

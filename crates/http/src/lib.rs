@@ -35,7 +35,7 @@ pub mod state;
 pub mod v1;
 pub mod wire;
 
-pub use blocking::{run_blocking, run_short};
+pub use blocking::{run_blocking, run_short, run_then};
 pub use error::ApiError;
 pub use request_id::{request_id_middleware, RequestId};
 pub use routes::{app, configure};

@@ -13,12 +13,13 @@
 //! meter per transaction, so one bad meter cannot fail the others.
 
 use std::collections::VecDeque;
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Once, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use tally_domain::ports::{MeterError, MeterRequest};
+use tally_domain::ports::{MeterDone, MeterError, MeterRequest};
 use tally_domain::StoreError;
 
 use crate::conn::{transaction, PgPool};
@@ -51,7 +52,29 @@ impl Default for BatchOptions {
 /// One queued meter and where its answer goes.
 struct Job {
     request: MeterRequest,
-    reply: SyncSender<Outcome>,
+    reply: Reply,
+}
+
+/// A waiting thread, or a callback run by the writer.
+enum Reply {
+    Blocked(SyncSender<Outcome>),
+    Then(MeterDone),
+}
+
+impl Reply {
+    fn send(self, outcome: Outcome) {
+        match self {
+            // A caller that went away has nobody to tell.
+            Self::Blocked(waiting) => drop(waiting.send(outcome)),
+            // A callback that panics must not take its writer with it.
+            Self::Then(done) => {
+                let answered = panic::catch_unwind(AssertUnwindSafe(|| done(outcome)));
+                if answered.is_err() {
+                    tracing::error!("a meter's answer callback panicked");
+                }
+            }
+        }
+    }
 }
 
 #[derive(Default)]
@@ -97,17 +120,29 @@ impl MeterQueue {
 
     /// Queues `request` and waits for its answer (after the commit that holds it).
     pub(crate) fn meter(&self, request: MeterRequest) -> Outcome {
-        self.start();
         let (reply, answer) = sync_channel(1);
+        self.queue(request, Reply::Blocked(reply));
+        answer.recv().unwrap_or_else(|_| Err(stopped()))
+    }
+
+    /// Queues `request` and returns at once; a writer calls `done` after the commit that
+    /// holds it (or at once, when the queue has stopped).
+    pub(crate) fn meter_then(&self, request: MeterRequest, done: MeterDone) {
+        self.queue(request, Reply::Then(done));
+    }
+
+    fn queue(&self, request: MeterRequest, reply: Reply) {
+        self.start();
         {
             let mut state = self.shared.lock();
-            if state.closed {
-                return Err(stopped());
+            if !state.closed {
+                state.pending.push_back(Job { request, reply });
+                drop(state);
+                self.shared.wake.notify_one();
+                return;
             }
-            state.pending.push_back(Job { request, reply });
         }
-        self.shared.wake.notify_one();
-        answer.recv().unwrap_or_else(|_| Err(stopped()))
+        reply.send(Err(stopped()));
     }
 
     fn start(&self) {
@@ -147,13 +182,12 @@ impl Shared {
     /// A writer's loop: take a batch, run it, answer it; until the queue is closed and empty.
     fn write(&self) {
         while let Some(batch) = self.next_batch() {
-            let (requests, replies): (Vec<MeterRequest>, Vec<SyncSender<Outcome>>) =
+            let (requests, replies): (Vec<MeterRequest>, Vec<Reply>) =
                 batch.into_iter().map(|j| (j.request, j.reply)).unzip();
             tracing::trace!(size = requests.len(), "meter batch");
             let outcomes = run(&self.pool, &requests);
             for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                // A caller that went away has nobody to tell.
-                let _answered = reply.send(outcome);
+                reply.send(outcome);
             }
         }
     }

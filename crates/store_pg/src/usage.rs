@@ -2,7 +2,7 @@
 
 use tally_domain::erasure::{ErasureOutcome, ErasureReceipt};
 use tally_domain::key::KeyId;
-use tally_domain::ports::{Ingested, MeterError, MeterRequest, Metered, UsageStore};
+use tally_domain::ports::{Ingested, MeterDone, MeterError, MeterRequest, Metered, UsageStore};
 use tally_domain::tenancy::UserId;
 use tally_domain::usage::UsageRow;
 use tally_domain::usage::{EventPatch, LogPage, LogQuery, NewUsageEvent, UsageEvent, UsageQuery};
@@ -15,6 +15,10 @@ use crate::{analytics, erasure, events, PgStore};
 impl UsageStore for PgStore {
     fn meter(&self, request: MeterRequest) -> Result<Metered, MeterError> {
         self.meters().meter(request)
+    }
+
+    fn meter_then(&self, request: MeterRequest, done: MeterDone) {
+        self.meters().meter_then(request, done);
     }
 
     fn ingest(

@@ -85,6 +85,7 @@ macro_rules! store_contract_tests {
             bursts::bursts_multi_unit_meters_never_cross_a_limit,
             bursts::bursts_session_sequences_are_handed_out_once,
             bursts::bursts_delivered_caption_meters_count_once,
+            bursts::bursts_meter_then_answers_each_meter_once,
             bus::bus_delivers_to_topic_subscribers,
         );
     };

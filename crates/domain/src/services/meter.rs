@@ -7,6 +7,9 @@ use crate::key::{ApiKey, KeyRejection, KeySecret};
 use crate::limits::{seconds_until_daily_reset, KeyUsage, LimitExceeded, Limits, Units};
 use crate::live::LiveEvent;
 use crate::ports::{KeyRef, MeterError, MeterRequest, Metered, StoreError};
+
+/// Where the `…_then` use cases of [`MeterService`] send their answer.
+pub type VerifyDone = Box<dyn FnOnce(Result<Metered, VerifyError>) + Send>;
 use crate::session::Session;
 use crate::tenancy::InvalidValue;
 use crate::usage::{EventKind, NewUsageEvent};
@@ -59,12 +62,32 @@ impl MeterService {
         &self,
         secret: &str,
         units: Units,
-        mut event: NewUsageEvent,
+        event: NewUsageEvent,
     ) -> Result<Metered, VerifyError> {
+        let request = self.verify_request(secret, units, event)?;
+        self.meter(request)
+    }
+
+    /// [`MeterService::verify`], answered through `done` (exactly once, possibly on another
+    /// thread after this call returns; see [`crate::ports::UsageStore::meter_then`]), so an
+    /// async caller does not hold a thread while the meter's batch commits.
+    pub fn verify_then(&self, secret: &str, units: Units, event: NewUsageEvent, done: VerifyDone) {
+        match self.verify_request(secret, units, event) {
+            Ok(request) => self.meter_then(request, done),
+            Err(e) => done(Err(e)),
+        }
+    }
+
+    fn verify_request(
+        &self,
+        secret: &str,
+        units: Units,
+        mut event: NewUsageEvent,
+    ) -> Result<MeterRequest, VerifyError> {
         event.validate()?;
         let now = self.ports.clock.now();
         event.occurred_at = now;
-        let request = MeterRequest {
+        Ok(MeterRequest {
             event_id: self.ports.ids.uuid(),
             key: KeyRef::Secret(KeySecret::presented(secret).hash()),
             units,
@@ -72,8 +95,7 @@ impl MeterService {
             session: None,
             delivered: false,
             now,
-        };
-        self.meter(request)
+        })
     }
 
     /// Meters a caption batch of `count` captions for an authorised session and pushes the
@@ -90,58 +112,71 @@ impl MeterService {
         key: &ApiKey,
         count: u64,
     ) -> Result<Metered, VerifyError> {
-        let units = Units::new(i64::try_from(count).unwrap_or(i64::MAX))?;
-        let mut event = NewUsageEvent::new(
-            key.org_id.clone(),
-            EventKind::Caption,
-            self.ports.clock.now(),
+        let metered = self.meter(self.captions_request(session, key, count)?)?;
+        publish_usage(&self.ports, session, &metered);
+        Ok(metered)
+    }
+
+    /// [`MeterService::meter_captions`], answered through `done` (see
+    /// [`MeterService::verify_then`]); the counters are pushed before `done` runs.
+    pub fn meter_captions_then(
+        &self,
+        session: &Session,
+        key: &ApiKey,
+        count: u64,
+        done: VerifyDone,
+    ) {
+        let request = match self.captions_request(session, key, count) {
+            Ok(request) => request,
+            Err(e) => return done(Err(e)),
+        };
+        let (ports, session) = (self.ports.clone(), session.clone());
+        self.meter_then(
+            request,
+            Box::new(move |result| {
+                if let Ok(metered) = &result {
+                    publish_usage(&ports, &session, metered);
+                }
+                done(result);
+            }),
         );
+    }
+
+    fn captions_request(
+        &self,
+        session: &Session,
+        key: &ApiKey,
+        count: u64,
+    ) -> Result<MeterRequest, VerifyError> {
+        let units = Units::new(i64::try_from(count).unwrap_or(i64::MAX))?;
+        let now = self.ports.clock.now();
+        let mut event = NewUsageEvent::new(key.org_id.clone(), EventKind::Caption, now);
         event.units = count;
         event.domain = Some(session.domain.clone());
         event.session_id = Some(session.id.clone());
-        let metered = self.meter(MeterRequest {
+        Ok(MeterRequest {
             event_id: self.ports.ids.uuid(),
             key: KeyRef::Id(key.id),
             units,
             event,
             session: Some(session.id.clone()),
             delivered: session.delivers_to_itself(),
-            now: self.ports.clock.now(),
-        })?;
-        self.ports.publish(
-            &session.id,
-            LiveEvent::Usage {
-                lifetime_used: metered.usage.lifetime_used,
-                daily_used: metered.usage.daily_used,
-                daily_limit: metered.limits.daily,
-                lifetime_limit: metered.limits.lifetime,
-            },
-        );
-        Ok(metered)
+            now,
+        })
     }
 
     /// Runs a meter; the store records a limit refusal's auth event in the meter itself.
     fn meter(&self, request: MeterRequest) -> Result<Metered, VerifyError> {
         let now = request.now;
-        match self.ports.stores.usage.meter(request) {
-            Ok(m) => Ok(m),
-            Err(MeterError::Key(k)) => Err(VerifyError::Key(k)),
-            Err(MeterError::Store(s)) => Err(VerifyError::Store(s)),
-            Err(MeterError::Limit {
-                exceeded,
-                usage,
-                limits,
-            }) => {
-                let retry_after =
-                    (exceeded == LimitExceeded::Daily).then(|| seconds_until_daily_reset(now));
-                Err(VerifyError::Limit {
-                    exceeded,
-                    usage,
-                    limits,
-                    retry_after,
-                })
-            }
-        }
+        verify_result(self.ports.stores.usage.meter(request), now)
+    }
+
+    fn meter_then(&self, request: MeterRequest, done: VerifyDone) {
+        let now = request.now;
+        self.ports
+            .stores
+            .usage
+            .meter_then(request, Box::new(move |r| done(verify_result(r, now))));
     }
 
     /// A fresh id for a request (e.g. the `requestId` of `/captions`).
@@ -149,4 +184,43 @@ impl MeterService {
     pub fn request_id(&self) -> Uuid {
         self.ports.ids.uuid()
     }
+}
+
+/// A meter's answer as the use case's.
+fn verify_result(
+    result: Result<Metered, MeterError>,
+    now: time::OffsetDateTime,
+) -> Result<Metered, VerifyError> {
+    match result {
+        Ok(m) => Ok(m),
+        Err(MeterError::Key(k)) => Err(VerifyError::Key(k)),
+        Err(MeterError::Store(s)) => Err(VerifyError::Store(s)),
+        Err(MeterError::Limit {
+            exceeded,
+            usage,
+            limits,
+        }) => {
+            let retry_after =
+                (exceeded == LimitExceeded::Daily).then(|| seconds_until_daily_reset(now));
+            Err(VerifyError::Limit {
+                exceeded,
+                usage,
+                limits,
+                retry_after,
+            })
+        }
+    }
+}
+
+/// Pushes a key's counters after a caption meter to the session's subscribers.
+fn publish_usage(ports: &Ports, session: &Session, metered: &Metered) {
+    ports.publish(
+        &session.id,
+        LiveEvent::Usage {
+            lifetime_used: metered.usage.lifetime_used,
+            daily_used: metered.usage.daily_used,
+            daily_limit: metered.limits.daily,
+            lifetime_limit: metered.limits.lifetime,
+        },
+    );
 }

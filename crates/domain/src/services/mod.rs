@@ -71,7 +71,7 @@ mod usage;
 
 pub use erasure::ErasureService;
 pub use keys::{CreateKey, IssueKeyError, IssuedKey, KeyService, UpdateKeyError, FREE_TIER_LIMITS};
-pub use meter::{MeterService, VerifyError};
+pub use meter::{MeterService, VerifyDone, VerifyError};
 pub use sessions::{
     AuthorizeSessionError, OpenRequest, OpenSessionError, Opened, SessionService, SessionSettings,
 };

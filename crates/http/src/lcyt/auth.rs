@@ -58,6 +58,39 @@ impl FromRequest for SessionAuth {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        authenticate(req, Activity::Touch)
+    }
+}
+
+/// A [`SessionAuth`] for a request that meters its session (`POST /captions`): the meter
+/// records the activity in its own transaction, so extracting it only reads.
+#[derive(Debug, Clone)]
+pub struct MeteredSessionAuth(pub SessionAuth);
+
+impl FromRequest for MeteredSessionAuth {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let auth = authenticate(req, Activity::ByMeter);
+        Box::pin(async move { auth.await.map(Self) })
+    }
+}
+
+/// Who records a session request's activity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Activity {
+    /// The authorisation itself.
+    Touch,
+    /// The request's meter.
+    ByMeter,
+}
+
+fn authenticate(
+    req: &HttpRequest,
+    activity: Activity,
+) -> Pin<Box<dyn Future<Output = Result<SessionAuth, ApiError>>>> {
+    {
         let state = state_of(req);
         let token = bearer_token(req);
         let req = req.clone();
@@ -73,10 +106,14 @@ impl FromRequest for SessionAuth {
                 .map_err(|_| ApiError::Unauthorized("Invalid or expired token".to_owned()))?;
             let service = session_service(&state);
             let (sid, kid) = (claims.sid.clone(), claims.kid);
-            let (session, key) = run_short(&state, move || service.authorize(&sid, kid)).await?;
+            let (session, key) = run_short(&state, move || match activity {
+                Activity::Touch => service.authorize(&sid, kid),
+                Activity::ByMeter => service.authorize_metered(&sid, kid),
+            })
+            .await?;
             req.extensions_mut()
                 .insert(SessionDomain(session.domain.clone()));
-            Ok(Self {
+            Ok(SessionAuth {
                 claims,
                 session,
                 key,

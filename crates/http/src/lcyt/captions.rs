@@ -6,12 +6,12 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tally_domain::services::{MeterService, VerifyError};
 
-use super::auth::SessionAuth;
+use super::auth::MeteredSessionAuth;
 use crate::delivery::{Caption, Job};
 use crate::error::ApiError;
 use crate::extract::parse_json;
 use crate::ratelimit;
-use crate::run_short;
+use crate::run_then;
 use crate::state::AppState;
 
 /// Most captions per request.
@@ -74,7 +74,7 @@ fn parse_captions(v: Option<&Value>) -> Result<Vec<Caption>, ApiError> {
 /// 400, 401, 429 (+ `Retry-After`: the daily limit's reset, or 1 s for a full delivery
 /// queue), 503.
 pub async fn post(
-    auth: SessionAuth,
+    MeteredSessionAuth(auth): MeteredSessionAuth,
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
@@ -91,8 +91,13 @@ pub async fn post(
     let (session, key) = (auth.session.clone(), auth.key.clone());
     let n = captions.len() as u64;
     let now = state.ports.clock.now();
-    let metered = match run_short(&state, move || {
-        Ok::<_, ApiError>(service.meter_captions(&session, &key, n))
+    let metered = match run_then(|done| {
+        service.meter_captions_then(
+            &session,
+            &key,
+            n,
+            Box::new(move |r| done(Ok::<_, ApiError>(r))),
+        );
     })
     .await?
     {

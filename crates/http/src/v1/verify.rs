@@ -14,7 +14,7 @@ use crate::event_input::EventInput;
 use crate::extract::parse_json;
 use crate::principal::Principal;
 use crate::ratelimit;
-use crate::run_short;
+use crate::run_then;
 use crate::state::AppState;
 use crate::wire::iso;
 
@@ -75,8 +75,13 @@ pub async fn verify(
         .map_err(|m| ApiError::BadRequest(format!("event: {m}")))?;
     event.units = units.get();
     let service = MeterService::new(state.ports.clone());
-    let outcome = run_short(&state, move || {
-        Ok::<_, ApiError>(service.verify(&secret, units, event))
+    let outcome = run_then(|done| {
+        service.verify_then(
+            &secret,
+            units,
+            event,
+            Box::new(move |r| done(Ok::<_, ApiError>(r))),
+        );
     })
     .await?;
     match outcome {

@@ -297,3 +297,52 @@ pub fn bursts_delivered_caption_meters_count_once(s: &Stores) {
         (captions, batches)
     );
 }
+
+/// 300 meters queued through `meter_then` from one thread without waiting (as an async
+/// caller does), beside 4 threads blocking in `meter`, on a key of lifetime limit 250:
+/// every callback is called exactly once, the key admits exactly its limit, and its counters
+/// equal its recorded events.
+pub fn bursts_meter_then_answers_each_meter_once(s: &Stores) {
+    let key = create_key(s, "burst-then-key", limits(None, Some(250)));
+    let (answers, answered) = std::sync::mpsc::channel();
+    let blocking_admitted = Mutex::new(0_u64);
+    thread::scope(|scope| {
+        for _ in 0..4 {
+            let (key, blocking_admitted) = (&key, &blocking_admitted);
+            scope.spawn(move || {
+                for _ in 0..25 {
+                    match s.usage.meter(meter(key, 1, T0)) {
+                        Ok(_) => *blocking_admitted.lock().unwrap() += 1,
+                        Err(MeterError::Limit { .. }) => {}
+                        Err(e) => panic!("unexpected {e:?}"),
+                    }
+                }
+            });
+        }
+        for i in 0..300_u32 {
+            let answers = answers.clone();
+            s.usage.meter_then(
+                meter(&key, 1, T0),
+                Box::new(move |outcome| answers.send((i, outcome)).unwrap()),
+            );
+        }
+    });
+    drop(answers);
+    let outcomes: Vec<(u32, Result<Metered, MeterError>)> = answered.iter().collect();
+    let ids: BTreeSet<u32> = outcomes.iter().map(|(i, _)| *i).collect();
+    assert_eq!(outcomes.len(), 300, "every callback called once");
+    assert_eq!(ids.len(), 300, "no callback called twice");
+    let mut then_admitted = 0_u64;
+    for (_, outcome) in &outcomes {
+        match outcome {
+            Ok(_) => then_admitted += 1,
+            Err(MeterError::Limit { .. }) => {}
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    assert_eq!(then_admitted + blocking_admitted.into_inner().unwrap(), 250);
+    let usage = s.keys.key_usage(key.id, utc_day(T0)).unwrap().unwrap();
+    assert_eq!(usage.lifetime_used, 250);
+    assert_eq!(recorded(s, key.id), (250, 250));
+    assert_eq!(limit_refusals(s, key.id), 400 - 250);
+}
