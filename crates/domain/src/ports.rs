@@ -246,6 +246,18 @@ pub trait SessionStore: Send + Sync {
     /// [`StoreError`] on a backend failure.
     fn get_session(&self, id: &SessionId) -> Result<Option<Session>, StoreError>;
 
+    /// A key and, when it is open and belongs to that key, a session, read together (one
+    /// round trip on a database): what authorising a session token needs. `None` when the
+    /// key does not exist.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure.
+    fn key_and_session(
+        &self,
+        key: KeyId,
+        session: &SessionId,
+    ) -> Result<Option<(ApiKey, Option<Session>)>, StoreError>;
+
     /// Records activity at `now` (`last_activity_at` never moves backwards) and returns the
     /// session as it is afterwards, in one step; `None` when it is not open.
     ///

@@ -53,6 +53,7 @@ macro_rules! store_contract_tests {
             sessions::sessions_open_creates_then_joins,
             sessions::sessions_peak_counts_open_sessions_of_the_domain,
             sessions::sessions_touch_and_idle,
+            sessions::sessions_key_and_session_reads_both,
             sessions::sessions_patch_applies_whole,
             sessions::sessions_mic_claim_and_release,
             sessions::sessions_end_once_with_record_and_rollup,
