@@ -246,18 +246,6 @@ pub trait SessionStore: Send + Sync {
     /// [`StoreError`] on a backend failure.
     fn get_session(&self, id: &SessionId) -> Result<Option<Session>, StoreError>;
 
-    /// A key and, when it is open and belongs to that key, a session, read together (one
-    /// round trip on a database): what authorising a session token needs. `None` when the
-    /// key does not exist.
-    ///
-    /// # Errors
-    /// [`StoreError`] on a backend failure.
-    fn key_and_session(
-        &self,
-        key: KeyId,
-        session: &SessionId,
-    ) -> Result<Option<(ApiKey, Option<Session>)>, StoreError>;
-
     /// Records activity at `now` (`last_activity_at` never moves backwards) and returns the
     /// session as it is afterwards, in one step; `None` when it is not open.
     ///
@@ -382,14 +370,15 @@ pub struct MeterRequest {
     /// The event to record (its `units` are what analytics sum; `key_id`, `org_id` and
     /// `user_id` are set from the key by the store).
     pub event: NewUsageEvent,
-    /// For captions: the session whose sequence advances.
+    /// For captions: the session being metered. It must be open and belong to the key, else
+    /// the meter is refused with [`MeterError::SessionEnded`] and records nothing (checked
+    /// after the key, before the limits), so a caption request needs no store call of its
+    /// own before its meter. The event takes the session's domain; when admitted, the
+    /// session's sequence advances and its activity is recorded; and when the session
+    /// delivers to itself ([`Session::delivers_to_itself`]: no targets, so delivery cannot
+    /// fail) the batch of `units` captions is recorded as delivered in the same transaction,
+    /// exactly as [`SessionStore::record_delivery`] records `Delivered` for it at `now`.
     pub session: Option<SessionId>,
-    /// For captions whose delivery cannot fail (a session without targets publishes to its
-    /// own subscribers): when the meter is admitted, the batch of `units` captions is also
-    /// recorded as delivered, in the meter's own transaction, exactly as
-    /// [`SessionStore::record_delivery`] records `Delivered` for `session` and the event's
-    /// domain at `now`.
-    pub delivered: bool,
     /// Now: decides the UTC day and expiry.
     pub now: OffsetDateTime,
 }
@@ -403,8 +392,11 @@ pub struct Metered {
     pub usage: KeyUsage,
     /// The key's limits.
     pub limits: Limits,
-    /// The session's sequence after it, when a session was given and is open.
+    /// The session's sequence after it, when a session was given.
     pub sequence: Option<u64>,
+    /// The session, as the meter found it (before its own sequence advance), when one was
+    /// given.
+    pub session: Option<Session>,
     /// True when the idempotency key was seen before: nothing was counted.
     pub replayed: bool,
 }
@@ -415,6 +407,9 @@ pub enum MeterError {
     /// The key is unknown, revoked, erased or expired (checked first, in that order).
     #[error("key rejected: {0:?}")]
     Key(KeyRejection),
+    /// The request's session is not open, or is another key's; nothing was counted.
+    #[error("session has ended")]
+    SessionEnded,
     /// Admitting the units would cross a limit; nothing was counted.
     #[error("{exceeded}")]
     Limit {
@@ -452,14 +447,17 @@ pub trait UsageStore: Send + Sync {
     /// of the exceeded limit (with the event's domain, at `now`) and nothing else —, then add
     /// the units to both,
     /// record the event (org, user and key taken from the key), update its hourly rollup,
-    /// and, when `session` is open, advance its sequence by one, touch it and remember that
-    /// sequence on the key (`sequence`, `last_caption_at = now`).
+    /// and, for a `session` meter (refused with [`MeterError::SessionEnded`] unless the
+    /// session is open and the key's), advance its sequence by one, touch it, remember that
+    /// sequence on the key (`sequence`, `last_caption_at = now`) and record a self-delivered
+    /// batch (see [`MeterRequest::session`]).
     ///
     /// Under any concurrency, across processes sharing the backend, a key with
     /// `lifetime_limit = L` admits exactly `L` units.
     ///
     /// # Errors
-    /// [`MeterError::Key`], [`MeterError::Limit`] (nothing counted), [`MeterError::Store`].
+    /// [`MeterError::Key`], [`MeterError::SessionEnded`], [`MeterError::Limit`] (nothing
+    /// counted), [`MeterError::Store`].
     fn meter(&self, request: MeterRequest) -> Result<Metered, MeterError>;
 
     /// [`UsageStore::meter`], answered through `done` instead of the return value: exactly

@@ -66,6 +66,7 @@ impl From<VerifyError> for ApiError {
         match e {
             VerifyError::Invalid(v) => Self::BadRequest(v.0),
             VerifyError::Key(r) => Self::Unauthorized(format!("API key {}", r.lcyt_reason())),
+            VerifyError::SessionEnded => Self::Unauthorized("Session has ended".to_owned()),
             VerifyError::Limit {
                 exceeded,
                 retry_after,

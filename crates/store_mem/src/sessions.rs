@@ -1,6 +1,6 @@
 //! `SessionStore` for `MemStore`.
 
-use tally_domain::key::{ApiKey, KeyId};
+use tally_domain::key::KeyId;
 use tally_domain::mic::{next_holder, ClientId, MicAction};
 use tally_domain::ports::{DeliveryReport, OpenedSession, SessionStore, StoreError};
 use tally_domain::session::{
@@ -54,19 +54,6 @@ impl SessionStore for MemStore {
     fn get_session(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
         self.available()?;
         Ok(self.lock().sessions.get(id).cloned())
-    }
-
-    fn key_and_session(
-        &self,
-        key: KeyId,
-        session: &SessionId,
-    ) -> Result<Option<(ApiKey, Option<Session>)>, StoreError> {
-        self.available()?;
-        let s = self.lock();
-        Ok(s.keys.get(&key).map(|k| {
-            let open = s.sessions.get(session).filter(|x| x.key_id == key);
-            (k.clone(), open.cloned())
-        }))
     }
 
     fn touch_session(

@@ -32,6 +32,16 @@ impl UsageStore for MemStore {
         key.check_usable(req.now).map_err(MeterError::Key)?;
         let (key_id, org_id, user_id, limits) =
             (key.id, key.org_id.clone(), key.user_id, key.limits);
+        let session = match &req.session {
+            None => None,
+            Some(id) => Some(
+                s.sessions
+                    .get(id)
+                    .filter(|x| x.key_id == key_id)
+                    .cloned()
+                    .ok_or(MeterError::SessionEnded)?,
+            ),
+        };
         let day = (key_id, utc_day(req.now));
         let usage = KeyUsage {
             lifetime_used: key.lifetime_used,
@@ -43,6 +53,7 @@ impl UsageStore for MemStore {
                 usage,
                 limits,
                 sequence: None,
+                session,
                 replayed: true,
             });
         }
@@ -54,7 +65,10 @@ impl UsageStore for MemStore {
                 key_id: Some(key_id),
                 org_id,
                 kind: AuthEventKind::from(exceeded),
-                domain: req.event.domain,
+                domain: session
+                    .as_ref()
+                    .map(|x| x.domain.clone())
+                    .or(req.event.domain),
                 occurred_at: req.now,
             });
             return Err(MeterError::Limit {
@@ -75,6 +89,9 @@ impl UsageStore for MemStore {
         data.user_id = user_id;
         data.key_id = Some(key_id);
         data.session_id = req.session.clone().or(data.session_id);
+        if let Some(x) = &session {
+            data.domain = Some(x.domain.clone());
+        }
         let event = s.insert_event(UsageEvent {
             id: req.event_id,
             created_at: req.now,
@@ -90,14 +107,12 @@ impl UsageStore for MemStore {
                 sess.last_activity_at = sess.last_activity_at.max(req.now);
                 sess.sequence
             });
-        if let (true, Some(session_id), Some(domain)) =
-            (req.delivered, &req.session, &event.data.domain)
-        {
+        if let Some(x) = session.as_ref().filter(|x| x.delivers_to_itself()) {
             s.record_delivery(DeliveryReport {
-                session_id: session_id.clone(),
+                session_id: x.id.clone(),
                 key_id,
                 org_id: event.data.org_id.clone(),
-                domain: domain.clone(),
+                domain: x.domain.clone(),
                 outcome: DeliveryOutcome::Delivered { batch_size: n },
                 at: req.now,
             });
@@ -114,6 +129,7 @@ impl UsageStore for MemStore {
             usage,
             limits,
             sequence,
+            session,
             replayed: false,
         })
     }

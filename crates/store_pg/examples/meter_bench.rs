@@ -41,7 +41,6 @@ fn request(key: &ApiKey, n: u64) -> MeterRequest {
         units: Units::ONE,
         event,
         session: None,
-        delivered: false,
         now,
     }
 }

@@ -19,6 +19,7 @@ use tally_domain::audit::{AuthEvent, AuthEventKind};
 use tally_domain::key::{ApiKey, KeyRejection};
 use tally_domain::limits::{admit, utc_day, KeyUsage};
 use tally_domain::ports::{KeyRef, MeterError, MeterRequest, Metered};
+use tally_domain::session::{Session, SessionId};
 use tally_domain::usage::{
     DomainActivity, DomainCounters, DomainRollupKey, IdempotencyKey, RollupKey, Totals, UsageEvent,
 };
@@ -29,8 +30,9 @@ use crate::error::Fail;
 use crate::rollups::{add_domain, add_usage};
 use crate::rows::events::{EventRow, IdempotencyRow};
 use crate::rows::keys::{KeyRow, NewAuthEvent};
-use crate::schema::usage_events;
+use crate::rows::sessions::SessionRow;
 use crate::schema::{api_keys, auth_events, idempotency_keys as ik, key_daily_usage as kd};
+use crate::schema::{sessions, usage_events};
 
 /// The answer to one meter of a batch.
 pub(crate) type Outcome = Result<Metered, MeterError>;
@@ -90,12 +92,14 @@ pub(crate) fn meter_batch_tx(
     // row lock keeps its older snapshot for everything but the locked row.
     let mut daily = daily_counters(c, batch, &resolved)?;
     let mut replays = stored_replays(c, batch, &resolved, &keys)?;
+    let open = open_sessions(c, batch)?;
 
     let mut outcomes: Vec<Outcome> = Vec::with_capacity(batch.len());
     let mut rows: Vec<EventRow> = Vec::new();
     let mut refusals: Vec<NewAuthEvent> = Vec::new();
     let mut deltas: BTreeMap<RollupKey, Totals> = BTreeMap::new();
-    let mut session_meters: Vec<(usize, String)> = Vec::new();
+    // (meter, session, whether the meter records its batch as delivered)
+    let mut session_meters: Vec<(usize, String, bool)> = Vec::new();
     let mut sites: BTreeMap<DomainRollupKey, DomainCounters> = BTreeMap::new();
     // Units admitted per (key, day), the daily counters' writes.
     let mut added: BTreeMap<(i64, Date), u64> = BTreeMap::new();
@@ -109,6 +113,16 @@ pub(crate) fn meter_batch_tx(
             outcomes.push(Err(MeterError::Key(rejection)));
             continue;
         }
+        let session = match &req.session {
+            None => None,
+            Some(id) => match open.get(id.as_str()).filter(|x| x.key_id == state.key.id) {
+                Some(open) => Some(open.clone()),
+                None => {
+                    outcomes.push(Err(MeterError::SessionEnded));
+                    continue;
+                }
+            },
+        };
         let day = utc_day(now);
         let day_used = daily.entry((state.key.id.0, day)).or_insert(0);
         let usage = KeyUsage {
@@ -127,6 +141,7 @@ pub(crate) fn meter_batch_tx(
                 usage,
                 limits,
                 sequence: None,
+                session,
                 replayed: true,
             }));
             continue;
@@ -136,7 +151,10 @@ pub(crate) fn meter_batch_tx(
                 key_id: Some(state.key.id),
                 org_id: state.key.org_id.clone(),
                 kind: AuthEventKind::from(exceeded),
-                domain: req.event.domain.clone(),
+                domain: session
+                    .as_ref()
+                    .map(|x| x.domain.clone())
+                    .or_else(|| req.event.domain.clone()),
                 occurred_at: now,
             }));
             outcomes.push(Err(MeterError::Limit {
@@ -151,6 +169,9 @@ pub(crate) fn meter_batch_tx(
         data.user_id = state.key.user_id;
         data.key_id = Some(state.key.id);
         data.session_id = req.session.clone().or(data.session_id);
+        if let Some(x) = &session {
+            data.domain = Some(x.domain.clone());
+        }
         // A value the database cannot hold fails this meter alone.
         let row = match EventRow::of(req.event_id, &data, now) {
             Ok(row) => row,
@@ -168,13 +189,12 @@ pub(crate) fn meter_batch_tx(
         if let Some(scope) = scope {
             replays.insert(scope, event.clone());
         }
-        if let Some(session) = &req.session {
-            session_meters.push((i, session.as_str().to_owned()));
-        }
-        if req.delivered {
-            if let Some(site) = &event.data.domain {
+        if let Some(x) = &session {
+            let delivered = x.delivers_to_itself();
+            session_meters.push((i, x.id.as_str().to_owned(), delivered));
+            if delivered {
                 sites
-                    .entry(DomainRollupKey::at(site.clone(), now))
+                    .entry(DomainRollupKey::at(x.domain.clone(), now))
                     .or_default()
                     .apply(DomainActivity::Delivered { batch_size: n });
             }
@@ -188,6 +208,7 @@ pub(crate) fn meter_batch_tx(
             },
             limits,
             sequence: None,
+            session,
             replayed: false,
         }));
     }
@@ -219,6 +240,33 @@ pub(crate) fn meter_batch_tx(
             .execute(c)?;
     }
     Ok(outcomes)
+}
+
+/// The open sessions the batch's meters name, by id. Read without a lock: a session that
+/// ends while the batch runs is one whose last captions were metered just before its end.
+fn open_sessions(
+    c: &mut PgConnection,
+    batch: &[MeterRequest],
+) -> Result<HashMap<String, Session>, Fail> {
+    let mut ids: Vec<&str> = batch
+        .iter()
+        .filter_map(|r| r.session.as_ref().map(SessionId::as_str))
+        .collect();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    sessions::table
+        .filter(sessions::id.eq_any(&ids))
+        .select(SessionRow::as_select())
+        .load(c)?
+        .into_iter()
+        .map(|row| {
+            let session = row.into_domain()?;
+            Ok((session.id.as_str().to_owned(), session))
+        })
+        .collect()
 }
 
 /// Locks every key the batch names, in id order.
@@ -331,7 +379,7 @@ fn stored_replays(
 fn advance_sessions(
     c: &mut PgConnection,
     batch: &[MeterRequest],
-    session_meters: &[(usize, String)],
+    session_meters: &[(usize, String, bool)],
     outcomes: &mut [Outcome],
     resolved: &[Option<i64>],
     keys: &mut BTreeMap<i64, KeyState>,
@@ -341,12 +389,12 @@ fn advance_sessions(
     }
     // Per session: meters, captions recorded as delivered with them, latest instant.
     let mut per_session: BTreeMap<&str, (i64, i64, OffsetDateTime)> = BTreeMap::new();
-    for (i, id) in session_meters {
+    for (i, id, delivered) in session_meters {
         let req = &batch[*i];
         let at = micros(req.now);
         let entry = per_session.entry(id.as_str()).or_insert((0, 0, at));
         entry.0 += 1;
-        if req.delivered {
+        if *delivered {
             entry.1 += to_db(req.units.get(), "units")?;
         }
         entry.2 = entry.2.max(at);
@@ -388,7 +436,7 @@ fn advance_sessions(
         let n = per_session.get(a.id.as_str()).map_or(0, |(n, _, _)| *n);
         next.insert(a.id, from_db(a.sequence - n + 1, "sequence")?);
     }
-    for (i, id) in session_meters {
+    for (i, id, _) in session_meters {
         let Some(seq) = next.get_mut(id.as_str()) else {
             continue;
         };

@@ -3,7 +3,7 @@
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{Integer, Text};
-use tally_domain::key::{ApiKey, KeyId};
+use tally_domain::key::KeyId;
 use tally_domain::mic::{next_holder, ClientId, MicAction};
 use tally_domain::ports::{DeliveryReport, OpenedSession, SessionStore};
 use tally_domain::session::{
@@ -17,9 +17,8 @@ use time::OffsetDateTime;
 use crate::convert::{from_db, micros, to_db};
 use crate::error::{corrupt, Fail};
 use crate::rollups::{bump_domain, greatest_instant};
-use crate::rows::keys::KeyRow;
 use crate::rows::sessions::{targets_to_db, CaptionErrorRow, RecordRow, SessionRow};
-use crate::schema::{api_keys, caption_errors, session_records, sessions};
+use crate::schema::{caption_errors, session_records, sessions};
 use crate::{analytics, PgStore};
 
 /// Advisory-lock class for "opening a session on this site" (the object is the site's hash),
@@ -199,33 +198,6 @@ impl SessionStore for PgStore {
                 .first(c)
                 .optional()?
                 .map(SessionRow::into_domain)
-                .transpose()
-        })
-    }
-
-    fn key_and_session(
-        &self,
-        key: KeyId,
-        session: &SessionId,
-    ) -> Result<Option<(ApiKey, Option<Session>)>, StoreError> {
-        self.read(|c| {
-            let found: Option<(KeyRow, Option<SessionRow>)> = api_keys::table
-                .left_join(
-                    sessions::table.on(sessions::id
-                        .eq(session.as_str())
-                        .and(sessions::key_id.eq(api_keys::id))),
-                )
-                .filter(api_keys::id.eq(key.0))
-                .select((KeyRow::as_select(), Option::<SessionRow>::as_select()))
-                .first(c)
-                .optional()?;
-            found
-                .map(|(k, s)| {
-                    Ok((
-                        k.into_domain()?,
-                        s.map(SessionRow::into_domain).transpose()?,
-                    ))
-                })
                 .transpose()
         })
     }

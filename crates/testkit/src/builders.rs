@@ -133,7 +133,6 @@ pub fn meter(key: &ApiKey, units: u64, now: OffsetDateTime) -> MeterRequest {
         units: Units::new(i64::try_from(units).unwrap()).unwrap(),
         event: e,
         session: None,
-        delivered: false,
         now,
     }
 }

@@ -3,15 +3,15 @@
 use uuid::Uuid;
 
 use super::Ports;
-use crate::key::{ApiKey, KeyRejection, KeySecret};
+use crate::key::{KeyId, KeyRejection, KeySecret};
 use crate::limits::{seconds_until_daily_reset, KeyUsage, LimitExceeded, Limits, Units};
 use crate::live::LiveEvent;
 use crate::ports::{KeyRef, MeterError, MeterRequest, Metered, StoreError};
 
 /// Where the `…_then` use cases of [`MeterService`] send their answer.
 pub type VerifyDone = Box<dyn FnOnce(Result<Metered, VerifyError>) + Send>;
-use crate::session::Session;
-use crate::tenancy::InvalidValue;
+use crate::session::SessionId;
+use crate::tenancy::{InvalidValue, OrgId};
 use crate::usage::{EventKind, NewUsageEvent};
 
 /// Why a metered request was refused.
@@ -23,6 +23,9 @@ pub enum VerifyError {
     /// The key is unknown, revoked, erased or expired.
     #[error("key rejected: {0:?}")]
     Key(KeyRejection),
+    /// The session is not open (or is another key's); nothing was counted.
+    #[error("session has ended")]
+    SessionEnded,
     /// A limit would be crossed; nothing was counted.
     #[error("{exceeded}")]
     Limit {
@@ -93,23 +96,25 @@ impl MeterService {
             units,
             event,
             session: None,
-            delivered: false,
             now,
         })
     }
 
-    /// Meters a caption batch of `count` captions for an authorised session and pushes the
-    /// key's counters to the session's subscribers. A session without targets publishes to
-    /// its own subscribers, which cannot fail: its batch is recorded as delivered in the
-    /// meter's own transaction (the caller then only announces it, see
+    /// Meters a caption batch of `count` captions for the session `session` of key `key`
+    /// (from a verified session token) and pushes the key's counters to the session's
+    /// subscribers. The store checks in the meter itself that the session is open and the
+    /// key's ([`VerifyError::SessionEnded`] otherwise), so a caption request costs one store
+    /// call; the answer carries the session. A session without targets publishes to its own
+    /// subscribers, which cannot fail: its batch is recorded as delivered in the meter's own
+    /// transaction (the caller then only announces it, see
     /// [`super::SessionService::announce_delivery`]).
     ///
     /// # Errors
     /// [`VerifyError`]. A limit refusal writes an auth event with the session's domain.
     pub fn meter_captions(
         &self,
-        session: &Session,
-        key: &ApiKey,
+        session: &SessionId,
+        key: KeyId,
         count: u64,
     ) -> Result<Metered, VerifyError> {
         let metered = self.meter(self.captions_request(session, key, count)?)?;
@@ -121,8 +126,8 @@ impl MeterService {
     /// [`MeterService::verify_then`]); the counters are pushed before `done` runs.
     pub fn meter_captions_then(
         &self,
-        session: &Session,
-        key: &ApiKey,
+        session: &SessionId,
+        key: KeyId,
         count: u64,
         done: VerifyDone,
     ) {
@@ -144,23 +149,23 @@ impl MeterService {
 
     fn captions_request(
         &self,
-        session: &Session,
-        key: &ApiKey,
+        session: &SessionId,
+        key: KeyId,
         count: u64,
     ) -> Result<MeterRequest, VerifyError> {
         let units = Units::new(i64::try_from(count).unwrap_or(i64::MAX))?;
         let now = self.ports.clock.now();
-        let mut event = NewUsageEvent::new(key.org_id.clone(), EventKind::Caption, now);
+        // The store sets the organisation (and user) from the key and the domain from the
+        // session.
+        let mut event = NewUsageEvent::new(OrgId::default_org(), EventKind::Caption, now);
         event.units = count;
-        event.domain = Some(session.domain.clone());
-        event.session_id = Some(session.id.clone());
+        event.session_id = Some(session.clone());
         Ok(MeterRequest {
             event_id: self.ports.ids.uuid(),
-            key: KeyRef::Id(key.id),
+            key: KeyRef::Id(key),
             units,
             event,
-            session: Some(session.id.clone()),
-            delivered: session.delivers_to_itself(),
+            session: Some(session.clone()),
             now,
         })
     }
@@ -194,6 +199,7 @@ fn verify_result(
     match result {
         Ok(m) => Ok(m),
         Err(MeterError::Key(k)) => Err(VerifyError::Key(k)),
+        Err(MeterError::SessionEnded) => Err(VerifyError::SessionEnded),
         Err(MeterError::Store(s)) => Err(VerifyError::Store(s)),
         Err(MeterError::Limit {
             exceeded,
@@ -213,9 +219,9 @@ fn verify_result(
 }
 
 /// Pushes a key's counters after a caption meter to the session's subscribers.
-fn publish_usage(ports: &Ports, session: &Session, metered: &Metered) {
+fn publish_usage(ports: &Ports, session: &SessionId, metered: &Metered) {
     ports.publish(
-        &session.id,
+        session,
         LiveEvent::Usage {
             lifetime_used: metered.usage.lifetime_used,
             daily_used: metered.usage.daily_used,

@@ -193,30 +193,6 @@ impl SessionService {
         Ok((session, key))
     }
 
-    /// [`SessionService::authorize`] for a request that meters the session: the meter
-    /// records the activity in its own transaction, so this only reads the key and the
-    /// session together (one round trip instead of a read and a write transaction on the hot
-    /// path of `POST /captions`).
-    ///
-    /// # Errors
-    /// [`AuthorizeSessionError`].
-    pub fn authorize_metered(
-        &self,
-        id: &SessionId,
-        key_id: KeyId,
-    ) -> Result<(Session, ApiKey), AuthorizeSessionError> {
-        let (key, session) = self
-            .ports
-            .stores
-            .sessions
-            .key_and_session(key_id, id)?
-            .ok_or(AuthorizeSessionError::Key(KeyRejection::UnknownKey))?;
-        key.check_usable(self.ports.clock.now())
-            .map_err(AuthorizeSessionError::Key)?;
-        let session = session.ok_or(AuthorizeSessionError::SessionEnded)?;
-        Ok((session, key))
-    }
-
     /// Applies a validated patch.
     ///
     /// # Errors

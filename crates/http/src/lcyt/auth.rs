@@ -58,66 +58,75 @@ impl FromRequest for SessionAuth {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        authenticate(req, Activity::Touch)
+        authenticate(req)
     }
 }
 
-/// A [`SessionAuth`] for a request that meters its session (`POST /captions`): the meter
-/// records the activity in its own transaction, so extracting it only reads.
+/// A verified session token, and nothing read yet: for a request that meters its session
+/// (`POST /captions`), whose meter checks the session and the key itself and records the
+/// activity, so the request costs one store call. Its handler calls [`SessionToken::authorize`]
+/// on a path that fails before the meter admits it, to answer exactly like [`SessionAuth`]
+/// (the session's own 401 first, CORS for its domain, the activity recorded).
 #[derive(Debug, Clone)]
-pub struct MeteredSessionAuth(pub SessionAuth);
+pub struct SessionToken(pub SessionClaims);
 
-impl FromRequest for MeteredSessionAuth {
+impl FromRequest for SessionToken {
     type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let auth = authenticate(req, Activity::ByMeter);
-        Box::pin(async move { auth.await.map(Self) })
+        std::future::ready(verify_token(req).map(Self))
     }
 }
 
-/// Who records a session request's activity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Activity {
-    /// The authorisation itself.
-    Touch,
-    /// The request's meter.
-    ByMeter,
-}
-
-fn authenticate(
-    req: &HttpRequest,
-    activity: Activity,
-) -> Pin<Box<dyn Future<Output = Result<SessionAuth, ApiError>>>> {
-    {
-        let state = state_of(req);
-        let token = bearer_token(req);
-        let req = req.clone();
-        Box::pin(async move {
-            let state = state?;
-            let token = token.ok_or_else(|| {
-                ApiError::Unauthorized("Authorization header required".to_owned())
-            })?;
-            let now = state.ports.clock.now();
-            let claims = state
-                .jwt
-                .verify_session(&token, now)
-                .map_err(|_| ApiError::Unauthorized("Invalid or expired token".to_owned()))?;
-            let service = session_service(&state);
-            let (sid, kid) = (claims.sid.clone(), claims.kid);
-            let (session, key) = run_short(&state, move || match activity {
-                Activity::Touch => service.authorize(&sid, kid),
-                Activity::ByMeter => service.authorize_metered(&sid, kid),
-            })
-            .await?;
-            req.extensions_mut()
-                .insert(SessionDomain(session.domain.clone()));
-            Ok(SessionAuth {
-                claims,
-                session,
-                key,
-            })
+impl SessionToken {
+    /// What [`SessionAuth`] would have found, with the activity recorded as it does (the
+    /// refused request was still an authenticated one); its domain goes to the request for
+    /// CORS.
+    ///
+    /// # Errors
+    /// The session's 401 (ended, key revoked, …) or a store error.
+    pub async fn authorize(&self, req: &HttpRequest) -> Result<SessionAuth, ApiError> {
+        let state = state_of(req)?;
+        let service = session_service(&state);
+        let (sid, kid) = (self.0.sid.clone(), self.0.kid);
+        let (session, key) = run_short(&state, move || service.authorize(&sid, kid)).await?;
+        req.extensions_mut()
+            .insert(SessionDomain(session.domain.clone()));
+        Ok(SessionAuth {
+            claims: self.0.clone(),
+            session,
+            key,
         })
     }
+}
+
+/// The request's session token, verified (signature and expiry).
+fn verify_token(req: &HttpRequest) -> Result<SessionClaims, ApiError> {
+    let state = state_of(req)?;
+    let token = bearer_token(req)
+        .ok_or_else(|| ApiError::Unauthorized("Authorization header required".to_owned()))?;
+    state
+        .jwt
+        .verify_session(&token, state.ports.clock.now())
+        .map_err(|_| ApiError::Unauthorized("Invalid or expired token".to_owned()))
+}
+
+fn authenticate(req: &HttpRequest) -> Pin<Box<dyn Future<Output = Result<SessionAuth, ApiError>>>> {
+    let state = state_of(req);
+    let claims = verify_token(req);
+    let req = req.clone();
+    Box::pin(async move {
+        let (state, claims) = (state?, claims?);
+        let service = session_service(&state);
+        let (sid, kid) = (claims.sid.clone(), claims.kid);
+        let (session, key) = run_short(&state, move || service.authorize(&sid, kid)).await?;
+        req.extensions_mut()
+            .insert(SessionDomain(session.domain.clone()));
+        Ok(SessionAuth {
+            claims,
+            session,
+            key,
+        })
+    })
 }

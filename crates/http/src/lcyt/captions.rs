@@ -1,12 +1,13 @@
 //! `POST /captions`: meter a caption batch (one unit per caption), answer 202, then deliver it
 //! in order.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tally_domain::services::{MeterService, VerifyError};
 
-use super::auth::MeteredSessionAuth;
+use super::auth::SessionToken;
+use crate::cors::SessionDomain;
 use crate::delivery::{Caption, Job};
 use crate::error::ApiError;
 use crate::extract::parse_json;
@@ -70,31 +71,40 @@ fn parse_captions(v: Option<&Value>) -> Result<Vec<Caption>, ApiError> {
 /// would be crossed, or when [`MAX_BACKLOG`](crate::delivery::MAX_BACKLOG) batches of the
 /// session still wait for delivery), answers `202 {ok, requestId}`, then delivers the batch.
 ///
+/// The request costs one store call: the meter checks that the token's session is open and
+/// its key usable, and records the activity. An answer that fails before the meter reads the
+/// session (as every session route does) so it answers exactly like them: the session's own
+/// 401 first, and CORS headers for the session's domain.
+///
 /// # Errors
 /// 400, 401, 429 (+ `Retry-After`: the daily limit's reset, or 1 s for a full delivery
 /// queue), 503.
 pub async fn post(
-    MeteredSessionAuth(auth): MeteredSessionAuth,
+    token: SessionToken,
+    req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let r: CaptionsRequest = parse_json(&body)?;
-    let captions = parse_captions(r.captions.as_ref())?;
+    let captions = match parse_json::<CaptionsRequest>(&body)
+        .and_then(|r| parse_captions(r.captions.as_ref()))
+    {
+        Ok(captions) => captions,
+        Err(e) => return Err(refusal(&token, &req, e).await),
+    };
+    let session_id = token.0.sid.clone();
     // A place in the session's delivery queue first: a session whose deliveries are behind is
     // refused before anything is metered.
-    let reservation = state
-        .delivery
-        .reserve(&auth.session.id)
-        .map_err(|_| ApiError::Backlogged)?;
+    let Ok(reservation) = state.delivery.reserve(&session_id) else {
+        return Err(refusal(&token, &req, ApiError::Backlogged).await);
+    };
     let service = MeterService::new(state.ports.clone());
     let request_id = service.request_id().to_string();
-    let (session, key) = (auth.session.clone(), auth.key.clone());
     let n = captions.len() as u64;
     let now = state.ports.clock.now();
     let metered = match run_then(|done| {
         service.meter_captions_then(
-            &session,
-            &key,
+            &session_id,
+            token.0.kid,
             n,
             Box::new(move |r| done(Ok::<_, ApiError>(r))),
         );
@@ -103,17 +113,27 @@ pub async fn post(
     {
         Ok(m) => m,
         Err(e @ VerifyError::Limit { usage, limits, .. }) => {
-            let mut res = actix_web::ResponseError::error_response(&ApiError::from(e));
-            ratelimit::add_headers(&mut res, limits, usage, now);
+            let e = refusal(&token, &req, ApiError::from(e)).await;
+            let mut res = actix_web::ResponseError::error_response(&e);
+            if matches!(e, ApiError::TooManyRequests { .. }) {
+                ratelimit::add_headers(&mut res, limits, usage, now);
+            }
             return Ok(res);
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => return Err(refusal(&token, &req, e.into()).await),
     };
-    let sequence = metered.sequence.unwrap_or(auth.session.sequence);
+    let Some(session) = metered.session else {
+        return Err(ApiError::Internal(
+            "the caption meter answered without its session".to_owned(),
+        ));
+    };
+    req.extensions_mut()
+        .insert(SessionDomain(session.domain.clone()));
+    let sequence = metered.sequence.unwrap_or(session.sequence);
     state.delivery.enqueue(
         reservation,
         Job {
-            session: auth.session,
+            session,
             request_id: request_id.clone(),
             sequence,
             captions,
@@ -122,4 +142,14 @@ pub async fn post(
     let mut res = HttpResponse::Accepted();
     ratelimit::headers(&mut res, metered.limits, metered.usage, now);
     Ok(res.json(json!({ "ok": true, "requestId": request_id })))
+}
+
+/// The answer to a caption request refused with `error`, as every session route answers:
+/// the session's own 401 when it has ended or its key is unusable (that comes first), else
+/// `error` with CORS headers for the session's domain.
+async fn refusal(token: &SessionToken, req: &HttpRequest, error: ApiError) -> ApiError {
+    match token.authorize(req).await {
+        Ok(_) => error,
+        Err(session_error) => session_error,
+    }
 }

@@ -233,8 +233,12 @@ fn the_sequence_carries_over_for_two_hours() {
     let w = World::new();
     let k = w.key("carry-key-001", Limits::default());
     let opened = w.open("carry-key-001", "a.example").unwrap();
-    w.meter().meter_captions(&opened.session, &k, 2).unwrap();
-    w.meter().meter_captions(&opened.session, &k, 1).unwrap();
+    w.meter()
+        .meter_captions(&opened.session.id, k.id, 2)
+        .unwrap();
+    w.meter()
+        .meter_captions(&opened.session.id, k.id, 1)
+        .unwrap();
     w.sessions()
         .end(&opened.session.id, EndReason::Client)
         .unwrap();
@@ -440,9 +444,9 @@ fn captions_are_metered_per_caption_and_pushed() {
     );
     let s = w.open("caption-key-1", "a.example").unwrap().session;
     let (events, _sub) = w.listen(&s.id);
-    let m = w.meter().meter_captions(&s, &k, 5).unwrap();
+    let m = w.meter().meter_captions(&s.id, k.id, 5).unwrap();
     assert_eq!((m.usage.lifetime_used, m.sequence), (5, Some(1)));
-    assert!(w.meter().meter_captions(&s, &k, 1).is_err());
+    assert!(w.meter().meter_captions(&s.id, k.id, 1).is_err());
     // A session without targets delivers to itself: the meter recorded the batch as
     // delivered, and the delivery worker only announces it.
     w.sessions().announce_delivery(

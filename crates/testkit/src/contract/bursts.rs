@@ -263,14 +263,13 @@ pub fn bursts_delivered_caption_meters_count_once(s: &Stores) {
     let admitted = Mutex::new((0_u64, 0_u64));
     thread::scope(|scope| {
         for t in 0..THREADS {
-            let (k, id, site, admitted) = (&k, &id, &site, &admitted);
+            let (k, id, admitted) = (&k, &id, &admitted);
             scope.spawn(move || {
                 for i in 0..20 {
                     let units = 1 + u64::try_from((i + t) % 3).unwrap();
                     let mut req = meter(k, units, T0);
+                    // A session without targets: the meter records its delivery.
                     req.session = Some(id.clone());
-                    req.event.domain = Some(site.clone());
-                    req.delivered = true;
                     match s.usage.meter(req) {
                         Ok(_) => {
                             let mut a = admitted.lock().unwrap();

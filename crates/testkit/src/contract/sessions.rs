@@ -193,35 +193,6 @@ pub fn sessions_touch_and_idle(s: &Stores) {
     assert_eq!(s.sessions.touch_session(&missing, T0).unwrap(), None);
 }
 
-/// `key_and_session` reads a key with its open session: not another key's session, not an
-/// ended one, and nothing for an unknown key. It records no activity.
-pub fn sessions_key_and_session_reads_both(s: &Stores) {
-    let k = create_key(s, "pair-key-001", limits(None, None));
-    let other = create_key(s, "pair-key-002", limits(None, None));
-    let id = s
-        .sessions
-        .open_session(open_spec(&k, "pair-key-001", "a.example", T0))
-        .unwrap()
-        .session
-        .id;
-    let (key, session) = s.sessions.key_and_session(k.id, &id).unwrap().unwrap();
-    assert_eq!(key.id, k.id);
-    let session = session.expect("the open session of the key");
-    assert_eq!(session.id, id);
-    assert_eq!(session.last_activity_at, T0);
-    let (key, session) = s.sessions.key_and_session(other.id, &id).unwrap().unwrap();
-    assert_eq!((key.id, session), (other.id, None), "another key's session");
-    assert_eq!(
-        s.sessions.key_and_session(KeyId(i64::MAX), &id).unwrap(),
-        None
-    );
-    s.sessions
-        .end_session(&id, EndReason::Client, T0 + Duration::minutes(1))
-        .unwrap();
-    let (_, session) = s.sessions.key_and_session(k.id, &id).unwrap().unwrap();
-    assert_eq!(session, None, "an ended session");
-}
-
 /// A patch applies the sequence and targets together and touches the session.
 pub fn sessions_patch_applies_whole(s: &Stores) {
     let k = create_key(s, "patch-key-01", limits(None, None));

@@ -612,3 +612,40 @@ pub fn usage_aggregate_by_api_call_and_status_class(s: &Stores) {
     };
     assert_eq!(total(s, calls).count, 2);
 }
+
+/// A session meter needs its session open and the key's: otherwise it is refused with
+/// `SessionEnded` and counts nothing. An admitted one takes the session's domain for its
+/// event and answers with the session as it found it.
+pub fn usage_meter_requires_the_keys_open_session(s: &Stores) {
+    let k = create_key(s, "sess-meter-01", limits(None, None));
+    let other = create_key(s, "sess-meter-02", limits(None, None));
+    let id = s
+        .sessions
+        .open_session(open_spec(&k, "sess-meter-01", "site.example", T0))
+        .unwrap()
+        .session
+        .id;
+    let mut foreign = meter(&other, 3, T0);
+    foreign.session = Some(id.clone());
+    assert_eq!(s.usage.meter(foreign), Err(MeterError::SessionEnded));
+    let mut req = meter(&k, 2, T0);
+    req.session = Some(id.clone());
+    req.event.domain = None;
+    let m = s.usage.meter(req.clone()).unwrap();
+    assert_eq!(m.event.data.domain, Some(crate::domain("site.example")));
+    let found = m.session.expect("the metered session");
+    assert_eq!((found.id.clone(), found.key_id), (id.clone(), k.id));
+    s.sessions
+        .end_session(&id, tally_domain::session::EndReason::Client, T0)
+        .unwrap();
+    req.event_id = crate::next_event_id();
+    assert_eq!(s.usage.meter(req), Err(MeterError::SessionEnded));
+    let usage = |key: &tally_domain::key::ApiKey| {
+        s.keys
+            .key_usage(key.id, tally_domain::limits::utc_day(T0))
+            .unwrap()
+            .unwrap()
+            .lifetime_used
+    };
+    assert_eq!((usage(&k), usage(&other)), (2, 0));
+}
