@@ -9,6 +9,10 @@
 //! backoff) when the connection is lost; notifications sent while it is disconnected are
 //! lost — subscribers resynchronise from the store, as for any dropped event.
 //!
+//! Each listener registers its origin in `bus_listeners` before it reports listening and
+//! renews it every few seconds; a bus notifies only while another origin there is fresh, so a
+//! lone instance costs Postgres no notification work at all.
+//!
 //! A notification payload must stay under 8,000 bytes. A larger envelope (a long caption in a
 //! non-Latin script can be) is stored in `bus_payloads` and the notification carries its id;
 //! such rows are swept after five minutes.
@@ -37,8 +41,11 @@ const CHANNEL: &str = "tally_events";
 const MAX_INLINE: usize = 7_900;
 /// How often the listener looks for notifications.
 const POLL: Duration = Duration::from_millis(10);
-/// How often an idle listener checks that its connection still works.
+/// How often a listener renews its row in `bus_listeners` (which also checks that its
+/// connection still works).
 const HEARTBEAT: Duration = Duration::from_secs(5);
+/// How recent another listener's heartbeat must be for a bus to notify: four heartbeats.
+pub(crate) const PEER_FRESH_SECS: u32 = 20;
 /// Longest wait between reconnection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
@@ -199,14 +206,20 @@ impl Listener {
         let mut backoff = Duration::from_millis(50);
         while !self.stopped() {
             match PgConnection::establish(&self.url) {
-                Ok(mut conn) => match conn.batch_execute(&format!("LISTEN {CHANNEL}")) {
+                Ok(mut conn) => match conn
+                    .batch_execute(&format!("LISTEN {CHANNEL}"))
+                    .and_then(|()| self.beat(&mut conn))
+                {
                     Ok(()) => {
                         self.shared.listening.store(true, Ordering::Release);
                         backoff = Duration::from_millis(50);
                         let result = self.pump(&mut conn);
                         self.shared.listening.store(false, Ordering::Release);
                         match result {
-                            Ok(()) => return,
+                            Ok(()) => {
+                                self.leave(&mut conn);
+                                return;
+                            }
                             Err(e) => {
                                 tracing::warn!(error = %e, "bus listener lost its connection")
                             }
@@ -224,16 +237,44 @@ impl Listener {
         }
     }
 
-    /// Hands notifications over until stopped (`Ok`) or the connection fails (`Err`).
+    /// Records this listener in `bus_listeners` (the other instances' buses notify while it
+    /// is fresh; see [`crate::bus_outbox`]). Runs before `listening` is reported, so an event
+    /// published anywhere after that reaches this instance.
+    fn beat(&self, conn: &mut PgConnection) -> Result<(), diesel::result::Error> {
+        diesel::sql_query(
+            "INSERT INTO bus_listeners (origin, seen_at) VALUES ($1, now()) \
+             ON CONFLICT (origin) DO UPDATE SET seen_at = now()",
+        )
+        .bind::<Text, _>(&self.origin)
+        .execute(conn)?;
+        // Rows of instances that went away without leaving.
+        diesel::sql_query("DELETE FROM bus_listeners WHERE seen_at < now() - interval '1 hour'")
+            .execute(conn)?;
+        Ok(())
+    }
+
+    /// Removes this listener's row on a clean stop (best effort: a stale row only costs the
+    /// others notifications for [`PEER_FRESH_SECS`]).
+    fn leave(&self, conn: &mut PgConnection) {
+        let left = diesel::sql_query("DELETE FROM bus_listeners WHERE origin = $1")
+            .bind::<Text, _>(&self.origin)
+            .execute(conn);
+        if let Err(e) = left {
+            tracing::debug!(error = %e, "bus listener could not remove its row");
+        }
+    }
+
+    /// Hands notifications over until stopped (`Ok`) or the connection fails (`Err`),
+    /// renewing the heartbeat on time whether or not notifications keep coming.
     fn pump(&self, conn: &mut PgConnection) -> Result<(), diesel::result::Error> {
-        let mut checked = Instant::now();
+        let mut beaten = Instant::now();
         while !self.stopped() {
+            if beaten.elapsed() >= HEARTBEAT {
+                self.beat(conn)?;
+                beaten = Instant::now();
+            }
             let batch = conn.notifications_iter().collect::<Result<Vec<_>, _>>()?;
             if batch.is_empty() {
-                if checked.elapsed() >= HEARTBEAT {
-                    conn.batch_execute("SELECT 1")?;
-                    checked = Instant::now();
-                }
                 thread::sleep(POLL);
                 continue;
             }

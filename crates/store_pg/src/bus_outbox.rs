@@ -2,7 +2,8 @@
 //! publishing never waits for the database — not on a request's thread, not on an HTTP worker
 //! delivering captions, and not while the database is away (a publish then costs nothing; the
 //! notifications of that moment are dropped with a warning, as a disconnected listener's are,
-//! and subscribers resynchronise from the store).
+//! and subscribers resynchronise from the store). Nothing is sent while no other instance's
+//! listener is registered in `bus_listeners` (see [`peers_listen`]).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -11,6 +12,7 @@ use std::thread;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Text};
 
+use crate::bus::PEER_FRESH_SECS;
 use crate::PgStore;
 
 /// Most notifications waiting to be sent; beyond it new ones are dropped (and counted in the
@@ -18,6 +20,18 @@ use crate::PgStore;
 const CAPACITY: usize = 10_000;
 /// Most notifications per statement.
 const PER_STATEMENT: usize = 500;
+
+/// The condition of every notification statement (its origin is parameter `$3`): another
+/// instance's listener has renewed its row in `bus_listeners` lately. One instance alone then
+/// sends nothing, and Postgres does no notification work for it. The check is part of the
+/// statement, so an instance whose listener has registered receives every event published
+/// after that — there is no moment when a peer is known to the database but not yet to us.
+fn peers_listen() -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM bus_listeners \
+         WHERE origin <> $3 AND seen_at > now() - interval '{PEER_FRESH_SECS} seconds')"
+    )
+}
 
 /// One notification to send.
 pub(crate) enum Outgoing {
@@ -158,12 +172,14 @@ impl Sender {
         }
         let n = payloads.len();
         let sent = self.store.read(|c| {
-            diesel::sql_query(
+            diesel::sql_query(format!(
                 "SELECT pg_notify($1, p) FROM unnest($2::text[]) WITH ORDINALITY AS t(p, i) \
-                 ORDER BY i",
-            )
+                 WHERE {} ORDER BY i",
+                peers_listen()
+            ))
             .bind::<Text, _>(self.channel)
             .bind::<Array<Text>, _>(&payloads)
+            .bind::<Text, _>(&self.origin)
             .execute(c)?;
             Ok(())
         });
@@ -174,10 +190,12 @@ impl Sender {
 
     fn notify_stored(&self, envelope: String) {
         let sent = self.store.read(|c| {
-            diesel::sql_query(
-                "WITH p AS (INSERT INTO bus_payloads (payload) VALUES ($1) RETURNING id) \
+            diesel::sql_query(format!(
+                "WITH p AS (INSERT INTO bus_payloads (payload) SELECT $1 \
+                            WHERE {} RETURNING id) \
                  SELECT pg_notify($2, json_build_object('o', $3::text, 'r', p.id)::text) FROM p",
-            )
+                peers_listen()
+            ))
             .bind::<Text, _>(envelope)
             .bind::<Text, _>(self.channel)
             .bind::<Text, _>(&self.origin)

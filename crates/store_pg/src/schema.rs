@@ -36,6 +36,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    bus_listeners (origin) {
+        origin -> Text,
+        seen_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     bus_payloads (id) {
         id -> Int8,
         created_at -> Timestamptz,
@@ -217,6 +224,7 @@ diesel::joinable!(users -> orgs (org_id));
 diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
     auth_events,
+    bus_listeners,
     bus_payloads,
     caption_errors,
     domain_rollups,

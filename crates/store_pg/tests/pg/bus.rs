@@ -84,3 +84,57 @@ fn an_event_published_on_one_instance_reaches_subscribers_of_both_once() {
     );
     assert!(elsewhere.0.lock().unwrap().is_empty());
 }
+
+/// Notifications the database holds for `conn` right now, after the listener poll interval.
+fn pending_notifications(conn: &mut diesel::PgConnection) -> usize {
+    thread::sleep(Duration::from_millis(300));
+    conn.notifications_iter().filter_map(Result::ok).count()
+}
+
+#[test]
+fn a_lone_instance_notifies_nobody_until_another_listens() {
+    use diesel::connection::SimpleConnection;
+    use diesel::Connection;
+
+    let Some(db) = TestDb::create() else { return };
+    let a = PgEventBus::start(&db.store()).unwrap();
+    assert!(a.wait_listening(Duration::from_secs(5)));
+    // A bare LISTEN is not a registered instance: it sees what Postgres is asked to send.
+    let mut raw = diesel::PgConnection::establish(db.url()).unwrap();
+    raw.batch_execute("LISTEN tally_events").unwrap();
+    let topic = Topic::Viewer(ViewerKey::parse("room-lone").unwrap());
+    let publish = |text: &str| {
+        a.publish(Envelope {
+            topic: topic.clone(),
+            event: caption(text.to_owned()),
+        })
+        .unwrap();
+    };
+    publish("nobody else listens");
+    assert_eq!(
+        pending_notifications(&mut raw),
+        0,
+        "a lone instance sends nothing"
+    );
+
+    let b = PgEventBus::start(&db.store()).unwrap();
+    assert!(b.wait_listening(Duration::from_secs(5)));
+    let on_b = Arc::new(Collect::default());
+    let _sb = b.subscribe(topic.clone(), on_b.clone());
+    publish("now b listens");
+    assert_eq!(on_b.wait_for(1), vec![caption("now b listens".to_owned())]);
+    assert!(
+        pending_notifications(&mut raw) >= 1,
+        "sent once a peer registered"
+    );
+
+    drop(b);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        publish("b has left");
+        if pending_notifications(&mut raw) == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "a stopped bus removes its row");
+    }
+}
