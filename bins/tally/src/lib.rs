@@ -22,6 +22,8 @@ pub struct Running {
     pub addr: SocketAddr,
     /// The server future; also gives a handle to stop it.
     pub server: Server,
+    /// The admin key made up for this run (see [`wiring::run_admin_key`]), to show once.
+    pub generated_admin_key: Option<String>,
 }
 
 impl std::fmt::Debug for Running {
@@ -38,7 +40,10 @@ impl std::fmt::Debug for Running {
 /// [`StartupError`] when the store cannot be opened or the address cannot be bound.
 pub fn spawn(config: &Config) -> Result<Running, StartupError> {
     let (stores, kind) = wiring::stores(config)?;
-    serve(wiring::state(config, stores, kind), &config.http)
+    let (config, generated) = wiring::run_admin_key(config, kind);
+    let mut running = serve(wiring::state(&config, stores, kind), &config.http)?;
+    running.generated_admin_key = generated;
+    Ok(running)
 }
 
 /// Binds the listener for an already wired state (tests use it to inject stores) and starts
@@ -71,5 +76,6 @@ pub fn serve(state: AppState, http: &HttpConfig) -> Result<Running, StartupError
     Ok(Running {
         addr,
         server: server.run(),
+        generated_admin_key: None,
     })
 }

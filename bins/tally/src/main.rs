@@ -50,6 +50,16 @@ fn run(cli: Cli) -> Result<(), StartupError> {
         Command::Serve => actix_web::rt::System::new().block_on(async {
             let running = tally::spawn(&config)?;
             println!("listening on http://{}", running.addr);
+            if let Some(key) = &running.generated_admin_key {
+                // Shown once, on the terminal, never logged: this run's only admin credential.
+                eprintln!(
+                    "\nNo ADMIN_KEY is set and nothing is persisted, so this run has its own admin key:\n\n    \
+                     {key}\n\nCreate a first API key with:\n\n    \
+                     curl -s -X POST http://{addr}/v1/keys -H 'X-Admin-Key: {key}' \\\n      \
+                     -H 'Content-Type: application/json' -d '{{\"name\": \"first\"}}'\n",
+                    addr = running.addr
+                );
+            }
             running.server.await.map_err(StartupError::Serve)
         }),
     }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use tally_auth::{JwtKeys, OsIds};
 use tally_domain::services::{Ports, Stores};
+use tally_domain::IdGenerator;
 use tally_domain::{LocalBus, SystemClock};
 use tally_http::{AppState, Settings, StoreKind};
 use tally_store_mem::MemStore;
@@ -97,6 +98,22 @@ pub fn migrate(config: &Config) -> Result<(), StartupError> {
         )),
         Some(url) => open_postgres(url, &config.database).map(|_| ()),
     }
+}
+
+/// The first five minutes: a server on the in-memory store (a trial: nothing it holds
+/// outlives it) with no admin key configured gets one made up for this run, so that the
+/// README's run command leads straight to a first key. A configured server — any Postgres
+/// store, or an admin key set — never invents a credential. Returns the configuration to serve
+/// with and the made-up key, if any.
+#[must_use]
+pub fn run_admin_key(config: &Config, store: StoreKind) -> (Config, Option<String>) {
+    if store != StoreKind::Memory || config.admin_key.is_some() {
+        return (config.clone(), None);
+    }
+    let key = format!("tk_admin_{}", OsIds.base62(32));
+    let mut config = config.clone();
+    config.admin_key = Some(key.clone());
+    (config, Some(key))
 }
 
 /// The application state for these stores and this configuration.

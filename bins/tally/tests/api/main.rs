@@ -8,6 +8,7 @@
 )]
 
 mod errors;
+mod first_run;
 mod health;
 mod helpers;
 mod lcyt_captions;
