@@ -23,6 +23,7 @@ pub mod ledger;
 pub mod lyrcs;
 pub mod meetbot;
 pub mod newapi;
+pub mod observe;
 pub mod principal;
 pub mod ratelimit;
 pub mod request_id;

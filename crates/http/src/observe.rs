@@ -1,0 +1,93 @@
+//! What Tally counts for an operator, through the `metrics` facade: nothing is recorded until
+//! the process installs a recorder (the `tally` binary installs the Prometheus one and serves
+//! it on its metrics listener, docs/OPERATIONS.md), so an embedder who does not want metrics
+//! pays a relaxed atomic load per call.
+//!
+//! | metric | kind | labels |
+//! |---|---|---|
+//! | `tally_http_requests_total` | counter | `method`, `route` (the route template), `status` |
+//! | `tally_http_request_duration_seconds` | histogram | `method`, `route` |
+//! | `tally_meter_decisions_total` | counter | `outcome` (`admitted`, `replayed`, a refusal code, `unavailable`) |
+//! | `tally_meter_duration_seconds` | histogram | — (queue, batch and commit of one meter) |
+//! | `tally_store_call_duration_seconds` | histogram | — (one use case on the blocking pool) |
+//!
+//! Gauges that describe a moment (pool connections, SSE subscribers, delivery queues) are set
+//! by whoever serves the scrape, just before it renders (see the binary's metrics listener).
+
+use std::time::Duration;
+
+use metrics::{counter, histogram};
+use tally_domain::key::KeyRejection;
+use tally_domain::limits::LimitExceeded;
+use tally_domain::ports::Metered;
+use tally_domain::services::VerifyError;
+
+/// Route label of a request that matched no route (so unknown paths cannot grow the label set).
+pub const UNMATCHED: &str = "unmatched";
+
+/// One answered HTTP request.
+pub fn http_request(method: &str, route: &str, status: u16, elapsed: Duration) {
+    let status = status.to_string();
+    counter!(
+        "tally_http_requests_total",
+        "method" => method.to_owned(),
+        "route" => route.to_owned(),
+        "status" => status
+    )
+    .increment(1);
+    histogram!(
+        "tally_http_request_duration_seconds",
+        "method" => method.to_owned(),
+        "route" => route.to_owned()
+    )
+    .record(elapsed.as_secs_f64());
+}
+
+/// The outcome label of a meter's answer.
+#[must_use]
+pub fn meter_outcome(result: &Result<Metered, VerifyError>) -> &'static str {
+    match result {
+        Ok(m) if m.replayed => "replayed",
+        Ok(_) => "admitted",
+        Err(VerifyError::Limit { exceeded, .. }) => match exceeded {
+            LimitExceeded::Daily => "daily_limit_exceeded",
+            LimitExceeded::Lifetime => "lifetime_limit_exceeded",
+        },
+        Err(VerifyError::Key(rejection)) => match rejection {
+            KeyRejection::UnknownKey => "unknown_key",
+            KeyRejection::Revoked => "revoked",
+            KeyRejection::Erased => "erased",
+            KeyRejection::Expired => "expired",
+        },
+        Err(VerifyError::SessionEnded) => "session_ended",
+        Err(VerifyError::Invalid(_)) => "invalid",
+        Err(VerifyError::Store(_)) => "unavailable",
+    }
+}
+
+/// One meter's answer and how long it took (from the request's hand-off to its answer).
+pub fn meter(result: &Result<Metered, VerifyError>, elapsed: Duration) {
+    counter!("tally_meter_decisions_total", "outcome" => meter_outcome(result)).increment(1);
+    histogram!("tally_meter_duration_seconds").record(elapsed.as_secs_f64());
+}
+
+/// One use case run on the blocking pool, and how long it took there.
+pub fn store_call(elapsed: Duration) {
+    histogram!("tally_store_call_duration_seconds").record(elapsed.as_secs_f64());
+}
+
+/// One caption batch delivered to (or failed at) a target of `kind` (`viewer`, `generic`, …).
+pub fn delivery(kind: &'static str, ok: bool) {
+    let result = if ok { "delivered" } else { "failed" };
+    counter!("tally_caption_deliveries_total", "target" => kind, "result" => result).increment(1);
+}
+
+/// Sessions ended by the idle sweep.
+pub fn swept(sessions: usize) {
+    counter!("tally_sessions_swept_total").increment(u64::try_from(sessions).unwrap_or(u64::MAX));
+}
+
+/// One erasure (`subject`: `key` or `user`).
+pub fn erasure(subject: &'static str) {
+    counter!("tally_erasures_total", "subject" => subject).increment(1);
+}
