@@ -7,6 +7,7 @@
 
 pub mod audit;
 pub mod bus;
+pub mod caption;
 pub mod clock;
 pub mod erasure;
 pub mod ids;

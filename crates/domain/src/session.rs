@@ -1,5 +1,6 @@
 //! Collaborative sessions: ids, targets, idle expiry, end reasons and the records they leave.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -116,18 +117,32 @@ pub enum Target {
     Generic {
         /// An `http` or `https` URL.
         url: String,
+        /// Extra request headers, sent after (so able to override) `Content-Type`.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        headers: BTreeMap<String, String>,
+    },
+    /// YouTube's caption ingestion (`POST <base>?cid=<streamKey>&seq=<n>`).
+    Youtube {
+        /// The stream's caption key (`cid`).
+        #[serde(rename = "streamKey")]
+        stream_key: StreamKey,
     },
 }
 
 /// Most targets a session may have.
 pub const MAX_TARGETS: usize = 16;
 
+/// Most extra headers of a generic target.
+pub const MAX_TARGET_HEADERS: usize = 32;
+
 impl Target {
-    /// A generic target, validating its URL.
+    /// A generic target, validating its URL and headers (names are HTTP tokens, values
+    /// visible ASCII or spaces, so every one of them can be sent).
     ///
     /// # Errors
-    /// When the URL is not `http(s)://host…` or is longer than 2,048 characters.
-    pub fn generic(url: &str) -> Result<Self, InvalidValue> {
+    /// When the URL is not `http(s)://host…` or is longer than 2,048 characters, or a header
+    /// is not sendable.
+    pub fn generic(url: &str, headers: BTreeMap<String, String>) -> Result<Self, InvalidValue> {
         let rest = url
             .strip_prefix("http://")
             .or_else(|| url.strip_prefix("https://"))
@@ -138,9 +153,69 @@ impl Target {
         if host.is_empty() || url.len() > 2048 || url.chars().any(char::is_whitespace) {
             return Err(InvalidValue(format!("Invalid generic target URL: {url}")));
         }
+        if headers.len() > MAX_TARGET_HEADERS {
+            return Err(InvalidValue(format!(
+                "a generic target may have at most {MAX_TARGET_HEADERS} headers"
+            )));
+        }
+        for (name, value) in &headers {
+            let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+            if name.is_empty() || name.len() > 256 || !name.bytes().all(token) {
+                return Err(InvalidValue(format!(
+                    "Invalid generic target header name: {name}"
+                )));
+            }
+            if value.len() > 4096 || !value.bytes().all(|b| b == b' ' || b.is_ascii_graphic()) {
+                return Err(InvalidValue(format!(
+                    "Invalid value of generic target header {name}"
+                )));
+            }
+        }
         Ok(Self::Generic {
             url: url.to_owned(),
+            headers,
         })
+    }
+}
+
+/// A YouTube stream's caption key: 1–256 visible ASCII characters (it is pasted into the
+/// ingestion URL's query, form-encoded).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct StreamKey(String);
+
+impl StreamKey {
+    /// Validates a stream key.
+    ///
+    /// # Errors
+    /// Empty, longer than 256 characters, or a character outside visible ASCII.
+    pub fn parse(s: &str) -> Result<Self, InvalidValue> {
+        if (1..=256).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_graphic()) {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(InvalidValue::new(
+                "streamKey must be 1-256 visible ASCII characters",
+            ))
+        }
+    }
+
+    /// The key.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for StreamKey {
+    type Error = InvalidValue;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::parse(&s)
+    }
+}
+
+impl From<StreamKey> for String {
+    fn from(k: StreamKey) -> Self {
+        k.0
     }
 }
 
@@ -218,14 +293,26 @@ pub struct Session {
     pub captions_failed: u64,
     /// Current mic holder.
     pub mic_holder: Option<ClientId>,
+    /// Milliseconds YouTube's clock is ahead of ours, measured by the last sync (0 unsynced).
+    pub sync_offset_ms: i64,
 }
 
 impl Session {
     /// Whether its caption batches are delivered by publishing to its own subscribers (it has
-    /// no targets): such a delivery cannot fail, so it is recorded with the batch's meter.
+    /// no targets and no primary YouTube sender): such a delivery cannot fail, so it is
+    /// recorded with the batch's meter.
     #[must_use]
     pub fn delivers_to_itself(&self) -> bool {
-        self.targets.is_empty()
+        self.targets.is_empty() && self.primary_stream_key().is_none()
+    }
+
+    /// The stream key of lcyt's legacy mode: a session opened with a `streamKey` has a
+    /// primary YouTube sender whose status is the batch's reported status.
+    #[must_use]
+    pub fn primary_stream_key(&self) -> Option<StreamKey> {
+        self.stream_key
+            .as_deref()
+            .and_then(|k| StreamKey::parse(k).ok())
     }
 
     /// Whether the session has been idle for at least `ttl` at `now`.
@@ -305,6 +392,8 @@ pub struct SessionPatch {
     pub sequence: Option<u64>,
     /// New targets (replacing the old ones).
     pub targets: Option<Vec<Target>>,
+    /// A new clock offset against YouTube (`POST /sync`).
+    pub sync_offset_ms: Option<i64>,
 }
 
 /// The record an ended session leaves (not for erasure).
@@ -351,6 +440,17 @@ pub enum DeliveryOutcome {
         /// The HTTP status, when there was one.
         status_code: Option<u16>,
     },
+}
+
+/// What the primary YouTube sender (lcyt's legacy `streamKey` mode) answered for a batch:
+/// the status and receive time its `caption_result` reports. Sessions without one report 200
+/// and no time.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeliveryReceipt {
+    /// YouTube's status for the batch (any 2xx on success).
+    pub status_code: Option<u16>,
+    /// YouTube's trimmed answer body (its receive time), when not empty.
+    pub server_timestamp: Option<String>,
 }
 
 /// A failed caption delivery, as listed by `GET /stats`.
@@ -416,6 +516,7 @@ mod tests {
             captions_sent: 3,
             captions_failed: 1,
             mic_holder: None,
+            sync_offset_ms: 0,
         };
         let ttl = Duration::hours(2);
         assert!(!s.is_idle(datetime!(2026-01-01 12:29:59 UTC), ttl));
@@ -442,9 +543,24 @@ mod tests {
 
     #[test]
     fn targets_are_validated() {
-        assert!(Target::generic("https://hook.example/x").is_ok());
-        assert!(Target::generic("ftp://hook.example").is_err());
-        assert!(Target::generic("https://").is_err());
+        let none = BTreeMap::new;
+        assert!(Target::generic("https://hook.example/x", none()).is_ok());
+        assert!(Target::generic("ftp://hook.example", none()).is_err());
+        assert!(Target::generic("https://", none()).is_err());
+        let header = |k: &str, v: &str| BTreeMap::from([(k.to_owned(), v.to_owned())]);
+        assert!(Target::generic("https://h.example", header("X-Token", "a b")).is_ok());
+        assert!(Target::generic("https://h.example", header("X Token", "a")).is_err());
+        assert!(Target::generic("https://h.example", header("X-Token", "a\r\nb")).is_err());
+        let t: Target = serde_json::from_str(r#"{"type":"youtube","streamKey":"ab-cd"}"#).unwrap();
+        assert_eq!(
+            t,
+            Target::Youtube {
+                stream_key: StreamKey::parse("ab-cd").unwrap()
+            }
+        );
+        let g: Target =
+            serde_json::from_str(r#"{"type":"generic","url":"https://h.example"}"#).unwrap();
+        assert_eq!(g, Target::generic("https://h.example", none()).unwrap());
         assert!(ViewerKey::parse("ab").is_err());
         assert!(ViewerKey::parse("abc_-1").is_ok());
         let t: Target = serde_json::from_str(r#"{"type":"viewer","viewerKey":"room-1"}"#).unwrap();

@@ -33,7 +33,9 @@ pub mod scope;
 pub mod sse;
 pub mod state;
 pub mod v1;
+pub mod viewer_stats;
 pub mod wire;
+pub mod youtube;
 
 pub use blocking::{run_blocking, run_short};
 pub use error::ApiError;

@@ -38,6 +38,7 @@ impl SessionStore for MemStore {
             captions_sent: 0,
             captions_failed: 0,
             mic_holder: None,
+            sync_offset_ms: 0,
         };
         s.sessions.insert(spec.id, session.clone());
         let open_sessions = s.open_sessions_of(&spec.domain);
@@ -83,6 +84,9 @@ impl SessionStore for MemStore {
             }
             if let Some(targets) = &patch.targets {
                 x.targets.clone_from(targets);
+            }
+            if let Some(offset) = patch.sync_offset_ms {
+                x.sync_offset_ms = offset;
             }
             x.last_activity_at = x.last_activity_at.max(now);
             x.clone()

@@ -207,9 +207,16 @@ impl State {
                 .collect();
             closed.sort();
             for sid in &closed {
-                // Erasure leaves no record and no `sessions_ended` (EndReason::Erased).
+                // Erasure leaves no record (EndReason::Erased), but the site's totals still
+                // count the session as ended.
                 debug_assert!(!EndReason::Erased.leaves_record());
-                s.sessions.remove(sid);
+                if let Some(session) = s.sessions.remove(sid) {
+                    let duration_ms = tally_domain::session::duration_ms(session.started_at, now);
+                    s.domain_activity(
+                        DomainRollupKey::at(session.domain, now),
+                        DomainActivity::SessionEnded { duration_ms },
+                    );
+                }
             }
             out.closed_sessions.extend(closed);
             let rows_deleted = s.forget_key_history(*id);

@@ -139,6 +139,7 @@ diesel::table! {
         captions_sent -> Int8,
         captions_failed -> Int8,
         mic_holder -> Nullable<Text>,
+        sync_offset_ms -> Int8,
     }
 }
 

@@ -31,6 +31,7 @@ const SITE_LOCK_CLASS: i32 = 0x7461_6c73; // "tals"
 struct SessionChanges {
     sequence: Option<i64>,
     targets: Option<serde_json::Value>,
+    sync_offset_ms: Option<i64>,
 }
 
 /// Touches the session and applies `changes`; `None` when it is not open.
@@ -56,6 +57,7 @@ fn open_tx(c: &mut PgConnection, spec: &OpenSession) -> Result<OpenedSession, Fa
     let join = SessionChanges {
         sequence: None,
         targets: targets.clone(),
+        sync_offset_ms: None,
     };
     if let Some(session) = touch_with(c, &spec.id, join, spec.now)? {
         return Ok(OpenedSession {
@@ -82,6 +84,7 @@ fn open_tx(c: &mut PgConnection, spec: &OpenSession) -> Result<OpenedSession, Fa
         captions_sent: 0,
         captions_failed: 0,
         mic_holder: None,
+        sync_offset_ms: 0,
     };
     let Some(created) = diesel::insert_into(sessions::table)
         .values(&row)
@@ -235,6 +238,7 @@ impl SessionStore for PgStore {
             let changes = SessionChanges {
                 sequence: patch.sequence.map(|s| to_db(s, "sequence")).transpose()?,
                 targets: patch.targets.as_deref().map(targets_to_db).transpose()?,
+                sync_offset_ms: patch.sync_offset_ms,
             };
             touch_with(c, id, changes, now)
         })

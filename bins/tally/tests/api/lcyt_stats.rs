@@ -126,6 +126,25 @@ async fn erasure_anonymises_kills_tokens_blocks_the_email_and_keeps_site_totals(
         (res.status, res.json()["error"].as_str()),
         (409, Some("API key is erased"))
     );
+    // The erased key's open session ends in the site's totals (no session record); every
+    // other figure is unchanged.
     let after = app.admin("GET", "/usage", None).await.json();
-    assert_eq!(after["data"], before["data"], "site totals are unchanged");
+    let (b, a) = (&before["data"][0], &after["data"][0]);
+    assert_eq!(
+        a["sessions_ended"].as_u64(),
+        b["sessions_ended"].as_u64().map(|n| n + 1),
+        "{after}"
+    );
+    assert!(a["total_duration_ms"].as_u64() >= b["total_duration_ms"].as_u64());
+    for field in [
+        "domain",
+        "date",
+        "sessions_started",
+        "captions_sent",
+        "captions_failed",
+        "batches_sent",
+        "peak_sessions",
+    ] {
+        assert_eq!(a[field], b[field], "{field}: {before} vs {after}");
+    }
 }

@@ -17,16 +17,16 @@ use crate::principal::bearer;
 use crate::run_short;
 use crate::state::{session_service, state_of};
 
-/// The path whose token may also come in the query string.
-pub const QUERY_TOKEN_PATH: &str = "/events";
+/// The paths whose token may also come in the query string (the `EventSource` routes).
+pub const QUERY_TOKEN_PATHS: [&str; 2] = ["/events", "/events/stream"];
 
-/// The bearer token of a request: `Authorization: Bearer …`, else — on `GET /events` only,
-/// for `EventSource`, which cannot set headers — `?token=…` (tokens in URLs end up in logs,
-/// so no other route takes one).
+/// The bearer token of a request: `Authorization: Bearer …`, else — on `GET /events` and
+/// `GET /events/stream` only, for `EventSource`, which cannot set headers — `?token=…`
+/// (tokens in URLs end up in logs, so no other route takes one).
 #[must_use]
 pub fn bearer_token(req: &HttpRequest) -> Option<String> {
     bearer(req).or_else(|| {
-        if req.path() != QUERY_TOKEN_PATH {
+        if !QUERY_TOKEN_PATHS.contains(&req.path()) {
             return None;
         }
         web::Query::<TokenQuery>::from_query(req.query_string())
@@ -71,9 +71,16 @@ impl FromRequest for SessionAuth {
                 .jwt
                 .verify_session(&token, now)
                 .map_err(|_| ApiError::Unauthorized("Invalid or expired token".to_owned()))?;
+            // A token is valid only in the session lifetime it was issued in.
+            let started = claims
+                .lifetime_start()
+                .ok_or_else(|| ApiError::Unauthorized("Invalid or expired token".to_owned()))?;
             let service = session_service(&state);
             let (sid, kid) = (claims.sid.clone(), claims.kid);
-            let (session, key) = run_short(&state, move || service.authorize(&sid, kid)).await?;
+            let (session, key) = run_short(&state, move || {
+                service.authorize_lifetime(&sid, kid, started)
+            })
+            .await?;
             req.extensions_mut()
                 .insert(SessionDomain(session.domain.clone()));
             Ok(Self {

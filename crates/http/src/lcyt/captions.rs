@@ -4,10 +4,12 @@
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use tally_domain::caption::{compose, Caption, CaptionTime};
 use tally_domain::services::{MeterService, VerifyError};
+use tally_domain::session::Session;
 
 use super::auth::SessionAuth;
-use crate::delivery::{Caption, Job};
+use crate::delivery::Job;
 use crate::error::ApiError;
 use crate::extract::parse_json;
 use crate::ratelimit;
@@ -25,7 +27,23 @@ pub struct CaptionsRequest {
     captions: Option<Value>,
 }
 
-fn parse_captions(v: Option<&Value>) -> Result<Vec<Caption>, ApiError> {
+fn object(
+    c: &Value,
+    i: usize,
+    field: &str,
+) -> Result<Option<serde_json::Map<String, Value>>, ApiError> {
+    match c.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(m)) => Ok(Some(m.clone())),
+        Some(_) => Err(ApiError::BadRequest(format!(
+            "captions[{i}].{field} must be an object"
+        ))),
+    }
+}
+
+/// Validates a batch and resolves each caption's time against the session (`time` is ms
+/// since `started_at`, shifted by the session's sync offset) and its composed text.
+fn parse_captions(v: Option<&Value>, session: &Session) -> Result<Vec<Caption>, ApiError> {
     let bad = |m: &str| ApiError::BadRequest(m.to_owned());
     let items = v
         .and_then(Value::as_array)
@@ -40,27 +58,54 @@ fn parse_captions(v: Option<&Value>) -> Result<Vec<Caption>, ApiError> {
         .iter()
         .enumerate()
         .map(|(i, c)| {
-            let text = c.get("text").and_then(Value::as_str).ok_or_else(|| {
-                ApiError::BadRequest(format!("captions[{i}].text must be a string"))
-            })?;
+            let field = |f: &str, m: &str| ApiError::BadRequest(format!("captions[{i}].{f} {m}"));
+            let text = c
+                .get("text")
+                .and_then(Value::as_str)
+                .ok_or_else(|| field("text", "must be a string"))?;
             if text.chars().count() > MAX_TEXT {
-                return Err(ApiError::BadRequest(format!(
-                    "captions[{i}].text must be at most {MAX_TEXT} characters"
-                )));
+                return Err(field(
+                    "text",
+                    &format!("must be at most {MAX_TEXT} characters"),
+                ));
             }
-            let timestamp = match c.get("timestamp").or_else(|| c.get("time")) {
+            let time = CaptionTime::resolve(
+                c.get("timestamp"),
+                c.get("time"),
+                session.started_at,
+                session.sync_offset_ms,
+            )
+            .map_err(|(name, e)| ApiError::BadRequest(format!("captions[{i}].{name}: {e}")))?;
+            let translations = object(c, i, "translations")?;
+            let caption_lang = match c.get("captionLang") {
                 None | Some(Value::Null) => None,
-                Some(Value::String(s)) if s.chars().count() <= 64 => Some(s.clone()),
-                Some(Value::Number(n)) => Some(n.to_string()),
+                Some(Value::String(s)) if s.len() <= 64 => Some(s.clone()),
                 Some(_) => {
-                    return Err(ApiError::BadRequest(format!(
-                    "captions[{i}].timestamp must be a number or a string of at most 64 characters"
-                )))
+                    return Err(field(
+                        "captionLang",
+                        "must be a string of at most 64 characters",
+                    ))
                 }
             };
+            let show_original = match c.get("showOriginal") {
+                None | Some(Value::Null) => None,
+                Some(Value::Bool(b)) => Some(*b),
+                Some(_) => return Err(field("showOriginal", "must be a boolean")),
+            };
+            let composed_text = compose(
+                text,
+                caption_lang.as_deref().filter(|l| !l.is_empty()),
+                translations.as_ref(),
+                show_original.unwrap_or(false),
+            );
             Ok(Caption {
                 text: text.to_owned(),
-                timestamp,
+                composed_text,
+                time,
+                translations,
+                caption_lang,
+                show_original,
+                codes: object(c, i, "codes")?,
             })
         })
         .collect()
@@ -79,7 +124,7 @@ pub async fn post(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let r: CaptionsRequest = parse_json(&body)?;
-    let captions = parse_captions(r.captions.as_ref())?;
+    let captions = parse_captions(r.captions.as_ref(), &auth.session)?;
     // A place in the session's delivery queue first: a session whose deliveries are behind is
     // refused before anything is metered.
     let reservation = state

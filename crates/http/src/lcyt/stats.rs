@@ -9,7 +9,7 @@ use super::auth::SessionAuth;
 use crate::error::ApiError;
 use crate::run_blocking;
 use crate::state::AppState;
-use crate::wire::iso;
+use crate::wire::{iso, ymd};
 
 /// Most rows of each history list.
 const HISTORY: u32 = 100;
@@ -32,6 +32,7 @@ pub async fn get(auth: SessionAuth, state: web::Data<AppState>) -> Result<HttpRe
     })
     .await?;
     let k = &auth.key;
+    let k_id = k.id;
     let sessions: Vec<_> = records
         .iter()
         .map(|r| {
@@ -57,12 +58,30 @@ pub async fn get(auth: SessionAuth, state: web::Data<AppState>) -> Result<HttpRe
                 "statusCode": e.status_code,
                 "batchSize": e.batch_size,
                 "occurredAt": iso(e.occurred_at),
+                // lcyt-web's StatsModal reads lcyt-backend's names.
+                "timestamp": iso(e.occurred_at),
+                "errorCode": e.status_code.unwrap_or(502),
+                "errorMsg": e.error,
             })
         })
         .collect();
     let auth_events: Vec<_> = events
         .iter()
-        .map(|e| json!({ "event": e.kind.as_str(), "domain": e.domain, "occurredAt": iso(e.occurred_at) }))
+        .map(|e| {
+            json!({
+                "event": e.kind.as_str(),
+                "domain": e.domain,
+                "occurredAt": iso(e.occurred_at),
+                "timestamp": iso(e.occurred_at),
+                "eventType": e.kind.as_str(),
+            })
+        })
+        .collect();
+    let viewer_stats: Vec<_> = state
+        .viewers
+        .of(k_id)
+        .iter()
+        .map(|v| json!({ "date": ymd(v.date), "viewer_key": v.viewer_key, "views": v.views }))
         .collect();
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "private, no-store"))
@@ -80,6 +99,7 @@ pub async fn get(auth: SessionAuth, state: web::Data<AppState>) -> Result<HttpRe
             "sessions": sessions,
             "captionErrors": caption_errors,
             "authEvents": auth_events,
+            "viewerStats": viewer_stats,
         })))
 }
 
@@ -94,6 +114,7 @@ pub async fn erase(
     let service = ErasureService::new(state.ports.clone());
     let id = auth.key.id;
     run_blocking(move || service.erase_key(id)).await?;
+    state.viewers.forget(id);
     Ok(HttpResponse::Ok()
         .json(json!({ "ok": true, "message": "Your data has been anonymised and deleted." })))
 }

@@ -14,7 +14,7 @@ use tally_domain::services::{
     MeterService, OpenRequest, OpenSessionError, Ports, SessionService, SessionSettings, Stores,
     UsageService, FREE_TIER_LIMITS,
 };
-use tally_domain::session::{DeliveryOutcome, EndReason, SessionId};
+use tally_domain::session::{DeliveryOutcome, DeliveryReceipt, EndReason, SessionId};
 use tally_domain::tenancy::{OrgId, UserId};
 use tally_domain::usage::{EventKind, NewUsageEvent};
 use tally_domain::LocalBus;
@@ -450,6 +450,7 @@ fn captions_are_metered_per_caption_and_pushed() {
         "req-1",
         1,
         &DeliveryOutcome::Delivered { batch_size: 5 },
+        &DeliveryReceipt::default(),
     );
     let failed = DeliveryOutcome::Failed {
         batch_size: 1,
@@ -457,7 +458,7 @@ fn captions_are_metered_per_caption_and_pushed() {
         status_code: Some(403),
     };
     w.sessions()
-        .report_delivery(&s, "req-2", 2, failed)
+        .report_delivery(&s, "req-2", 2, failed, &DeliveryReceipt::default())
         .unwrap();
     assert_eq!(
         events.names(),

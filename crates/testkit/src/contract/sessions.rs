@@ -5,7 +5,7 @@ use tally_domain::mic::{ClientId, MicAction};
 use tally_domain::ports::DeliveryReport;
 use tally_domain::services::Stores;
 use tally_domain::session::{
-    DeliveryOutcome, EndReason, SessionId, SessionPatch, Target, ViewerKey,
+    DeliveryOutcome, EndReason, SessionId, SessionPatch, StreamKey, Target, ViewerKey,
 };
 use tally_domain::usage::{DomainCounters, DomainUsageQuery};
 use time::macros::date;
@@ -193,7 +193,8 @@ pub fn sessions_touch_and_idle(s: &Stores) {
     assert_eq!(s.sessions.touch_session(&missing, T0).unwrap(), None);
 }
 
-/// A patch applies the sequence and targets together and touches the session.
+/// A patch applies the sequence, targets and sync offset together and touches the session;
+/// every kind of target (generic headers, YouTube stream keys) survives the store.
 pub fn sessions_patch_applies_whole(s: &Stores) {
     let k = create_key(s, "patch-key-01", limits(None, None));
     let id = s
@@ -203,9 +204,19 @@ pub fn sessions_patch_applies_whole(s: &Stores) {
         .session
         .id;
     let later = T0 + Duration::minutes(1);
+    let hook = Target::generic(
+        "https://hook.example/in",
+        [("X-Token".to_owned(), "t 1".to_owned())].into(),
+    )
+    .unwrap();
+    let youtube = Target::Youtube {
+        stream_key: StreamKey::parse("ab-cd-ef").unwrap(),
+    };
+    let targets = vec![viewer("room-2"), hook, youtube];
     let patch = SessionPatch {
         sequence: Some(42),
-        targets: Some(vec![viewer("room-2")]),
+        targets: Some(targets.clone()),
+        sync_offset_ms: Some(-1250),
     };
     let sess = s
         .sessions
@@ -213,8 +224,13 @@ pub fn sessions_patch_applies_whole(s: &Stores) {
         .unwrap()
         .unwrap();
     assert_eq!(
-        (sess.sequence, sess.targets.clone(), sess.last_activity_at),
-        (42, vec![viewer("room-2")], later)
+        (
+            sess.sequence,
+            sess.targets.clone(),
+            sess.last_activity_at,
+            sess.sync_offset_ms
+        ),
+        (42, targets, later, -1250)
     );
     assert_eq!(s.sessions.get_session(&id).unwrap(), Some(sess));
     let missing = SessionId::parse("ffffffffffffffff").unwrap();

@@ -1,0 +1,1 @@
+ALTER TABLE sessions DROP COLUMN sync_offset_ms;
