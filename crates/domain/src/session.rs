@@ -178,7 +178,7 @@ impl Target {
     }
 }
 
-/// A YouTube stream's caption key: 1–256 visible ASCII characters (it is pasted into the
+/// A YouTube stream's caption key: 1–256 printable ASCII characters (it is pasted into the
 /// ingestion URL's query, form-encoded).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -188,13 +188,13 @@ impl StreamKey {
     /// Validates a stream key.
     ///
     /// # Errors
-    /// Empty, longer than 256 characters, or a character outside visible ASCII.
+    /// Empty, longer than 256 characters, or a character outside printable ASCII.
     pub fn parse(s: &str) -> Result<Self, InvalidValue> {
-        if (1..=256).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_graphic()) {
+        if (1..=256).contains(&s.len()) && s.bytes().all(|b| b == b' ' || b.is_ascii_graphic()) {
             Ok(Self(s.to_owned()))
         } else {
             Err(InvalidValue::new(
-                "streamKey must be 1-256 visible ASCII characters",
+                "streamKey must be 1-256 printable ASCII characters",
             ))
         }
     }

@@ -8,6 +8,7 @@
 )]
 
 mod errors;
+mod fake_youtube;
 mod health;
 mod helpers;
 mod lcyt_captions;
@@ -19,6 +20,7 @@ mod lcyt_live;
 mod lcyt_stats;
 mod lcyt_sweep;
 mod lcyt_usage;
+mod lcyt_youtube;
 mod ledger;
 mod ledger_lists;
 mod lyrcs;
