@@ -18,6 +18,7 @@ mod lcyt_instances;
 mod lcyt_keys;
 mod lcyt_live;
 mod lcyt_stats;
+mod lcyt_stream;
 mod lcyt_sweep;
 mod lcyt_usage;
 mod lcyt_youtube;
