@@ -17,6 +17,7 @@ mod lcyt_events;
 mod lcyt_instances;
 mod lcyt_keys;
 mod lcyt_live;
+mod lcyt_payloads;
 mod lcyt_stats;
 mod lcyt_stream;
 mod lcyt_sweep;
