@@ -13,6 +13,7 @@ mod health;
 mod helpers;
 mod lcyt_captions;
 mod lcyt_client;
+mod lcyt_cors;
 mod lcyt_events;
 mod lcyt_instances;
 mod lcyt_keys;
