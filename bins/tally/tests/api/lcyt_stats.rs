@@ -38,6 +38,40 @@ async fn stats_have_the_seed_shape() {
         (Some("session_start"), Some("https://localhost"))
     );
     assert!(ev["occurredAt"].as_str().unwrap().ends_with('Z'));
+    // lcyt-web's StatsModal reads lcyt-backend's names beside the seed's.
+    assert_eq!(ev["eventType"], "session_start");
+    assert_eq!(ev["timestamp"], ev["occurredAt"]);
+    assert_eq!(s["viewerStats"], json!([]));
+}
+
+#[actix_web::test]
+async fn viewer_stats_count_opens_of_the_keys_viewer_streams() {
+    let app = spawn_app().await;
+    let key = app.new_key(json!({ "owner": "A" })).await;
+    let body = json!({ "apiKey": key, "domain": "localhost", "targets": [{ "type": "viewer", "viewerKey": "hall-1" }] });
+    let token = app.call("POST", "/live", &[], Some(body)).await.json()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Before any caption went to the viewer key it belongs to no key (lcyt's rule).
+    let mut early = app.sse("/viewer/hall-1", None).await;
+    early.next().await;
+    let mut late = app.sse("/viewer/hall-1", None).await;
+    late.next().await;
+    app.captions(&token, 1).await;
+    assert_eq!(late.next().await.0, "caption");
+    let mut v1 = app.sse("/viewer/hall-1", None).await;
+    v1.next().await;
+    let mut v2 = app.sse("/viewer/hall-1", None).await;
+    v2.next().await;
+    let stats = app.bearer("GET", "/stats", &token, None).await.json();
+    let rows = stats["viewerStats"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{stats}");
+    assert_eq!(
+        (rows[0]["viewer_key"].as_str(), rows[0]["views"].as_u64()),
+        (Some("hall-1"), Some(2))
+    );
+    assert_eq!(rows[0]["date"].as_str().map(str::len), Some(10));
 }
 
 #[actix_web::test]
