@@ -67,10 +67,6 @@ impl CaptionTime {
                 let ms = number(n)
                     .filter(|ms| ms.abs() < 1.0e13)
                     .ok_or_else(|| ("time", InvalidValue::new("time is out of range")))?;
-                #[expect(
-                    clippy::cast_possible_truncation,
-                    reason = "bounded above; sub-millisecond digits are dropped"
-                )]
                 let ms = ms as i64;
                 Ok(Self::Resolved(
                     started_at + Duration::milliseconds(ms.saturating_add(sync_offset_ms)),
@@ -101,10 +97,6 @@ impl CaptionTime {
                 let f = number(n)
                     .filter(|f| f.abs() < 1.0e15)
                     .ok_or_else(|| InvalidValue::new("timestamp is out of range"))?;
-                #[expect(
-                    clippy::cast_possible_truncation,
-                    reason = "bounded above; sub-millisecond digits are dropped"
-                )]
                 Ok(if f == 0.0 {
                     Self::Unset
                 } else if f >= 1000.0 {

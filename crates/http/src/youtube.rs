@@ -83,14 +83,8 @@ pub fn sync_offset_ms(
     let half: time::Duration = (answered - sent) / 2;
     let mid: OffsetDateTime = sent + half;
     let ahead: time::Duration = server - mid;
-    #[expect(clippy::cast_precision_loss, reason = "clock offsets are small")]
     let ms = ahead.whole_microseconds() as f64 / 1000.0;
-    #[expect(
-        clippy::cast_possible_truncation,
-        reason = "clock offsets are far inside i64 milliseconds"
-    )]
-    let rounded = ms.round() as i64;
-    rounded
+    ms.round() as i64
 }
 
 /// Sends one ingestion POST: exactly `Content-Type: text/plain` (YouTube refuses a charset)
