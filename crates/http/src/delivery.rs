@@ -6,15 +6,12 @@
 //! The [`DeliveryHub`] is a service the [`AppState`](crate::state::AppState) holds: it is built
 //! from the ports and the session service and knows nothing of the state or of any surface.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use actix_web::http::header;
 use actix_web::web;
-use serde::Serialize;
-use serde_json::{Map, Value};
 use tally_domain::caption::Caption;
 use tally_domain::live::{CaptionFrame, Envelope, LiveEvent, Topic};
 use tally_domain::services::{Ports, SessionService};
@@ -22,10 +19,9 @@ use tally_domain::session::{DeliveryOutcome, DeliveryReceipt, Session, SessionId
 use tokio::sync::mpsc;
 
 use crate::viewer_stats::ViewerStats;
+use crate::webhook::{post_webhook, webhook_body, webhook_client};
 use crate::youtube;
 
-/// How long a webhook may take.
-pub const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
 /// A queue's worker stops after this long without work.
 const IDLE: Duration = Duration::from_secs(60);
 /// Most accepted batches of one session waiting for (or in) delivery. A `POST /captions` that
@@ -265,7 +261,10 @@ async fn deliver(hub: &Queues, job: Job) {
                 publish_captions(&hub.ports, Topic::Viewer(viewer_key.clone()), &job);
                 Ok(())
             }
-            Target::Generic { url, headers } => post_webhook(&client, url, headers, &job).await,
+            Target::Generic { url, headers } => {
+                let body = webhook_body(job.session.domain.as_str(), job.sequence, &job.captions);
+                post_webhook(&client, url, headers, body).await
+            }
             Target::Youtube { stream_key } => {
                 match post_youtube(hub, &client, stream_key.as_str(), &job).await {
                     Ok(a) if a.is_success() => Ok(()),
@@ -324,21 +323,6 @@ async fn post_youtube(
     youtube::post(client, &url, youtube::body(blocks)).await
 }
 
-thread_local! {
-    /// One webhook client per worker thread, built on first use: building one loads the TLS
-    /// trust store, far too slow to do per session (awc clients are per-thread by design).
-    static WEBHOOK_CLIENT: std::cell::OnceCell<awc::Client> = const { std::cell::OnceCell::new() };
-}
-
-/// This worker thread's HTTP client for webhooks and YouTube.
-#[must_use]
-pub fn webhook_client() -> awc::Client {
-    WEBHOOK_CLIENT.with(|c| {
-        c.get_or_init(|| awc::Client::builder().timeout(WEBHOOK_TIMEOUT).finish())
-            .clone()
-    })
-}
-
 fn publish_captions(ports: &Ports, topic: Topic, job: &Job) {
     for c in &job.captions {
         let event = LiveEvent::Caption(CaptionFrame {
@@ -355,76 +339,5 @@ fn publish_captions(ports: &Ports, topic: Topic, job: &Job) {
         }) {
             tracing::warn!(error = %e, "caption not published to every instance");
         }
-    }
-}
-
-/// The body a generic target receives (lcyt-clients reference §4.3), fields in lcyt's order.
-#[derive(Serialize)]
-struct WebhookBody<'a> {
-    source: &'a str,
-    sequence: u64,
-    captions: Vec<WebhookCaption<'a>>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct WebhookCaption<'a> {
-    text: &'a str,
-    composed_text: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    timestamp: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    translations: Option<&'a Map<String, Value>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    caption_lang: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    show_original: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    codes: Option<&'a Map<String, Value>>,
-}
-
-/// The exact bytes a generic target receives for `job`.
-#[must_use]
-pub fn webhook_body(job: &Job) -> Vec<u8> {
-    let body = WebhookBody {
-        source: job.session.domain.as_str(),
-        sequence: job.sequence,
-        captions: job
-            .captions
-            .iter()
-            .map(|c| WebhookCaption {
-                text: &c.text,
-                composed_text: &c.composed_text,
-                timestamp: c.time.fan_out(),
-                translations: c.translations.as_ref(),
-                caption_lang: c.caption_lang.as_deref().filter(|l| !l.is_empty()),
-                show_original: c.show_original,
-                codes: c.codes.as_ref(),
-            })
-            .collect(),
-    };
-    serde_json::to_vec(&body).unwrap_or_default()
-}
-
-async fn post_webhook(
-    client: &awc::Client,
-    url: &str,
-    headers: &BTreeMap<String, String>,
-    job: &Job,
-) -> Result<(), (String, Option<u16>)> {
-    // The target's own headers go after `Content-Type`, so they can override it.
-    let mut req = client
-        .post(url)
-        .insert_header((header::CONTENT_TYPE, "application/json"));
-    for (name, value) in headers {
-        req = req.insert_header((name.as_str(), value.as_str()));
-    }
-    match req.send_body(webhook_body(job)).await {
-        Ok(res) if res.status().is_success() => Ok(()),
-        Ok(res) => Err((
-            format!("HTTP {}", res.status().as_u16()),
-            Some(res.status().as_u16()),
-        )),
-        Err(e) => Err((e.to_string(), None)),
     }
 }

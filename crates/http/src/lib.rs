@@ -34,6 +34,7 @@ pub mod sse;
 pub mod state;
 pub mod v1;
 pub mod viewer_stats;
+pub mod webhook;
 pub mod wire;
 pub mod youtube;
 

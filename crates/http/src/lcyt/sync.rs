@@ -7,10 +7,10 @@ use serde_json::json;
 use tally_domain::session::{Session, SessionPatch};
 
 use super::auth::SessionAuth;
-use crate::delivery::webhook_client;
 use crate::error::ApiError;
 use crate::run_short;
 use crate::state::{session_service, AppState};
+use crate::webhook::webhook_client;
 use crate::youtube;
 
 /// The answer of one sync.
