@@ -19,6 +19,7 @@ pub mod origin;
 pub mod ports;
 pub mod services;
 pub mod session;
+pub mod target;
 pub mod tenancy;
 pub mod usage;
 
