@@ -11,7 +11,7 @@ use crate::mic::ClientId;
 use crate::origin::Domain;
 use crate::tenancy::{InvalidValue, OrgId};
 
-pub use crate::target::{StreamKey, Target, MAX_TARGETS, MAX_TARGET_HEADERS};
+pub use crate::target::{StreamKey, Target, ViewerKey, MAX_TARGETS, MAX_TARGET_HEADERS};
 
 /// A session id: the first 16 hex characters of SHA-256 of `<key>:<streamKey or "">:<domain>`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -58,49 +58,6 @@ impl SessionId {
 impl fmt::Display for SessionId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
-    }
-}
-
-/// A public viewer key: at least 3 of `[A-Za-z0-9_-]` (at most 128).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct ViewerKey(String);
-
-impl ViewerKey {
-    /// Validates a viewer key.
-    ///
-    /// # Errors
-    /// Shorter than 3 or longer than 128 characters, or a character outside `[A-Za-z0-9_-]`.
-    pub fn parse(s: &str) -> Result<Self, InvalidValue> {
-        if (3..=128).contains(&s.len())
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-        {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(InvalidValue::new(
-                "viewerKey must be 3-128 characters of letters, digits, _ or -",
-            ))
-        }
-    }
-
-    /// The key.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for ViewerKey {
-    type Error = InvalidValue;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        Self::parse(&s)
-    }
-}
-
-impl From<ViewerKey> for String {
-    fn from(k: ViewerKey) -> Self {
-        k.0
     }
 }
 

@@ -5,8 +5,50 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::session::ViewerKey;
 use crate::tenancy::InvalidValue;
+
+/// A public viewer key: at least 3 of `[A-Za-z0-9_-]` (at most 128).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ViewerKey(String);
+
+impl ViewerKey {
+    /// Validates a viewer key.
+    ///
+    /// # Errors
+    /// Shorter than 3 or longer than 128 characters, or a character outside `[A-Za-z0-9_-]`.
+    pub fn parse(s: &str) -> Result<Self, InvalidValue> {
+        if (3..=128).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(InvalidValue::new(
+                "viewerKey must be 3-128 characters of letters, digits, _ or -",
+            ))
+        }
+    }
+
+    /// The key.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for ViewerKey {
+    type Error = InvalidValue;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::parse(&s)
+    }
+}
+
+impl From<ViewerKey> for String {
+    fn from(k: ViewerKey) -> Self {
+        k.0
+    }
+}
 
 /// Where a session's captions are delivered.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
