@@ -68,9 +68,10 @@ impl CaptionTime {
                     .filter(|ms| ms.abs() < 1.0e13)
                     .ok_or_else(|| ("time", InvalidValue::new("time is out of range")))?;
                 let ms = ms as i64;
-                Ok(Self::Resolved(
-                    started_at + Duration::milliseconds(ms.saturating_add(sync_offset_ms)),
-                ))
+                started_at
+                    .checked_add(Duration::milliseconds(ms.saturating_add(sync_offset_ms)))
+                    .map(Self::Resolved)
+                    .ok_or_else(|| ("time", InvalidValue::new("time is out of range")))
             }
             Some(_) => Err((
                 "time",
@@ -120,7 +121,9 @@ impl CaptionTime {
             Self::Utc { at, .. } | Self::Resolved(at) => youtube_time(*at),
             Self::Verbatim(s) => s.clone(),
             Self::EpochMs(ms) => youtube_time(epoch_ms(*ms)),
-            Self::FromNowMs(ms) => youtube_time(now + Duration::milliseconds(*ms)),
+            Self::FromNowMs(ms) => {
+                youtube_time(now.checked_add(Duration::milliseconds(*ms)).unwrap_or(now))
+            }
         }
     }
 

@@ -314,7 +314,10 @@ async fn post_youtube(
     stream_key: &str,
     job: &Job,
 ) -> Result<youtube::Answer, String> {
-    let now = hub.ports.clock.now() + time::Duration::milliseconds(job.session.sync_offset_ms);
+    let ours = hub.ports.clock.now();
+    let now = ours
+        .checked_add(time::Duration::milliseconds(job.session.sync_offset_ms))
+        .unwrap_or(ours);
     let blocks = job.captions.iter().zip(0_i64..).map(|(c, i)| {
         let at = now + time::Duration::milliseconds(i * youtube::BATCH_SPACING_MS);
         (c.time.youtube(at), c.composed_text.as_str())

@@ -72,19 +72,26 @@ pub fn server_time(server_timestamp: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(&format!("{server_timestamp}Z"), &Rfc3339).ok()
 }
 
+/// The largest clock offset taken from a sync: an answer further off than a day is not a
+/// clock (and would push caption times out of range).
+pub const MAX_SYNC_OFFSET: time::Duration = time::Duration::DAY;
+
 /// lcyt's sync offset: YouTube's time minus the midpoint of the round trip, in whole ms
-/// (positive when YouTube's clock is ahead of ours).
+/// (positive when YouTube's clock is ahead of ours); `None` beyond [`MAX_SYNC_OFFSET`].
 #[must_use]
 pub fn sync_offset_ms(
     sent: OffsetDateTime,
     answered: OffsetDateTime,
     server: OffsetDateTime,
-) -> i64 {
+) -> Option<i64> {
     let half: time::Duration = (answered - sent) / 2;
     let mid: OffsetDateTime = sent + half;
     let ahead: time::Duration = server - mid;
+    if ahead.abs() > MAX_SYNC_OFFSET {
+        return None;
+    }
     let ms = ahead.whole_microseconds() as f64 / 1000.0;
-    ms.round() as i64
+    Some(ms.round() as i64)
 }
 
 /// Sends one ingestion POST: exactly `Content-Type: text/plain` (YouTube refuses a charset)
@@ -144,9 +151,11 @@ mod tests {
         let sent = datetime!(2024-01-15 12:00:00.000 UTC);
         let answered = datetime!(2024-01-15 12:00:00.100 UTC);
         let server = server_time("2024-01-15T12:00:01.550").unwrap();
-        assert_eq!(sync_offset_ms(sent, answered, server), 1500);
+        assert_eq!(sync_offset_ms(sent, answered, server), Some(1500));
         let behind = server_time("2024-01-15T11:59:59.050").unwrap();
-        assert_eq!(sync_offset_ms(sent, answered, behind), -1000);
+        assert_eq!(sync_offset_ms(sent, answered, behind), Some(-1000));
+        let absurd = server_time("9999-12-31T23:59:59.999").unwrap();
+        assert_eq!(sync_offset_ms(sent, answered, absurd), None);
         assert!(server_time("not a time").is_none());
         assert!(server_time("").is_none());
     }

@@ -57,7 +57,7 @@ pub async fn sync_session(state: &AppState, session: &Session) -> Result<Synced,
         .server_timestamp
         .as_deref()
         .and_then(youtube::server_time)
-        .map(|server| youtube::sync_offset_ms(sent, answered, server));
+        .and_then(|server| youtube::sync_offset_ms(sent, answered, server));
     let session = match offset {
         Some(ms) => {
             let service = session_service(state);
