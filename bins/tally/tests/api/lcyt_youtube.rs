@@ -38,6 +38,21 @@ fn assert_lcyt_headers(r: &crate::fake_youtube::Received) {
         Some(r.body.len().to_string().as_str())
     );
     assert_eq!(r.header("authorization"), None);
+    // Nothing else but the HTTP client's transport headers.
+    let mut names: Vec<&str> = r.headers.iter().map(|(k, _)| k.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "accept-encoding",
+            "content-length",
+            "content-type",
+            "date",
+            "host"
+        ],
+        "{r:?}"
+    );
+    assert_eq!(r.header("accept-encoding"), Some("identity"));
 }
 
 #[actix_web::test]
