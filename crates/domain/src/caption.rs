@@ -44,35 +44,42 @@ fn number(v: &serde_json::Number) -> Option<f64> {
     v.as_f64().filter(|f| f.is_finite())
 }
 
-impl CaptionTime {
-    /// Resolves a caption's `timestamp` and `time` fields. A non-null `timestamp` wins over
-    /// `time`; `time` is `started_at + time + sync_offset_ms`.
+/// A caption's time as read from the request, before the session is known: a `time` (ms
+/// since the session started) still needs the session's `startedAt` and sync offset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TimeInput {
+    /// Everything but `time`.
+    Given(CaptionTime),
+    /// `time`, in milliseconds since the session started.
+    SinceStart(i64),
+}
+
+impl TimeInput {
+    /// Reads a caption's `timestamp` and `time` fields. A non-null `timestamp` wins over
+    /// `time`.
     ///
     /// # Errors
     /// The field name and what is wrong: `timestamp` neither a string (≤ 64 characters; one
-    /// ending in `Z` must be an RFC 3339 time) nor a number, `time` not a number.
-    pub fn resolve(
+    /// ending in `Z` must be an RFC 3339 time) nor a number, `time` not a number (or beyond
+    /// ±10¹³ ms).
+    pub fn parse(
         timestamp: Option<&Value>,
         time: Option<&Value>,
-        started_at: OffsetDateTime,
-        sync_offset_ms: i64,
     ) -> Result<Self, (&'static str, InvalidValue)> {
         match timestamp {
             None | Some(Value::Null) => {}
-            Some(v) => return Self::timestamp(v).map_err(|e| ("timestamp", e)),
+            Some(v) => {
+                return CaptionTime::timestamp(v)
+                    .map(Self::Given)
+                    .map_err(|e| ("timestamp", e))
+            }
         }
         match time {
-            None | Some(Value::Null) => Ok(Self::Unset),
-            Some(Value::Number(n)) => {
-                let ms = number(n)
-                    .filter(|ms| ms.abs() < 1.0e13)
-                    .ok_or_else(|| ("time", InvalidValue::new("time is out of range")))?;
-                let ms = ms as i64;
-                started_at
-                    .checked_add(Duration::milliseconds(ms.saturating_add(sync_offset_ms)))
-                    .map(Self::Resolved)
-                    .ok_or_else(|| ("time", InvalidValue::new("time is out of range")))
-            }
+            None | Some(Value::Null) => Ok(Self::Given(CaptionTime::Unset)),
+            Some(Value::Number(n)) => number(n)
+                .filter(|ms| ms.abs() < 1.0e13)
+                .map(|ms| Self::SinceStart(ms as i64))
+                .ok_or_else(|| ("time", InvalidValue::new("time is out of range"))),
             Some(_) => Err((
                 "time",
                 InvalidValue::new(
@@ -80,6 +87,41 @@ impl CaptionTime {
                 ),
             )),
         }
+    }
+
+    /// The time within a session that started at `started_at` and whose clock is
+    /// `sync_offset_ms` behind YouTube's: `time` becomes `startedAt + time + syncOffset`.
+    ///
+    /// # Errors
+    /// `time` when that instant cannot be represented.
+    pub fn in_session(
+        self,
+        started_at: OffsetDateTime,
+        sync_offset_ms: i64,
+    ) -> Result<CaptionTime, (&'static str, InvalidValue)> {
+        match self {
+            Self::Given(t) => Ok(t),
+            Self::SinceStart(ms) => started_at
+                .checked_add(Duration::milliseconds(ms.saturating_add(sync_offset_ms)))
+                .map(CaptionTime::Resolved)
+                .ok_or_else(|| ("time", InvalidValue::new("time is out of range"))),
+        }
+    }
+}
+
+impl CaptionTime {
+    /// Reads and resolves a caption's `timestamp` and `time` fields within a session
+    /// ([`TimeInput::parse`], then [`TimeInput::in_session`]).
+    ///
+    /// # Errors
+    /// Those of both.
+    pub fn resolve(
+        timestamp: Option<&Value>,
+        time: Option<&Value>,
+        started_at: OffsetDateTime,
+        sync_offset_ms: i64,
+    ) -> Result<Self, (&'static str, InvalidValue)> {
+        TimeInput::parse(timestamp, time)?.in_session(started_at, sync_offset_ms)
     }
 
     fn timestamp(v: &Value) -> Result<Self, InvalidValue> {
@@ -223,6 +265,21 @@ mod tests {
         );
         assert_eq!(t.youtube(NOW), "2024-01-15T12:00:05.250");
         assert_eq!(t.fan_out().as_deref(), Some("2024-01-15T12:00:05.250Z"));
+    }
+
+    #[test]
+    fn time_is_read_before_the_session_is_known_and_resolved_in_it() {
+        let t = TimeInput::parse(None, Some(&json!(5000.9))).unwrap();
+        assert_eq!(t, TimeInput::SinceStart(5000));
+        assert_eq!(
+            t.in_session(START, -250).unwrap(),
+            CaptionTime::Resolved(datetime!(2024-01-15 12:00:04.750 UTC))
+        );
+        let given = TimeInput::parse(Some(&json!("x")), Some(&json!(5))).unwrap();
+        assert_eq!(
+            given.in_session(START, 0).unwrap(),
+            CaptionTime::Verbatim("x".to_owned())
+        );
     }
 
     #[test]
