@@ -15,7 +15,7 @@ use crate::mic::{ClientId, MicAction};
 use crate::origin::Domain;
 use crate::session::{
     CaptionError, DeliveryOutcome, EndReason, OpenSession, Session, SessionId, SessionPatch,
-    SessionRecord,
+    SessionRecord, ViewerDay, ViewerKey,
 };
 use crate::tenancy::{EmailHash, Org, OrgId, User, UserId, Username};
 use crate::usage::{
@@ -340,6 +340,21 @@ pub trait SessionStore: Send + Sync {
     /// # Errors
     /// [`StoreError`] on a backend failure.
     fn domain_usage(&self, query: &DomainUsageQuery) -> Result<Vec<DomainUsageRow>, StoreError>;
+
+    /// Counts one open of `viewer`'s public stream on `day`, for the key of the open session
+    /// whose targets deliver to it (the most recently active one when several do). A viewer
+    /// key no open session delivers to counts nothing.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure.
+    fn record_viewer_open(&self, viewer: &ViewerKey, day: Date) -> Result<(), StoreError>;
+
+    /// The key's viewer counts, newest day first, then by viewer key, at most `limit`.
+    /// Erasing or deleting the key deletes them.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure.
+    fn list_viewer_stats(&self, key: KeyId, limit: u32) -> Result<Vec<ViewerDay>, StoreError>;
 }
 
 /// How a meter names the key it charges.

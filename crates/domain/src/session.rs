@@ -11,7 +11,7 @@ use crate::mic::ClientId;
 use crate::origin::Domain;
 use crate::tenancy::{InvalidValue, OrgId};
 
-pub use crate::target::{StreamKey, Target, ViewerKey, MAX_TARGETS, MAX_TARGET_HEADERS};
+pub use crate::target::{StreamKey, Target, ViewerDay, ViewerKey, MAX_TARGETS, MAX_TARGET_HEADERS};
 
 /// A session id: the first 16 hex characters of SHA-256 of `<key>:<streamKey or "">:<domain>`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -50,6 +50,17 @@ impl From<ViewerKey> for String {
     }
 }
 
+/// One day of a viewer key's stream opens (`GET /stats`'s `viewerStats`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ViewerDay {
+    /// The UTC day.
+    pub date: time::Date,
+    /// The viewer key.
+    pub viewer_key: ViewerKey,
+    /// Opens of its stream that day.
+    pub views: u64,
+}
+
 /// Where a session's captions are delivered.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]

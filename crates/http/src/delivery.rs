@@ -18,7 +18,6 @@ use tally_domain::services::{Ports, SessionService};
 use tally_domain::session::{DeliveryOutcome, DeliveryReceipt, Session, SessionId, Target};
 use tokio::sync::mpsc;
 
-use crate::viewer_stats::ViewerStats;
 use crate::webhook::{post_webhook, webhook_body, webhook_client};
 use crate::youtube;
 
@@ -89,20 +88,13 @@ struct Queues {
     sessions: SessionService,
     /// YouTube's caption ingestion URL.
     youtube_url: String,
-    /// Who owns which viewer key (for viewer counts).
-    viewers: Arc<ViewerStats>,
 }
 
 impl DeliveryHub {
     /// An empty hub publishing on `ports`' bus, reporting outcomes through `sessions` and
     /// posting YouTube captions to `youtube_url`.
     #[must_use]
-    pub fn new(
-        ports: Ports,
-        sessions: SessionService,
-        youtube_url: String,
-        viewers: Arc<ViewerStats>,
-    ) -> Self {
+    pub fn new(ports: Ports, sessions: SessionService, youtube_url: String) -> Self {
         Self(Arc::new(Queues {
             queues: Mutex::default(),
             backlog: Mutex::default(),
@@ -110,7 +102,6 @@ impl DeliveryHub {
             ports,
             sessions,
             youtube_url,
-            viewers,
         }))
     }
 
@@ -257,7 +248,6 @@ async fn deliver(hub: &Queues, job: Job) {
     for target in &job.session.targets {
         let result = match target {
             Target::Viewer { viewer_key } => {
-                hub.viewers.own(viewer_key, job.session.key_id);
                 publish_captions(&hub.ports, Topic::Viewer(viewer_key.clone()), &job);
                 Ok(())
             }

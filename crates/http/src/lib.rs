@@ -33,7 +33,6 @@ pub mod scope;
 pub mod sse;
 pub mod state;
 pub mod v1;
-pub mod viewer_stats;
 pub mod webhook;
 pub mod wire;
 pub mod youtube;

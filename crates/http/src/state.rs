@@ -11,7 +11,6 @@ use tally_domain::services::{Ports, SessionService, SessionSettings};
 
 use crate::delivery::DeliveryHub;
 use crate::error::ApiError;
-use crate::viewer_stats::ViewerStats;
 
 /// Which store backs this instance (reported by `/health`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,8 +123,6 @@ pub struct AppState {
     pub delivery: DeliveryHub,
     /// When this instance's state was built (`/health`'s `uptime`).
     pub started: std::time::Instant,
-    /// Viewer stream opens per key (this instance's).
-    pub viewers: Arc<ViewerStats>,
 }
 
 impl AppState {
@@ -133,15 +130,12 @@ impl AppState {
     #[must_use]
     pub fn new(ports: Ports, jwt: JwtKeys, settings: Settings) -> Self {
         let sessions = SessionService::new(ports.clone(), settings.session_settings());
-        let viewers = Arc::new(ViewerStats::default());
         Self {
             delivery: DeliveryHub::new(
                 ports.clone(),
                 sessions,
                 settings.youtube_ingestion_url.clone(),
-                viewers.clone(),
             ),
-            viewers,
             ports,
             jwt: Arc::new(jwt),
             settings: Arc::new(settings),

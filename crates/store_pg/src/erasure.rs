@@ -44,8 +44,8 @@ fn close_sessions(
     Ok(closed)
 }
 
-/// Deletes the key's history (session records, caption errors, auth events, usage events and
-/// their idempotency records) and moves its rollups to the anonymous bucket. Returns the
+/// Deletes the key's history (session records, caption errors, auth events, viewer counts,
+/// usage events and their idempotency records) and moves its rollups to the anonymous bucket. Returns the
 /// rows deleted, idempotency records not counted.
 fn forget_history(c: &mut PgConnection, key: KeyId) -> Result<u64, Fail> {
     let records = diesel::delete(session_records::table.filter(session_records::key_id.eq(key.0)))
@@ -58,9 +58,12 @@ fn forget_history(c: &mut PgConnection, key: KeyId) -> Result<u64, Fail> {
         .execute(c)?;
     let events =
         diesel::delete(usage_events::table.filter(usage_events::key_id.eq(key.0))).execute(c)?;
+    let viewers = crate::viewers::forget(c, key)?;
     anonymise_key(c, key)?;
     let total = [records, errors, auth, events].iter().sum::<usize>();
-    Ok(u64::try_from(total).unwrap_or(u64::MAX))
+    Ok(u64::try_from(total)
+        .unwrap_or(u64::MAX)
+        .saturating_add(viewers))
 }
 
 /// Erases keys as [`tally_domain::erasure`] describes, in the caller's transaction.

@@ -8,11 +8,11 @@ use tally_domain::mic::{next_holder, ClientId, MicAction};
 use tally_domain::ports::{DeliveryReport, OpenedSession, SessionStore};
 use tally_domain::session::{
     CaptionError, DeliveryOutcome, EndReason, OpenSession, Session, SessionId, SessionPatch,
-    SessionRecord,
+    SessionRecord, ViewerDay, ViewerKey,
 };
 use tally_domain::usage::{DomainActivity, DomainUsageQuery, DomainUsageRow};
 use tally_domain::StoreError;
-use time::OffsetDateTime;
+use time::{Date, OffsetDateTime};
 
 use crate::convert::{from_db, micros, to_db};
 use crate::error::{corrupt, Fail};
@@ -287,6 +287,14 @@ impl SessionStore for PgStore {
         now: OffsetDateTime,
     ) -> Result<Option<SessionRecord>, StoreError> {
         self.tx(|c| end_tx(c, id, reason, now))
+    }
+
+    fn record_viewer_open(&self, viewer: &ViewerKey, day: Date) -> Result<(), StoreError> {
+        self.tx(|c| crate::viewers::record_open(c, viewer, day))
+    }
+
+    fn list_viewer_stats(&self, key: KeyId, limit: u32) -> Result<Vec<ViewerDay>, StoreError> {
+        self.read(|c| crate::viewers::list(c, key, limit))
     }
 
     fn list_open_sessions(&self, key: Option<KeyId>) -> Result<Vec<Session>, StoreError> {

@@ -12,6 +12,7 @@ use tally_domain::session::ViewerKey;
 
 use super::auth::SessionAuth;
 use crate::error::ApiError;
+use crate::run_blocking;
 use crate::sse::{self, frame, ProjectStream};
 use crate::state::AppState;
 
@@ -91,9 +92,13 @@ pub async fn viewer_events(
     path: actix_web::web::Path<String>,
 ) -> Result<impl Responder, ApiError> {
     let key = ViewerKey::parse(&path).map_err(|e| ApiError::BadRequest(e.0))?;
-    state
-        .viewers
-        .opened(&key, tally_domain::limits::utc_day(state.ports.clock.now()));
+    // Each open is a view of the key whose session delivers here; a failure to count it
+    // does not keep the viewer from the stream.
+    let (sessions, viewer) = (state.ports.stores.sessions.clone(), key.clone());
+    let day = tally_domain::limits::utc_day(state.ports.clock.now());
+    if let Err(e) = run_blocking(move || sessions.record_viewer_open(&viewer, day)).await {
+        tracing::warn!(error = %e, "viewer open not counted");
+    }
     let connected = frame("connected", r#"{"ok":true}"#);
     Ok(sse::response(sse::events(
         state.get_ref().clone(),

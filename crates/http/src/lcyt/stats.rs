@@ -13,6 +13,8 @@ use crate::wire::{iso, ymd};
 
 /// Most rows of each history list.
 const HISTORY: u32 = 100;
+/// Most rows of `viewerStats` (a year of one viewer key).
+const VIEWER_DAYS: u32 = 366;
 
 /// `GET /stats`: the key's usage and its recent sessions, caption errors and auth events.
 ///
@@ -22,17 +24,17 @@ pub async fn get(auth: SessionAuth, state: web::Data<AppState>) -> Result<HttpRe
     let stores = state.ports.stores.clone();
     let key = auth.key.clone();
     let today = utc_day(state.ports.clock.now());
-    let (usage, records, errors, events) = run_blocking(move || {
+    let (usage, records, errors, events, viewers) = run_blocking(move || {
         Ok::<_, tally_domain::StoreError>((
             stores.keys.key_usage(key.id, today)?.unwrap_or_default(),
             stores.sessions.list_session_records(key.id, HISTORY)?,
             stores.sessions.list_caption_errors(key.id, HISTORY)?,
             stores.keys.list_auth_events(key.id, HISTORY)?,
+            stores.sessions.list_viewer_stats(key.id, VIEWER_DAYS)?,
         ))
     })
     .await?;
     let k = &auth.key;
-    let k_id = k.id;
     let sessions: Vec<_> = records
         .iter()
         .map(|r| {
@@ -77,9 +79,7 @@ pub async fn get(auth: SessionAuth, state: web::Data<AppState>) -> Result<HttpRe
             })
         })
         .collect();
-    let viewer_stats: Vec<_> = state
-        .viewers
-        .of(k_id)
+    let viewer_stats: Vec<_> = viewers
         .iter()
         .map(|v| json!({ "date": ymd(v.date), "viewer_key": v.viewer_key, "views": v.views }))
         .collect();
@@ -114,7 +114,6 @@ pub async fn erase(
     let service = ErasureService::new(state.ports.clone());
     let id = auth.key.id;
     run_blocking(move || service.erase_key(id)).await?;
-    state.viewers.forget(id);
     Ok(HttpResponse::Ok()
         .json(json!({ "ok": true, "message": "Your data has been anonymised and deleted." })))
 }

@@ -578,3 +578,42 @@ pub fn sessions_domain_usage_by_hour_and_day(s: &Stores) {
         expected
     );
 }
+
+/// A viewer open counts for the key whose open session delivers to the viewer key (the most
+/// recently active one), per UTC day; unowned viewer keys count nothing; erasure forgets.
+pub fn sessions_viewer_opens_count_for_the_delivering_key(s: &Stores) {
+    let a = create_key(s, "viewer-key-a", limits(None, None));
+    let b = create_key(s, "viewer-key-b", limits(None, None));
+    let hall = ViewerKey::parse("hall-9").unwrap();
+    let room = ViewerKey::parse("room-9").unwrap();
+    let mut spec = open_spec(&a, "viewer-key-a", "a.example", T0);
+    spec.targets = Some(vec![viewer("hall-9"), viewer("room-9")]);
+    s.sessions.open_session(spec).unwrap();
+    let day = date!(2026 - 03 - 10);
+    let next = date!(2026 - 03 - 11);
+    s.sessions.record_viewer_open(&hall, day).unwrap();
+    s.sessions.record_viewer_open(&hall, day).unwrap();
+    s.sessions.record_viewer_open(&room, next).unwrap();
+    s.sessions
+        .record_viewer_open(&ViewerKey::parse("nobody").unwrap(), day)
+        .unwrap();
+    let rows = s.sessions.list_viewer_stats(a.id, 10).unwrap();
+    let got: Vec<_> = rows
+        .iter()
+        .map(|r| (r.date, r.viewer_key.as_str(), r.views))
+        .collect();
+    assert_eq!(got, vec![(next, "room-9", 1), (day, "hall-9", 2)]);
+    assert_eq!(s.sessions.list_viewer_stats(a.id, 1).unwrap().len(), 1);
+
+    // A later session of another key delivering to the hall takes its views.
+    let mut spec = open_spec(&b, "viewer-key-b", "b.example", T0 + Duration::minutes(5));
+    spec.targets = Some(vec![viewer("hall-9")]);
+    s.sessions.open_session(spec).unwrap();
+    s.sessions.record_viewer_open(&hall, day).unwrap();
+    assert_eq!(s.sessions.list_viewer_stats(b.id, 10).unwrap()[0].views, 1);
+    assert_eq!(s.sessions.list_viewer_stats(a.id, 10).unwrap()[1].views, 2);
+
+    s.usage.erase_keys(&[a.id], T0).unwrap();
+    assert!(s.sessions.list_viewer_stats(a.id, 10).unwrap().is_empty());
+    assert_eq!(s.sessions.list_viewer_stats(b.id, 10).unwrap().len(), 1);
+}
