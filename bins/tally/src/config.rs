@@ -89,7 +89,12 @@ pub struct Config {
     pub session_ttl: Duration,
     /// Idle sweep interval: `TALLY_SESSION__SWEEP_SECS` or `CLEANUP_INTERVAL` (ms), default 60 s.
     pub sweep_interval: Duration,
+    /// YouTube's caption ingestion URL (`youtube.ingestion_url`,
+    /// `TALLY_YOUTUBE__INGESTION_URL`), default [`DEFAULT_YOUTUBE_INGESTION_URL`].
+    pub youtube_ingestion_url: String,
 }
+
+pub use tally_http::state::DEFAULT_YOUTUBE_INGESTION_URL;
 
 impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -104,6 +109,7 @@ impl std::fmt::Debug for Config {
             .field("free_apikey_active", &self.free_apikey_active)
             .field("session_ttl", &self.session_ttl)
             .field("sweep_interval", &self.sweep_interval)
+            .field("youtube_ingestion_url", &self.youtube_ingestion_url)
             .finish()
     }
 }
@@ -135,6 +141,12 @@ struct Layered {
     allowed_domains: String,
     usage_public: bool,
     free_apikey_active: bool,
+    youtube: LayeredYoutube,
+}
+
+#[derive(Debug, Deserialize)]
+struct LayeredYoutube {
+    ingestion_url: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -177,7 +189,8 @@ pub fn load(sources: &Sources) -> Result<Config, ConfigError> {
         .set_default("database.batch_writers", 2)?
         .set_default("allowed_domains", DEFAULT_ALLOWED_DOMAINS)?
         .set_default("usage_public", false)?
-        .set_default("free_apikey_active", false)?;
+        .set_default("free_apikey_active", false)?
+        .set_default("youtube.ingestion_url", DEFAULT_YOUTUBE_INGESTION_URL)?;
     if let Some((path, required)) = &sources.file {
         builder = builder.add_source(
             File::from(path.as_path())
@@ -219,6 +232,18 @@ fn resolve(l: Layered, env: &HashMap<String, String>) -> Result<Config, ConfigEr
         None => seconds("session.sweep_secs", l.session.sweep_secs)?,
     };
     let database = database(&l.database)?;
+    let youtube_ingestion_url = l.youtube.ingestion_url.trim().to_owned();
+    let scheme_ok = ["http://", "https://"]
+        .iter()
+        .any(|p| youtube_ingestion_url.starts_with(p) && youtube_ingestion_url.len() > p.len());
+    if !scheme_ok || youtube_ingestion_url.contains(['?', '#', ' ']) {
+        return Err(ConfigError::Invalid {
+            name: "youtube.ingestion_url",
+            message: format!(
+                "{youtube_ingestion_url:?} is not an http(s) URL without query or fragment"
+            ),
+        });
+    }
     Ok(Config {
         http: HttpConfig {
             host: l.http.host,
@@ -246,6 +271,7 @@ fn resolve(l: Layered, env: &HashMap<String, String>) -> Result<Config, ConfigEr
             }),
         session_ttl,
         sweep_interval,
+        youtube_ingestion_url,
     })
 }
 

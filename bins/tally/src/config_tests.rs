@@ -261,3 +261,25 @@ fn debug_output_redacts_secrets() {
         assert!(!shown.contains(secret), "{shown}");
     }
 }
+
+#[test]
+fn youtube_ingestion_url_defaults_to_youtube_and_is_configurable() {
+    let c = from_env(&[]).unwrap();
+    assert_eq!(
+        c.youtube_ingestion_url,
+        "http://upload.youtube.com/closedcaption"
+    );
+    let c = from_env(&[(
+        "TALLY_YOUTUBE__INGESTION_URL",
+        "http://127.0.0.1:9000/closedcaption",
+    )])
+    .unwrap();
+    assert_eq!(
+        c.youtube_ingestion_url,
+        "http://127.0.0.1:9000/closedcaption"
+    );
+    let e = from_env(&[("TALLY_YOUTUBE__INGESTION_URL", "ftp://x/cc")]).unwrap_err();
+    assert!(e.to_string().contains("youtube.ingestion_url"), "{e}");
+    let e = from_env(&[("TALLY_YOUTUBE__INGESTION_URL", "http://x/cc?cid=1")]).unwrap_err();
+    assert!(e.to_string().contains("youtube.ingestion_url"), "{e}");
+}

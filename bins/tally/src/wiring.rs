@@ -145,6 +145,7 @@ pub fn state(config: &Config, stores: Stores, store: StoreKind) -> AppState {
         sweep_interval: config.sweep_interval,
         store,
         version: env!("CARGO_PKG_VERSION").to_owned(),
+        youtube_ingestion_url: config.youtube_ingestion_url.clone(),
     };
     AppState::new(ports, jwt, settings)
 }

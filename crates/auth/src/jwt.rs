@@ -27,9 +27,29 @@ pub struct SessionClaims {
     pub iat: i64,
     /// Expires at, unix seconds; the token is rejected from this second on.
     pub exp: i64,
+    /// When the session lifetime it was issued in started, unix milliseconds: a session
+    /// ended and opened again (same derived id) does not honour its earlier tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sst: Option<i64>,
 }
 
 impl SessionClaims {
+    /// Binds the claims to the session lifetime that started at `started_at`.
+    #[must_use]
+    pub fn in_lifetime(mut self, started_at: OffsetDateTime) -> Self {
+        let ms = started_at.unix_timestamp_nanos() / 1_000_000;
+        self.sst = i64::try_from(ms).ok();
+        self
+    }
+
+    /// The start of the session lifetime the token was issued in, if it says.
+    #[must_use]
+    pub fn lifetime_start(&self) -> Option<OffsetDateTime> {
+        self.sst.and_then(|ms| {
+            OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()
+        })
+    }
+
     /// Claims issued at `now`, valid for `ttl` (rounded up to whole seconds).
     #[must_use]
     pub fn new(sid: SessionId, kid: KeyId, jti: Uuid, now: OffsetDateTime, ttl: Duration) -> Self {
@@ -40,6 +60,7 @@ impl SessionClaims {
             jti,
             iat,
             exp,
+            sst: None,
         }
     }
 }

@@ -190,3 +190,21 @@ fn random_secrets_differ_and_make_working_keys() {
     );
     assert_eq!(format!("{k:?}"), "JwtKeys(<redacted>)");
 }
+
+#[test]
+fn session_tokens_carry_the_lifetime_they_were_issued_in() {
+    let started = datetime!(2026-03-01 11:59:30.125 UTC);
+    let claims = session().in_lifetime(started);
+    assert_eq!(claims.sst, Some(1_772_366_370_125));
+    let token = keys().issue(claims).unwrap();
+    let back = keys().verify_session(&token, NOW).unwrap();
+    assert_eq!(back.lifetime_start(), Some(started));
+    assert_eq!(payload(&token)["sst"], 1_772_366_370_125_i64);
+    // A token issued without one says so (the HTTP layer refuses it).
+    let bare = keys().issue(session()).unwrap();
+    assert_eq!(
+        keys().verify_session(&bare, NOW).unwrap().lifetime_start(),
+        None
+    );
+    assert!(payload(&bare).get("sst").is_none());
+}

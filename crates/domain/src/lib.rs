@@ -7,6 +7,7 @@
 
 pub mod audit;
 pub mod bus;
+pub mod caption;
 pub mod clock;
 pub mod erasure;
 pub mod ids;
@@ -18,6 +19,7 @@ pub mod origin;
 pub mod ports;
 pub mod services;
 pub mod session;
+pub mod target;
 pub mod tenancy;
 pub mod usage;
 

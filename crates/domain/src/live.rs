@@ -28,9 +28,12 @@ pub enum LiveEvent {
         sequence: u64,
         /// Captions in it.
         count: u64,
-        /// 200 on success.
+        /// The primary YouTube sender's status (any 2xx), else 200.
         #[serde(rename = "statusCode")]
         status_code: u16,
+        /// YouTube's receive time from the primary sender's answer, when it gave one.
+        #[serde(rename = "serverTimestamp", default)]
+        server_timestamp: Option<String>,
     },
     /// A caption batch failed.
     CaptionError {
@@ -68,14 +71,29 @@ pub enum LiveEvent {
     /// The session ended; the stream ends after this.
     SessionClosed {},
     /// One caption on a public viewer stream.
-    Caption {
-        /// Caption text.
-        text: String,
-        /// Sequence of its batch.
-        sequence: u64,
-        /// Client timestamp, if one was sent.
-        timestamp: Option<String>,
-    },
+    Caption(CaptionFrame),
+}
+
+/// The `caption` frame of a viewer stream (lcyt-clients reference §4.2); fields in lcyt's
+/// order, optional ones left out when absent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CaptionFrame {
+    /// Caption text as sent.
+    pub text: String,
+    /// The composed text (translation rule).
+    pub composed_text: String,
+    /// Sequence of its batch.
+    pub sequence: u64,
+    /// The timestamp viewers get (see `CaptionTime::fan_out`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<String>,
+    /// Client translations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub translations: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Metacode values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codes: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl LiveEvent {
@@ -88,13 +106,17 @@ impl LiveEvent {
             Self::MicState { .. } => "mic_state",
             Self::Usage { .. } => "usage",
             Self::SessionClosed {} => "session_closed",
-            Self::Caption { .. } => "caption",
+            Self::Caption(_) => "caption",
         }
     }
 
     /// The SSE `data` payload as compact JSON.
     #[must_use]
     pub fn data_json(&self) -> String {
+        // A caption frame keeps its fields in lcyt's order (a `Value` would sort them).
+        if let Self::Caption(frame) = self {
+            return serde_json::to_string(frame).unwrap_or_else(|_| "{}".to_owned());
+        }
         serde_json::to_value(self)
             .ok()
             .and_then(|mut v| v.get_mut("data").map(serde_json::Value::take))
@@ -134,6 +156,29 @@ mod tests {
             v,
             serde_json::json!({"lifetimeUsed": 3, "dailyUsed": 2, "dailyLimit": null, "lifetimeLimit": 9})
         );
+    }
+
+    #[test]
+    fn caption_frames_keep_lcyt_field_order() {
+        let frame = CaptionFrame {
+            text: "hello".to_owned(),
+            composed_text: "hei".to_owned(),
+            sequence: 3,
+            timestamp: None,
+            translations: serde_json::json!({ "fi": "hei" }).as_object().cloned(),
+            codes: None,
+        };
+        let e = LiveEvent::Caption(frame);
+        assert_eq!(
+            e.data_json(),
+            r#"{"text":"hello","composedText":"hei","sequence":3,"translations":{"fi":"hei"}}"#
+        );
+        let env = Envelope {
+            topic: Topic::Viewer(ViewerKey::parse("room").unwrap()),
+            event: e,
+        };
+        let v = serde_json::to_value(&env).unwrap();
+        assert_eq!(serde_json::from_value::<Envelope>(v).unwrap(), env);
     }
 
     #[test]

@@ -15,7 +15,7 @@ use crate::mic::{ClientId, MicAction};
 use crate::origin::Domain;
 use crate::session::{
     CaptionError, DeliveryOutcome, EndReason, OpenSession, Session, SessionId, SessionPatch,
-    SessionRecord,
+    SessionRecord, ViewerDay, ViewerKey,
 };
 use crate::tenancy::{EmailHash, Org, OrgId, User, UserId, Username};
 use crate::usage::{
@@ -340,6 +340,21 @@ pub trait SessionStore: Send + Sync {
     /// # Errors
     /// [`StoreError`] on a backend failure.
     fn domain_usage(&self, query: &DomainUsageQuery) -> Result<Vec<DomainUsageRow>, StoreError>;
+
+    /// Counts one open of `viewer`'s public stream on `day`, for the key of the open session
+    /// whose targets deliver to it (the most recently active one when several do). A viewer
+    /// key no open session delivers to counts nothing.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure.
+    fn record_viewer_open(&self, viewer: &ViewerKey, day: Date) -> Result<(), StoreError>;
+
+    /// The key's viewer counts, newest day first, then by viewer key, at most `limit`.
+    /// Erasing or deleting the key deletes them.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure.
+    fn list_viewer_stats(&self, key: KeyId, limit: u32) -> Result<Vec<ViewerDay>, StoreError>;
 }
 
 /// How a meter names the key it charges.
@@ -379,6 +394,10 @@ pub struct MeterRequest {
     /// fail) the batch of `units` captions is recorded as delivered in the same transaction,
     /// exactly as [`SessionStore::record_delivery`] records `Delivered` for it at `now`.
     pub session: Option<SessionId>,
+    /// With `session`: the start of the session lifetime the caller's token was issued in. A
+    /// session that started at another instant (it was ended and opened again since) is
+    /// refused like an ended one ([`Session::in_lifetime`]); `None` skips the check.
+    pub session_lifetime: Option<OffsetDateTime>,
     /// Now: decides the UTC day and expiry.
     pub now: OffsetDateTime,
 }
@@ -448,7 +467,7 @@ pub trait UsageStore: Send + Sync {
     /// the units to both,
     /// record the event (org, user and key taken from the key), update its hourly rollup,
     /// and, for a `session` meter (refused with [`MeterError::SessionEnded`] unless the
-    /// session is open and the key's), advance its sequence by one, touch it, remember that
+    /// session is open, the key's and in `session_lifetime`), advance its sequence by one, touch it, remember that
     /// sequence on the key (`sequence`, `last_caption_at = now`) and record a self-delivered
     /// batch (see [`MeterRequest::session`]).
     ///

@@ -11,6 +11,8 @@ use crate::mic::ClientId;
 use crate::origin::Domain;
 use crate::tenancy::{InvalidValue, OrgId};
 
+pub use crate::target::{StreamKey, Target, ViewerDay, ViewerKey, MAX_TARGETS, MAX_TARGET_HEADERS};
+
 /// A session id: the first 16 hex characters of SHA-256 of `<key>:<streamKey or "">:<domain>`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -56,91 +58,6 @@ impl SessionId {
 impl fmt::Display for SessionId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
-    }
-}
-
-/// A public viewer key: at least 3 of `[A-Za-z0-9_-]` (at most 128).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct ViewerKey(String);
-
-impl ViewerKey {
-    /// Validates a viewer key.
-    ///
-    /// # Errors
-    /// Shorter than 3 or longer than 128 characters, or a character outside `[A-Za-z0-9_-]`.
-    pub fn parse(s: &str) -> Result<Self, InvalidValue> {
-        if (3..=128).contains(&s.len())
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-        {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(InvalidValue::new(
-                "viewerKey must be 3-128 characters of letters, digits, _ or -",
-            ))
-        }
-    }
-
-    /// The key.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for ViewerKey {
-    type Error = InvalidValue;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        Self::parse(&s)
-    }
-}
-
-impl From<ViewerKey> for String {
-    fn from(k: ViewerKey) -> Self {
-        k.0
-    }
-}
-
-/// Where a session's captions are delivered.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase")]
-pub enum Target {
-    /// Broadcast on the public `GET /viewer/{viewerKey}` stream.
-    Viewer {
-        /// The public key of the stream.
-        #[serde(rename = "viewerKey")]
-        viewer_key: ViewerKey,
-    },
-    /// HTTP POST of `{source, sequence, captions}` to a URL.
-    Generic {
-        /// An `http` or `https` URL.
-        url: String,
-    },
-}
-
-/// Most targets a session may have.
-pub const MAX_TARGETS: usize = 16;
-
-impl Target {
-    /// A generic target, validating its URL.
-    ///
-    /// # Errors
-    /// When the URL is not `http(s)://host…` or is longer than 2,048 characters.
-    pub fn generic(url: &str) -> Result<Self, InvalidValue> {
-        let rest = url
-            .strip_prefix("http://")
-            .or_else(|| url.strip_prefix("https://"))
-            .ok_or_else(|| {
-                InvalidValue(format!("Generic target URL must use http or https: {url}"))
-            })?;
-        let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
-        if host.is_empty() || url.len() > 2048 || url.chars().any(char::is_whitespace) {
-            return Err(InvalidValue(format!("Invalid generic target URL: {url}")));
-        }
-        Ok(Self::Generic {
-            url: url.to_owned(),
-        })
     }
 }
 
@@ -218,14 +135,35 @@ pub struct Session {
     pub captions_failed: u64,
     /// Current mic holder.
     pub mic_holder: Option<ClientId>,
+    /// Milliseconds YouTube's clock is ahead of ours, measured by the last sync (0 unsynced).
+    pub sync_offset_ms: i64,
 }
 
 impl Session {
+    /// Whether this is the lifetime of the session that started at `started` — a token
+    /// carries its session's start (to the millisecond, which is what tokens hold), so that
+    /// a session ended and opened again does not revive the old lifetime's tokens.
+    #[must_use]
+    pub fn in_lifetime(&self, started: OffsetDateTime) -> bool {
+        self.started_at.unix_timestamp_nanos() / 1_000_000
+            == started.unix_timestamp_nanos() / 1_000_000
+    }
+
     /// Whether its caption batches are delivered by publishing to its own subscribers (it has
-    /// no targets): such a delivery cannot fail, so it is recorded with the batch's meter.
+    /// no targets and no primary YouTube sender): such a delivery cannot fail, so it is
+    /// recorded with the batch's meter.
     #[must_use]
     pub fn delivers_to_itself(&self) -> bool {
-        self.targets.is_empty()
+        self.targets.is_empty() && self.primary_stream_key().is_none()
+    }
+
+    /// The stream key of lcyt's legacy mode: a session opened with a `streamKey` has a
+    /// primary YouTube sender whose status is the batch's reported status.
+    #[must_use]
+    pub fn primary_stream_key(&self) -> Option<StreamKey> {
+        self.stream_key
+            .as_deref()
+            .and_then(|k| StreamKey::parse(k).ok())
     }
 
     /// Whether the session has been idle for at least `ttl` at `now`.
@@ -305,6 +243,8 @@ pub struct SessionPatch {
     pub sequence: Option<u64>,
     /// New targets (replacing the old ones).
     pub targets: Option<Vec<Target>>,
+    /// A new clock offset against YouTube (`POST /sync`).
+    pub sync_offset_ms: Option<i64>,
 }
 
 /// The record an ended session leaves (not for erasure).
@@ -351,6 +291,17 @@ pub enum DeliveryOutcome {
         /// The HTTP status, when there was one.
         status_code: Option<u16>,
     },
+}
+
+/// What the primary YouTube sender (lcyt's legacy `streamKey` mode) answered for a batch:
+/// the status and receive time its `caption_result` reports. Sessions without one report 200
+/// and no time.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeliveryReceipt {
+    /// YouTube's status for the batch (any 2xx on success).
+    pub status_code: Option<u16>,
+    /// YouTube's trimmed answer body (its receive time), when not empty.
+    pub server_timestamp: Option<String>,
 }
 
 /// A failed caption delivery, as listed by `GET /stats`.
@@ -416,6 +367,7 @@ mod tests {
             captions_sent: 3,
             captions_failed: 1,
             mic_holder: None,
+            sync_offset_ms: 0,
         };
         let ttl = Duration::hours(2);
         assert!(!s.is_idle(datetime!(2026-01-01 12:29:59 UTC), ttl));
@@ -438,23 +390,6 @@ mod tests {
             0
         );
         assert_eq!(initial_sequence(None, 9, None, now), 0);
-    }
-
-    #[test]
-    fn targets_are_validated() {
-        assert!(Target::generic("https://hook.example/x").is_ok());
-        assert!(Target::generic("ftp://hook.example").is_err());
-        assert!(Target::generic("https://").is_err());
-        assert!(ViewerKey::parse("ab").is_err());
-        assert!(ViewerKey::parse("abc_-1").is_ok());
-        let t: Target = serde_json::from_str(r#"{"type":"viewer","viewerKey":"room-1"}"#).unwrap();
-        assert_eq!(
-            t,
-            Target::Viewer {
-                viewer_key: ViewerKey::parse("room-1").unwrap()
-            }
-        );
-        assert!(serde_json::from_str::<Target>(r#"{"type":"viewer","viewerKey":"a"}"#).is_err());
     }
 
     #[test]

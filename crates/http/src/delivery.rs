@@ -1,5 +1,7 @@
 //! Caption delivery: one ordered queue per session, a worker per active queue, and the
-//! targets (`viewer` streams, `generic` webhooks, or the session's own subscribers).
+//! targets: the primary YouTube sender of a session opened with a `streamKey` (its answer is
+//! the batch's reported status), then in order `viewer` streams, `generic` webhooks and
+//! `youtube` ingestion URLs — or, with none of these, the session's own subscribers.
 //!
 //! The [`DeliveryHub`] is a service the [`AppState`](crate::state::AppState) holds: it is built
 //! from the ports and the session service and knows nothing of the state or of any surface.
@@ -10,14 +12,15 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use actix_web::web;
-use serde_json::json;
-use tally_domain::live::{Envelope, LiveEvent, Topic};
+use tally_domain::caption::Caption;
+use tally_domain::live::{CaptionFrame, Envelope, LiveEvent, Topic};
 use tally_domain::services::{Ports, SessionService};
-use tally_domain::session::{DeliveryOutcome, Session, SessionId, Target};
+use tally_domain::session::{DeliveryOutcome, DeliveryReceipt, Session, SessionId, Target};
 use tokio::sync::mpsc;
 
-/// How long a webhook may take.
-pub const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
+use crate::webhook::{post_webhook, webhook_body, webhook_client};
+use crate::youtube;
+
 /// A queue's worker stops after this long without work.
 const IDLE: Duration = Duration::from_secs(60);
 /// Most accepted batches of one session waiting for (or in) delivery. A `POST /captions` that
@@ -26,15 +29,6 @@ const IDLE: Duration = Duration::from_secs(60);
 /// and nothing accepted is ever dropped.
 pub const MAX_BACKLOG: usize = 64;
 
-/// One caption of a batch.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Caption {
-    /// Text.
-    pub text: String,
-    /// Client timestamp, as sent.
-    pub timestamp: Option<String>,
-}
-
 /// An accepted batch waiting for delivery.
 #[derive(Debug, Clone)]
 pub struct Job {
@@ -42,10 +36,19 @@ pub struct Job {
     pub session: Session,
     /// The `/captions` request id.
     pub request_id: String,
-    /// The batch's sequence.
+    /// The batch's sequence (the session's sequence after the batch was accepted; YouTube
+    /// POSTs use the one before, lcyt's "next seq" when the batch started).
     pub sequence: u64,
     /// The captions.
     pub captions: Vec<Caption>,
+}
+
+impl Job {
+    /// The `seq` of the batch's YouTube POSTs.
+    #[must_use]
+    pub fn youtube_seq(&self) -> u64 {
+        self.sequence.saturating_sub(1)
+    }
 }
 
 /// A place in a session's delivery queue, taken before metering; released when dropped unless
@@ -83,19 +86,29 @@ struct Queues {
     ports: Ports,
     /// Records each batch's outcome.
     sessions: SessionService,
+    /// YouTube's caption ingestion URL.
+    youtube_url: String,
 }
 
 impl DeliveryHub {
-    /// An empty hub publishing on `ports`' bus and reporting outcomes through `sessions`.
+    /// An empty hub publishing on `ports`' bus, reporting outcomes through `sessions` and
+    /// posting YouTube captions to `youtube_url`.
     #[must_use]
-    pub fn new(ports: Ports, sessions: SessionService) -> Self {
+    pub fn new(ports: Ports, sessions: SessionService, youtube_url: String) -> Self {
         Self(Arc::new(Queues {
             queues: Mutex::default(),
             backlog: Mutex::default(),
             generation: AtomicU64::new(0),
             ports,
             sessions,
+            youtube_url,
         }))
+    }
+
+    /// YouTube's caption ingestion URL.
+    #[must_use]
+    pub fn youtube_url(&self) -> &str {
+        &self.0.youtube_url
     }
 
     /// Takes a place in `session`'s queue for a batch about to be metered.
@@ -211,20 +224,47 @@ impl DeliveryHub {
 async fn deliver(hub: &Queues, job: Job) {
     let batch_size = job.captions.len() as u64;
     let mut failure: Option<(String, Option<u16>)> = None;
-    let targets = &job.session.targets;
+    let mut receipt = DeliveryReceipt::default();
+    let mut reported_sequence = job.sequence;
+    let client = webhook_client();
+    // lcyt's legacy mode: the primary sender's answer is the batch's reported status.
+    if let Some(key) = job.session.primary_stream_key() {
+        reported_sequence = job.youtube_seq();
+        match post_youtube(hub, &client, key.as_str(), &job).await {
+            Ok(answer) => {
+                receipt.status_code = Some(answer.status);
+                if answer.is_success() {
+                    receipt.server_timestamp = answer.server_timestamp;
+                } else {
+                    failure = Some(youtube_refused(answer.status));
+                }
+            }
+            Err(e) => failure = Some((e, None)),
+        }
+    }
     if job.session.delivers_to_itself() {
         publish_captions(&hub.ports, Topic::Session(job.session.id.clone()), &job);
     }
-    for target in targets {
-        match target {
+    for target in &job.session.targets {
+        let result = match target {
             Target::Viewer { viewer_key } => {
-                publish_captions(&hub.ports, Topic::Viewer(viewer_key.clone()), &job)
+                publish_captions(&hub.ports, Topic::Viewer(viewer_key.clone()), &job);
+                Ok(())
             }
-            Target::Generic { url } => {
-                if let Err(e) = post_webhook(&webhook_client(), url, &job).await {
-                    failure.get_or_insert(e);
+            Target::Generic { url, headers } => {
+                let body = webhook_body(job.session.domain.as_str(), job.sequence, &job.captions);
+                post_webhook(&client, url, headers, body).await
+            }
+            Target::Youtube { stream_key } => {
+                match post_youtube(hub, &client, stream_key.as_str(), &job).await {
+                    Ok(a) if a.is_success() => Ok(()),
+                    Ok(a) => Err(youtube_refused(a.status)),
+                    Err(e) => Err((e, None)),
                 }
             }
+        };
+        if let Err(e) = result {
+            failure.get_or_insert(e);
         }
     }
     let outcome = match failure {
@@ -236,65 +276,61 @@ async fn deliver(hub: &Queues, job: Job) {
         },
     };
     let service = hub.sessions.clone();
-    let (session, request_id, sequence) = (job.session, job.request_id, job.sequence);
+    let (session, request_id) = (job.session, job.request_id);
     // A session delivering to itself had the outcome recorded with its meter.
     if session.delivers_to_itself() {
-        service.announce_delivery(&session, &request_id, sequence, &outcome);
+        service.announce_delivery(&session, &request_id, reported_sequence, &outcome, &receipt);
         return;
     }
-    let reported =
-        web::block(move || service.report_delivery(&session, &request_id, sequence, outcome)).await;
+    let reported = web::block(move || {
+        service.report_delivery(&session, &request_id, reported_sequence, outcome, &receipt)
+    })
+    .await;
     if !matches!(reported, Ok(Ok(()))) {
         tracing::error!(?reported, "could not record a caption delivery outcome");
     }
 }
 
-thread_local! {
-    /// One webhook client per worker thread, built on first use: building one loads the TLS
-    /// trust store, far too slow to do per session (awc clients are per-thread by design).
-    static WEBHOOK_CLIENT: std::cell::OnceCell<awc::Client> = const { std::cell::OnceCell::new() };
+fn youtube_refused(status: u16) -> (String, Option<u16>) {
+    (format!("YouTube returned status {status}"), Some(status))
 }
 
-fn webhook_client() -> awc::Client {
-    WEBHOOK_CLIENT.with(|c| {
-        c.get_or_init(|| awc::Client::builder().timeout(WEBHOOK_TIMEOUT).finish())
-            .clone()
-    })
+/// One ingestion POST of the whole batch at the batch's `seq`. Unstamped captions get the
+/// moment of sending on YouTube's clock (our clock plus the session's sync offset), 100 ms
+/// apart.
+async fn post_youtube(
+    hub: &Queues,
+    client: &awc::Client,
+    stream_key: &str,
+    job: &Job,
+) -> Result<youtube::Answer, String> {
+    let ours = hub.ports.clock.now();
+    let now = ours
+        .checked_add(time::Duration::milliseconds(job.session.sync_offset_ms))
+        .unwrap_or(ours);
+    let blocks = job.captions.iter().zip(0_i64..).map(|(c, i)| {
+        let at = now + time::Duration::milliseconds(i * youtube::BATCH_SPACING_MS);
+        (c.time.youtube(at), c.composed_text.as_str())
+    });
+    let url = youtube::ingestion_url(&hub.youtube_url, stream_key, job.youtube_seq());
+    youtube::post(client, &url, youtube::body(blocks)).await
 }
 
 fn publish_captions(ports: &Ports, topic: Topic, job: &Job) {
     for c in &job.captions {
-        let event = LiveEvent::Caption {
+        let event = LiveEvent::Caption(CaptionFrame {
             text: c.text.clone(),
+            composed_text: c.composed_text.clone(),
             sequence: job.sequence,
-            timestamp: c.timestamp.clone(),
-        };
+            timestamp: c.time.fan_out(),
+            translations: c.translations.clone(),
+            codes: c.codes.clone(),
+        });
         if let Err(e) = ports.stores.bus.publish(Envelope {
             topic: topic.clone(),
             event,
         }) {
             tracing::warn!(error = %e, "caption not published to every instance");
         }
-    }
-}
-
-async fn post_webhook(
-    client: &awc::Client,
-    url: &str,
-    job: &Job,
-) -> Result<(), (String, Option<u16>)> {
-    let captions: Vec<_> = job
-        .captions
-        .iter()
-        .map(|c| json!({ "text": c.text, "timestamp": c.timestamp }))
-        .collect();
-    let body = json!({ "source": "tally", "sessionId": job.session.id, "sequence": job.sequence, "captions": captions });
-    match client.post(url).send_json(&body).await {
-        Ok(res) if res.status().is_success() => Ok(()),
-        Ok(res) => Err((
-            format!("HTTP {}", res.status().as_u16()),
-            Some(res.status().as_u16()),
-        )),
-        Err(e) => Err((e.to_string(), None)),
     }
 }

@@ -34,6 +34,7 @@ pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 5;
 /// | `MethodNotAllowed` | 405 | `Method not allowed` |
 /// | `Conflict(msg)` | 409 | `msg` |
 /// | `PayloadTooLarge` | 413 | `Payload too large` |
+/// | `UnsupportedMediaType` | 415 | `Content-Type must be application/json` |
 /// | `TooManyRequests{error,..}` | 429 (+ `Retry-After` when known) | `error` |
 /// | `NotConfigured(msg)` | 503 (no `Retry-After`: it needs an operator) | `msg` |
 /// | `Backlogged` | 429 + `Retry-After: 1` | `delivery_backlog_full` |
@@ -62,6 +63,9 @@ pub enum ApiError {
     /// The body exceeds the limit (1 MiB).
     #[error("Payload too large")]
     PayloadTooLarge,
+    /// A body not declared `application/json` (or `+json`) on a JSON route.
+    #[error("Content-Type must be application/json")]
+    UnsupportedMediaType,
     /// A usage limit was reached.
     #[error("{error}")]
     TooManyRequests {
@@ -99,6 +103,7 @@ impl ApiError {
             Self::MethodNotAllowed => "Method not allowed",
             Self::Backlogged => "delivery_backlog_full",
             Self::PayloadTooLarge => "Payload too large",
+            Self::UnsupportedMediaType => "Content-Type must be application/json",
             Self::Unavailable(_) => "Service unavailable",
             Self::Internal(_) => "Internal server error",
         }
@@ -135,6 +140,7 @@ impl ResponseError for ApiError {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooManyRequests { .. } | Self::Backlogged => StatusCode::TOO_MANY_REQUESTS,
             Self::NotConfigured(_) | Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -55,6 +55,11 @@ async fn every_variant_has_its_status_and_a_problem_body() {
         ),
         (ApiError::PayloadTooLarge, 413, "Payload too large"),
         (
+            ApiError::UnsupportedMediaType,
+            415,
+            "Content-Type must be application/json",
+        ),
+        (
             ApiError::TooManyRequests {
                 error: "lifetime_limit_exceeded".into(),
                 retry_after_secs: None,

@@ -1,7 +1,11 @@
 //! Extractor configuration: body limits and JSON error bodies for malformed or mistyped input,
 //! so that actix's plain-text rejections never reach a client.
 
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::error::{JsonPayloadError, PathError, PayloadError, QueryPayloadError};
+use actix_web::http::{header, Method};
+use actix_web::middleware::Next;
 use actix_web::web;
 use serde::de::DeserializeOwned;
 
@@ -49,9 +53,7 @@ pub fn json_error(err: JsonPayloadError) -> ApiError {
         JsonPayloadError::Overflow { .. }
         | JsonPayloadError::OverflowKnownLength { .. }
         | JsonPayloadError::Payload(PayloadError::Overflow) => ApiError::PayloadTooLarge,
-        JsonPayloadError::ContentType => {
-            ApiError::BadRequest("Content-Type must be application/json".to_owned())
-        }
+        JsonPayloadError::ContentType => ApiError::UnsupportedMediaType,
         JsonPayloadError::Deserialize(e) if e.is_data() => {
             ApiError::BadRequest(format!("invalid request body: {e}"))
         }
@@ -116,6 +118,52 @@ fn path_error(err: &PathError) -> ApiError {
         PathError::Deserialize(e) => ApiError::BadRequest(format!("invalid path: {e}")),
         other => ApiError::BadRequest(format!("invalid path: {other}")),
     }
+}
+
+/// Whether a `Content-Type` declares JSON: `application/json` or `application/<x>+json`, with
+/// any parameters.
+#[must_use]
+pub fn is_json_media_type(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || essence
+            .strip_prefix("application/")
+            .is_some_and(|sub| sub.ends_with("+json"))
+}
+
+/// The middleware behind DESIGN §6's rule that JSON bodies are declared JSON: a request with
+/// a body (a non-zero `Content-Length`, or a chunked one) whose `Content-Type` is not JSON
+/// gets 415 before any handler runs; every Tally route with a body takes JSON. Bodiless
+/// requests pass whatever they declare (lcyt's Node client sends `application/json` on
+/// every call). Part of [`app`](crate::app); embedders wrap it as they wrap the CORS one.
+///
+/// # Errors
+/// The inner service's.
+pub async fn require_json(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let headers = req.headers();
+    let has_body = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .is_some_and(|n| n > 0)
+        || headers.contains_key(header::TRANSFER_ENCODING);
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(is_json_media_type);
+    if has_body && !json && req.method() != Method::OPTIONS {
+        let res = actix_web::ResponseError::error_response(&ApiError::UnsupportedMediaType);
+        return Ok(req.into_response(res).map_into_right_body());
+    }
+    Ok(next.call(req).await?.map_into_left_body())
 }
 
 /// Registers the extractor configurations on a service config (part of

@@ -107,19 +107,19 @@ async fn missing_field_wrong_type_and_unknown_field_are_400_naming_the_problem()
 }
 
 #[actix_web::test]
-async fn missing_or_wrong_content_type_is_400() {
+async fn missing_or_wrong_content_type_is_415() {
     let app = app!();
     let req = test::TestRequest::post()
         .uri("/json")
         .set_payload(r#"{"clientId":"a","count":1}"#);
     let (status, _) = problem!(app, req);
-    assert_eq!(status, 400);
+    assert_eq!(status, 415);
     let req = test::TestRequest::post()
         .uri("/json")
         .insert_header((header::CONTENT_TYPE, "text/plain"))
         .set_payload(r#"{"clientId":"a","count":1}"#);
     let (status, body) = problem!(app, req);
-    assert_eq!(status, 400);
+    assert_eq!(status, 415);
     assert_eq!(body["error"], "Content-Type must be application/json");
 }
 

@@ -1,4 +1,5 @@
-//! `GET /health`: liveness plus a store ping.
+//! `GET /health`: liveness plus a store ping, with the fields lcyt-web's login page checks
+//! (`ok` and the `features` this server really serves).
 
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
@@ -10,6 +11,7 @@ use crate::state::AppState;
 
 /// The body of `GET /health`.
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct HealthResponse<'a> {
     /// `"ok"` or `"unavailable"`.
     pub status: &'a str,
@@ -17,26 +19,52 @@ pub struct HealthResponse<'a> {
     pub store: &'a str,
     /// The server's version.
     pub version: &'a str,
+    /// lcyt's flag: whether the store answered.
+    pub ok: bool,
+    /// Whole seconds since this instance started.
+    pub uptime: u64,
+    /// lcyt's user-login mode: Tally has none, so lcyt-web runs in API-key mode.
+    pub login_enabled: bool,
+    /// The lcyt features served here.
+    pub features: Vec<&'static str>,
 }
 
-/// 200 `{"status":"ok",…}` when the store answers a ping, else 503 `{"status":"unavailable",…}`
-/// with `Retry-After`.
+/// The lcyt feature names this server serves: `captions` (`POST /captions`, YouTube and
+/// fan-out delivery), `sync` (`POST /sync`), `viewer` (`GET /viewer/{key}`), and `admin`
+/// (`/keys`) when an admin key is configured. Never `login` (no user logins, so lcyt-web uses
+/// the session token everywhere), nor features Tally does not implement (`files`, `rtmp`,
+/// `graphics`, `stt`, `music`, `production`, `ai`, `cues`, `agent`).
+#[must_use]
+pub fn features(state: &AppState) -> Vec<&'static str> {
+    let mut f = vec!["captions", "sync", "viewer"];
+    if state.settings.admin_key.is_some() {
+        f.push("admin");
+    }
+    f
+}
+
+/// 200 `{"status":"ok","ok":true,…}` when the store answers a ping, else 503
+/// `{"status":"unavailable","ok":false,…}` with `Retry-After`.
 pub async fn health(state: web::Data<AppState>) -> HttpResponse {
     let usage = state.ports.stores.usage.clone();
     let ping = run_blocking(move || usage.ping()).await;
     let settings = &state.settings;
-    let body = |status| HealthResponse {
+    let body = |status, ok| HealthResponse {
         status,
         store: settings.store.as_str(),
         version: &settings.version,
+        ok,
+        uptime: state.started.elapsed().as_secs(),
+        login_enabled: false,
+        features: features(&state),
     };
     match ping {
-        Ok(()) => HttpResponse::Ok().json(body("ok")),
+        Ok(()) => HttpResponse::Ok().json(body("ok", true)),
         Err(e) => {
             tracing::warn!(error = %e, "health check: store unavailable");
             HttpResponse::ServiceUnavailable()
                 .insert_header((header::RETRY_AFTER, UNAVAILABLE_RETRY_AFTER_SECS))
-                .json(body("unavailable"))
+                .json(body("unavailable", false))
         }
     }
 }

@@ -34,7 +34,9 @@ pub mod scope;
 pub mod sse;
 pub mod state;
 pub mod v1;
+pub mod webhook;
 pub mod wire;
+pub mod youtube;
 
 pub use blocking::{run_blocking, run_short, run_then};
 pub use error::ApiError;

@@ -148,12 +148,34 @@ pub fn check_admin(req: &HttpRequest, state: &AppState) -> Result<Admin, ApiErro
     }
 }
 
+/// Checks that a request is an admin's: the admin key ([`check_admin`]), or — without an
+/// `X-Admin-Key` header — a user token of role `admin` (DESIGN §4).
+///
+/// # Errors
+/// Those of [`check_admin`]; 401 for an invalid token; 403 for any other credential.
+pub async fn require_admin(req: &HttpRequest) -> Result<Admin, ApiError> {
+    let state = state_of(req)?;
+    if !req.headers().contains_key(ADMIN_KEY_HEADER) {
+        if let Some(token) = bearer(req).filter(|t| looks_like_jwt(t)) {
+            if let Claims::User(_) = state
+                .jwt
+                .verify(&token, state.ports.clock.now())
+                .map_err(|_| ApiError::Unauthorized("Invalid or expired token".to_owned()))?
+            {
+                return resolve(req).await?.require_admin().map(|()| Admin);
+            }
+        }
+    }
+    check_admin(req, &state)
+}
+
 impl FromRequest for Admin {
     type Error = ApiError;
-    type Future = std::future::Ready<Result<Self, ApiError>>;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        std::future::ready(state_of(req).and_then(|s| check_admin(req, &s)))
+        let req = req.clone();
+        Box::pin(async move { require_admin(&req).await })
     }
 }
 
@@ -198,8 +220,14 @@ async fn resolve_jwt(state: &AppState, token: &str) -> Result<Principal, ApiErro
         .map_err(|_| ApiError::Unauthorized("Invalid or expired token".to_owned()))?;
     match claims {
         Claims::Session(c) => {
+            let started = c
+                .lifetime_start()
+                .ok_or_else(|| ApiError::Unauthorized("Invalid or expired token".to_owned()))?;
             let service = session_service(state);
-            let (session, key) = run_short(state, move || service.authorize(&c.sid, c.kid)).await?;
+            let (session, key) = run_short(state, move || {
+                service.authorize_lifetime(&c.sid, c.kid, started)
+            })
+            .await?;
             Ok(Principal::Session {
                 session: Box::new(session),
                 key,

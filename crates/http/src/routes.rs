@@ -16,7 +16,7 @@ use crate::{cors, extract, health, lcyt, ledger, lyrcs, meetbot, newapi, v1};
 
 /// Registers every Tally route, the extractor configuration, the state and the JSON 404
 /// fallback on `cfg`. Embedders mount Tally in their own app with
-/// `App::new().wrap(from_fn(tally_http::cors::cors)).wrap(from_fn(tally_http::request_id_middleware)).configure(|c| tally_http::configure(c, state))`.
+/// `App::new().wrap(from_fn(tally_http::extract::require_json)).wrap(from_fn(tally_http::cors::cors)).wrap(from_fn(tally_http::request_id_middleware)).configure(|c| tally_http::configure(c, state))`.
 pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
     extract::register(cfg);
     cfg.app_data(web::Data::new(state))
@@ -35,7 +35,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
         .default_service(web::to(not_found));
 }
 
-/// Tally as a complete actix `App`: [`configure`] wrapped in the request-id middleware.
+/// Tally as a complete actix `App`: [`configure`] wrapped in the JSON media-type check, CORS
+/// and the request-id middleware.
 pub fn app(
     state: AppState,
 ) -> App<
@@ -48,6 +49,7 @@ pub fn app(
     >,
 > {
     App::new()
+        .wrap(from_fn(extract::require_json))
         .wrap(from_fn(cors::cors))
         .wrap(from_fn(request_id_middleware))
         .configure(|cfg| configure(cfg, state))

@@ -32,6 +32,9 @@ impl StoreKind {
     }
 }
 
+/// YouTube's real caption ingestion endpoint (plain http, as lcyt uses it).
+pub const DEFAULT_YOUTUBE_INGESTION_URL: &str = "http://upload.youtube.com/closedcaption";
+
 /// The allowlist used when `ALLOWED_DOMAINS` is not set (lcyt's default).
 pub const DEFAULT_ALLOWED_DOMAINS: &str = "lcyt.fi,www.lcyt.fi,localhost";
 
@@ -54,6 +57,8 @@ pub struct Settings {
     pub store: StoreKind,
     /// The server's version, reported by `/health`.
     pub version: String,
+    /// YouTube's caption ingestion URL (`cid` and `seq` are added to its query).
+    pub youtube_ingestion_url: String,
 }
 
 impl Settings {
@@ -72,6 +77,7 @@ impl Settings {
             sweep_interval: Duration::from_secs(60),
             store,
             version: env!("CARGO_PKG_VERSION").to_owned(),
+            youtube_ingestion_url: DEFAULT_YOUTUBE_INGESTION_URL.to_owned(),
         }
     }
 }
@@ -99,6 +105,7 @@ impl std::fmt::Debug for Settings {
             .field("sweep_interval", &self.sweep_interval)
             .field("store", &self.store)
             .field("version", &self.version)
+            .field("youtube_ingestion_url", &self.youtube_ingestion_url)
             .finish()
     }
 }
@@ -114,6 +121,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// The caption delivery queues of this instance.
     pub delivery: DeliveryHub,
+    /// When this instance's state was built (`/health`'s `uptime`).
+    pub started: std::time::Instant,
 }
 
 impl AppState {
@@ -122,10 +131,15 @@ impl AppState {
     pub fn new(ports: Ports, jwt: JwtKeys, settings: Settings) -> Self {
         let sessions = SessionService::new(ports.clone(), settings.session_settings());
         Self {
-            delivery: DeliveryHub::new(ports.clone(), sessions),
+            delivery: DeliveryHub::new(
+                ports.clone(),
+                sessions,
+                settings.youtube_ingestion_url.clone(),
+            ),
             ports,
             jwt: Arc::new(jwt),
             settings: Arc::new(settings),
+            started: std::time::Instant::now(),
         }
     }
 }

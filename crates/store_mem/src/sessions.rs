@@ -4,10 +4,11 @@ use tally_domain::key::KeyId;
 use tally_domain::mic::{next_holder, ClientId, MicAction};
 use tally_domain::ports::{DeliveryReport, OpenedSession, SessionStore, StoreError};
 use tally_domain::session::{
-    CaptionError, EndReason, OpenSession, Session, SessionId, SessionPatch, SessionRecord,
+    CaptionError, EndReason, OpenSession, Session, SessionId, SessionPatch, SessionRecord, Target,
+    ViewerDay, ViewerKey,
 };
 use tally_domain::usage::{DomainActivity, DomainRollupKey, DomainUsageQuery, DomainUsageRow};
-use time::OffsetDateTime;
+use time::{Date, OffsetDateTime};
 
 use crate::MemStore;
 
@@ -38,6 +39,7 @@ impl SessionStore for MemStore {
             captions_sent: 0,
             captions_failed: 0,
             mic_holder: None,
+            sync_offset_ms: 0,
         };
         s.sessions.insert(spec.id, session.clone());
         let open_sessions = s.open_sessions_of(&spec.domain);
@@ -83,6 +85,9 @@ impl SessionStore for MemStore {
             }
             if let Some(targets) = &patch.targets {
                 x.targets.clone_from(targets);
+            }
+            if let Some(offset) = patch.sync_offset_ms {
+                x.sync_offset_ms = offset;
             }
             x.last_activity_at = x.last_activity_at.max(now);
             x.clone()
@@ -133,6 +138,43 @@ impl SessionStore for MemStore {
             );
         }
         Ok(Some(record))
+    }
+
+    fn record_viewer_open(&self, viewer: &ViewerKey, day: Date) -> Result<(), StoreError> {
+        self.available()?;
+        let mut s = self.lock();
+        let owner = s
+            .sessions
+            .values()
+            .filter(|x| {
+                x.targets
+                    .iter()
+                    .any(|t| matches!(t, Target::Viewer { viewer_key } if viewer_key == viewer))
+            })
+            .max_by_key(|x| (x.last_activity_at, x.id.clone()))
+            .map(|x| x.key_id);
+        if let Some(key) = owner {
+            *s.viewer_days.entry((key, day, viewer.clone())).or_insert(0) += 1;
+        }
+        Ok(())
+    }
+
+    fn list_viewer_stats(&self, key: KeyId, limit: u32) -> Result<Vec<ViewerDay>, StoreError> {
+        self.available()?;
+        let s = self.lock();
+        let mut rows: Vec<ViewerDay> = s
+            .viewer_days
+            .iter()
+            .filter(|((k, _, _), _)| *k == key)
+            .map(|((_, date, viewer), views)| ViewerDay {
+                date: *date,
+                viewer_key: viewer.clone(),
+                views: *views,
+            })
+            .collect();
+        rows.sort_by(|a, b| b.date.cmp(&a.date).then(a.viewer_key.cmp(&b.viewer_key)));
+        rows.truncate(limit as usize);
+        Ok(rows)
     }
 
     fn list_open_sessions(&self, key: Option<KeyId>) -> Result<Vec<Session>, StoreError> {

@@ -6,7 +6,7 @@ use tally_domain::audit::AuthEvent;
 use tally_domain::erasure::{anonymise, ErasureOutcome, ErasureReceipt};
 use tally_domain::key::{ApiKey, KeyId, SecretHash};
 use tally_domain::ports::DeliveryReport;
-use tally_domain::session::{CaptionError, Session, SessionId, SessionRecord};
+use tally_domain::session::{CaptionError, Session, SessionId, SessionRecord, ViewerKey};
 use tally_domain::session::{DeliveryOutcome, EndReason};
 use tally_domain::tenancy::{Org, OrgId, User, UserId};
 use tally_domain::usage::{
@@ -27,6 +27,8 @@ pub(crate) struct State {
     pub sessions: HashMap<SessionId, Session>,
     pub records: Vec<SessionRecord>,
     pub caption_errors: Vec<CaptionError>,
+    /// Viewer stream opens per (key, day, viewer key).
+    pub viewer_days: BTreeMap<(KeyId, Date, ViewerKey), u64>,
     pub domain_rollups: BTreeMap<DomainRollupKey, DomainCounters>,
     pub events: HashMap<Uuid, UsageEvent>,
     pub idempotency: HashMap<(OrgId, IdempotencyKey), Uuid>,
@@ -52,6 +54,7 @@ impl State {
             sessions: HashMap::new(),
             records: Vec::new(),
             caption_errors: Vec::new(),
+            viewer_days: BTreeMap::new(),
             domain_rollups: BTreeMap::new(),
             events: HashMap::new(),
             idempotency: HashMap::new(),
@@ -131,12 +134,15 @@ impl State {
     /// Removes a key's raw history and moves its rollups to the anonymous bucket; returns
     /// the number of rows deleted (records, caption errors, auth events, usage events).
     pub fn forget_key_history(&mut self, id: KeyId) -> u64 {
-        let before = self.records.len() + self.caption_errors.len() + self.auth_events.len();
+        let count = |s: &Self| {
+            s.records.len() + s.caption_errors.len() + s.auth_events.len() + s.viewer_days.len()
+        };
+        let before = count(self);
         self.records.retain(|r| r.key_id != id);
         self.caption_errors.retain(|e| e.key_id != id);
         self.auth_events.retain(|e| e.key_id != Some(id));
-        let history =
-            before - self.records.len() - self.caption_errors.len() - self.auth_events.len();
+        self.viewer_days.retain(|(k, _, _), _| *k != id);
+        let history = before - count(self);
         let events = self.forget_events(|e| e.data.key_id == Some(id));
         self.anonymise_rollups(|k| k.key_id == Some(id));
         (history + events) as u64
@@ -207,9 +213,16 @@ impl State {
                 .collect();
             closed.sort();
             for sid in &closed {
-                // Erasure leaves no record and no `sessions_ended` (EndReason::Erased).
+                // Erasure leaves no record (EndReason::Erased), but the site's totals still
+                // count the session as ended.
                 debug_assert!(!EndReason::Erased.leaves_record());
-                s.sessions.remove(sid);
+                if let Some(session) = s.sessions.remove(sid) {
+                    let duration_ms = tally_domain::session::duration_ms(session.started_at, now);
+                    s.domain_activity(
+                        DomainRollupKey::at(session.domain, now),
+                        DomainActivity::SessionEnded { duration_ms },
+                    );
+                }
             }
             out.closed_sessions.extend(closed);
             let rows_deleted = s.forget_key_history(*id);

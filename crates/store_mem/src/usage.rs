@@ -38,6 +38,7 @@ impl UsageStore for MemStore {
                 s.sessions
                     .get(id)
                     .filter(|x| x.key_id == key_id)
+                    .filter(|x| req.session_lifetime.is_none_or(|t| x.in_lifetime(t)))
                     .cloned()
                     .ok_or(MeterError::SessionEnded)?,
             ),

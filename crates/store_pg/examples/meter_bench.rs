@@ -41,6 +41,7 @@ fn request(key: &ApiKey, n: u64) -> MeterRequest {
         units: Units::ONE,
         event,
         session: None,
+        session_lifetime: None,
         now,
     }
 }

@@ -44,8 +44,7 @@ const POLL: Duration = Duration::from_millis(10);
 /// How often a listener renews its row in `bus_listeners` (which also checks that its
 /// connection still works).
 const HEARTBEAT: Duration = Duration::from_secs(5);
-/// How recent another listener's heartbeat must be for a bus to notify: four heartbeats.
-pub(crate) const PEER_FRESH_SECS: u32 = 20;
+
 /// Longest wait between reconnection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
@@ -254,7 +253,7 @@ impl Listener {
     }
 
     /// Removes this listener's row on a clean stop (best effort: a stale row only costs the
-    /// others notifications for [`PEER_FRESH_SECS`]).
+    /// others notifications for [`crate::bus_outbox::PEER_FRESH_SECS`]).
     fn leave(&self, conn: &mut PgConnection) {
         let left = diesel::sql_query("DELETE FROM bus_listeners WHERE origin = $1")
             .bind::<Text, _>(&self.origin)

@@ -12,7 +12,6 @@ use std::thread;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Text};
 
-use crate::bus::PEER_FRESH_SECS;
 use crate::PgStore;
 
 /// Most notifications waiting to be sent; beyond it new ones are dropped (and counted in the
@@ -26,6 +25,10 @@ const PER_STATEMENT: usize = 500;
 /// sends nothing, and Postgres does no notification work for it. The check is part of the
 /// statement, so an instance whose listener has registered receives every event published
 /// after that — there is no moment when a peer is known to the database but not yet to us.
+/// How recent another listener's heartbeat (every 5 s, `crate::bus`) must be for a bus to
+/// notify: four heartbeats.
+pub(crate) const PEER_FRESH_SECS: u32 = 20;
+
 fn peers_listen() -> String {
     format!(
         "EXISTS (SELECT 1 FROM bus_listeners \

@@ -3,14 +3,15 @@
 use diesel::prelude::*;
 use tally_domain::erasure::{anonymise, anonymise_user, ErasureOutcome, ErasureReceipt};
 use tally_domain::key::KeyId;
-use tally_domain::session::SessionId;
+use tally_domain::session::{duration_ms, SessionId};
 use tally_domain::tenancy::UserId;
+use tally_domain::usage::DomainActivity;
 use time::OffsetDateTime;
 
-use crate::convert::{micros, session_id};
+use crate::convert::{domain, micros, session_id};
 use crate::error::Fail;
 use crate::key_row::{lock_key, write_key};
-use crate::rollups::anonymise_key;
+use crate::rollups::{anonymise_key, bump_domain};
 use crate::rows::keys::{KeyRow, ReceiptRow};
 use crate::rows::tenancy::UserRow;
 use crate::schema::{
@@ -18,21 +19,33 @@ use crate::schema::{
     session_records, sessions, usage_events, users,
 };
 
-/// Closes the key's open sessions (no record, no rollup: the caller decides what ending them
-/// means) and returns their ids in order.
-fn close_sessions(c: &mut PgConnection, key: KeyId) -> Result<Vec<SessionId>, Fail> {
-    let mut closed = diesel::delete(sessions::table.filter(sessions::key_id.eq(key.0)))
-        .returning(sessions::id)
-        .get_results::<String>(c)?
-        .iter()
-        .map(|s| session_id(s))
-        .collect::<Result<Vec<_>, _>>()?;
+/// Closes the key's open sessions without a record and returns their ids in order. With
+/// `ended_at` (erasure), each also counts in its site's rollup (`sessions_ended`,
+/// `total_duration_ms`), so site totals stay right; a hard delete passes `None`.
+fn close_sessions(
+    c: &mut PgConnection,
+    key: KeyId,
+    ended_at: Option<OffsetDateTime>,
+) -> Result<Vec<SessionId>, Fail> {
+    let rows = diesel::delete(sessions::table.filter(sessions::key_id.eq(key.0)))
+        .returning((sessions::id, sessions::domain, sessions::started_at))
+        .get_results::<(String, String, OffsetDateTime)>(c)?;
+    let mut closed = Vec::with_capacity(rows.len());
+    for (id, site, started_at) in rows {
+        if let Some(now) = ended_at {
+            let ended = DomainActivity::SessionEnded {
+                duration_ms: duration_ms(started_at, now),
+            };
+            bump_domain(c, &domain(&site)?, now, ended)?;
+        }
+        closed.push(session_id(&id)?);
+    }
     closed.sort();
     Ok(closed)
 }
 
-/// Deletes the key's history (session records, caption errors, auth events, usage events and
-/// their idempotency records) and moves its rollups to the anonymous bucket. Returns the
+/// Deletes the key's history (session records, caption errors, auth events, viewer counts,
+/// usage events and their idempotency records) and moves its rollups to the anonymous bucket. Returns the
 /// rows deleted, idempotency records not counted.
 fn forget_history(c: &mut PgConnection, key: KeyId) -> Result<u64, Fail> {
     let records = diesel::delete(session_records::table.filter(session_records::key_id.eq(key.0)))
@@ -45,9 +58,12 @@ fn forget_history(c: &mut PgConnection, key: KeyId) -> Result<u64, Fail> {
         .execute(c)?;
     let events =
         diesel::delete(usage_events::table.filter(usage_events::key_id.eq(key.0))).execute(c)?;
+    let viewers = crate::viewers::forget(c, key)?;
     anonymise_key(c, key)?;
     let total = [records, errors, auth, events].iter().sum::<usize>();
-    Ok(u64::try_from(total).unwrap_or(u64::MAX))
+    Ok(u64::try_from(total)
+        .unwrap_or(u64::MAX)
+        .saturating_add(viewers))
 }
 
 /// Erases keys as [`tally_domain::erasure`] describes, in the caller's transaction.
@@ -77,7 +93,8 @@ pub(crate) fn erase_tx(
             continue;
         }
         write_key(c, &anonymise(&key, now))?;
-        out.closed_sessions.extend(close_sessions(c, id)?);
+        out.closed_sessions
+            .extend(close_sessions(c, id, Some(micros(now)))?);
         let rows_deleted = forget_history(c, id)?;
         let receipt = ErasureReceipt {
             key_id: id,
@@ -158,7 +175,7 @@ pub(crate) fn delete_key(c: &mut PgConnection, id: KeyId) -> Result<Option<Vec<S
     if lock_key(c, id)?.is_none() {
         return Ok(None);
     }
-    let closed = close_sessions(c, id)?;
+    let closed = close_sessions(c, id, None)?;
     forget_history(c, id)?;
     diesel::delete(key_daily_usage::table.filter(key_daily_usage::key_id.eq(id.0))).execute(c)?;
     diesel::delete(api_keys::table.find(id.0)).execute(c)?;

@@ -37,6 +37,7 @@ mod sessions;
 mod tenants;
 pub mod testing;
 mod usage;
+mod viewers;
 
 pub use bus::PgEventBus;
 pub use group_commit::BatchOptions;

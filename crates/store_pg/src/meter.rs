@@ -115,7 +115,9 @@ pub(crate) fn meter_batch_tx(
         }
         let session = match &req.session {
             None => None,
-            Some(id) => match open.get(id.as_str()).filter(|x| x.key_id == state.key.id) {
+            Some(id) => match open.get(id.as_str()).filter(|x| {
+                x.key_id == state.key.id && req.session_lifetime.is_none_or(|t| x.in_lifetime(t))
+            }) {
                 Some(open) => Some(open.clone()),
                 None => {
                     outcomes.push(Err(MeterError::SessionEnded));

@@ -146,6 +146,7 @@ diesel::table! {
         captions_sent -> Int8,
         captions_failed -> Int8,
         mic_holder -> Nullable<Text>,
+        sync_offset_ms -> Int8,
     }
 }
 
@@ -217,6 +218,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    viewer_daily_stats (org_id, key_id, date, viewer_key) {
+        org_id -> Text,
+        key_id -> Int8,
+        date -> Date,
+        viewer_key -> Text,
+        views -> Int8,
+    }
+}
+
 diesel::joinable!(api_keys -> orgs (org_id));
 diesel::joinable!(key_daily_usage -> api_keys (key_id));
 diesel::joinable!(users -> orgs (org_id));
@@ -237,4 +248,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     usage_events,
     usage_rollups,
     users,
+    viewer_daily_stats,
 );

@@ -8,11 +8,11 @@ use tally_domain::mic::{next_holder, ClientId, MicAction};
 use tally_domain::ports::{DeliveryReport, OpenedSession, SessionStore};
 use tally_domain::session::{
     CaptionError, DeliveryOutcome, EndReason, OpenSession, Session, SessionId, SessionPatch,
-    SessionRecord,
+    SessionRecord, ViewerDay, ViewerKey,
 };
 use tally_domain::usage::{DomainActivity, DomainUsageQuery, DomainUsageRow};
 use tally_domain::StoreError;
-use time::OffsetDateTime;
+use time::{Date, OffsetDateTime};
 
 use crate::convert::{from_db, micros, to_db};
 use crate::error::{corrupt, Fail};
@@ -31,6 +31,7 @@ const SITE_LOCK_CLASS: i32 = 0x7461_6c73; // "tals"
 struct SessionChanges {
     sequence: Option<i64>,
     targets: Option<serde_json::Value>,
+    sync_offset_ms: Option<i64>,
 }
 
 /// Touches the session and applies `changes`; `None` when it is not open.
@@ -56,6 +57,7 @@ fn open_tx(c: &mut PgConnection, spec: &OpenSession) -> Result<OpenedSession, Fa
     let join = SessionChanges {
         sequence: None,
         targets: targets.clone(),
+        sync_offset_ms: None,
     };
     if let Some(session) = touch_with(c, &spec.id, join, spec.now)? {
         return Ok(OpenedSession {
@@ -82,6 +84,7 @@ fn open_tx(c: &mut PgConnection, spec: &OpenSession) -> Result<OpenedSession, Fa
         captions_sent: 0,
         captions_failed: 0,
         mic_holder: None,
+        sync_offset_ms: 0,
     };
     let Some(created) = diesel::insert_into(sessions::table)
         .values(&row)
@@ -235,6 +238,7 @@ impl SessionStore for PgStore {
             let changes = SessionChanges {
                 sequence: patch.sequence.map(|s| to_db(s, "sequence")).transpose()?,
                 targets: patch.targets.as_deref().map(targets_to_db).transpose()?,
+                sync_offset_ms: patch.sync_offset_ms,
             };
             touch_with(c, id, changes, now)
         })
@@ -283,6 +287,14 @@ impl SessionStore for PgStore {
         now: OffsetDateTime,
     ) -> Result<Option<SessionRecord>, StoreError> {
         self.tx(|c| end_tx(c, id, reason, now))
+    }
+
+    fn record_viewer_open(&self, viewer: &ViewerKey, day: Date) -> Result<(), StoreError> {
+        self.tx(|c| crate::viewers::record_open(c, viewer, day))
+    }
+
+    fn list_viewer_stats(&self, key: KeyId, limit: u32) -> Result<Vec<ViewerDay>, StoreError> {
+        self.read(|c| crate::viewers::list(c, key, limit))
     }
 
     fn list_open_sessions(&self, key: Option<KeyId>) -> Result<Vec<Session>, StoreError> {

@@ -133,6 +133,7 @@ pub fn meter(key: &ApiKey, units: u64, now: OffsetDateTime) -> MeterRequest {
         units: Units::new(i64::try_from(units).unwrap()).unwrap(),
         event: e,
         session: None,
+        session_lifetime: None,
         now,
     }
 }

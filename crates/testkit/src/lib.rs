@@ -60,6 +60,7 @@ macro_rules! store_contract_tests {
             sessions::sessions_delivery_outcomes_are_counted,
             sessions::sessions_records_newest_first_and_limited,
             sessions::sessions_domain_usage_by_hour_and_day,
+            sessions::sessions_viewer_opens_count_for_the_delivering_key,
             usage::usage_meter_counts_and_records,
             usage::usage_meter_rejects_unusable_keys,
             usage::usage_meter_rejects_whole_and_counts_nothing,

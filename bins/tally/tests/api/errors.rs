@@ -52,3 +52,34 @@ async fn a_sane_incoming_request_id_is_echoed_and_an_insane_one_replaced() {
     let id = res.header("x-request-id").unwrap();
     assert!(Uuid::parse_str(id).is_ok(), "{id}");
 }
+
+#[actix_web::test]
+async fn json_bodies_must_be_declared_json_on_every_route() {
+    let app = spawn_app().await;
+    for (method, path) in [
+        ("POST", "/live"),
+        ("POST", "/captions"),
+        ("PATCH", "/live"),
+        ("POST", "/mic"),
+        ("POST", "/keys"),
+        ("POST", "/usage"),
+        ("POST", "/v1/verify"),
+        ("POST", "/v1/events"),
+    ] {
+        for content_type in ["text/plain", "application/x-www-form-urlencoded"] {
+            let res = app.send_raw(method, path, content_type, "{}").await;
+            assert_eq!(res.status, 415, "{method} {path} as {content_type}");
+            assert_eq!(res.json()["error"], "Content-Type must be application/json");
+        }
+    }
+    // `+json` types and parameters are JSON; bodiless requests declare nothing.
+    let res = app
+        .send_raw("POST", "/live", "application/json; charset=utf-8", "{}")
+        .await;
+    assert_eq!(res.status, 400, "validated, not refused");
+    let res = app
+        .send_raw("POST", "/live", "application/merge-patch+json", "{}")
+        .await;
+    assert_eq!(res.status, 400);
+    assert_eq!(app.call("POST", "/sync", &[], None).await.status, 401);
+}

@@ -21,7 +21,15 @@ async fn health_is_ok_and_names_its_store() {
     };
     assert_eq!(body["store"], store);
     assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
-    assert_eq!(body.as_object().unwrap().len(), 3, "{body}");
+    // lcyt-web's login page needs a truthy `ok` and an array `features`.
+    assert_eq!(body["ok"], true);
+    assert_eq!(body["loginEnabled"], false);
+    assert!(body["uptime"].is_u64(), "{body}");
+    assert_eq!(
+        body["features"],
+        serde_json::json!(["captions", "sync", "viewer", "admin"])
+    );
+    assert_eq!(body.as_object().unwrap().len(), 7, "{body}");
 }
 
 #[actix_web::test]
@@ -33,6 +41,7 @@ async fn health_is_503_with_retry_after_while_the_store_is_down_then_recovers() 
     assert_eq!(res.header("retry-after"), Some("5"));
     let body = res.json();
     assert_eq!(body["status"], "unavailable");
+    assert_eq!(body["ok"], false);
     assert_eq!(body["store"], "memory");
     assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
 

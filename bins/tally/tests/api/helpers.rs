@@ -41,13 +41,18 @@ impl Reply {
     }
 }
 
-/// The test configuration: defaults, a free port, one worker, a fixed JWT secret.
+/// The test configuration: defaults, a free port, one worker, a fixed JWT secret, and a
+/// YouTube ingestion URL nothing listens on (tests that talk to YouTube start a fake one).
 pub fn test_config() -> Config {
     let env: HashMap<String, String> = [
         ("TALLY_HTTP__PORT", "0"),
         ("TALLY_HTTP__WORKERS", "1"),
         ("JWT_SECRET", "test-secret"),
         ("ADMIN_KEY", "test-admin-key"),
+        (
+            "TALLY_YOUTUBE__INGESTION_URL",
+            "http://127.0.0.1:9/closedcaption",
+        ),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))

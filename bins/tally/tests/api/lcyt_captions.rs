@@ -207,7 +207,8 @@ async fn webhooks_receive_batches_in_order_and_failures_are_recorded() {
         .collect();
     assert_eq!(sequences, vec![1, 2, 3, 4, 5]);
     assert_eq!(got[0]["captions"][0]["text"], "line 0");
-    assert_eq!(got[0]["source"], "tally");
+    // lcyt's `source` is the session's site (Tally's normalised form of `domain`).
+    assert_eq!(got[0]["source"], "https://localhost");
 
     let res = app
         .bearer(

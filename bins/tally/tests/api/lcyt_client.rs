@@ -160,6 +160,45 @@ impl Sse {
         }
     }
 
+    /// The next event named `name`, skipping others (`usage`, …); panics after 5 s.
+    pub async fn next_named(&mut self, name: &str) -> (String, Value) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let ev = self
+                .next_within(left)
+                .await
+                .unwrap_or_else(|| panic!("no {name} event within 5 s"));
+            if ev.0 == name {
+                return ev;
+            }
+        }
+    }
+
+    /// The next frame exactly as sent (without its closing blank line), comments included;
+    /// `None` when the stream ended or nothing came within `wait`.
+    pub async fn next_raw_within(&mut self, wait: Duration) -> Option<String> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            if let Some(end) = self.buf.find("\n\n") {
+                let frame: String = self.buf.drain(..end + 2).collect();
+                return Some(frame[..end].to_owned());
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.res.next())
+                .await
+                .ok()??;
+            self.buf
+                .push_str(std::str::from_utf8(&chunk.expect("chunk")).expect("utf-8"));
+        }
+    }
+
+    /// The next frame exactly as sent; panics after 5 s.
+    pub async fn next_raw(&mut self) -> String {
+        self.next_raw_within(Duration::from_secs(5))
+            .await
+            .expect("an SSE frame within 5 s")
+    }
+
     /// Whether the server closed the stream (within 5 s).
     pub async fn ended(&mut self) -> bool {
         matches!(

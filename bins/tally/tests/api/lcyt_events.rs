@@ -103,9 +103,14 @@ async fn viewers_receive_captions_of_their_key_only() {
     assert_eq!(res.status, 202);
     assert_eq!(
         viewer.next().await,
+        ("connected".to_owned(), json!({ "ok": true }))
+    );
+    assert_eq!(other.next().await.0, "connected");
+    assert_eq!(
+        viewer.next().await,
         (
             "caption".to_owned(),
-            json!({ "text": "hello", "sequence": 1, "timestamp": "2026-01-01T00:00:00Z" })
+            json!({ "text": "hello", "composedText": "hello", "sequence": 1, "timestamp": "2026-01-01T00:00:00Z" })
         )
     );
     assert_eq!(viewer.next().await.1["text"], "world");

@@ -51,3 +51,26 @@ async fn an_sse_client_on_one_instance_sees_the_mic_claimed_on_another() {
     }
     assert_eq!(a.bearer("GET", "/live", &token_a, None).await.status, 401);
 }
+
+#[actix_web::test]
+async fn a_sync_on_one_instance_is_the_offset_of_the_other() {
+    let Some(db) = TestDb::create() else { return };
+    let youtube = crate::fake_youtube::Recorder::start("/closedcaption");
+    let config = crate::fake_youtube::config_with_youtube(&youtube);
+    let a = spawn_with_stores(&config, db.stores(), StoreKind::Postgres);
+    let b = spawn_with_stores(&config, db.stores(), StoreKind::Postgres);
+    let key = a.new_key(json!({ "owner": "A" })).await;
+    let open = json!({ "apiKey": key, "streamKey": "k", "domain": "localhost" });
+    let token = a.call("POST", "/live", &[], Some(open)).await.json()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ahead = time::OffsetDateTime::now_utc() + time::Duration::seconds(4);
+    let clock = format!("{}\n", tally_domain::caption::youtube_time(ahead));
+    youtube.reply(move || Some((200, clock.clone())));
+    let synced = a.bearer("POST", "/sync", &token, None).await.json();
+    let offset = synced["syncOffset"].as_i64().unwrap();
+    assert!((3_700..=4_300).contains(&offset), "{synced}");
+    let heartbeat = b.bearer("GET", "/live", &token, None).await.json();
+    assert_eq!(heartbeat["syncOffset"], offset, "stored with the session");
+}

@@ -67,6 +67,53 @@ async fn admin_routes_check_the_admin_key_in_order() {
 }
 
 #[actix_web::test]
+async fn a_user_token_of_role_admin_is_an_admin_on_the_lcyt_routes() {
+    let app = spawn_app().await;
+    let mut tokens = Vec::new();
+    for (name, role) in [("root", "admin"), ("pleb", "user")] {
+        let res = app
+            .admin(
+                "POST",
+                "/v1/users",
+                Some(json!({ "username": name, "role": role })),
+            )
+            .await;
+        assert_eq!(res.status, 201, "{}", res.json());
+        let id = res.json()["id"].as_str().unwrap().to_owned();
+        let tok = app
+            .admin("POST", &format!("/v1/users/{id}/tokens"), None)
+            .await;
+        tokens.push(tok.json()["token"].as_str().unwrap().to_owned());
+    }
+    let (admin, user) = (&tokens[0], &tokens[1]);
+    let res = app
+        .bearer("POST", "/keys", admin, Some(json!({ "owner": "Via JWT" })))
+        .await;
+    assert_eq!(res.status, 201, "{}", res.json());
+    let key = res.json()["key"].as_str().unwrap().to_owned();
+    assert_eq!(app.bearer("GET", "/keys", admin, None).await.status, 200);
+    let path = format!("/keys/{key}");
+    assert_eq!(app.bearer("GET", &path, admin, None).await.status, 200);
+    let res = app
+        .bearer("PATCH", &path, admin, Some(json!({ "daily_limit": 5 })))
+        .await;
+    assert_eq!(res.status, 200);
+    for (method, p) in [
+        ("GET", "/keys"),
+        ("GET", path.as_str()),
+        ("DELETE", path.as_str()),
+    ] {
+        let res = app.bearer(method, p, user, None).await;
+        assert_eq!(res.status, 403, "{method} {p} as a plain user");
+    }
+    let res = app
+        .bearer("POST", "/keys", user, Some(json!({ "owner": "x" })))
+        .await;
+    assert_eq!(res.status, 403);
+    assert_eq!(app.bearer("DELETE", &path, admin, None).await.status, 200);
+}
+
+#[actix_web::test]
 async fn keys_are_created_shown_once_and_listed() {
     let app = spawn_app().await;
     let res = app

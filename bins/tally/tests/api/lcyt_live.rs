@@ -195,6 +195,25 @@ async fn patch_is_all_or_nothing_and_delete_kills_every_token() {
 }
 
 #[actix_web::test]
+async fn a_reopened_session_does_not_honour_the_old_lifetimes_tokens() {
+    let app = spawn_app().await;
+    let key = app.new_key(json!({ "owner": "A" })).await;
+    let (old, sid) = app.open(&key, "localhost").await;
+    assert_eq!(app.bearer("DELETE", "/live", &old, None).await.status, 200);
+    let (new, again) = app.open(&key, "localhost").await;
+    assert_eq!(sid, again, "the same derived session id");
+    for (method, path) in [("GET", "/live"), ("GET", "/stats"), ("POST", "/sync")] {
+        let res = app.bearer(method, path, &old, None).await;
+        assert_eq!(res.status, 401, "{method} {path} with the old token");
+    }
+    assert_eq!(app.captions(&old, 1).await.status, 401);
+    let res = app.get(&format!("/events?token={old}")).await;
+    assert_eq!(res.status, 401);
+    assert_eq!(app.bearer("GET", "/live", &new, None).await.status, 200);
+    assert_eq!(app.captions(&new, 1).await.status, 202);
+}
+
+#[actix_web::test]
 async fn the_mic_lock_validates_and_reports_the_holder() {
     let app = spawn_app().await;
     let key = app.new_key(json!({ "owner": "A" })).await;

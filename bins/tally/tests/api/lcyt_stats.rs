@@ -38,6 +38,44 @@ async fn stats_have_the_seed_shape() {
         (Some("session_start"), Some("https://localhost"))
     );
     assert!(ev["occurredAt"].as_str().unwrap().ends_with('Z'));
+    // lcyt-web's StatsModal reads lcyt-backend's names beside the seed's.
+    assert_eq!(ev["eventType"], "session_start");
+    assert_eq!(ev["timestamp"], ev["occurredAt"]);
+    assert_eq!(s["viewerStats"], json!([]));
+}
+
+#[actix_web::test]
+async fn viewer_stats_count_opens_of_the_keys_viewer_streams() {
+    let app = spawn_app().await;
+    let key = app.new_key(json!({ "owner": "A" })).await;
+    let body = json!({ "apiKey": key, "domain": "localhost", "targets": [{ "type": "viewer", "viewerKey": "hall-1" }] });
+    let token = app.call("POST", "/live", &[], Some(body)).await.json()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Every open of a viewer stream the key's open session delivers to is a view of the key;
+    // a viewer key no session delivers to is nobody's.
+    let mut streams = Vec::new();
+    for path in [
+        "/viewer/hall-1",
+        "/viewer/hall-1",
+        "/viewer/hall-1",
+        "/viewer/elsewhere",
+    ] {
+        let mut s = app.sse(path, None).await;
+        assert_eq!(s.next().await.0, "connected");
+        streams.push(s);
+    }
+    app.captions(&token, 1).await;
+    assert_eq!(streams[0].next().await.0, "caption");
+    let stats = app.bearer("GET", "/stats", &token, None).await.json();
+    let rows = stats["viewerStats"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{stats}");
+    assert_eq!(
+        (rows[0]["viewer_key"].as_str(), rows[0]["views"].as_u64()),
+        (Some("hall-1"), Some(3))
+    );
+    assert_eq!(rows[0]["date"].as_str().map(str::len), Some(10));
 }
 
 #[actix_web::test]
@@ -126,6 +164,25 @@ async fn erasure_anonymises_kills_tokens_blocks_the_email_and_keeps_site_totals(
         (res.status, res.json()["error"].as_str()),
         (409, Some("API key is erased"))
     );
+    // The erased key's open session ends in the site's totals (no session record); every
+    // other figure is unchanged.
     let after = app.admin("GET", "/usage", None).await.json();
-    assert_eq!(after["data"], before["data"], "site totals are unchanged");
+    let (b, a) = (&before["data"][0], &after["data"][0]);
+    assert_eq!(
+        a["sessions_ended"].as_u64(),
+        b["sessions_ended"].as_u64().map(|n| n + 1),
+        "{after}"
+    );
+    assert!(a["total_duration_ms"].as_u64() >= b["total_duration_ms"].as_u64());
+    for field in [
+        "domain",
+        "date",
+        "sessions_started",
+        "captions_sent",
+        "captions_failed",
+        "batches_sent",
+        "peak_sessions",
+    ] {
+        assert_eq!(a[field], b[field], "{field}: {before} vs {after}");
+    }
 }

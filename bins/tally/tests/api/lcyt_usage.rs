@@ -110,6 +110,28 @@ async fn usage_rows_by_day_and_hour_with_a_domain_filter() {
 }
 
 #[actix_web::test]
+async fn closed_past_ranges_may_be_cached_and_todays_may_not() {
+    let app = spawn_app().await;
+    let today = app.admin("GET", "/usage", None).await;
+    assert_eq!(today.status, 200);
+    assert_eq!(today.header("cache-control"), Some("no-store"));
+    let past = app
+        .admin("GET", "/usage?from=2025-01-01&to=2025-01-31", None)
+        .await;
+    assert_eq!(past.status, 200);
+    assert_eq!(
+        past.header("cache-control"),
+        Some("private, max-age=1800, stale-while-revalidate=3600")
+    );
+    let public = crate::lcyt_keys::spawn_app_with(&[("USAGE_PUBLIC", "1")]);
+    let res = public.get("/usage?from=2025-01-01&to=2025-01-31").await;
+    assert_eq!(
+        res.header("cache-control"),
+        Some("public, max-age=1800, stale-while-revalidate=3600")
+    );
+}
+
+#[actix_web::test]
 async fn public_usage_answers_cors_and_rows_only_for_allowed_domains() {
     let app = spawn_app_with(&[
         ("ADMIN_KEY", "test-admin-key"),

@@ -8,18 +8,23 @@
 )]
 
 mod errors;
+mod fake_youtube;
 mod first_run;
 mod health;
 mod helpers;
 mod lcyt_captions;
 mod lcyt_client;
+mod lcyt_cors;
 mod lcyt_events;
 mod lcyt_instances;
 mod lcyt_keys;
 mod lcyt_live;
+mod lcyt_payloads;
 mod lcyt_stats;
+mod lcyt_stream;
 mod lcyt_sweep;
 mod lcyt_usage;
+mod lcyt_youtube;
 mod ledger;
 mod ledger_lists;
 mod lyrcs;

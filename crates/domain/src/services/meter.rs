@@ -13,6 +13,7 @@ pub type VerifyDone = Box<dyn FnOnce(Result<Metered, VerifyError>) + Send>;
 use crate::session::SessionId;
 use crate::tenancy::{InvalidValue, OrgId};
 use crate::usage::{EventKind, NewUsageEvent};
+use time::OffsetDateTime;
 
 /// Why a metered request was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -96,12 +97,14 @@ impl MeterService {
             units,
             event,
             session: None,
+            session_lifetime: None,
             now,
         })
     }
 
-    /// Meters a caption batch of `count` captions for the session `session` of key `key`
-    /// (from a verified session token) and pushes the key's counters to the session's
+    /// Meters a caption batch of `count` captions for the session `session` of key `key`,
+    /// in the session lifetime that started at `lifetime` (all three from a verified session
+    /// token) and pushes the key's counters to the session's
     /// subscribers. The store checks in the meter itself that the session is open and the
     /// key's ([`VerifyError::SessionEnded`] otherwise), so a caption request costs one store
     /// call; the answer carries the session. A session without targets publishes to its own
@@ -115,9 +118,10 @@ impl MeterService {
         &self,
         session: &SessionId,
         key: KeyId,
+        lifetime: OffsetDateTime,
         count: u64,
     ) -> Result<Metered, VerifyError> {
-        let metered = self.meter(self.captions_request(session, key, count)?)?;
+        let metered = self.meter(self.captions_request(session, key, lifetime, count)?)?;
         publish_usage(&self.ports, session, &metered);
         Ok(metered)
     }
@@ -128,10 +132,11 @@ impl MeterService {
         &self,
         session: &SessionId,
         key: KeyId,
+        lifetime: OffsetDateTime,
         count: u64,
         done: VerifyDone,
     ) {
-        let request = match self.captions_request(session, key, count) {
+        let request = match self.captions_request(session, key, lifetime, count) {
             Ok(request) => request,
             Err(e) => return done(Err(e)),
         };
@@ -151,6 +156,7 @@ impl MeterService {
         &self,
         session: &SessionId,
         key: KeyId,
+        lifetime: OffsetDateTime,
         count: u64,
     ) -> Result<MeterRequest, VerifyError> {
         let units = Units::new(i64::try_from(count).unwrap_or(i64::MAX))?;
@@ -166,6 +172,7 @@ impl MeterService {
             units,
             event,
             session: Some(session.clone()),
+            session_lifetime: Some(lifetime),
             now,
         })
     }
@@ -194,7 +201,7 @@ impl MeterService {
 /// A meter's answer as the use case's.
 fn verify_result(
     result: Result<Metered, MeterError>,
-    now: time::OffsetDateTime,
+    now: OffsetDateTime,
 ) -> Result<Metered, VerifyError> {
     match result {
         Ok(m) => Ok(m),

@@ -1,6 +1,6 @@
 //! Opening, authorising, changing and ending sessions; the mic lock; delivery reports.
 
-use time::Duration;
+use time::{Duration, OffsetDateTime};
 
 use super::Ports;
 use crate::audit::{AuthEvent, AuthEventKind};
@@ -10,8 +10,8 @@ use crate::mic::{ClientId, MicAction};
 use crate::origin::{AllowedDomains, Domain};
 use crate::ports::{DeliveryReport, StoreError};
 use crate::session::{
-    initial_sequence, DeliveryOutcome, EndReason, OpenSession, Session, SessionId, SessionPatch,
-    SessionRecord, Target, MAX_TARGETS,
+    initial_sequence, DeliveryOutcome, DeliveryReceipt, EndReason, OpenSession, Session, SessionId,
+    SessionPatch, SessionRecord, Target, MAX_TARGETS,
 };
 use crate::tenancy::{InvalidValue, OrgId};
 
@@ -161,8 +161,27 @@ impl SessionService {
         })
     }
 
-    /// Checks that a (verified) session token is still honoured — its session is open and its
-    /// key neither revoked, erased, expired nor deleted — and records the activity.
+    /// Checks that a (verified) session token is still honoured — its session is open, in the
+    /// lifetime the token was issued for (`started_at`, when the token says), and its key
+    /// neither revoked, erased, expired nor deleted — and records the activity.
+    ///
+    /// # Errors
+    /// [`AuthorizeSessionError`]; a token of an earlier lifetime of a session that was ended
+    /// and opened again is [`AuthorizeSessionError::SessionEnded`].
+    pub fn authorize_lifetime(
+        &self,
+        id: &SessionId,
+        key_id: KeyId,
+        started_at: OffsetDateTime,
+    ) -> Result<(Session, ApiKey), AuthorizeSessionError> {
+        let (session, key) = self.authorize(id, key_id)?;
+        if !session.in_lifetime(started_at) {
+            return Err(AuthorizeSessionError::SessionEnded);
+        }
+        Ok((session, key))
+    }
+
+    /// [`Self::authorize_lifetime`] without the lifetime check.
     ///
     /// # Errors
     /// [`AuthorizeSessionError`].
@@ -284,6 +303,7 @@ impl SessionService {
         request_id: &str,
         sequence: u64,
         outcome: DeliveryOutcome,
+        receipt: &DeliveryReceipt,
     ) -> Result<(), StoreError> {
         self.ports.stores.sessions.record_delivery(DeliveryReport {
             session_id: session.id.clone(),
@@ -293,7 +313,7 @@ impl SessionService {
             outcome: outcome.clone(),
             at: self.ports.clock.now(),
         })?;
-        self.announce_delivery(session, request_id, sequence, &outcome);
+        self.announce_delivery(session, request_id, sequence, &outcome, receipt);
         Ok(())
     }
 
@@ -305,13 +325,15 @@ impl SessionService {
         request_id: &str,
         sequence: u64,
         outcome: &DeliveryOutcome,
+        receipt: &DeliveryReceipt,
     ) {
         let event = match outcome {
             DeliveryOutcome::Delivered { batch_size } => LiveEvent::CaptionResult {
                 request_id: request_id.to_owned(),
                 sequence,
                 count: *batch_size,
-                status_code: 200,
+                status_code: receipt.status_code.unwrap_or(200),
+                server_timestamp: receipt.server_timestamp.clone(),
             },
             DeliveryOutcome::Failed {
                 error, status_code, ..

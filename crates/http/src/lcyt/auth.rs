@@ -10,6 +10,7 @@ use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use tally_auth::SessionClaims;
 use tally_domain::key::ApiKey;
 use tally_domain::session::Session;
+use time::OffsetDateTime;
 
 use crate::cors::SessionDomain;
 use crate::error::ApiError;
@@ -17,16 +18,16 @@ use crate::principal::bearer;
 use crate::run_short;
 use crate::state::{session_service, state_of};
 
-/// The path whose token may also come in the query string.
-pub const QUERY_TOKEN_PATH: &str = "/events";
+/// The paths whose token may also come in the query string (the `EventSource` routes).
+pub const QUERY_TOKEN_PATHS: [&str; 2] = ["/events", "/events/stream"];
 
-/// The bearer token of a request: `Authorization: Bearer …`, else — on `GET /events` only,
-/// for `EventSource`, which cannot set headers — `?token=…` (tokens in URLs end up in logs,
-/// so no other route takes one).
+/// The bearer token of a request: `Authorization: Bearer …`, else — on `GET /events` and
+/// `GET /events/stream` only, for `EventSource`, which cannot set headers — `?token=…`
+/// (tokens in URLs end up in logs, so no other route takes one).
 #[must_use]
 pub fn bearer_token(req: &HttpRequest) -> Option<String> {
     bearer(req).or_else(|| {
-        if req.path() != QUERY_TOKEN_PATH {
+        if !QUERY_TOKEN_PATHS.contains(&req.path()) {
             return None;
         }
         web::Query::<TokenQuery>::from_query(req.query_string())
@@ -63,19 +64,25 @@ impl FromRequest for SessionAuth {
 }
 
 /// A verified session token, and nothing read yet: for a request that meters its session
-/// (`POST /captions`), whose meter checks the session and the key itself and records the
-/// activity, so the request costs one store call. Its handler calls [`SessionToken::authorize`]
-/// on a path that fails before the meter admits it, to answer exactly like [`SessionAuth`]
-/// (the session's own 401 first, CORS for its domain, the activity recorded).
+/// (`POST /captions`), whose meter checks the session (open, the key's, the token's lifetime)
+/// and the key itself and records the activity, so the request costs one store call. Its
+/// handler calls [`SessionToken::authorize`] on a path that fails before the meter admits
+/// it, to answer exactly like [`SessionAuth`] (the session's own 401 first, CORS for its
+/// domain, the activity recorded).
 #[derive(Debug, Clone)]
-pub struct SessionToken(pub SessionClaims);
+pub struct SessionToken {
+    /// The token's claims.
+    pub claims: SessionClaims,
+    /// The start of the session lifetime the token was issued in.
+    pub lifetime: OffsetDateTime,
+}
 
 impl FromRequest for SessionToken {
     type Error = ApiError;
     type Future = std::future::Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        std::future::ready(verify_token(req).map(Self))
+        std::future::ready(verify_token(req).map(|(claims, lifetime)| Self { claims, lifetime }))
     }
 }
 
@@ -89,38 +96,48 @@ impl SessionToken {
     pub async fn authorize(&self, req: &HttpRequest) -> Result<SessionAuth, ApiError> {
         let state = state_of(req)?;
         let service = session_service(&state);
-        let (sid, kid) = (self.0.sid.clone(), self.0.kid);
-        let (session, key) = run_short(&state, move || service.authorize(&sid, kid)).await?;
+        let (sid, kid, lifetime) = (self.claims.sid.clone(), self.claims.kid, self.lifetime);
+        let (session, key) = run_short(&state, move || {
+            service.authorize_lifetime(&sid, kid, lifetime)
+        })
+        .await?;
         req.extensions_mut()
             .insert(SessionDomain(session.domain.clone()));
         Ok(SessionAuth {
-            claims: self.0.clone(),
+            claims: self.claims.clone(),
             session,
             key,
         })
     }
 }
 
-/// The request's session token, verified (signature and expiry).
-fn verify_token(req: &HttpRequest) -> Result<SessionClaims, ApiError> {
+/// The request's session token, verified (signature and expiry), and the start of the session
+/// lifetime it was issued in (a token is valid only in that lifetime).
+fn verify_token(req: &HttpRequest) -> Result<(SessionClaims, OffsetDateTime), ApiError> {
+    let invalid = || ApiError::Unauthorized("Invalid or expired token".to_owned());
     let state = state_of(req)?;
     let token = bearer_token(req)
         .ok_or_else(|| ApiError::Unauthorized("Authorization header required".to_owned()))?;
-    state
+    let claims = state
         .jwt
         .verify_session(&token, state.ports.clock.now())
-        .map_err(|_| ApiError::Unauthorized("Invalid or expired token".to_owned()))
+        .map_err(|_| invalid())?;
+    let started = claims.lifetime_start().ok_or_else(invalid)?;
+    Ok((claims, started))
 }
 
 fn authenticate(req: &HttpRequest) -> Pin<Box<dyn Future<Output = Result<SessionAuth, ApiError>>>> {
     let state = state_of(req);
-    let claims = verify_token(req);
+    let verified = verify_token(req);
     let req = req.clone();
     Box::pin(async move {
-        let (state, claims) = (state?, claims?);
+        let (state, (claims, started)) = (state?, verified?);
         let service = session_service(&state);
         let (sid, kid) = (claims.sid.clone(), claims.kid);
-        let (session, key) = run_short(&state, move || service.authorize(&sid, kid)).await?;
+        let (session, key) = run_short(&state, move || {
+            service.authorize_lifetime(&sid, kid, started)
+        })
+        .await?;
         req.extensions_mut()
             .insert(SessionDomain(session.domain.clone()));
         Ok(SessionAuth {

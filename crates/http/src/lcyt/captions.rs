@@ -4,16 +4,18 @@
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use tally_domain::caption::{compose, Caption, CaptionTime, TimeInput};
 use tally_domain::services::{MeterService, VerifyError};
+use tally_domain::session::Session;
 
 use super::auth::SessionToken;
 use crate::cors::SessionDomain;
-use crate::delivery::{Caption, Job};
+use crate::delivery::Job;
 use crate::error::ApiError;
 use crate::extract::parse_json;
 use crate::ratelimit;
-use crate::run_then;
 use crate::state::AppState;
+use crate::{observe, run_then};
 
 /// Most captions per request.
 pub const MAX_CAPTIONS: usize = 100;
@@ -26,7 +28,47 @@ pub struct CaptionsRequest {
     captions: Option<Value>,
 }
 
-fn parse_captions(v: Option<&Value>) -> Result<Vec<Caption>, ApiError> {
+fn object(
+    c: &Value,
+    i: usize,
+    field: &str,
+) -> Result<Option<serde_json::Map<String, Value>>, ApiError> {
+    match c.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(m)) => Ok(Some(m.clone())),
+        Some(_) => Err(ApiError::BadRequest(format!(
+            "captions[{i}].{field} must be an object"
+        ))),
+    }
+}
+
+/// A validated caption whose time may still need its session (`time` is ms since the
+/// session started): the handler validates the whole batch before it meters, and learns the
+/// session from the meter.
+#[derive(Debug)]
+struct Pending {
+    caption: Caption,
+    time: TimeInput,
+}
+
+impl Pending {
+    /// The caption within `session` (`time` becomes `startedAt + time + syncOffset`).
+    fn in_session(self, session: &Session) -> Caption {
+        let Self { mut caption, time } = self;
+        caption.time = time
+            .in_session(session.started_at, session.sync_offset_ms)
+            // `time` is bounded by parsing to ±10¹³ ms (about 317 years) and a sync offset
+            // to a day, so from a session's start this cannot overflow.
+            .unwrap_or_else(|(_, e)| {
+                tracing::error!(error = %e, "a validated caption time did not resolve");
+                CaptionTime::Unset
+            });
+        caption
+    }
+}
+
+/// Validates a batch: each caption's text, time fields, translations and codes.
+fn parse_captions(v: Option<&Value>) -> Result<Vec<Pending>, ApiError> {
     let bad = |m: &str| ApiError::BadRequest(m.to_owned());
     let items = v
         .and_then(Value::as_array)
@@ -41,27 +83,52 @@ fn parse_captions(v: Option<&Value>) -> Result<Vec<Caption>, ApiError> {
         .iter()
         .enumerate()
         .map(|(i, c)| {
-            let text = c.get("text").and_then(Value::as_str).ok_or_else(|| {
-                ApiError::BadRequest(format!("captions[{i}].text must be a string"))
-            })?;
+            let field = |f: &str, m: &str| ApiError::BadRequest(format!("captions[{i}].{f} {m}"));
+            let text = c
+                .get("text")
+                .and_then(Value::as_str)
+                .ok_or_else(|| field("text", "must be a string"))?;
             if text.chars().count() > MAX_TEXT {
-                return Err(ApiError::BadRequest(format!(
-                    "captions[{i}].text must be at most {MAX_TEXT} characters"
-                )));
+                return Err(field(
+                    "text",
+                    &format!("must be at most {MAX_TEXT} characters"),
+                ));
             }
-            let timestamp = match c.get("timestamp").or_else(|| c.get("time")) {
+            let time = TimeInput::parse(c.get("timestamp"), c.get("time"))
+                .map_err(|(name, e)| ApiError::BadRequest(format!("captions[{i}].{name}: {e}")))?;
+            let translations = object(c, i, "translations")?;
+            let caption_lang = match c.get("captionLang") {
                 None | Some(Value::Null) => None,
-                Some(Value::String(s)) if s.chars().count() <= 64 => Some(s.clone()),
-                Some(Value::Number(n)) => Some(n.to_string()),
+                Some(Value::String(s)) if s.len() <= 64 => Some(s.clone()),
                 Some(_) => {
-                    return Err(ApiError::BadRequest(format!(
-                    "captions[{i}].timestamp must be a number or a string of at most 64 characters"
-                )))
+                    return Err(field(
+                        "captionLang",
+                        "must be a string of at most 64 characters",
+                    ))
                 }
             };
-            Ok(Caption {
-                text: text.to_owned(),
-                timestamp,
+            let show_original = match c.get("showOriginal") {
+                None | Some(Value::Null) => None,
+                Some(Value::Bool(b)) => Some(*b),
+                Some(_) => return Err(field("showOriginal", "must be a boolean")),
+            };
+            let composed_text = compose(
+                text,
+                caption_lang.as_deref().filter(|l| !l.is_empty()),
+                translations.as_ref(),
+                show_original.unwrap_or(false),
+            );
+            Ok(Pending {
+                caption: Caption {
+                    text: text.to_owned(),
+                    composed_text,
+                    time: CaptionTime::Unset,
+                    translations,
+                    caption_lang,
+                    show_original,
+                    codes: object(c, i, "codes")?,
+                },
+                time,
             })
         })
         .collect()
@@ -71,10 +138,11 @@ fn parse_captions(v: Option<&Value>) -> Result<Vec<Caption>, ApiError> {
 /// would be crossed, or when [`MAX_BACKLOG`](crate::delivery::MAX_BACKLOG) batches of the
 /// session still wait for delivery), answers `202 {ok, requestId}`, then delivers the batch.
 ///
-/// The request costs one store call: the meter checks that the token's session is open and
-/// its key usable, and records the activity. An answer that fails before the meter reads the
-/// session (as every session route does) so it answers exactly like them: the session's own
-/// 401 first, and CORS headers for the session's domain.
+/// The request costs one store call: the meter checks that the token's session is open, in
+/// the token's lifetime and the key's, that the key is usable, and records the activity. An
+/// answer that fails before the meter admits it reads the session (as every session route
+/// does) so it answers exactly like them: the session's own 401 first, and CORS headers for
+/// the session's domain.
 ///
 /// # Errors
 /// 400, 401, 429 (+ `Retry-After`: the daily limit's reset, or 1 s for a full delivery
@@ -85,13 +153,13 @@ pub async fn post(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let captions = match parse_json::<CaptionsRequest>(&body)
+    let pending = match parse_json::<CaptionsRequest>(&body)
         .and_then(|r| parse_captions(r.captions.as_ref()))
     {
-        Ok(captions) => captions,
+        Ok(pending) => pending,
         Err(e) => return Err(refusal(&token, &req, e).await),
     };
-    let session_id = token.0.sid.clone();
+    let session_id = token.claims.sid.clone();
     // A place in the session's delivery queue first: a session whose deliveries are behind is
     // refused before anything is metered.
     let Ok(reservation) = state.delivery.reserve(&session_id) else {
@@ -99,18 +167,21 @@ pub async fn post(
     };
     let service = MeterService::new(state.ports.clone());
     let request_id = service.request_id().to_string();
-    let n = captions.len() as u64;
+    let n = pending.len() as u64;
     let now = state.ports.clock.now();
-    let metered = match run_then(|done| {
+    let started = std::time::Instant::now();
+    let metered = run_then(|done| {
         service.meter_captions_then(
             &session_id,
-            token.0.kid,
+            token.claims.kid,
+            token.lifetime,
             n,
             Box::new(move |r| done(Ok::<_, ApiError>(r))),
         );
     })
-    .await?
-    {
+    .await?;
+    observe::meter(&metered, started.elapsed());
+    let metered = match metered {
         Ok(m) => m,
         Err(e @ VerifyError::Limit { usage, limits, .. }) => {
             let e = refusal(&token, &req, ApiError::from(e)).await;
@@ -129,6 +200,10 @@ pub async fn post(
     };
     req.extensions_mut()
         .insert(SessionDomain(session.domain.clone()));
+    let captions = pending
+        .into_iter()
+        .map(|p| p.in_session(&session))
+        .collect();
     let sequence = metered.sequence.unwrap_or(session.sequence);
     state.delivery.enqueue(
         reservation,

@@ -11,7 +11,7 @@ use tally_domain::tenancy::{Email, OrgId};
 use crate::error::ApiError;
 use crate::extract::parse_json;
 use crate::key_patch::KeyPatchInput;
-use crate::principal::{check_admin, Admin};
+use crate::principal::{require_admin, Admin};
 use crate::run_blocking;
 use crate::state::AppState;
 use crate::wire::{double_option, iso, limit, parse_instant};
@@ -87,7 +87,7 @@ pub async fn create(
         return Ok(HttpResponse::Created()
             .json(KeyResponse::of(&issued.key, Some(issued.secret.expose()))));
     }
-    check_admin(&req, &state)?;
+    require_admin(&req).await?;
     let r: CreateKeyRequest = parse_json(&body)?;
     let owner = r
         .owner

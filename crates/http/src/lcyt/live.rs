@@ -1,13 +1,16 @@
 //! `/live`: open or join a session (fresh token every time), read, change and end it.
 
+use std::collections::BTreeMap;
+
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tally_auth::SessionClaims;
 use tally_domain::services::OpenRequest;
-use tally_domain::session::{EndReason, SessionPatch, Target, ViewerKey};
+use tally_domain::session::{EndReason, SessionPatch, StreamKey, Target, ViewerKey};
 
 use super::auth::SessionAuth;
+use super::sync;
 use crate::error::ApiError;
 use crate::extract::parse_json;
 use crate::run_short;
@@ -44,7 +47,25 @@ fn sequence(v: &Value) -> Result<u64, ApiError> {
         .ok_or_else(|| ApiError::BadRequest("sequence must be a non-negative number".to_owned()))
 }
 
-/// Validates a `targets` array with lcyt's messages.
+/// A generic target's `headers`: an object of strings; anything else but an object is
+/// ignored, as lcyt does (lcyt-web sends `{}` when its header text does not parse).
+fn target_headers(v: Option<&Value>, i: usize) -> Result<BTreeMap<String, String>, ApiError> {
+    let Some(Value::Object(m)) = v else {
+        return Ok(BTreeMap::new());
+    };
+    m.iter()
+        .map(|(k, v)| match v {
+            Value::String(s) => Ok((k.clone(), s.clone())),
+            _ => Err(ApiError::BadRequest(format!(
+                "targets[{i}].headers.{k} must be a string"
+            ))),
+        })
+        .collect()
+}
+
+/// Validates a `targets` array with lcyt's messages. A `youtube` entry without a non-empty
+/// `streamKey` is dropped, as lcyt does (lcyt-web sends such entries for unfilled rows);
+/// extra targets' stream keys are trimmed.
 ///
 /// # Errors
 /// 400 naming the first bad target.
@@ -53,28 +74,42 @@ pub fn targets(v: &Value) -> Result<Vec<Target>, ApiError> {
     let items = v
         .as_array()
         .ok_or_else(|| bad("targets must be an array".to_owned()))?;
-    items
-        .iter()
-        .map(|t| {
-            let kind = t.get("type").and_then(Value::as_str).unwrap_or_default();
-            match kind {
-                "viewer" => {
-                    let k = t
-                        .get("viewerKey")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default();
-                    ViewerKey::parse(k)
-                        .map(|viewer_key| Target::Viewer { viewer_key })
-                        .map_err(|e| bad(e.0))
-                }
-                "generic" => match t.get("url").and_then(Value::as_str) {
-                    Some(url) => Target::generic(url).map_err(|e| bad(e.0)),
-                    None => Err(bad("Generic target requires a url field".to_owned())),
-                },
-                other => Err(bad(format!("Invalid target type: {other}"))),
+    let mut out = Vec::with_capacity(items.len());
+    for (i, t) in items.iter().enumerate() {
+        let kind = t.get("type").and_then(Value::as_str).unwrap_or_default();
+        let target = match kind {
+            "viewer" => {
+                let k = t
+                    .get("viewerKey")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                ViewerKey::parse(k)
+                    .map(|viewer_key| Target::Viewer { viewer_key })
+                    .map_err(|e| bad(e.0))?
             }
-        })
-        .collect()
+            "generic" => match t.get("url").and_then(Value::as_str) {
+                Some(url) => Target::generic(url, target_headers(t.get("headers"), i)?)
+                    .map_err(|e| bad(e.0))?,
+                None => return Err(bad("Generic target requires a url field".to_owned())),
+            },
+            "youtube" => {
+                let key = t
+                    .get("streamKey")
+                    .and_then(Value::as_str)
+                    .map(str::trim)
+                    .unwrap_or_default();
+                if key.is_empty() {
+                    continue;
+                }
+                StreamKey::parse(key)
+                    .map(|stream_key| Target::Youtube { stream_key })
+                    .map_err(|e| bad(format!("targets[{i}].{}", e.0)))?
+            }
+            other => return Err(bad(format!("Invalid target type: {other}"))),
+        };
+        out.push(target);
+    }
+    Ok(out)
 }
 
 /// `POST /live`: opens or joins the session of (key, stream key, domain) and issues a fresh
@@ -95,7 +130,15 @@ pub async fn open(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpRe
     let request = OpenRequest {
         secret,
         domain,
-        stream_key: r.stream_key.filter(|s| !s.is_empty()),
+        stream_key: r
+            .stream_key
+            .filter(|s| !s.is_empty())
+            .map(|k| {
+                StreamKey::parse(&k)
+                    .map(|_| k)
+                    .map_err(|e| ApiError::BadRequest(e.0))
+            })
+            .transpose()?,
         sequence: r
             .sequence
             .as_ref()
@@ -105,7 +148,14 @@ pub async fn open(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpRe
         targets: r.targets.as_ref().map(targets).transpose()?,
     };
     let service = session_service(&state);
-    let opened = run_short(&state, move || service.open(request)).await?;
+    let mut opened = run_short(&state, move || service.open(request)).await?;
+    // lcyt's legacy mode syncs a new session's clock against YouTube before answering
+    // (best effort: a failure leaves the offset at 0).
+    if opened.created && opened.session.primary_stream_key().is_some() {
+        if let Ok(synced) = sync::sync_session(&state, &opened.session).await {
+            opened.session = synced.session;
+        }
+    }
     let now = state.ports.clock.now();
     let claims = SessionClaims::new(
         opened.session.id.clone(),
@@ -113,7 +163,8 @@ pub async fn open(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpRe
         state.ports.ids.uuid(),
         now,
         state.settings.session_ttl,
-    );
+    )
+    .in_lifetime(opened.session.started_at);
     let token = state
         .jwt
         .issue(claims)
@@ -123,14 +174,17 @@ pub async fn open(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpRe
         "token": token,
         "sessionId": s.id,
         "sequence": s.sequence,
-        "syncOffset": 0,
+        "syncOffset": s.sync_offset_ms,
         "startedAt": epoch_ms(s.started_at),
     })))
 }
 
-/// `GET /live`: the session's sequence (a heartbeat: it records activity).
+/// `GET /live`: the session's sequence and clock offset (a heartbeat: it records activity).
 pub async fn get(auth: SessionAuth) -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "sequence": auth.session.sequence, "syncOffset": 0 }))
+    HttpResponse::Ok().json(json!({
+        "sequence": auth.session.sequence,
+        "syncOffset": auth.session.sync_offset_ms,
+    }))
 }
 
 /// `PATCH /live`: validates the whole body, then applies it.
@@ -146,6 +200,7 @@ pub async fn patch(
     let patch = SessionPatch {
         sequence: r.sequence.as_ref().map(sequence).transpose()?,
         targets: r.targets.as_ref().map(targets).transpose()?,
+        sync_offset_ms: None,
     };
     let service = session_service(&state);
     let id = auth.session.id.clone();

@@ -11,6 +11,7 @@ pub mod live;
 pub mod mic;
 pub mod stats;
 pub mod sweep;
+pub mod sync;
 pub mod usage;
 
 use actix_web::web;
@@ -38,7 +39,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::delete().to(live::end)),
     )
     .service(resource("/captions").route(web::post().to(captions::post)))
+    .service(resource("/sync").route(web::post().to(sync::post)))
     .service(resource("/events").route(web::get().to(events::session_events)))
+    .service(resource("/events/stream").route(web::get().to(events::event_stream)))
     .service(resource("/viewer/{viewer_key}").route(web::get().to(events::viewer_events)))
     .service(resource("/mic").route(web::post().to(mic::mic)))
     .service(

@@ -9,10 +9,12 @@ use super::auth::SessionAuth;
 use crate::error::ApiError;
 use crate::run_blocking;
 use crate::state::AppState;
-use crate::wire::iso;
+use crate::wire::{iso, ymd};
 
 /// Most rows of each history list.
 const HISTORY: u32 = 100;
+/// Most rows of `viewerStats` (a year of one viewer key).
+const VIEWER_DAYS: u32 = 366;
 
 /// `GET /stats`: the key's usage and its recent sessions, caption errors and auth events.
 ///
@@ -22,12 +24,13 @@ pub async fn get(auth: SessionAuth, state: web::Data<AppState>) -> Result<HttpRe
     let stores = state.ports.stores.clone();
     let key = auth.key.clone();
     let today = utc_day(state.ports.clock.now());
-    let (usage, records, errors, events) = run_blocking(move || {
+    let (usage, records, errors, events, viewers) = run_blocking(move || {
         Ok::<_, tally_domain::StoreError>((
             stores.keys.key_usage(key.id, today)?.unwrap_or_default(),
             stores.sessions.list_session_records(key.id, HISTORY)?,
             stores.sessions.list_caption_errors(key.id, HISTORY)?,
             stores.keys.list_auth_events(key.id, HISTORY)?,
+            stores.sessions.list_viewer_stats(key.id, VIEWER_DAYS)?,
         ))
     })
     .await?;
@@ -57,12 +60,28 @@ pub async fn get(auth: SessionAuth, state: web::Data<AppState>) -> Result<HttpRe
                 "statusCode": e.status_code,
                 "batchSize": e.batch_size,
                 "occurredAt": iso(e.occurred_at),
+                // lcyt-web's StatsModal reads lcyt-backend's names.
+                "timestamp": iso(e.occurred_at),
+                "errorCode": e.status_code.unwrap_or(502),
+                "errorMsg": e.error,
             })
         })
         .collect();
     let auth_events: Vec<_> = events
         .iter()
-        .map(|e| json!({ "event": e.kind.as_str(), "domain": e.domain, "occurredAt": iso(e.occurred_at) }))
+        .map(|e| {
+            json!({
+                "event": e.kind.as_str(),
+                "domain": e.domain,
+                "occurredAt": iso(e.occurred_at),
+                "timestamp": iso(e.occurred_at),
+                "eventType": e.kind.as_str(),
+            })
+        })
+        .collect();
+    let viewer_stats: Vec<_> = viewers
+        .iter()
+        .map(|v| json!({ "date": ymd(v.date), "viewer_key": v.viewer_key, "views": v.views }))
         .collect();
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "private, no-store"))
@@ -80,6 +99,7 @@ pub async fn get(auth: SessionAuth, state: web::Data<AppState>) -> Result<HttpRe
             "sessions": sessions,
             "captionErrors": caption_errors,
             "authEvents": auth_events,
+            "viewerStats": viewer_stats,
         })))
 }
 

@@ -106,6 +106,17 @@ pub async fn domain_usage(
         })
         .collect();
     let mut res = HttpResponse::Ok();
+    // A range that ended before today no longer changes: caches may keep it (lcyt's
+    // figures; `private` unless the data is public). Today's rows still move.
+    if to < today {
+        let scope = if public { "public" } else { "private" };
+        res.insert_header((
+            header::CACHE_CONTROL,
+            format!("{scope}, max-age=1800, stale-while-revalidate=3600"),
+        ));
+    } else {
+        res.insert_header((header::CACHE_CONTROL, "no-store"));
+    }
     if public {
         if let Some(origin) = allowed_origin(&req, &state.settings.allowed_domains) {
             res.insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, origin));

@@ -14,7 +14,7 @@ use tally_domain::services::{
     MeterService, OpenRequest, OpenSessionError, Ports, SessionService, SessionSettings, Stores,
     UsageService, FREE_TIER_LIMITS,
 };
-use tally_domain::session::{DeliveryOutcome, EndReason, SessionId};
+use tally_domain::session::{DeliveryOutcome, DeliveryReceipt, EndReason, SessionId};
 use tally_domain::tenancy::{OrgId, UserId};
 use tally_domain::usage::{EventKind, NewUsageEvent};
 use tally_domain::LocalBus;
@@ -234,10 +234,10 @@ fn the_sequence_carries_over_for_two_hours() {
     let k = w.key("carry-key-001", Limits::default());
     let opened = w.open("carry-key-001", "a.example").unwrap();
     w.meter()
-        .meter_captions(&opened.session.id, k.id, 2)
+        .meter_captions(&opened.session.id, k.id, opened.session.started_at, 2)
         .unwrap();
     w.meter()
-        .meter_captions(&opened.session.id, k.id, 1)
+        .meter_captions(&opened.session.id, k.id, opened.session.started_at, 1)
         .unwrap();
     w.sessions()
         .end(&opened.session.id, EndReason::Client)
@@ -444,9 +444,15 @@ fn captions_are_metered_per_caption_and_pushed() {
     );
     let s = w.open("caption-key-1", "a.example").unwrap().session;
     let (events, _sub) = w.listen(&s.id);
-    let m = w.meter().meter_captions(&s.id, k.id, 5).unwrap();
+    let m = w
+        .meter()
+        .meter_captions(&s.id, k.id, s.started_at, 5)
+        .unwrap();
     assert_eq!((m.usage.lifetime_used, m.sequence), (5, Some(1)));
-    assert!(w.meter().meter_captions(&s.id, k.id, 1).is_err());
+    assert!(w
+        .meter()
+        .meter_captions(&s.id, k.id, s.started_at, 1)
+        .is_err());
     // A session without targets delivers to itself: the meter recorded the batch as
     // delivered, and the delivery worker only announces it.
     w.sessions().announce_delivery(
@@ -454,6 +460,7 @@ fn captions_are_metered_per_caption_and_pushed() {
         "req-1",
         1,
         &DeliveryOutcome::Delivered { batch_size: 5 },
+        &DeliveryReceipt::default(),
     );
     let failed = DeliveryOutcome::Failed {
         batch_size: 1,
@@ -461,7 +468,7 @@ fn captions_are_metered_per_caption_and_pushed() {
         status_code: Some(403),
     };
     w.sessions()
-        .report_delivery(&s, "req-2", 2, failed)
+        .report_delivery(&s, "req-2", 2, failed, &DeliveryReceipt::default())
         .unwrap();
     assert_eq!(
         events.names(),

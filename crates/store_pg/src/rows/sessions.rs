@@ -34,6 +34,7 @@ pub(crate) struct SessionRow {
     pub captions_sent: i64,
     pub captions_failed: i64,
     pub mic_holder: Option<String>,
+    pub sync_offset_ms: i64,
 }
 
 impl SessionRow {
@@ -54,6 +55,7 @@ impl SessionRow {
                 .mic_holder
                 .map(|h| ClientId::parse(&h).map_err(|e| corrupt("mic holder", e)))
                 .transpose()?,
+            sync_offset_ms: self.sync_offset_ms,
         })
     }
 }

@@ -5,7 +5,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use tally_domain::bus::{EventBus, EventSink, SinkStatus};
-use tally_domain::live::{Envelope, LiveEvent, Topic};
+use tally_domain::live::{CaptionFrame, Envelope, LiveEvent, Topic};
 use tally_domain::session::{SessionId, ViewerKey};
 use tally_store_pg::testing::TestDb;
 use tally_store_pg::PgEventBus;
@@ -37,11 +37,14 @@ impl Collect {
 }
 
 fn caption(text: String) -> LiveEvent {
-    LiveEvent::Caption {
+    LiveEvent::Caption(CaptionFrame {
+        composed_text: text.clone(),
         text,
         sequence: 1,
         timestamp: None,
-    }
+        translations: None,
+        codes: None,
+    })
 }
 
 #[test]

@@ -5,7 +5,7 @@ use tally_domain::mic::{ClientId, MicAction};
 use tally_domain::ports::DeliveryReport;
 use tally_domain::services::Stores;
 use tally_domain::session::{
-    DeliveryOutcome, EndReason, SessionId, SessionPatch, Target, ViewerKey,
+    DeliveryOutcome, EndReason, SessionId, SessionPatch, StreamKey, Target, ViewerKey,
 };
 use tally_domain::usage::{DomainCounters, DomainUsageQuery};
 use time::macros::date;
@@ -193,7 +193,8 @@ pub fn sessions_touch_and_idle(s: &Stores) {
     assert_eq!(s.sessions.touch_session(&missing, T0).unwrap(), None);
 }
 
-/// A patch applies the sequence and targets together and touches the session.
+/// A patch applies the sequence, targets and sync offset together and touches the session;
+/// every kind of target (generic headers, YouTube stream keys) survives the store.
 pub fn sessions_patch_applies_whole(s: &Stores) {
     let k = create_key(s, "patch-key-01", limits(None, None));
     let id = s
@@ -203,9 +204,19 @@ pub fn sessions_patch_applies_whole(s: &Stores) {
         .session
         .id;
     let later = T0 + Duration::minutes(1);
+    let hook = Target::generic(
+        "https://hook.example/in",
+        [("X-Token".to_owned(), "t 1".to_owned())].into(),
+    )
+    .unwrap();
+    let youtube = Target::Youtube {
+        stream_key: StreamKey::parse("ab-cd-ef").unwrap(),
+    };
+    let targets = vec![viewer("room-2"), hook, youtube];
     let patch = SessionPatch {
         sequence: Some(42),
-        targets: Some(vec![viewer("room-2")]),
+        targets: Some(targets.clone()),
+        sync_offset_ms: Some(-1250),
     };
     let sess = s
         .sessions
@@ -213,8 +224,13 @@ pub fn sessions_patch_applies_whole(s: &Stores) {
         .unwrap()
         .unwrap();
     assert_eq!(
-        (sess.sequence, sess.targets.clone(), sess.last_activity_at),
-        (42, vec![viewer("room-2")], later)
+        (
+            sess.sequence,
+            sess.targets.clone(),
+            sess.last_activity_at,
+            sess.sync_offset_ms
+        ),
+        (42, targets, later, -1250)
     );
     assert_eq!(s.sessions.get_session(&id).unwrap(), Some(sess));
     let missing = SessionId::parse("ffffffffffffffff").unwrap();
@@ -561,4 +577,43 @@ pub fn sessions_domain_usage_by_hour_and_day(s: &Stores) {
         s.sessions.domain_usage(&days).unwrap()[0].counters,
         expected
     );
+}
+
+/// A viewer open counts for the key whose open session delivers to the viewer key (the most
+/// recently active one), per UTC day; unowned viewer keys count nothing; erasure forgets.
+pub fn sessions_viewer_opens_count_for_the_delivering_key(s: &Stores) {
+    let a = create_key(s, "viewer-key-a", limits(None, None));
+    let b = create_key(s, "viewer-key-b", limits(None, None));
+    let hall = ViewerKey::parse("hall-9").unwrap();
+    let room = ViewerKey::parse("room-9").unwrap();
+    let mut spec = open_spec(&a, "viewer-key-a", "a.example", T0);
+    spec.targets = Some(vec![viewer("hall-9"), viewer("room-9")]);
+    s.sessions.open_session(spec).unwrap();
+    let day = date!(2026 - 03 - 10);
+    let next = date!(2026 - 03 - 11);
+    s.sessions.record_viewer_open(&hall, day).unwrap();
+    s.sessions.record_viewer_open(&hall, day).unwrap();
+    s.sessions.record_viewer_open(&room, next).unwrap();
+    s.sessions
+        .record_viewer_open(&ViewerKey::parse("nobody").unwrap(), day)
+        .unwrap();
+    let rows = s.sessions.list_viewer_stats(a.id, 10).unwrap();
+    let got: Vec<_> = rows
+        .iter()
+        .map(|r| (r.date, r.viewer_key.as_str(), r.views))
+        .collect();
+    assert_eq!(got, vec![(next, "room-9", 1), (day, "hall-9", 2)]);
+    assert_eq!(s.sessions.list_viewer_stats(a.id, 1).unwrap().len(), 1);
+
+    // A later session of another key delivering to the hall takes its views.
+    let mut spec = open_spec(&b, "viewer-key-b", "b.example", T0 + Duration::minutes(5));
+    spec.targets = Some(vec![viewer("hall-9")]);
+    s.sessions.open_session(spec).unwrap();
+    s.sessions.record_viewer_open(&hall, day).unwrap();
+    assert_eq!(s.sessions.list_viewer_stats(b.id, 10).unwrap()[0].views, 1);
+    assert_eq!(s.sessions.list_viewer_stats(a.id, 10).unwrap()[1].views, 2);
+
+    s.usage.erase_keys(&[a.id], T0).unwrap();
+    assert!(s.sessions.list_viewer_stats(a.id, 10).unwrap().is_empty());
+    assert_eq!(s.sessions.list_viewer_stats(b.id, 10).unwrap().len(), 1);
 }

@@ -613,8 +613,8 @@ pub fn usage_aggregate_by_api_call_and_status_class(s: &Stores) {
     assert_eq!(total(s, calls).count, 2);
 }
 
-/// A session meter needs its session open and the key's: otherwise it is refused with
-/// `SessionEnded` and counts nothing. An admitted one takes the session's domain for its
+/// A session meter needs its session open, the key's and in the token's lifetime: otherwise
+/// it is refused with `SessionEnded` and counts nothing. An admitted one takes the session's domain for its
 /// event and answers with the session as it found it.
 pub fn usage_meter_requires_the_keys_open_session(s: &Stores) {
     let k = create_key(s, "sess-meter-01", limits(None, None));
@@ -639,7 +639,21 @@ pub fn usage_meter_requires_the_keys_open_session(s: &Stores) {
         .end_session(&id, tally_domain::session::EndReason::Client, T0)
         .unwrap();
     req.event_id = crate::next_event_id();
-    assert_eq!(s.usage.meter(req), Err(MeterError::SessionEnded));
+    assert_eq!(s.usage.meter(req.clone()), Err(MeterError::SessionEnded));
+    // Opened again (the same derived id): a token of the first lifetime stays refused.
+    let later = T0 + Duration::minutes(5);
+    let reopened = s
+        .sessions
+        .open_session(open_spec(&k, "sess-meter-01", "site.example", later))
+        .unwrap()
+        .session;
+    assert_eq!(reopened.id, id);
+    req.event_id = crate::next_event_id();
+    req.session_lifetime = Some(T0);
+    assert_eq!(s.usage.meter(req.clone()), Err(MeterError::SessionEnded));
+    req.event_id = crate::next_event_id();
+    req.session_lifetime = Some(reopened.started_at);
+    assert!(s.usage.meter(req).is_ok(), "the new lifetime's token");
     let usage = |key: &tally_domain::key::ApiKey| {
         s.keys
             .key_usage(key.id, tally_domain::limits::utc_day(T0))
@@ -647,5 +661,5 @@ pub fn usage_meter_requires_the_keys_open_session(s: &Stores) {
             .unwrap()
             .lifetime_used
     };
-    assert_eq!((usage(&k), usage(&other)), (2, 0));
+    assert_eq!((usage(&k), usage(&other)), (4, 0));
 }

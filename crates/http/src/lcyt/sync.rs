@@ -1,0 +1,114 @@
+//! `POST /sync`: measures the session's clock offset against YouTube with an empty-body
+//! ingestion POST (lcyt-clients reference §2.6, §5) and stores it with the session.
+
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+use serde_json::json;
+use tally_domain::session::{Session, SessionPatch};
+
+use super::auth::SessionAuth;
+use crate::error::ApiError;
+use crate::run_short;
+use crate::state::{session_service, AppState};
+use crate::webhook::webhook_client;
+use crate::youtube;
+
+/// The answer of one sync.
+#[derive(Debug, Clone)]
+pub struct Synced {
+    /// The session with its new offset.
+    pub session: Session,
+    /// Round trip of the POST, in ms.
+    pub round_trip_ms: i64,
+    /// YouTube's answer body, when not empty.
+    pub server_timestamp: Option<String>,
+    /// YouTube's status (not checked, as in lcyt: only the body's time matters).
+    pub status_code: u16,
+}
+
+/// Why a sync could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// The session was opened without a `streamKey`: there is no YouTube sender to sync.
+    #[error("No YouTube sender to sync: the session was opened without a streamKey")]
+    NoSender,
+    /// The POST did not reach YouTube.
+    #[error("{0}")]
+    Transport(String),
+    /// Storing the offset failed.
+    #[error("{0}")]
+    Store(ApiError),
+}
+
+/// Syncs a session's primary YouTube sender at the session's current `seq` (a sync never
+/// advances it). An answer without a parseable time leaves the offset as it was.
+///
+/// # Errors
+/// [`SyncError`].
+pub async fn sync_session(state: &AppState, session: &Session) -> Result<Synced, SyncError> {
+    let key = session.primary_stream_key().ok_or(SyncError::NoSender)?;
+    let url = youtube::ingestion_url(state.delivery.youtube_url(), key.as_str(), session.sequence);
+    let sent = state.ports.clock.now();
+    let answer = youtube::post(&webhook_client(), &url, String::new())
+        .await
+        .map_err(SyncError::Transport)?;
+    let answered = state.ports.clock.now();
+    let offset = answer
+        .server_timestamp
+        .as_deref()
+        .and_then(youtube::server_time)
+        .and_then(|server| youtube::sync_offset_ms(sent, answered, server));
+    let session = match offset {
+        Some(ms) => {
+            let service = session_service(state);
+            let id = session.id.clone();
+            let patch = SessionPatch {
+                sync_offset_ms: Some(ms),
+                ..SessionPatch::default()
+            };
+            run_short(state, move || service.update(&id, &patch))
+                .await
+                .map_err(SyncError::Store)?
+                .unwrap_or_else(|| session.clone())
+        }
+        None => session.clone(),
+    };
+    Ok(Synced {
+        session,
+        round_trip_ms: i64::try_from((answered - sent).whole_milliseconds()).unwrap_or(0),
+        server_timestamp: answer.server_timestamp,
+        status_code: answer.status,
+    })
+}
+
+/// `POST /sync`: `200 {syncOffset, roundTripTime, serverTimestamp, statusCode}` where
+/// `statusCode` is YouTube's.
+///
+/// # Errors
+/// 401; 502 `{error, statusCode: 502}` when there is no YouTube sender (a session opened
+/// without `streamKey`) or YouTube cannot be reached.
+pub async fn post(auth: SessionAuth, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    match sync_session(&state, &auth.session).await {
+        Ok(s) => Ok(HttpResponse::Ok().json(json!({
+            "syncOffset": s.session.sync_offset_ms,
+            "roundTripTime": s.round_trip_ms,
+            "serverTimestamp": s.server_timestamp,
+            "statusCode": s.status_code,
+        }))),
+        Err(SyncError::Store(e)) => Err(e),
+        Err(e) => {
+            let message = e.to_string();
+            Ok(HttpResponse::BadGateway()
+                .content_type("application/problem+json")
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .json(json!({
+                    "type": "about:blank",
+                    "title": "Bad Gateway",
+                    "status": 502,
+                    "detail": message,
+                    "error": message,
+                    "statusCode": 502,
+                })))
+        }
+    }
+}
