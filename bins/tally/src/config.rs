@@ -5,6 +5,7 @@
 //! tested without touching the process environment.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -92,6 +93,9 @@ pub struct Config {
     /// YouTube's caption ingestion URL (`youtube.ingestion_url`,
     /// `TALLY_YOUTUBE__INGESTION_URL`), default [`DEFAULT_YOUTUBE_INGESTION_URL`].
     pub youtube_ingestion_url: String,
+    /// Where Prometheus metrics are served (`metrics.address`, `TALLY_METRICS__ADDRESS`,
+    /// `host:port`; port 0 picks a free one); unset: no metrics listener.
+    pub metrics_address: Option<SocketAddr>,
 }
 
 pub use tally_http::state::DEFAULT_YOUTUBE_INGESTION_URL;
@@ -110,6 +114,7 @@ impl std::fmt::Debug for Config {
             .field("session_ttl", &self.session_ttl)
             .field("sweep_interval", &self.sweep_interval)
             .field("youtube_ingestion_url", &self.youtube_ingestion_url)
+            .field("metrics_address", &self.metrics_address)
             .finish()
     }
 }
@@ -142,6 +147,12 @@ struct Layered {
     usage_public: bool,
     free_apikey_active: bool,
     youtube: LayeredYoutube,
+    metrics: LayeredMetrics,
+}
+
+#[derive(Debug, Deserialize)]
+struct LayeredMetrics {
+    address: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -190,7 +201,8 @@ pub fn load(sources: &Sources) -> Result<Config, ConfigError> {
         .set_default("allowed_domains", DEFAULT_ALLOWED_DOMAINS)?
         .set_default("usage_public", false)?
         .set_default("free_apikey_active", false)?
-        .set_default("youtube.ingestion_url", DEFAULT_YOUTUBE_INGESTION_URL)?;
+        .set_default("youtube.ingestion_url", DEFAULT_YOUTUBE_INGESTION_URL)?
+        .set_default("metrics.address", "")?;
     if let Some((path, required)) = &sources.file {
         builder = builder.add_source(
             File::from(path.as_path())
@@ -244,6 +256,21 @@ fn resolve(l: Layered, env: &HashMap<String, String>) -> Result<Config, ConfigEr
             ),
         });
     }
+    let metrics = l.metrics.address.trim();
+    let metrics_address = if metrics.is_empty() {
+        None
+    } else {
+        Some(
+            metrics
+                .parse::<SocketAddr>()
+                .map_err(|_| ConfigError::Invalid {
+                    name: "metrics.address",
+                    message: format!(
+                        "{metrics:?} is not a host:port address (e.g. 127.0.0.1:9464)"
+                    ),
+                })?,
+        )
+    };
     Ok(Config {
         http: HttpConfig {
             host: l.http.host,
@@ -272,6 +299,7 @@ fn resolve(l: Layered, env: &HashMap<String, String>) -> Result<Config, ConfigEr
         session_ttl,
         sweep_interval,
         youtube_ingestion_url,
+        metrics_address,
     })
 }
 

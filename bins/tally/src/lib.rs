@@ -5,6 +5,7 @@
 //! This crate is the only one that knows every adapter; nothing depends on it.
 
 pub mod config;
+pub mod metrics;
 pub mod wiring;
 
 use std::net::SocketAddr;
@@ -24,6 +25,8 @@ pub struct Running {
     pub server: Server,
     /// The admin key made up for this run (see [`wiring::run_admin_key`]), to show once.
     pub generated_admin_key: Option<String>,
+    /// The metrics listener, when configured: its bound address and its server future.
+    pub metrics: Option<(SocketAddr, Server)>,
 }
 
 impl std::fmt::Debug for Running {
@@ -39,10 +42,16 @@ impl std::fmt::Debug for Running {
 /// # Errors
 /// [`StartupError`] when the store cannot be opened or the address cannot be bound.
 pub fn spawn(config: &Config) -> Result<Running, StartupError> {
-    let (stores, kind) = wiring::stores(config)?;
+    let (stores, kind, pg) = wiring::open(config)?;
     let (config, generated) = wiring::run_admin_key(config, kind);
-    let mut running = serve(wiring::state(&config, stores, kind), &config.http)?;
+    let state = wiring::state(&config, stores, kind);
+    let metrics = config
+        .metrics_address
+        .map(|addr| metrics::serve(addr, state.clone(), pg))
+        .transpose()?;
+    let mut running = serve(state, &config.http)?;
     running.generated_admin_key = generated;
+    running.metrics = metrics;
     Ok(running)
 }
 
@@ -77,5 +86,6 @@ pub fn serve(state: AppState, http: &HttpConfig) -> Result<Running, StartupError
         addr,
         server: server.run(),
         generated_admin_key: None,
+        metrics: None,
     })
 }

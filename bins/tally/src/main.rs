@@ -48,8 +48,12 @@ fn run(cli: Cli) -> Result<(), StartupError> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Migrate => wiring::migrate(&config),
         Command::Serve => actix_web::rt::System::new().block_on(async {
-            let running = tally::spawn(&config)?;
+            let mut running = tally::spawn(&config)?;
             println!("listening on http://{}", running.addr);
+            if let Some((addr, server)) = running.metrics.take() {
+                println!("metrics on http://{addr}/metrics");
+                actix_web::rt::spawn(server);
+            }
             if let Some(key) = &running.generated_admin_key {
                 // Shown once, on the terminal, never logged: this run's only admin credential.
                 eprintln!(

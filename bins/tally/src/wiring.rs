@@ -44,23 +44,35 @@ pub enum StartupError {
 /// # Errors
 /// [`StartupError::Store`] when the database cannot be opened.
 pub fn stores(config: &Config) -> Result<(Stores, StoreKind), StartupError> {
+    open(config).map(|(stores, kind, _)| (stores, kind))
+}
+
+/// [`stores`], and the Postgres store itself when there is one (for its pool gauges).
+///
+/// # Errors
+/// As [`stores`].
+pub fn open(config: &Config) -> Result<(Stores, StoreKind, Option<PgStore>), StartupError> {
     match &config.database_url {
         None => {
             tracing::warn!("{IN_MEMORY_WARNING}");
             let stores = Stores::from_one(Arc::new(MemStore::new()), Arc::new(LocalBus::new()));
-            Ok((stores, StoreKind::Memory))
+            Ok((stores, StoreKind::Memory, None))
         }
         Some(url) => postgres(url, &config.database),
     }
 }
 
-fn postgres(url: &str, db: &DatabaseConfig) -> Result<(Stores, StoreKind), StartupError> {
+fn postgres(
+    url: &str,
+    db: &DatabaseConfig,
+) -> Result<(Stores, StoreKind, Option<PgStore>), StartupError> {
     let store = open_postgres(url, db)?;
     let bus = PgEventBus::start(&store).map_err(|e| StartupError::Store(e.to_string()))?;
     tracing::info!("Postgres store ready (migrations applied)");
     Ok((
-        Stores::from_one(Arc::new(store), Arc::new(bus)),
+        Stores::from_one(Arc::new(store.clone()), Arc::new(bus)),
         StoreKind::Postgres,
+        Some(store),
     ))
 }
 

@@ -18,7 +18,10 @@ where
     T: Send + 'static,
     E: Into<ApiError> + Send + 'static,
 {
-    match web::block(use_case).await {
+    let started = std::time::Instant::now();
+    let answer = web::block(use_case).await;
+    crate::observe::store_call(started.elapsed());
+    match answer {
         Ok(result) => result.map_err(Into::into),
         Err(e) => Err(ApiError::Internal(format!("blocking task failed: {e}"))),
     }

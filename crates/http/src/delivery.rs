@@ -18,6 +18,7 @@ use tally_domain::services::{Ports, SessionService};
 use tally_domain::session::{DeliveryOutcome, DeliveryReceipt, Session, SessionId, Target};
 use tokio::sync::mpsc;
 
+use crate::observe;
 use crate::webhook::{post_webhook, webhook_body, webhook_client};
 use crate::youtube;
 
@@ -103,6 +104,18 @@ impl DeliveryHub {
             sessions,
             youtube_url,
         }))
+    }
+
+    /// Caption batches accepted and not yet delivered, over every session (what the
+    /// `tally_caption_delivery_backlog` gauge shows).
+    #[must_use]
+    pub fn total_backlog(&self) -> usize {
+        self.0
+            .backlog
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .sum()
     }
 
     /// YouTube's caption ingestion URL.
@@ -241,11 +254,20 @@ async fn deliver(hub: &Queues, job: Job) {
             }
             Err(e) => failure = Some((e, None)),
         }
+        observe::delivery("youtube", failure.is_none());
+    }
+    if job.session.delivers_to_itself() {
+        observe::delivery("self", true);
     }
     if job.session.delivers_to_itself() {
         publish_captions(&hub.ports, Topic::Session(job.session.id.clone()), &job);
     }
     for target in &job.session.targets {
+        let kind = match target {
+            Target::Viewer { .. } => "viewer",
+            Target::Generic { .. } => "generic",
+            Target::Youtube { .. } => "youtube",
+        };
         let result = match target {
             Target::Viewer { viewer_key } => {
                 publish_captions(&hub.ports, Topic::Viewer(viewer_key.clone()), &job);
@@ -263,6 +285,7 @@ async fn deliver(hub: &Queues, job: Job) {
                 }
             }
         };
+        observe::delivery(kind, result.is_ok());
         if let Err(e) = result {
             failure.get_or_insert(e);
         }

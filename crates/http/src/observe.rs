@@ -10,13 +10,17 @@
 //! | `tally_meter_decisions_total` | counter | `outcome` (`admitted`, `replayed`, a refusal code, `unavailable`) |
 //! | `tally_meter_duration_seconds` | histogram | — (queue, batch and commit of one meter) |
 //! | `tally_store_call_duration_seconds` | histogram | — (one use case on the blocking pool) |
+//! | `tally_sse_streams` | gauge | — (open SSE streams of this process) |
+//! | `tally_caption_deliveries_total` | counter | `target` (`self`, `viewer`, `generic`, `youtube`), `result` |
+//! | `tally_sessions_swept_total` | counter | — |
+//! | `tally_erasures_total` | counter | `subject` (`key`, `user`) |
 //!
 //! Gauges that describe a moment (pool connections, SSE subscribers, delivery queues) are set
 //! by whoever serves the scrape, just before it renders (see the binary's metrics listener).
 
 use std::time::Duration;
 
-use metrics::{counter, histogram};
+use metrics::{counter, gauge, histogram};
 use tally_domain::key::KeyRejection;
 use tally_domain::limits::LimitExceeded;
 use tally_domain::ports::Metered;
@@ -90,4 +94,29 @@ pub fn swept(sessions: usize) {
 /// One erasure (`subject`: `key` or `user`).
 pub fn erasure(subject: &'static str) {
     counter!("tally_erasures_total", "subject" => subject).increment(1);
+}
+
+/// One open SSE stream, counted in `tally_sse_streams` for as long as it lives.
+#[derive(Debug)]
+pub struct OpenStream(());
+
+impl OpenStream {
+    /// Counts a stream that opens now.
+    #[must_use]
+    pub fn new() -> Self {
+        gauge!("tally_sse_streams").increment(1.0);
+        Self(())
+    }
+}
+
+impl Default for OpenStream {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for OpenStream {
+    fn drop(&mut self) {
+        gauge!("tally_sse_streams").decrement(1.0);
+    }
 }

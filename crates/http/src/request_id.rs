@@ -100,7 +100,15 @@ fn log(res: &ServiceResponse<BoxBody>, id: &RequestId, started: Instant) {
     let status = res.status().as_u16();
     let method = res.request().method();
     let path = res.request().path();
-    let elapsed_us = started.elapsed().as_micros();
+    let elapsed = started.elapsed();
+    let elapsed_us = elapsed.as_micros();
+    let route = res.request().match_pattern();
+    crate::observe::http_request(
+        method.as_str(),
+        route.as_deref().unwrap_or(crate::observe::UNMATCHED),
+        status,
+        elapsed,
+    );
     let cause = res.response().error().map(ToString::to_string);
     if res.status().is_server_error() {
         tracing::error!(request_id = %id, %method, path, status, elapsed_us, cause, "request failed");

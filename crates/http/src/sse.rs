@@ -146,6 +146,7 @@ struct StreamState {
     session: Option<SessionId>,
     state: AppState,
     _subscription: Subscription,
+    _open: crate::observe::OpenStream,
 }
 
 /// The keep-alive's check of a session stream: records the open stream as activity, and says
@@ -285,6 +286,7 @@ fn stream(
         session,
         state,
         _subscription: subscription,
+        _open: crate::observe::OpenStream::new(),
     };
     stream::unfold(s, next_frame)
 }

@@ -2,6 +2,7 @@
 //! connections never reused), checkout and the transaction helper with retries. Below
 //! [`crate::PgStore`] and the meter's group commit, which both run on it.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -83,7 +84,18 @@ impl Manager {
 
 /// A pooled connection from `pool`, or `Unavailable` after the connect timeout.
 pub(crate) fn checkout(pool: &PgPool) -> Result<Conn, Fail> {
-    pool.get().map_err(|e| Fail::Store(pool_error(&e)))
+    WAITING.fetch_add(1, Ordering::Relaxed);
+    let conn = pool.get();
+    WAITING.fetch_sub(1, Ordering::Relaxed);
+    conn.map_err(|e| Fail::Store(pool_error(&e)))
+}
+
+/// Callers waiting for a pooled connection right now, over every store of the process.
+static WAITING: AtomicUsize = AtomicUsize::new(0);
+
+/// [`WAITING`]'s value.
+pub(crate) fn waiting() -> usize {
+    WAITING.load(Ordering::Relaxed)
 }
 
 /// Runs `f` in one transaction on a connection of `pool`, again when it lost a race (see

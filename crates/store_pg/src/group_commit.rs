@@ -145,6 +145,11 @@ impl MeterQueue {
         reply.send(Err(stopped()));
     }
 
+    /// Meters queued and not yet taken by a writer.
+    pub(crate) fn queued(&self) -> usize {
+        self.shared.lock().pending.len()
+    }
+
     fn start(&self) {
         self.shared.started.call_once(|| {
             for n in 0..self.shared.options.writers {

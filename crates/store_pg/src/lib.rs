@@ -41,4 +41,4 @@ mod viewers;
 
 pub use bus::PgEventBus;
 pub use group_commit::BatchOptions;
-pub use pool::{PgOptions, PgStore};
+pub use pool::{PgOptions, PgStore, PoolStats};

@@ -135,6 +135,18 @@ impl PgStore {
         result
     }
 
+    /// The pool and the meter queue right now, for an operator's gauges.
+    #[must_use]
+    pub fn stats(&self) -> PoolStats {
+        let state = self.pool.state();
+        PoolStats {
+            connections: state.connections,
+            idle: state.idle_connections,
+            waiting: crate::conn::waiting(),
+            meters_queued: self.meters.queued(),
+        }
+    }
+
     /// The URL connections are opened with (including the connect timeout).
     pub(crate) fn url(&self) -> &str {
         &self.url
@@ -222,4 +234,17 @@ mod tests {
         let set = "postgres://h/db?connect_timeout=9";
         assert_eq!(with_connect_timeout(set, t), set);
     }
+}
+
+/// A moment of a store's pool ([`PgStore::stats`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Open connections (in use or idle).
+    pub connections: u32,
+    /// Open connections not in use.
+    pub idle: u32,
+    /// Callers waiting for a connection (over every store of the process).
+    pub waiting: usize,
+    /// Meters queued for the group commit, not yet in a batch.
+    pub meters_queued: usize,
 }

@@ -29,6 +29,7 @@ mod ledger;
 mod ledger_lists;
 mod lyrcs;
 mod meetbot;
+mod metrics;
 mod newapi;
 mod outage;
 mod refunds;

@@ -114,6 +114,7 @@ pub async fn erase(
     let service = ErasureService::new(state.ports.clone());
     let id = auth.key.id;
     run_blocking(move || service.erase_key(id)).await?;
+    crate::observe::erasure("key");
     Ok(HttpResponse::Ok()
         .json(json!({ "ok": true, "message": "Your data has been anonymised and deleted." })))
 }

@@ -17,6 +17,7 @@ pub async fn run(state: AppState, interval: Duration) {
         let service = session_service(&state);
         match web::block(move || service.sweep()).await {
             Ok(Ok(ended)) if !ended.is_empty() => {
+                crate::observe::swept(ended.len());
                 tracing::info!(count = ended.len(), "ended idle sessions")
             }
             Ok(Ok(_)) => {}

@@ -226,6 +226,7 @@ pub async fn erase(
     let outcome = run_blocking(move || service.erase_user(user.id))
         .await?
         .ok_or_else(|| ApiError::NotFound("user not found".to_owned()))?;
+    crate::observe::erasure("user");
     Ok(HttpResponse::Ok().json(json!({
         "ok": true,
         "message": "Your data has been anonymised and deleted.",

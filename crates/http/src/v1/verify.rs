@@ -75,6 +75,7 @@ pub async fn verify(
         .map_err(|m| ApiError::BadRequest(format!("event: {m}")))?;
     event.units = units.get();
     let service = MeterService::new(state.ports.clone());
+    let started = std::time::Instant::now();
     let outcome = run_then(|done| {
         service.verify_then(
             &secret,
@@ -84,6 +85,7 @@ pub async fn verify(
         );
     })
     .await?;
+    crate::observe::meter(&outcome, started.elapsed());
     match outcome {
         Ok(m) => {
             let mut res = HttpResponse::Ok();
