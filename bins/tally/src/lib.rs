@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod wiring;
 
 use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 use actix_web::dev::Server;
 use actix_web::HttpServer;
@@ -27,6 +28,64 @@ pub struct Running {
     pub generated_admin_key: Option<String>,
     /// The metrics listener, when configured: its bound address and its server future.
     pub metrics: Option<(SocketAddr, Server)>,
+    /// The served state (its stop signal and delivery queues, for [`Running::run`]).
+    pub state: AppState,
+}
+
+/// Longest wait for in-flight requests once a stop began.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+/// Longest wait for accepted caption batches to be delivered once the listener stopped.
+pub const DELIVERY_DRAIN: Duration = Duration::from_secs(2);
+
+impl Running {
+    /// Serves until SIGTERM or SIGINT (Ctrl-C), then stops gracefully within a few seconds:
+    /// stops accepting, ends every SSE stream at once with a final `shutdown` frame, lets
+    /// in-flight requests finish (at most [`SHUTDOWN_GRACE`]), and waits for accepted caption
+    /// batches to be delivered (at most [`DELIVERY_DRAIN`]; those still queued then are
+    /// logged — their captions were metered and are counted, not delivered).
+    ///
+    /// # Errors
+    /// [`StartupError::Serve`] when the server fails.
+    pub async fn run(self) -> Result<(), StartupError> {
+        let handle = self.server.handle();
+        let shutdown = self.state.shutdown.clone();
+        actix_web::rt::spawn(async move {
+            stop_signal().await;
+            tracing::info!("stopping: closing live streams, finishing requests");
+            shutdown.begin();
+            handle.stop(true).await;
+        });
+        self.server.await.map_err(StartupError::Serve)?;
+        let deadline = Instant::now() + DELIVERY_DRAIN;
+        while self.state.delivery.total_backlog() > 0 && Instant::now() < deadline {
+            actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+        }
+        let left = self.state.delivery.total_backlog();
+        if left > 0 {
+            tracing::warn!(
+                batches = left,
+                "stopped with caption batches not yet delivered"
+            );
+        }
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// SIGTERM or SIGINT, whichever comes first.
+async fn stop_signal() {
+    use actix_web::rt::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot listen for stop signals; stop the process with SIGKILL");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
 }
 
 impl std::fmt::Debug for Running {
@@ -70,7 +129,12 @@ pub fn serve(state: AppState, http: &HttpConfig) -> Result<Running, StartupError
         state.clone(),
         state.settings.sweep_interval,
     ));
-    let mut server = HttpServer::new(move || tally_http::app(state.clone()));
+    let served = state.clone();
+    let mut server = HttpServer::new(move || tally_http::app(served.clone()))
+        // Stop signals are [`Running::run`]'s: it ends the SSE streams first, which a plain
+        // graceful stop would wait for until its timeout.
+        .disable_signals()
+        .shutdown_timeout(SHUTDOWN_GRACE.as_secs());
     if http.workers > 0 {
         server = server.workers(http.workers);
     }
@@ -87,5 +151,6 @@ pub fn serve(state: AppState, http: &HttpConfig) -> Result<Running, StartupError
         server: server.run(),
         generated_admin_key: None,
         metrics: None,
+        state,
     })
 }

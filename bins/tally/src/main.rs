@@ -64,7 +64,7 @@ fn run(cli: Cli) -> Result<(), StartupError> {
                     addr = running.addr
                 );
             }
-            running.server.await.map_err(StartupError::Serve)
+            running.run().await
         }),
     }
 }

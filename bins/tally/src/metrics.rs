@@ -99,6 +99,8 @@ pub fn serve(
             .route("/metrics", web::get().to(render))
     })
     .workers(1)
+    // It stops with the process, when the API's stop ([`crate::Running::run`]) is done.
+    .disable_signals()
     .bind(addr)
     .map_err(bind_error)?;
     let bound = server

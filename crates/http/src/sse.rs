@@ -198,7 +198,14 @@ async fn next_frame(mut s: StreamState) -> Option<(Result<Event, Infallible>, St
             }
             return Some((Ok(frame("resync", &data.to_string())), s));
         }
+        let shutdown = s.state.shutdown.clone();
         tokio::select! {
+            () = shutdown.signalled() => {
+                // The server is stopping: a last frame, then the stream ends, so the stop
+                // need not wait for it (the client's EventSource reconnects).
+                s.done = true;
+                return Some((Ok(frame(SHUTDOWN_EVENT, "{}")), s));
+            }
             ev = s.rx.recv() => match ev {
                 Some(ev) => {
                     if let Some(project) = &s.project {
@@ -250,6 +257,9 @@ pub fn project_events(
     let topic = Topic::Session(project.session.clone());
     stream(state, topic, Some(first), Some(project), HEARTBEAT)
 }
+
+/// The name of the last frame of every stream when the server stops (`data: {}`).
+pub const SHUTDOWN_EVENT: &str = "shutdown";
 
 /// Interval of the unified stream's `: heartbeat` comment (lcyt's).
 pub const HEARTBEAT: Duration = Duration::from_secs(25);

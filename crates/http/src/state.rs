@@ -123,6 +123,40 @@ pub struct AppState {
     pub delivery: DeliveryHub,
     /// When this instance's state was built (`/health`'s `uptime`).
     pub started: std::time::Instant,
+    /// Tells long-lived responses (SSE streams) that the server is stopping.
+    pub shutdown: Shutdown,
+}
+
+/// The server's stop signal: [`Shutdown::begin`] ends every SSE stream of this state at once,
+/// each with a final `shutdown` frame that asks the client to reconnect (to this instance
+/// once it is back, or to another one), so a stopping server does not wait for them.
+#[derive(Debug, Clone)]
+pub struct Shutdown(Arc<tokio::sync::watch::Sender<bool>>);
+
+impl Default for Shutdown {
+    fn default() -> Self {
+        Self(Arc::new(tokio::sync::watch::Sender::new(false)))
+    }
+}
+
+impl Shutdown {
+    /// Starts the stop: every stream waiting on [`Shutdown::signalled`] wakes.
+    pub fn begin(&self) {
+        self.0.send_replace(true);
+    }
+
+    /// Whether the stop has begun.
+    #[must_use]
+    pub fn has_begun(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// Resolves once the stop has begun (at once if it already has).
+    pub async fn signalled(&self) {
+        let mut rx = self.0.subscribe();
+        // The sender lives as long as this state: an error cannot happen while we wait.
+        let _begun = rx.wait_for(|begun| *begun).await;
+    }
 }
 
 impl AppState {
@@ -140,6 +174,7 @@ impl AppState {
             jwt: Arc::new(jwt),
             settings: Arc::new(settings),
             started: std::time::Instant::now(),
+            shutdown: Shutdown::default(),
         }
     }
 }

@@ -32,6 +32,8 @@ mod meetbot;
 mod metrics;
 mod newapi;
 mod outage;
+mod process;
 mod refunds;
 mod seed_client;
+mod shutdown;
 mod v1;

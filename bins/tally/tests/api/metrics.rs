@@ -3,63 +3,12 @@
 //! this binary must not count into it.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 
 use awc::Client;
 use serde_json::{json, Value};
-use tally_store_pg::testing::TestDb;
 
 use crate::helpers::on_postgres;
-
-/// The server process, killed when the test ends.
-struct Server {
-    child: Child,
-    api: String,
-    metrics: String,
-    _db: Option<TestDb>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _killed = self.child.kill();
-        let _reaped = self.child.wait();
-    }
-}
-
-fn start() -> Server {
-    let db = on_postgres().then(|| TestDb::create().expect("a Postgres for the suite"));
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tally"));
-    cmd.arg("serve")
-        .env_clear()
-        .env("TALLY_HTTP__PORT", "0")
-        .env("TALLY_HTTP__WORKERS", "1")
-        .env("TALLY_METRICS__ADDRESS", "127.0.0.1:0")
-        .env("ADMIN_KEY", "metrics-admin")
-        .env("JWT_SECRET", "metrics-secret")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    if let Some(db) = &db {
-        cmd.env("DATABASE_URL", db.url());
-    }
-    let mut child = cmd.spawn().expect("the tally binary starts");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut next = |prefix: &str| {
-        let line = lines.next().expect("a line").expect("stdout");
-        line.strip_prefix(prefix)
-            .unwrap_or_else(|| panic!("{line:?} does not start with {prefix:?}"))
-            .to_owned()
-    };
-    let api = next("listening on ");
-    let metrics = next("metrics on ");
-    Server {
-        child,
-        api,
-        metrics,
-        _db: db,
-    }
-}
+use crate::process::start;
 
 async fn post(client: &Client, url: &str, body: &Value) -> u16 {
     let mut res = client
@@ -112,7 +61,7 @@ fn value(
 
 #[actix_web::test]
 async fn the_counters_match_a_known_workload() {
-    let server = start();
+    let server = start(&[("TALLY_METRICS__ADDRESS", "127.0.0.1:0")]);
     let client = Client::default();
     let created = client
         .post(format!("{}/v1/keys", server.api))
