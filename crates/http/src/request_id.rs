@@ -96,12 +96,31 @@ pub async fn request_id_middleware(
     Ok(res)
 }
 
+/// What kind of credential a request carried, for the access log (never the credential).
+fn principal_kind(req: &HttpRequest) -> &'static str {
+    let headers = req.headers();
+    if headers.contains_key("x-admin-key") {
+        return "admin_key";
+    }
+    match headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    {
+        // A JWT (session or user token) has three dot-separated parts; anything else is a key.
+        Some(t) if t.split('.').count() == 3 => "token",
+        Some(_) => "api_key",
+        None if req.query_string().contains("token=") => "token",
+        None => "none",
+    }
+}
+
 fn log(res: &ServiceResponse<BoxBody>, id: &RequestId, started: Instant) {
     let status = res.status().as_u16();
     let method = res.request().method();
     let path = res.request().path();
     let elapsed = started.elapsed();
-    let elapsed_us = elapsed.as_micros();
+    let elapsed_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
     let route = res.request().match_pattern();
     crate::observe::http_request(
         method.as_str(),
@@ -109,11 +128,19 @@ fn log(res: &ServiceResponse<BoxBody>, id: &RequestId, started: Instant) {
         status,
         elapsed,
     );
+
     let cause = res.response().error().map(ToString::to_string);
+    let route = route.as_deref().unwrap_or(crate::observe::UNMATCHED);
+    let principal = principal_kind(res.request());
+    // The access log: one line per request under target `tally_http::access` (turn it off
+    // with `RUST_LOG=info,tally_http::access=off`). The path is logged without its query
+    // string, which may hold an `EventSource` token.
     if res.status().is_server_error() {
-        tracing::error!(request_id = %id, %method, path, status, elapsed_us, cause, "request failed");
+        tracing::error!(target: "tally_http::access", request_id = %id, %method, route, path,
+            status, elapsed_us, principal, cause, "request failed");
     } else {
-        tracing::debug!(request_id = %id, %method, path, status, elapsed_us, "request");
+        tracing::info!(target: "tally_http::access", request_id = %id, %method, route, path,
+            status, elapsed_us, principal, "request");
     }
 }
 

@@ -129,3 +129,71 @@ async fn the_counters_match_a_known_workload() {
         assert_eq!(value(&s, "tally_meter_queue", &[]), 0.0);
     }
 }
+
+#[actix_web::test]
+async fn the_json_access_log_has_one_line_per_request_and_no_secret() {
+    let mut server = start(&[
+        ("TALLY_LOG_FORMAT", "json"),
+        ("RUST_LOG", "warn,tally_http::access=info"),
+    ]);
+    let client = Client::default();
+    let created = client
+        .post(format!("{}/v1/keys", server.api))
+        .insert_header(("X-Admin-Key", "metrics-admin"))
+        .send_json(&json!({ "name": "logged" }))
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    let secret = created["key"].as_str().unwrap().to_owned();
+    let verify = format!("{}/v1/verify", server.api);
+    assert_eq!(post(&client, &verify, &json!({ "key": secret })).await, 200);
+    let res = client
+        .get(format!(
+            "{}/v1/analytics?from=2026-01-01&to=2026-01-02",
+            server.api
+        ))
+        .insert_header(("Authorization", format!("Bearer {secret}")))
+        .insert_header(("X-Request-Id", "trace-me-42"))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success() || res.status().is_client_error());
+    let _stopped = server.child.kill();
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut server.child.stderr.take().unwrap(), &mut log).unwrap();
+    assert!(!log.contains(&secret), "a key secret reached the log");
+    assert!(
+        !log.contains("metrics-admin"),
+        "the admin key reached the log"
+    );
+    let lines: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .filter(|l: &Value| l["target"] == "tally_http::access")
+        .collect();
+    assert_eq!(lines.len(), 3, "{log}");
+    let routes: Vec<(&str, &str)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["route"].as_str().unwrap(),
+                l["principal"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        routes,
+        [
+            ("/v1/keys", "admin_key"),
+            ("/v1/verify", "admin_key"),
+            ("/v1/analytics", "api_key")
+        ]
+    );
+    assert_eq!(lines[2]["request_id"], "trace-me-42");
+    for line in &lines {
+        assert!(line["status"].as_u64().is_some() && line["elapsed_us"].as_u64().is_some());
+        assert!(line["request_id"].as_str().is_some_and(|id| !id.is_empty()));
+    }
+}

@@ -38,7 +38,11 @@ pub fn start(extra: &[(&str, &str)]) -> Server {
         .env("JWT_SECRET", "metrics-secret")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+        .stderr(if extra.iter().any(|(k, _)| *k == "TALLY_LOG_FORMAT") {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
     if let Some(db) = &db {
         cmd.env("DATABASE_URL", db.url());
     }
