@@ -4,6 +4,7 @@
 //!
 //! This crate is the only one that knows every adapter; nothing depends on it.
 
+pub mod cli;
 pub mod config;
 pub mod metrics;
 pub mod wiring;

@@ -1,9 +1,11 @@
-//! The `tally` command: `tally serve` (the default) and `tally migrate`.
+//! The `tally` command: `tally serve` (the default), `tally migrate`, and the operator's
+//! commands over a running server's admin API ([`tally::cli`]).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
+use tally::cli::{self, CliError, Remote};
 use tally::config::{self, Sources};
 use tally::wiring::{self, StartupError};
 use tracing_subscriber::EnvFilter;
@@ -15,6 +17,8 @@ struct Cli {
     /// A TOML configuration file (default: ./tally.toml when it exists).
     #[arg(long, global = true, value_name = "PATH")]
     config: Option<PathBuf>,
+    #[command(flatten)]
+    remote: Remote,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -25,6 +29,28 @@ enum Command {
     Serve,
     /// Run the database migrations and exit.
     Migrate,
+    /// API keys (over the admin API of a running server).
+    #[command(subcommand)]
+    Keys(cli::Keys),
+    /// Users and their tokens.
+    #[command(subcommand)]
+    Users(cli::Users),
+    /// Organisations.
+    #[command(subcommand)]
+    Orgs(cli::Orgs),
+    /// Erase a key's or a user's personal data (GDPR).
+    #[command(subcommand)]
+    Erase(cli::Erase),
+    /// Usage export.
+    #[command(subcommand)]
+    Usage(cli::Usage),
+    /// Print the effective configuration (secrets masked).
+    Config,
+    /// Print a shell completion script (`tally completions bash > /etc/bash_completion.d/tally`).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
 fn main() -> ExitCode {
@@ -43,6 +69,24 @@ fn main() -> ExitCode {
         logs.init();
     }
     let cli = Cli::parse();
+    if matches!(
+        cli.command,
+        Some(
+            Command::Keys(_)
+                | Command::Users(_)
+                | Command::Orgs(_)
+                | Command::Erase(_)
+                | Command::Usage(_)
+        )
+    ) {
+        return match operate(cli) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("tally: {e}");
+                ExitCode::from(e.exit_code())
+            }
+        };
+    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -52,10 +96,45 @@ fn main() -> ExitCode {
     }
 }
 
+/// The operator's commands: a client of the configured (or `--url`) server's admin API.
+fn operate(cli: Cli) -> Result<(), CliError> {
+    let config = config::load(&Sources::from_process(cli.config))
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let url = cli.remote.url.clone().unwrap_or_else(|| {
+        let host = match config.http.host.as_str() {
+            "0.0.0.0" | "::" => "127.0.0.1",
+            h => h,
+        };
+        format!("http://{host}:{}", config.http.port)
+    });
+    let client = cli::Client::new(url, cli.remote.admin_key.clone().or(config.admin_key))?;
+    let as_json = cli.remote.json;
+    actix_web::rt::System::new().block_on(async move {
+        match cli.command {
+            Some(Command::Keys(c)) => cli::keys(&client, c, as_json).await,
+            Some(Command::Users(c)) => cli::users(&client, c, as_json).await,
+            Some(Command::Orgs(c)) => cli::orgs(&client, c, as_json).await,
+            Some(Command::Erase(c)) => cli::erase(&client, c, as_json).await,
+            Some(Command::Usage(c)) => cli::usage(&client, c).await,
+            _ => Ok(()),
+        }
+    })
+}
+
 fn run(cli: Cli) -> Result<(), StartupError> {
     let config = config::load(&Sources::from_process(cli.config))?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Migrate => wiring::migrate(&config),
+        Command::Config => {
+            println!("{config:#?}");
+            Ok(())
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "tally", &mut std::io::stdout());
+            Ok(())
+        }
+        // Dispatched by `operate` before the configuration is needed here.
+        Command::Keys(_) | Command::Users(_) | Command::Orgs(_) | Command::Erase(_) | Command::Usage(_) => Ok(()),
         Command::Serve => actix_web::rt::System::new().block_on(async {
             let mut running = tally::spawn(&config)?;
             println!("listening on http://{}", running.addr);

@@ -7,6 +7,7 @@
     reason = "test helpers: a failed step is a failed test"
 )]
 
+mod cli;
 mod errors;
 mod fake_youtube;
 mod first_run;

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tally_domain::key::{ApiKey, KeyFilter, KeyId};
 use tally_domain::limits::Limits;
-use tally_domain::services::{CreateKey, KeyService};
+use tally_domain::services::{CreateKey, ErasureService, KeyService};
 use tally_domain::tenancy::{Email, OrgId, UserId};
 use uuid::Uuid;
 
@@ -283,4 +283,38 @@ pub async fn delete(
         let revoked = run_blocking(move || service.revoke(key.id)).await?;
         Ok(HttpResponse::Ok().json(json!({ "id": key.id, "revoked": revoked.is_some() })))
     }
+}
+
+/// `DELETE /v1/keys/{id}/data` (admin): erase one key (GDPR), as `DELETE /stats` does for a
+/// session's own key: `200 {ok, message, receipts}` (none when it was already erased).
+///
+/// # Errors
+/// 403, 404.
+pub async fn erase(
+    p: Principal,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    p.require_admin()?;
+    let key = visible_key(&p, &state, &path).await?;
+    let service = ErasureService::new(state.ports.clone());
+    let outcome = run_blocking(move || service.erase_key(key.id)).await?;
+    crate::observe::erasure("key");
+    let receipts: Vec<Value> = outcome
+        .receipts
+        .iter()
+        .map(|r| {
+            json!({
+                "key_id": r.key_id,
+                "org_id": r.org_id,
+                "erased_at": iso(r.erased_at),
+                "rows_deleted": r.rows_deleted,
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({
+        "ok": true,
+        "message": "Your data has been anonymised and deleted.",
+        "receipts": receipts,
+    })))
 }

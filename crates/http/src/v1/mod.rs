@@ -42,6 +42,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::patch().to(keys::update))
             .route(web::delete().to(keys::delete)),
     )
+    .service(resource("/v1/keys/{id}/data").route(web::delete().to(keys::erase)))
     .service(resource("/v1/verify").route(web::post().to(verify::verify)))
     .service(resource("/v1/events").route(web::post().to(events::ingest)))
     .service(resource("/v1/analytics").route(web::get().to(analytics::query)));
