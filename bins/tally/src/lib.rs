@@ -5,6 +5,7 @@
 //! This crate is the only one that knows every adapter; nothing depends on it.
 
 pub mod config;
+pub mod import;
 pub mod wiring;
 
 use std::net::SocketAddr;

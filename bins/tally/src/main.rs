@@ -1,4 +1,4 @@
-//! The `tally` command: `tally serve` (the default) and `tally migrate`.
+//! The `tally` command: `tally serve` (the default), `tally migrate` and `tally import`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -25,6 +25,8 @@ enum Command {
     Serve,
     /// Run the database migrations and exit.
     Migrate,
+    /// Bring another system's database over (`tally import lcyt <db>`; needs DATABASE_URL).
+    Import(tally::import::ImportArgs),
 }
 
 fn main() -> ExitCode {
@@ -34,6 +36,10 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    if let Some(Command::Import(args)) = &cli.command {
+        // Imports have an exit code per failure (missing file, not lcyt, …).
+        return import(cli.config.clone(), args);
+    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -43,10 +49,33 @@ fn main() -> ExitCode {
     }
 }
 
+/// `tally import`: the summary on stdout, errors on stderr with their own exit codes.
+fn import(config_path: Option<PathBuf>, args: &tally::import::ImportArgs) -> ExitCode {
+    let result = config::load(&Sources::from_process(config_path))
+        .map_err(tally::import::ImportError::from)
+        .and_then(|config| tally::import::run(&config, args));
+    match result {
+        Ok(summary) => {
+            print!("{summary}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("tally import: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
 fn run(cli: Cli) -> Result<(), StartupError> {
     let config = config::load(&Sources::from_process(cli.config))?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Migrate => wiring::migrate(&config),
+        Command::Import(args) => {
+            // `main` runs imports itself for their exit codes; this is the plain path.
+            tally::import::run(&config, &args)
+                .map(|summary| print!("{summary}"))
+                .map_err(|e| StartupError::Store(e.to_string()))
+        }
         Command::Serve => actix_web::rt::System::new().block_on(async {
             let running = tally::spawn(&config)?;
             println!("listening on http://{}", running.addr);

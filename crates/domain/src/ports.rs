@@ -20,8 +20,8 @@ use crate::session::{
 };
 use crate::tenancy::{EmailHash, Org, OrgId, User, UserId, Username};
 use crate::usage::{
-    DomainCounters, DomainRollupKey, DomainUsageQuery, DomainUsageRow, EventPatch, LogPage, LogQuery, NewUsageEvent, UsageEvent,
-    UsageQuery, UsageRow,
+    DomainCounters, DomainRollupKey, DomainUsageQuery, DomainUsageRow, EventPatch, LogPage,
+    LogQuery, NewUsageEvent, UsageEvent, UsageQuery, UsageRow,
 };
 
 /// A failure of the storage backend itself (not of the request).
