@@ -119,9 +119,12 @@ pub(crate) fn key(
     })
 }
 
+/// Per-day counters by raw lcyt key.
+pub(crate) type DailyByKey = HashMap<String, Vec<(Date, u64)>>;
+
 /// `caption_usage` rows by raw key: `(day, count)`; days that are no date stay behind.
-pub(crate) fn daily_usage(rows: &[Row]) -> (HashMap<String, Vec<(Date, u64)>>, Vec<LeftOut>) {
-    let mut out: HashMap<String, Vec<(Date, u64)>> = HashMap::new();
+pub(crate) fn daily_usage(rows: &[Row]) -> (DailyByKey, Vec<LeftOut>) {
+    let mut out = DailyByKey::new();
     let mut left = Vec::new();
     for row in rows {
         let (Some(key), raw_day) = (text(&row[0]), text(&row[1]).unwrap_or_default()) else {
