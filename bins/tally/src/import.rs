@@ -93,6 +93,9 @@ pub enum ImportError {
     /// `--org` names no organisation.
     #[error("organisation {0:?} does not exist (create it with POST /v1/orgs first)")]
     UnknownOrg(String),
+    /// The store cannot be opened or migrated.
+    #[error(transparent)]
+    Open(#[from] crate::wiring::StartupError),
     /// The store failed.
     #[error("store: {0}")]
     Store(#[from] StoreError),
@@ -109,7 +112,7 @@ impl ImportError {
             Self::UnknownSchema { .. } => 5,
             Self::MemoryStore => 6,
             Self::UnknownOrg(_) => 7,
-            Self::Read(_) | Self::Config(_) | Self::Store(_) => 1,
+            Self::Read(_) | Self::Config(_) | Self::Open(_) | Self::Store(_) => 1,
         }
     }
 }
@@ -224,8 +227,7 @@ pub fn run(config: &Config, args: &ImportArgs) -> Result<Summary, ImportError> {
     let Some(url) = &config.database_url else {
         return Err(ImportError::MemoryStore);
     };
-    let store = crate::wiring::open_postgres(url, &config.database)
-        .map_err(|e| ImportError::Store(StoreError::Unavailable(e.to_string())))?;
+    let store = crate::wiring::open_postgres(url, &config.database)?;
     if store.get_org(&org)?.is_none() {
         return Err(ImportError::UnknownOrg(org.as_str().to_owned()));
     }
@@ -249,13 +251,13 @@ pub fn import_lcyt(
     import_db(&LcytDb::open(path)?, store, options)
 }
 
-fn bar(options: &ImportOptions, table: &str, len: usize) -> ProgressBar {
+fn bar(options: &ImportOptions, table: &str, len: u64) -> ProgressBar {
     let target = if options.progress && std::io::stderr().is_terminal() {
         ProgressDrawTarget::stderr()
     } else {
         ProgressDrawTarget::hidden()
     };
-    let bar = ProgressBar::with_draw_target(Some(len as u64), target);
+    let bar = ProgressBar::with_draw_target(Some(len), target);
     if let Ok(style) = ProgressStyle::with_template("{msg:<20} [{bar:40}] {pos}/{len}") {
         bar.set_style(style.progress_chars("=> "));
     }
@@ -270,10 +272,11 @@ fn write_batches<T>(
     rows: &[Copies<T>],
     write: impl Fn(&[Copies<T>]) -> Result<ImportCount, StoreError>,
 ) -> Result<(), ImportError> {
-    let bar = bar(options, summary.table, rows.len());
+    let copies = |rows: &[Copies<T>]| rows.iter().map(|c| c.count).sum::<u64>();
+    let bar = bar(options, summary.table, copies(rows));
     for chunk in rows.chunks(BATCH) {
         summary.add(write(chunk)?);
-        bar.inc(chunk.len() as u64);
+        bar.inc(copies(chunk));
     }
     bar.finish_and_clear();
     Ok(())
@@ -314,7 +317,7 @@ fn import_db(
         }
     }
     let mut owners: HashMap<String, KeyImport> = HashMap::new();
-    let bar = bar(options, "api_keys", batch.len());
+    let bar = bar(options, "api_keys", batch.len() as u64);
     for (chunk, raw_chunk) in batch.chunks(BATCH).zip(raws.chunks(BATCH)) {
         let done = store.import_keys(chunk)?;
         for ((k, raw), result) in chunk.iter().zip(raw_chunk).zip(done) {
