@@ -7,24 +7,20 @@
 
 mod lcyt;
 mod map;
+mod tables;
 
-use std::collections::HashMap;
 use std::fmt;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use tally_domain::import::{Copies, ImportCount, KeyImport};
-use tally_domain::key::KeyId;
+use tally_domain::import::ImportCount;
 use tally_domain::tenancy::OrgId;
 use tally_domain::{ImportStore, StoreError, TenantStore};
 use time::OffsetDateTime;
 
 use crate::config::Config;
-use lcyt::{text, LcytDb};
+use lcyt::LcytDb;
 
-/// Rows per transaction.
-const BATCH: usize = 500;
 /// Reasons listed per table in the summary (the rest are counted).
 const REASONS_SHOWN: usize = 5;
 
@@ -236,7 +232,7 @@ pub fn run(config: &Config, args: &ImportArgs) -> Result<Summary, ImportError> {
         now: OffsetDateTime::now_utc(),
         progress: std::io::stderr().is_terminal(),
     };
-    import_db(&db, &store, &options)
+    tables::import(&db, &store, &options)
 }
 
 /// Imports the lcyt database at `path` into `store` (what `tally import lcyt` runs).
@@ -248,165 +244,5 @@ pub fn import_lcyt(
     store: &dyn ImportStore,
     options: &ImportOptions,
 ) -> Result<Summary, ImportError> {
-    import_db(&LcytDb::open(path)?, store, options)
-}
-
-fn bar(options: &ImportOptions, table: &str, len: u64) -> ProgressBar {
-    let target = if options.progress && std::io::stderr().is_terminal() {
-        ProgressDrawTarget::stderr()
-    } else {
-        ProgressDrawTarget::hidden()
-    };
-    let bar = ProgressBar::with_draw_target(Some(len), target);
-    if let Ok(style) = ProgressStyle::with_template("{msg:<20} [{bar:40}] {pos}/{len}") {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar.set_message(table.to_owned());
-    bar
-}
-
-/// Writes mapped rows batch by batch, one transaction each.
-fn write_batches<T>(
-    options: &ImportOptions,
-    summary: &mut TableSummary,
-    rows: &[Copies<T>],
-    write: impl Fn(&[Copies<T>]) -> Result<ImportCount, StoreError>,
-) -> Result<(), ImportError> {
-    let copies = |rows: &[Copies<T>]| rows.iter().map(|c| c.count).sum::<u64>();
-    let bar = bar(options, summary.table, copies(rows));
-    for chunk in rows.chunks(BATCH) {
-        summary.add(write(chunk)?);
-        bar.inc(copies(chunk));
-    }
-    bar.finish_and_clear();
-    Ok(())
-}
-
-fn import_db(
-    db: &LcytDb,
-    store: &dyn ImportStore,
-    options: &ImportOptions,
-) -> Result<Summary, ImportError> {
-    let org = &options.org;
-    let mut notes = Vec::new();
-    let (daily, daily_left) = map::daily_usage(&db.daily);
-    let mut keys_sum = TableSummary::new("api_keys");
-    let mut days_sum = TableSummary::new("caption_usage");
-    for reason in daily_left {
-        days_sum.leave_out(reason);
-    }
-    let mut batch = Vec::new();
-    let mut raws = Vec::new();
-    for row in &db.keys {
-        let raw = text(&row[1]).unwrap_or_default();
-        let days = daily.get(&raw).map_or(&[][..], Vec::as_slice);
-        match map::key(row, days, org, options.now, &mut notes) {
-            Ok(k) => {
-                batch.push(k);
-                raws.push(raw);
-            }
-            Err(reason) => keys_sum.leave_out(format!("key #{:?}: {reason}", text(&row[0]))),
-        }
-    }
-    let known: std::collections::HashSet<&String> = raws.iter().collect();
-    for (raw, days) in &daily {
-        if !known.contains(raw) {
-            for _ in days {
-                days_sum.leave_out("its key is not in the lcyt database".to_owned());
-            }
-        }
-    }
-    let mut owners: HashMap<String, KeyImport> = HashMap::new();
-    let bar = bar(options, "api_keys", batch.len() as u64);
-    for (chunk, raw_chunk) in batch.chunks(BATCH).zip(raws.chunks(BATCH)) {
-        let done = store.import_keys(chunk)?;
-        for ((k, raw), result) in chunk.iter().zip(raw_chunk).zip(done) {
-            let n = k.daily.len() as u64;
-            if let KeyImport::Created(_) = result {
-                keys_sum.imported += 1;
-                days_sum.imported += n;
-            } else {
-                keys_sum.skipped += 1;
-                days_sum.skipped += n;
-            }
-            owners.insert(raw.clone(), result);
-        }
-        bar.inc(chunk.len() as u64);
-    }
-    bar.finish_and_clear();
-
-    let mut sessions_sum = TableSummary::new("session_stats");
-    let mut records = Vec::new();
-    for row in &db.sessions {
-        match map::owner(&owners, text(&row[1])).and_then(|k| map::session(row, k, org)) {
-            Ok(r) => records.push(r),
-            Err(reason) => sessions_sum.leave_out(session_reason(&row[0], &reason)),
-        }
-    }
-    write_batches(options, &mut sessions_sum, &map::copies(records), |b| {
-        store.import_session_records(b)
-    })?;
-
-    let mut errors_sum = TableSummary::new("caption_errors");
-    let mut errors = Vec::new();
-    for row in &db.caption_errors {
-        match map::owner(&owners, text(&row[0])).and_then(|k| map::caption_error(row, k, org)) {
-            Ok(e) => errors.push(e),
-            Err(reason) => errors_sum.leave_out(session_reason(&row[1], &reason)),
-        }
-    }
-    write_batches(options, &mut errors_sum, &map::copies(errors), |b| {
-        store.import_caption_errors(b)
-    })?;
-
-    let mut events_sum = TableSummary::new("auth_events");
-    let mut events = Vec::new();
-    for row in &db.auth_events {
-        let key: Result<Option<KeyId>, String> = match map::owner(&owners, text(&row[0])) {
-            Ok(k) => Ok(Some(k)),
-            // A refusal of a key lcyt never had: kept, without the presented string.
-            Err(_) if !owners.contains_key(&text(&row[0]).unwrap_or_default()) => Ok(None),
-            Err(reason) => Err(reason),
-        };
-        match key.and_then(|k| map::auth_event(row, k, org)) {
-            Ok(e) => events.push(e),
-            Err(reason) => events_sum.leave_out(reason),
-        }
-    }
-    write_batches(options, &mut events_sum, &map::copies(events), |b| {
-        store.import_auth_events(b)
-    })?;
-
-    let mut sites_sum = TableSummary::new("domain_hourly_stats");
-    let (sites, sites_left) = map::site_rollups(&db.rollups);
-    for reason in sites_left {
-        sites_sum.leave_out(reason);
-    }
-    let sites: Vec<Copies<_>> = sites
-        .into_iter()
-        .map(|row| Copies { row, count: 1 })
-        .collect();
-    write_batches(options, &mut sites_sum, &sites, |b| {
-        let rows: Vec<_> = b.iter().map(|c| c.row.clone()).collect();
-        store.import_domain_rollups(&rows)
-    })?;
-
-    Ok(Summary {
-        tables: vec![
-            keys_sum,
-            days_sum,
-            sessions_sum,
-            errors_sum,
-            events_sum,
-            sites_sum,
-        ],
-        notes,
-    })
-}
-
-fn session_reason(session_id: &rusqlite::types::Value, reason: &str) -> String {
-    match text(session_id) {
-        Some(s) => format!("session {s}: {reason}"),
-        None => reason.to_owned(),
-    }
+    tables::import(&LcytDb::open(path)?, store, options)
 }
