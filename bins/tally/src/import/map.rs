@@ -312,6 +312,54 @@ mod tests {
     }
 
     #[test]
+    fn keys_read_as_lcyt_reads_them() {
+        let row = vec![
+            Value::Integer(7),
+            Value::Text("6f1c2a4e-8b1d-4c3e-9a7f-0d2b5e8c1a93".into()),
+            Value::Text("Alice".into()),
+            Value::Text("2026-01-05 10:00:00".into()),
+            Value::Text("next year".into()),
+            Value::Integer(0),
+            Value::Text(" Alice@Example.COM ".into()),
+            Value::Integer(-3),
+            Value::Text("100".into()),
+            Value::Real(40.0),
+            Value::Text("2026-02-01 09:00:00".into()),
+            Value::Null,
+            Value::Null,
+        ];
+        let now = datetime!(2026-03-01 0:00 UTC);
+        let mut notes = Vec::new();
+        let k = key(&row, &[], &OrgId::default_org(), now, &mut notes)
+            .unwrap()
+            .key;
+        assert_eq!(k.id, KeyId(7));
+        assert_eq!(
+            k.secret_hash,
+            KeySecret::presented("6f1c2a4e-8b1d-4c3e-9a7f-0d2b5e8c1a93").hash()
+        );
+        assert_eq!(k.created_at, datetime!(2026-01-05 10:00 UTC));
+        assert_eq!(k.expires_at, None, "an unreadable expiry never expires");
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert_eq!(
+            k.email.as_ref().map(Email::as_str),
+            Some("alice@example.com")
+        );
+        assert_eq!(
+            k.limits,
+            Limits {
+                daily: Some(0),
+                lifetime: Some(100)
+            }
+        );
+        assert_eq!((k.lifetime_used, k.active), (40, false));
+        assert_eq!(k.revoked_at, Some(datetime!(2026-02-01 9:00 UTC)));
+        let mut empty = row.clone();
+        empty[1] = Value::Text(String::new());
+        assert!(key(&empty, &[], &OrgId::default_org(), now, &mut notes).is_err());
+    }
+
+    #[test]
     fn equal_rows_are_counted() {
         let c = copies(vec!["a", "b", "a", "a"]);
         assert_eq!(

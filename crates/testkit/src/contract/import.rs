@@ -5,7 +5,7 @@ use tally_domain::audit::{AuthEvent, AuthEventKind};
 use tally_domain::import::{Copies, ImportCount, ImportedKey, KeyImport};
 use tally_domain::key::{ApiKey, KeyId, KeySecret};
 use tally_domain::limits::{utc_day, KeyUsage, LimitExceeded};
-use tally_domain::ports::{ImportStore, MeterError};
+use tally_domain::ports::{ImportStore, MeterError, StoreError};
 use tally_domain::services::Stores;
 use tally_domain::session::{CaptionError, EndReason, SessionId, SessionRecord};
 use tally_domain::tenancy::{Email, OrgId};
@@ -105,7 +105,8 @@ pub fn import_keys_keep_counters_and_ids(s: &Stores, i: &dyn ImportStore) {
 }
 
 /// A key whose secret is stored already is left alone (counters included) and reported
-/// existing — erased when it has been erased since.
+/// existing — erased when it has been erased since. A batch naming an unknown organisation
+/// writes nothing.
 pub fn import_keys_twice_change_nothing(s: &Stores, i: &dyn ImportStore) {
     let key = imported("lcyt-limited-key", 3, 40, 7);
     let KeyImport::Created(id) = i.import_keys(std::slice::from_ref(&key)).unwrap()[0] else {
@@ -126,6 +127,18 @@ pub fn import_keys_twice_change_nothing(s: &Stores, i: &dyn ImportStore) {
             lifetime_used: 42,
             daily_used: 9
         })
+    );
+    let mut stray = imported("lcyt-stray-key", 50, 0, 0);
+    stray.key.org_id = OrgId::parse("org_nowhere").unwrap();
+    let fresh = imported("lcyt-fresh-key", 51, 0, 0);
+    assert!(matches!(
+        i.import_keys(&[fresh.clone(), stray]),
+        Err(StoreError::Internal(_))
+    ));
+    assert_eq!(
+        s.keys.find_key(&fresh.key.secret_hash).unwrap(),
+        None,
+        "an unknown organisation fails the whole batch"
     );
     s.usage.erase_keys(&[id], T0).unwrap();
     assert_eq!(
