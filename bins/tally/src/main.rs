@@ -1,5 +1,5 @@
-//! The `tally` command: `tally serve` (the default), `tally migrate`, and the operator's
-//! commands over a running server's admin API ([`tally::cli`]).
+//! The `tally` command: `tally serve` (the default), `tally migrate`, `tally import`, and the
+//! operator's commands over a running server's admin API ([`tally::cli`]).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -51,6 +51,8 @@ enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
+    /// Bring another system's database over (`tally import lcyt <db>`; needs DATABASE_URL).
+    Import(tally::import::ImportArgs),
 }
 
 fn main() -> ExitCode {
@@ -87,6 +89,10 @@ fn main() -> ExitCode {
             }
         };
     }
+    if let Some(Command::Import(args)) = &cli.command {
+        // Imports have an exit code per failure (missing file, not lcyt, …).
+        return import(cli.config.clone(), args);
+    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -121,6 +127,23 @@ fn operate(cli: Cli) -> Result<(), CliError> {
     })
 }
 
+/// `tally import`: the summary on stdout, errors on stderr with their own exit codes.
+fn import(config_path: Option<PathBuf>, args: &tally::import::ImportArgs) -> ExitCode {
+    let result = config::load(&Sources::from_process(config_path))
+        .map_err(tally::import::ImportError::from)
+        .and_then(|config| tally::import::run(&config, args));
+    match result {
+        Ok(summary) => {
+            print!("{summary}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("tally import: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
 fn run(cli: Cli) -> Result<(), StartupError> {
     let config = config::load(&Sources::from_process(cli.config))?;
     match cli.command.unwrap_or(Command::Serve) {
@@ -135,6 +158,12 @@ fn run(cli: Cli) -> Result<(), StartupError> {
         }
         // Dispatched by `operate` before the configuration is needed here.
         Command::Keys(_) | Command::Users(_) | Command::Orgs(_) | Command::Erase(_) | Command::Usage(_) => Ok(()),
+        Command::Import(args) => {
+            // `main` runs imports itself for their exit codes; this is the plain path.
+            tally::import::run(&config, &args)
+                .map(|summary| print!("{summary}"))
+                .map_err(|e| StartupError::Store(e.to_string()))
+        }
         Command::Serve => actix_web::rt::System::new().block_on(async {
             let mut running = tally::spawn(&config)?;
             println!("listening on http://{}", running.addr);

@@ -90,7 +90,11 @@ fn pg_options(db: &DatabaseConfig) -> PgOptions {
     }
 }
 
-fn open_postgres(url: &str, db: &DatabaseConfig) -> Result<PgStore, StartupError> {
+/// The Postgres store at `url`, migrated (for `tally migrate` and `tally import`).
+///
+/// # Errors
+/// [`StartupError::Store`] when the database cannot be opened or migrated.
+pub fn open_postgres(url: &str, db: &DatabaseConfig) -> Result<PgStore, StartupError> {
     let store =
         PgStore::connect(url, pg_options(db)).map_err(|e| StartupError::Store(e.to_string()))?;
     store

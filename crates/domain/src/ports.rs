@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::audit::AuthEvent;
 use crate::erasure::{ErasureOutcome, ErasureReceipt};
+use crate::import::{Copies, ImportCount, ImportedKey, KeyImport};
 use crate::key::{ApiKey, KeyFilter, KeyId, KeyPatch, KeyRejection, NewApiKey, SecretHash};
 use crate::limits::{KeyUsage, LimitExceeded, Limits, Units};
 use crate::mic::{ClientId, MicAction};
@@ -19,8 +20,8 @@ use crate::session::{
 };
 use crate::tenancy::{EmailHash, Org, OrgId, User, UserId, Username};
 use crate::usage::{
-    DomainUsageQuery, DomainUsageRow, EventPatch, LogPage, LogQuery, NewUsageEvent, UsageEvent,
-    UsageQuery, UsageRow,
+    DomainCounters, DomainRollupKey, DomainUsageQuery, DomainUsageRow, EventPatch, LogPage,
+    LogQuery, NewUsageEvent, UsageEvent, UsageQuery, UsageRow,
 };
 
 /// A failure of the storage backend itself (not of the request).
@@ -565,4 +566,60 @@ pub trait UsageStore: Send + Sync {
     /// # Errors
     /// [`StoreError::Unavailable`] when it does not.
     fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// Writes history brought over from another system (`tally import`). Every method is one
+/// transaction and idempotent: what is already stored is counted as skipped and left as it is,
+/// so an import run again (or resumed after a failure) writes everything exactly once.
+pub trait ImportStore: Send + Sync {
+    /// Stores keys with their counters, in one transaction, in order. A key whose secret hash
+    /// is already stored is [`KeyImport::Existing`] and nothing about it changes. A new key is
+    /// stored as given — counters, sequence, `active`, `revoked_at`, `erased_at`, created and
+    /// expiry instants included, its alias and e-mail hash as in `key` — under `key.id` when
+    /// that id is at least 1 and unused, else under a fresh id; ids created later are larger
+    /// than every stored one. Its per-day counters are stored with it, so [`KeyStore::key_usage`]
+    /// and the meter see them at once.
+    ///
+    /// # Errors
+    /// [`StoreError::Internal`] when a key's organisation does not exist;
+    /// [`StoreError`] on a backend failure. Nothing is written on error.
+    fn import_keys(&self, keys: &[ImportedKey]) -> Result<Vec<KeyImport>, StoreError>;
+
+    /// Stores session records in one transaction. A record equal in every field to stored
+    /// ones is written only as many more times as `count` exceeds the stored copies; the rest
+    /// are skipped.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure; nothing is written then.
+    fn import_session_records(
+        &self,
+        records: &[Copies<SessionRecord>],
+    ) -> Result<ImportCount, StoreError>;
+
+    /// Stores caption errors in one transaction, counting copies as
+    /// [`Self::import_session_records`] does.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure; nothing is written then.
+    fn import_caption_errors(
+        &self,
+        errors: &[Copies<CaptionError>],
+    ) -> Result<ImportCount, StoreError>;
+
+    /// Stores auth events in one transaction, counting copies as
+    /// [`Self::import_session_records`] does.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure; nothing is written then.
+    fn import_auth_events(&self, events: &[Copies<AuthEvent>]) -> Result<ImportCount, StoreError>;
+
+    /// Stores domain rollup rows in one transaction. A row whose `(date, hour, domain)` is
+    /// already stored is skipped whole (its counters are not added). Keys must be distinct.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure; nothing is written then.
+    fn import_domain_rollups(
+        &self,
+        rows: &[(DomainRollupKey, DomainCounters)],
+    ) -> Result<ImportCount, StoreError>;
 }

@@ -5,6 +5,7 @@
 //! tests, for embedding in tests of other services, and for trying Tally out: nothing is
 //! persisted. It must not depend on diesel or any other I/O library.
 
+mod import;
 mod keys;
 mod sessions;
 mod state;

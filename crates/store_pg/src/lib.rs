@@ -26,6 +26,7 @@ mod erasure;
 mod error;
 mod events;
 mod group_commit;
+mod import;
 mod key_row;
 mod keys;
 mod meter;

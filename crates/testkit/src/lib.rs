@@ -27,6 +27,43 @@ pub trait Harness {
     fn stores(&self) -> Stores;
 }
 
+/// A store under test that also takes imports ([`tally_domain::ImportStore`]).
+pub trait ImportHarness: Harness {
+    /// The import port of the same store as [`Harness::stores`].
+    fn import(&self) -> std::sync::Arc<dyn tally_domain::ImportStore>;
+}
+
+/// Generates one `#[test]` per `ImportStore` contract case (`H: ImportHarness`), as
+/// [`store_contract_tests!`] does for the other ports.
+#[macro_export]
+macro_rules! import_contract_tests {
+    ($make:path) => {
+        $crate::__import_cases!($make;
+            import_keys_keep_counters_and_ids,
+            import_keys_twice_change_nothing,
+            import_history_counts_copies,
+            import_domain_rollups_skip_stored_hours,
+        );
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __import_cases {
+    ($make:path; $($case:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $case() {
+                if let Some(harness) = $make() {
+                    let stores = $crate::Harness::stores(&harness);
+                    let import = $crate::ImportHarness::import(&harness);
+                    $crate::contract::import::$case(&stores, import.as_ref());
+                }
+            }
+        )*
+    };
+}
+
 /// Generates one `#[test]` per contract case, each run against a fresh harness from `$make`
 /// (a path to `fn() -> Option<H>` where `H: Harness`; `None` skips the case, e.g. when
 /// Postgres is unreachable outside CI).

@@ -17,6 +17,7 @@ mod lcyt_captions;
 mod lcyt_client;
 mod lcyt_cors;
 mod lcyt_events;
+mod lcyt_import;
 mod lcyt_instances;
 mod lcyt_keys;
 mod lcyt_live;

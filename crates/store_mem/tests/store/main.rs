@@ -12,11 +12,11 @@ mod switch;
 use std::sync::Arc;
 
 use tally_domain::services::Stores;
-use tally_domain::LocalBus;
+use tally_domain::{ImportStore, LocalBus};
 use tally_store_mem::MemStore;
-use tally_testkit::Harness;
+use tally_testkit::{Harness, ImportHarness};
 
-struct Mem(Stores);
+struct Mem(Stores, Arc<MemStore>);
 
 impl Harness for Mem {
     fn stores(&self) -> Stores {
@@ -24,13 +24,21 @@ impl Harness for Mem {
     }
 }
 
+impl ImportHarness for Mem {
+    fn import(&self) -> Arc<dyn ImportStore> {
+        self.1.clone()
+    }
+}
+
 fn mem() -> Option<Mem> {
-    Some(Mem(Stores::from_one(
-        Arc::new(MemStore::new()),
-        Arc::new(LocalBus::new()),
-    )))
+    let store = Arc::new(MemStore::new());
+    Some(Mem(
+        Stores::from_one(store.clone(), Arc::new(LocalBus::new())),
+        store,
+    ))
 }
 
 mod contract {
     tally_testkit::store_contract_tests!(super::mem);
+    tally_testkit::import_contract_tests!(super::mem);
 }

@@ -13,12 +13,17 @@ mod concurrency;
 mod migrations;
 mod outage;
 
+use std::sync::Arc;
+
 use tally_domain::services::Stores;
+use tally_domain::ImportStore;
 use tally_store_pg::testing::TestDb;
+use tally_store_pg::PgStore;
 
 /// One contract case's world: the ports on a fresh database, dropped with it.
 pub struct PgHarness {
     stores: Stores,
+    import: Arc<PgStore>,
     _db: TestDb,
 }
 
@@ -28,15 +33,23 @@ impl tally_testkit::Harness for PgHarness {
     }
 }
 
+impl tally_testkit::ImportHarness for PgHarness {
+    fn import(&self) -> Arc<dyn ImportStore> {
+        self.import.clone()
+    }
+}
+
 /// A harness on a fresh database, or `None` when Postgres is unreachable (and not required).
 pub fn harness() -> Option<PgHarness> {
     let db = TestDb::create()?;
     Some(PgHarness {
         stores: db.stores(),
+        import: Arc::new(db.store()),
         _db: db,
     })
 }
 
 mod contract {
     tally_testkit::store_contract_tests!(super::harness);
+    tally_testkit::import_contract_tests!(super::harness);
 }
