@@ -3,7 +3,8 @@
 //! (`scripts/bench/meter.sql`, at each client count), the same work set-based with `--pgbench-batch`
 //! meters per transaction (`meter_batched.sql`; its rate is reported in meters/s), and the
 //! cheapest durable transaction there is (`insert.sql`: one single-row `INSERT` per commit,
-//! 10 clients). Latencies come from pgbench's per-transaction log (`--log`), so percentiles
+//! 10 clients); and one caption request's statements as they were before group commit
+//! (`captions.sql`, 256 sessions), the captions scenario's own baseline. Latencies come from pgbench's per-transaction log (`--log`), so percentiles
 //! are computed exactly as the HTTP scenarios' are.
 
 use std::path::Path;
@@ -68,6 +69,23 @@ pub fn run(opts: &Opts) -> Result<Section> {
         let best = many.measure(opts, db.url(), &[2, 4], &mut out)?;
         figures.push((format!("pgbench.batched.{name}.mps"), best));
     }
+    // The captions scenario's own statements: 256 keys, each with an open session.
+    let sessions: Vec<i64> = ids.iter().copied().take(256).collect();
+    let store = PgStore::connect(db.url(), PgOptions::default()).map_err(setup)?;
+    bulk::seed_caption_sessions(&store, &sessions).map_err(setup)?;
+    drop(store);
+    let (Some(&first), Some(&last)) = (sessions.first(), sessions.last()) else {
+        return Err(setup("no sessions seeded"));
+    };
+    let captions = Baseline {
+        label: "pgbench caption request tx (5 captions), 256 sessions".to_owned(),
+        log: "pgbench-captions".to_owned(),
+        script: &single.with_file_name("captions.sql"),
+        vars: vec![("minkey", first), ("maxkey", last)],
+        meters_per_tx: 1,
+    };
+    let best = captions.measure(opts, db.url(), &opts.pgbench_clients, &mut out)?;
+    figures.push(("pgbench.captions.tps".to_owned(), best));
     let insert = Baseline {
         label: "pgbench bare durable INSERT (1 row per commit)".to_owned(),
         log: "pgbench-insert".to_owned(),

@@ -58,7 +58,12 @@ pub fn ratios(figures: &[(String, f64)]) -> Option<String> {
         ("verify, 10,000 keys", "verify.many.rps", "pgbench.many.tps"),
         ("verify, 1 hot key", "verify.hot.rps", "pgbench.hot.tps"),
         (
-            "captions (1 meter per batch)",
+            "captions vs its own statements (captions.sql)",
+            "captions.rps",
+            "pgbench.captions.tps",
+        ),
+        (
+            "captions vs one verify's statements",
             "captions.rps",
             "pgbench.many.tps",
         ),

@@ -137,6 +137,25 @@ pub fn create_insert_baseline(store: &PgStore) -> Result<(), StoreError> {
     })
 }
 
+/// An open session (no targets, on `https://bench.example`) for each key of `keys`, with the
+/// id `lpad(to_hex(key id), 16, '0')`, for the caption baseline (`scripts/bench/captions.sql`).
+///
+/// # Errors
+/// [`StoreError`] when the database is unreachable.
+pub fn seed_caption_sessions(store: &PgStore, keys: &[i64]) -> Result<(), StoreError> {
+    store.read(|c| {
+        diesel::sql_query(
+            "INSERT INTO sessions (id, key_id, org_id, domain, sequence, started_at, \
+             last_activity_at) \
+             SELECT lpad(to_hex(k), 16, '0'), k, 'org_default', 'https://bench.example', 0, \
+             now(), now() FROM unnest($1::bigint[]) AS k ON CONFLICT DO NOTHING",
+        )
+        .bind::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(keys)
+        .execute(c)?;
+        Ok(())
+    })
+}
+
 fn to_i64(n: u64) -> Result<i64, StoreError> {
     i64::try_from(n).map_err(|_| StoreError::Internal(format!("seed index {n} out of range")))
 }
