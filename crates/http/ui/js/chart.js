@@ -18,22 +18,34 @@ export function stackedChart(el, xs, series, { granularity, valueFormat }) {
   }
   // Drawn top band first so each lower band paints over the one above it.
   const order = series.map((_, i) => i).reverse();
-  const width = Math.max(300, el.clientWidth || 600);
+  const width = Math.max(280, el.clientWidth || 600);
+  const step = granularity === 'hour' ? 3600 : 86400;
+  const bars = uPlot.paths.bars({ size: [0.8, 48], align: 0 });
   const opts = {
     width,
     height: 300,
     tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC'),
     cursor: { drag: { x: false, y: false } },
-    scales: { x: { time: true }, y: { range: (u, min, max) => [0, max > 0 ? max * 1.05 : 1] } },
-    axes: [{}, { values: (u, vals) => vals.map((v) => valueFormat(v)), size: 70 }],
+    scales: {
+      // Half a bucket of room on each side, so the first and last bars are whole.
+      x: { time: true, range: () => [xs[0] - step / 2, xs[xs.length - 1] + step / 2] },
+      y: { range: (u, min, max) => [0, max > 0 ? max * 1.05 : 1] },
+    },
+    axes: [
+      { incrs: granularity === 'hour' ? [3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 2 * 86400, 7 * 86400]
+        : [86400, 2 * 86400, 7 * 86400, 14 * 86400, 28 * 86400, 91 * 86400],
+        values: (u, splits) => splits.map((ts) => formatBucket(ts, granularity)), space: granularity === 'hour' ? 130 : 90 },
+      { values: (u, vals) => vals.map((v) => valueFormat(v)), size: 80 },
+    ],
     series: [
       { label: granularity === 'hour' ? 'Hour (UTC)' : 'Day (UTC)',
         value: (u, ts) => (ts == null ? '—' : formatBucket(ts, granularity)) },
       ...order.map((i) => ({
         label: series[i].label,
         stroke: COLOURS[i % COLOURS.length],
-        fill: `${COLOURS[i % COLOURS.length]}55`,
+        fill: COLOURS[i % COLOURS.length],
         width: 1,
+        paths: bars,
         points: { show: false },
         value: (u, v, si, idx) => (idx == null ? '—' : valueFormat(series[i].values[idx] || 0)),
       })),

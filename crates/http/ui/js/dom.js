@@ -55,9 +55,9 @@ export function fmt(n, digits = 0) {
   return Number(n).toLocaleString('en-US', { maximumFractionDigits: digits });
 }
 
-/** Formats dollars with up to 6 decimals. */
+/** Formats dollars exactly (the API keeps nano-dollars: 9 decimals). */
 export function usd(n) {
-  return `$${Number(n).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 6 })}`;
+  return `$${Number(n).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 9 })}`;
 }
 
 /** Asks for confirmation in the page's <dialog>; resolves true when confirmed. */

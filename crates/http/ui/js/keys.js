@@ -38,7 +38,9 @@ export async function render(root, me) {
   const notice = h('div', { id: 'keys-notice' });
   const list = h('div', { id: 'keys-list' }, message('loading', 'Loading keys…'));
   const editor = h('div', { id: 'keys-editor' });
-  const parts = [h('h2', {}, 'Keys'), notice];
+  const refresh = h('button', { type: 'button', class: 'secondary', id: 'keys-refresh',
+    onclick: () => load(list, editor, notice, me) }, 'Refresh');
+  const parts = [h('h2', {}, 'Keys'), h('p', { class: 'actions' }, refresh), notice];
   if (me.admin) parts.push(await createForm(notice, () => load(list, editor, notice, me)));
   replace(root, ...parts, editor, list);
   await load(list, editor, notice, me);

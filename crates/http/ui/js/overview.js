@@ -8,7 +8,7 @@ import { field, fmt, h, message, replace, table, usd } from './dom.js';
 export const title = 'Overview';
 
 const METRICS = {
-  count: { label: 'Calls', format: (v) => fmt(v) },
+  count: { label: 'Calls (events)', format: (v) => fmt(v) },
   units: { label: 'Units', format: (v) => fmt(v) },
   tokens: { label: 'Tokens', format: (v) => fmt(v) },
   cost_usd: { label: 'Cost', format: (v) => usd(v) },
@@ -109,7 +109,7 @@ function drawRange(box, data, label) {
   for (const r of data.rows) {
     const g = group ? r[group] : null;
     const key = JSON.stringify(g);
-    if (!groups.has(key)) groups.set(key, { name: group ? label(g) : METRICS[state.metric].label, rows: [] });
+    if (!groups.has(key)) groups.set(key, { name: group ? label(g) : 'All usage', rows: [] });
     groups.get(key).rows.push(r);
   }
   const totals = sum(data.rows);

@@ -1,0 +1,510 @@
+//! The dashboard under `/ui/`: its embedded files over plain HTTP, then the pages in a real
+//! headless Chromium (`browser`) against a seeded server — every number on screen checked
+//! against what the API answers for the same question, every action checked through the API.
+//! Each browser test saves screenshots under `target/ui-screenshots/`.
+
+use serde_json::{json, Value};
+use time::{Duration, OffsetDateTime};
+
+use crate::browser::Browser;
+use crate::helpers::{spawn_app, TestApp};
+use crate::lcyt_client::ADMIN;
+use crate::seed_client::seeded;
+
+fn day(t: OffsetDateTime) -> String {
+    t.date().to_string()
+}
+
+/// The four totals the dashboard shows, summed from `/v1/analytics` rows.
+fn totals(rows: &Value) -> [f64; 4] {
+    let mut t = [0.0; 4];
+    for r in rows["rows"].as_array().unwrap() {
+        for (i, m) in ["count", "units", "tokens", "cost_usd"].iter().enumerate() {
+            t[i] += r[m].as_f64().unwrap();
+        }
+    }
+    t
+}
+
+/// A number as the dashboard prints it (`1,234`, `$0.5043`).
+fn number(text: &str) -> f64 {
+    text.trim()
+        .replace([',', '$'], "")
+        .parse()
+        .unwrap_or_else(|e| panic!("{text:?} is not a number: {e}"))
+}
+
+/// The tiles `#<prefix>-count|units|tokens|cost_usd`, as numbers.
+async fn tiles(browser: &Browser, prefix: &str) -> [f64; 4] {
+    let mut t = [0.0; 4];
+    for (i, m) in ["count", "units", "tokens", "cost_usd"].iter().enumerate() {
+        t[i] = number(&browser.wait_text(&format!("#{prefix}-{m}"), |_| true).await);
+    }
+    t
+}
+
+fn assert_same(ui: [f64; 4], api: [f64; 4], what: &str) {
+    for i in 0..4 {
+        assert!(
+            (ui[i] - api[i]).abs() < 1e-9,
+            "{what}: dashboard shows {ui:?}, the API says {api:?}"
+        );
+    }
+}
+
+async fn sign_in_admin(browser: &Browser, app: &TestApp) {
+    browser.goto(&format!("{}/ui/", app.address)).await;
+    browser.click("input[name=kind][value=admin]").await;
+    browser.fill("#secret", ADMIN).await;
+    browser.click("#sign-in-form button[type=submit]").await;
+    browser
+        .wait_text("#whoami-name", |t| t.contains("admin"))
+        .await;
+}
+
+async fn sign_in_token(browser: &Browser, app: &TestApp, token: &str) {
+    browser.goto(&format!("{}/ui/", app.address)).await;
+    browser.click("input[name=kind][value=token]").await;
+    browser.fill("#secret", token).await;
+    browser.click("#sign-in-form button[type=submit]").await;
+}
+
+async fn verify(app: &TestApp, key: &str, units: i64) -> (u16, Value) {
+    let res = app
+        .admin(
+            "POST",
+            "/v1/verify",
+            Some(json!({ "key": key, "units": units })),
+        )
+        .await;
+    (res.status, res.json())
+}
+
+#[actix_web::test]
+async fn ui_files_are_embedded_with_types_caching_and_a_strict_csp() {
+    let app = spawn_app().await;
+    let no_redirects = awc::Client::builder().disable_redirects().finish();
+    let root = crate::helpers::send(no_redirects.get(format!("{}/ui", app.address)), None).await;
+    assert_eq!(root.status, 308);
+    assert_eq!(root.header("location"), Some("/ui/"));
+
+    let index = app.get("/ui/").await;
+    assert_eq!(index.status, 200);
+    assert_eq!(
+        index.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert_eq!(index.header("cache-control"), Some("no-cache"));
+    let csp = index.header("content-security-policy").unwrap();
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("default-src 'none'"),
+        "{csp}"
+    );
+    assert!(!csp.contains("unsafe"), "{csp}");
+    assert_eq!(index.header("x-content-type-options"), Some("nosniff"));
+    let html = String::from_utf8(index.body.clone()).unwrap();
+    assert!(html.contains(r#"<script type="module" src="/ui/js/app.js">"#));
+    assert!(!html.contains("<script>"), "no inline script");
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "no CDN"
+    );
+
+    for (path, kind) in [
+        ("/ui/js/app.js", "text/javascript; charset=utf-8"),
+        ("/ui/app.css", "text/css; charset=utf-8"),
+        (
+            "/ui/vendor/uplot/uPlot.esm.js",
+            "text/javascript; charset=utf-8",
+        ),
+        ("/ui/vendor/uplot/LICENSE", "text/plain; charset=utf-8"),
+    ] {
+        let res = app.get(path).await;
+        assert_eq!(
+            (res.status, res.header("content-type")),
+            (200, Some(kind)),
+            "{path}"
+        );
+        let etag = res.header("etag").unwrap().to_owned();
+        let again = app.get_with_header(path, "If-None-Match", &etag).await;
+        assert_eq!(again.status, 304, "{path} revalidates");
+        assert!(again.body.is_empty());
+    }
+    let uplot = app.get("/ui/vendor/uplot/uPlot.esm.js").await;
+    assert!(String::from_utf8_lossy(&uplot.body).contains("(v1.6.32)"));
+
+    let missing = app.get("/ui/js/nope.js").await;
+    assert_eq!(missing.status, 404);
+    assert_eq!(missing.json()["error"], "Not found");
+    assert_eq!(app.get("/ui/../Cargo.toml").await.status, 404);
+}
+
+#[actix_web::test]
+async fn ui_overview_shows_what_the_analytics_api_answers() {
+    let world = seeded().await;
+    let app = &world.app;
+    let Some(browser) = Browser::start("overview", 1280, 1000).await else {
+        return;
+    };
+    sign_in_admin(&browser, app).await;
+
+    let now = OffsetDateTime::now_utc();
+    let today = day(now);
+    let tomorrow = day(now + Duration::days(1));
+    let api_today = app
+        .admin(
+            "GET",
+            &format!("/v1/analytics?from={today}&to={tomorrow}&granularity=day"),
+            None,
+        )
+        .await;
+    let expected = totals(&api_today.json());
+    let seeded_today = world.count(|e| e.at.date() == now.date());
+    assert!(seeded_today > 0);
+    assert!((expected[0] - f64::from(u32::try_from(seeded_today).unwrap())).abs() < 1e-9);
+    assert_same(tiles(&browser, "today").await, expected, "today");
+
+    // The default range: the last seven UTC days, today included.
+    let from = day(now - Duration::days(6));
+    let week = app
+        .admin(
+            "GET",
+            &format!("/v1/analytics?from={from}&to={tomorrow}&granularity=day"),
+            None,
+        )
+        .await;
+    assert_same(
+        tiles(&browser, "range").await,
+        totals(&week.json()),
+        "range",
+    );
+    browser.find("#chart canvas").await;
+
+    // Stacked by model: one breakdown row per model the API returns.
+    browser.select("#ov-group_by", "model").await;
+    browser.select("#ov-metric", "tokens").await;
+    browser.click("#overview-form button[type=submit]").await;
+    let by_model = app
+        .admin(
+            "GET",
+            &format!("/v1/analytics?from={from}&to={tomorrow}&group_by=model"),
+            None,
+        )
+        .await
+        .json();
+    let mut models: Vec<String> = by_model["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["model"].as_str().unwrap_or("(none)").to_owned())
+        .collect();
+    models.sort();
+    models.dedup();
+    let table = browser
+        .wait_text("#breakdown", |t| {
+            t.contains("gpt-4") && t.contains("claude")
+        })
+        .await;
+    for m in &models {
+        assert!(table.contains(m.as_str()), "{m} missing from\n{table}");
+    }
+    let rows = browser
+        .js(
+            "return document.querySelectorAll('#breakdown tbody tr').length",
+            vec![],
+        )
+        .await;
+    assert_eq!(rows.as_u64(), Some(models.len() as u64));
+    browser
+        .wait_text(".u-legend", |t| t.contains("gpt-4"))
+        .await;
+    browser.screenshot("by-model").await;
+
+    // Hour granularity over a two-day range: 48 buckets, the same totals.
+    let yesterday = day(now - Duration::days(1));
+    browser.fill("#ov-from", "").await;
+    browser
+        .js(
+            "document.getElementById('ov-from').value = arguments[0]",
+            vec![json!(yesterday)],
+        )
+        .await;
+    browser.select("#ov-granularity", "hour").await;
+    browser.select("#ov-group_by", "").await;
+    browser.click("#overview-form button[type=submit]").await;
+    browser
+        .wait_text("#range", |t| t.contains("48 hour buckets"))
+        .await;
+    let two_days = app
+        .admin(
+            "GET",
+            &format!("/v1/analytics?from={yesterday}&to={tomorrow}&granularity=hour"),
+            None,
+        )
+        .await;
+    assert_same(
+        tiles(&browser, "range").await,
+        totals(&two_days.json()),
+        "hours",
+    );
+    browser.screenshot("hourly").await;
+}
+
+#[actix_web::test]
+async fn ui_admin_creates_a_key_changes_its_limit_and_revokes_it() {
+    let app = spawn_app().await;
+    let Some(browser) = Browser::start("keys", 1280, 1000).await else {
+        return;
+    };
+    // Refusals are the API's own messages.
+    browser.goto(&format!("{}/ui/", app.address)).await;
+    browser.fill("#secret", "wrong-admin-key").await;
+    browser.click("#sign-in-form button[type=submit]").await;
+    browser
+        .wait_text("#sign-in-status", |t| t.contains("Invalid admin key"))
+        .await;
+    browser.screenshot("refused").await;
+
+    sign_in_admin(&browser, &app).await;
+    browser.click("a[data-page=keys]").await;
+    browser
+        .wait_text("#keys-list", |t| t.contains("No keys yet"))
+        .await;
+    browser.fill("#new-key-name", "ui-key").await;
+    browser.fill("#new-key-daily", "5").await;
+    browser.click("#new-key-form button[type=submit]").await;
+    let secret = browser
+        .wait_text("#new-key-secret", |t| t.starts_with("tk_"))
+        .await;
+    browser.click("#keys-notice .secret button").await;
+    browser
+        .wait_text("#keys-notice .secret [role=status]", |t| {
+            t.contains("Copied") || t.contains("Selected")
+        })
+        .await;
+    let keys = app.admin("GET", "/v1/keys", None).await.json();
+    let id = keys["keys"][0]["id"].as_i64().unwrap();
+    assert_eq!(keys["keys"][0]["name"], "ui-key");
+    assert_eq!(keys["keys"][0]["daily_limit"], 5);
+
+    let (status, body) = verify(&app, &secret, 2).await;
+    assert_eq!(
+        (status, &body["remaining"]["daily"]),
+        (200, &json!(3)),
+        "{body}"
+    );
+    browser.click("#keys-refresh").await;
+    let row = format!("tr[data-key-id='{id}']");
+    let text = browser
+        .wait_text(&row, |t| t.contains("2 / 5") && t.contains("2 (no limit)"))
+        .await;
+    assert!(text.contains("active"), "{text}");
+    let meter = browser
+        .js(
+            "const m = document.querySelector(arguments[0] + ' meter'); return [m.value, m.max]",
+            vec![json!(row)],
+        )
+        .await;
+    assert_eq!(meter, json!([2, 5]));
+    browser.screenshot("created").await;
+
+    browser
+        .click(&format!("{row} button[data-action=limits]"))
+        .await;
+    browser.fill("#edit-daily", "2").await;
+    browser.fill("#edit-lifetime", "100").await;
+    browser.click("#edit-limits-form button[type=submit]").await;
+    browser
+        .wait_text(&row, |t| t.contains("2 / 2") && t.contains("2 / 100"))
+        .await;
+    let key = app
+        .admin("GET", &format!("/v1/keys/{id}"), None)
+        .await
+        .json();
+    assert_eq!(
+        (
+            &key["daily_limit"],
+            &key["lifetime_limit"],
+            &key["lifetime_used"]
+        ),
+        (&json!(2), &json!(100), &json!(2))
+    );
+    let (status, body) = verify(&app, &secret, 1).await;
+    assert_eq!(
+        (status, &body["code"]),
+        (429, &json!("DAILY_LIMIT_EXCEEDED"))
+    );
+
+    browser
+        .click(&format!("{row} button[data-action=revoke]"))
+        .await;
+    browser
+        .wait_text("#confirm-body", |t| t.contains(&format!("Key #{id}")))
+        .await;
+    browser.screenshot("revoke-confirm").await;
+    browser.click("#confirm-ok").await;
+    browser.wait_text(&row, |t| t.contains("revoked")).await;
+    let (status, body) = verify(&app, &secret, 1).await;
+    assert_eq!((status, &body["code"]), (401, &json!("REVOKED")));
+    browser.screenshot("revoked").await;
+}
+
+#[actix_web::test]
+async fn ui_admin_creates_a_user_issues_a_token_and_erases_them() {
+    let app = spawn_app().await;
+    let Some(browser) = Browser::start("users", 1280, 1000).await else {
+        return;
+    };
+    sign_in_admin(&browser, &app).await;
+    browser.click("a[data-page=users]").await;
+    browser
+        .wait_text("#erasures", |t| t.contains("No erasures yet"))
+        .await;
+    browser.fill("#new-user-name", "dora").await;
+    browser.fill("#new-user-email", "dora@example.com").await;
+    browser.click("#new-user-form button[type=submit]").await;
+    browser
+        .wait_text("tr[data-username=dora]", |t| t.contains("dora@example.com"))
+        .await;
+    let users = app.admin("GET", "/v1/users", None).await.json();
+    let user = users["users"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(users["users"][0]["username"], "dora");
+    let key = app
+        .admin(
+            "POST",
+            "/v1/keys",
+            Some(json!({ "user_id": user, "name": "dora-key" })),
+        )
+        .await
+        .json();
+    let key_id = key["id"].as_i64().unwrap();
+
+    browser
+        .click("tr[data-username=dora] button[data-action=token]")
+        .await;
+    let token = browser
+        .wait_text("#new-token", |t| t.starts_with("eyJ"))
+        .await;
+    assert_eq!(
+        app.get_as(&token, &format!("/v1/users/{user}"))
+            .await
+            .status,
+        200
+    );
+    browser.screenshot("token").await;
+
+    browser
+        .click("tr[data-username=dora] button[data-action=erase]")
+        .await;
+    let warning = browser
+        .wait_text("#confirm-body", |t| t.contains("dora-key"))
+        .await;
+    assert!(
+        warning.contains("dora@example.com") && warning.contains(&format!("#{key_id}")),
+        "{warning}"
+    );
+    browser.screenshot("erase-confirm").await;
+    browser.click("#confirm-ok").await;
+    browser
+        .wait_text(&format!("tr[data-user-id='{user}']"), |t| {
+            t.contains("erased")
+        })
+        .await;
+    browser
+        .wait_text("#erasures-table", |t| t.contains(&format!("#{key_id}")))
+        .await;
+    let erased = app
+        .admin("GET", &format!("/v1/users/{user}"), None)
+        .await
+        .json();
+    assert!(erased["erased_at"].is_string(), "{erased}");
+    assert_eq!(
+        app.get_as(&token, &format!("/v1/users/{user}"))
+            .await
+            .status,
+        401
+    );
+    browser.screenshot("erased").await;
+}
+
+#[actix_web::test]
+async fn ui_a_user_sees_only_their_own_data_at_phone_width() {
+    let world = seeded().await;
+    let app = &world.app;
+    let Some(browser) = Browser::start("user", 390, 844).await else {
+        return;
+    };
+    sign_in_token(&browser, app, "not-a-token").await;
+    browser
+        .wait_text("#sign-in-status", |t| t.contains("not a user token"))
+        .await;
+    sign_in_token(&browser, app, &world.alice.token).await;
+    browser.wait_text("#whoami-name", |t| t == "alice").await;
+    let users_link_shown = browser
+        .js(
+            "return document.querySelector('a[data-page=users]').offsetParent !== null",
+            vec![],
+        )
+        .await;
+    assert_eq!(users_link_shown, json!(false));
+
+    let now = OffsetDateTime::now_utc();
+    let (today, tomorrow) = (day(now), day(now + Duration::days(1)));
+    let path = format!("/v1/analytics?from={today}&to={tomorrow}");
+    let mine = totals(&app.get_as(&world.alice.token, &path).await.json());
+    let everyone = totals(&app.admin("GET", &path, None).await.json());
+    let alice_today = world.count(|e| e.user == "alice" && e.at.date() == now.date());
+    assert!((mine[0] - f64::from(u32::try_from(alice_today).unwrap())).abs() < 1e-9);
+    assert!(everyone[0] > mine[0], "the dataset has others' usage today");
+    assert_same(tiles(&browser, "today").await, mine, "alice today");
+    browser.screenshot("overview").await;
+
+    // The users page is not hers: its route falls back to the overview.
+    browser.goto(&format!("{}/ui/#/users", app.address)).await;
+    browser.find("#today-count").await;
+    assert!(!browser.exists("#users-table").await);
+
+    browser.click("a[data-page=keys]").await;
+    browser.find("#keys-table").await;
+    let ids = browser
+        .js(
+            "return [...document.querySelectorAll('#keys-table tbody tr')].map(r => Number(r.dataset.keyId))",
+            vec![],
+        )
+        .await;
+    let alice: Vec<i64> = world.alice.keys.iter().map(|k| k.0).collect();
+    assert_eq!(ids, json!(alice));
+    assert!(!browser.exists("#new-key-form").await, "no admin actions");
+    assert!(!browser.exists("button[data-action=revoke]").await);
+    browser.screenshot("keys").await;
+
+    browser.click("a[data-page=logs]").await;
+    let calls = world.count(|e| e.user == "alice" && e.method.is_some());
+    browser
+        .wait_text("#logs-page", |t| t.contains(&format!("· {calls} calls")))
+        .await;
+    let paths = browser
+        .js(
+            "return [...document.querySelectorAll('#logs-table tbody tr td:nth-child(3)')].map(c => c.innerText)",
+            vec![],
+        )
+        .await;
+    let own: Vec<&str> = world
+        .select(|e| e.user == "alice")
+        .iter()
+        .filter_map(|e| e.path)
+        .collect();
+    let shown = paths.as_array().unwrap();
+    assert_eq!(shown.len() as i64, calls);
+    assert!(
+        shown.iter().all(|p| own.contains(&p.as_str().unwrap())),
+        "{paths}"
+    );
+    browser.select("#logs-method", "POST").await;
+    browser.click("#logs-form button[type=submit]").await;
+    let posts = world.count(|e| e.user == "alice" && e.method == Some("POST"));
+    browser
+        .wait_text("#logs-page", |t| t.contains(&format!("· {posts} calls")))
+        .await;
+    browser.screenshot("logs").await;
+}
