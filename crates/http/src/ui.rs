@@ -53,6 +53,7 @@ const ASSETS: &[Asset] = &[
     asset!("js/keys.js", JS),
     asset!("js/users.js", JS),
     asset!("js/logs.js", JS),
+    asset!("js/live.js", JS),
     asset!("vendor/uplot/uPlot.esm.js", JS),
     asset!("vendor/uplot/uPlot.min.css", CSS),
     asset!("vendor/uplot/LICENSE", TEXT),

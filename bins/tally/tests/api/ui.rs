@@ -508,3 +508,55 @@ async fn ui_a_user_sees_only_their_own_data_at_phone_width() {
         .await;
     browser.screenshot("logs").await;
 }
+
+#[actix_web::test]
+async fn ui_sites_page_shows_the_site_rollups_of_usage() {
+    let app = spawn_app().await;
+    let key = app.new_key(json!({ "owner": "site" })).await;
+    for domain in ["https://lcyt.fi", "https://www.lcyt.fi"] {
+        let (token, _) = app.open(&key, domain).await;
+        assert_eq!(app.captions(&token, 3).await.status, 202);
+    }
+    // Delivery is asynchronous: wait until the rollups hold all six captions.
+    let mut usage = Value::Null;
+    let mut sent = 0;
+    for _ in 0..100 {
+        usage = app.admin("GET", "/usage", None).await.json();
+        sent = usage["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["captions_sent"].as_i64().unwrap())
+            .sum::<i64>();
+        if sent == 6 {
+            break;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(sent, 6, "{usage}");
+    let Some(browser) = Browser::start("sites", 1280, 1000).await else {
+        return;
+    };
+    sign_in_admin(&browser, &app).await;
+    browser.click("a[data-page=live]").await;
+    browser.find("#sites-table").await;
+    browser.find("#sites .chart canvas").await;
+    for row in usage["data"].as_array().unwrap() {
+        let domain = row["domain"].as_str().unwrap();
+        let text = browser
+            .wait_text(&format!("tr[data-domain='{domain}']"), |_| true)
+            .await;
+        let cells: Vec<&str> = text.split('\t').map(str::trim).collect();
+        assert_eq!(
+            cells[..4],
+            [
+                domain,
+                &row["captions_sent"].to_string(),
+                &row["captions_failed"].to_string(),
+                &row["sessions_started"].to_string()
+            ],
+            "{text}"
+        );
+    }
+    browser.screenshot("sites").await;
+}

@@ -6,8 +6,9 @@ import * as overview from './overview.js';
 import * as keys from './keys.js';
 import * as users from './users.js';
 import * as logs from './logs.js';
+import * as live from './live.js';
 
-const PAGES = { overview, keys, users, logs };
+const PAGES = { overview, keys, users, logs, live };
 const $ = (id) => document.getElementById(id);
 
 /** Reads a JWT's claims (not verified here: the server checks it on every call). */
@@ -26,12 +27,12 @@ function claims(token) {
 async function whoIs(cred) {
   if (cred.kind === 'admin') {
     await api('GET', '/v1/users', undefined, cred);
-    return { admin: true, name: 'Admin key', userId: null };
+    return { admin: true, adminKey: true, name: 'Admin key', userId: null };
   }
   const sub = claims(cred.secret)?.sub;
   if (!sub) throw new ApiError(400, 'That is not a user token (a JWT from POST /v1/users/{id}/tokens).');
   const user = await api('GET', `/v1/users/${encodeURIComponent(sub)}`, undefined, cred);
-  return { admin: user.role === 'admin', name: user.username, userId: user.id };
+  return { admin: user.role === 'admin', adminKey: false, name: user.username, userId: user.id };
 }
 
 let me = null;
@@ -54,6 +55,7 @@ function showApp() {
   $('whoami').hidden = false;
   $('whoami-name').textContent = me.admin ? `${me.name} (admin)` : me.name;
   for (const li of document.querySelectorAll('[data-admin]')) li.hidden = !me.admin;
+  for (const li of document.querySelectorAll('[data-admin-key]')) li.hidden = !me.adminKey;
   route();
 }
 
