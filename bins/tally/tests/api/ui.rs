@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use time::{Duration, OffsetDateTime};
 
 use crate::browser::Browser;
-use crate::helpers::{spawn_app, TestApp};
+use crate::helpers::{spawn_app, spawn_on, test_config, TestApp};
 use crate::lcyt_client::ADMIN;
 use crate::seed_client::seeded;
 
@@ -559,4 +559,44 @@ async fn ui_sites_page_shows_the_site_rollups_of_usage() {
         );
     }
     browser.screenshot("sites").await;
+}
+
+#[actix_web::test]
+async fn ui_sign_in_by_keyboard_and_the_apis_503_and_401_are_shown() {
+    let mut config = test_config();
+    config.admin_key = None;
+    let app = spawn_on(&config);
+    let Some(browser) = Browser::start("errors", 800, 700).await else {
+        return;
+    };
+    browser.goto(&format!("{}/ui/", app.address)).await;
+    // Typed and submitted from the keyboard (Enter), as without a mouse.
+    browser.fill("#secret", "some-admin-key\u{E007}").await;
+    browser
+        .wait_text("#sign-in-status", |t| {
+            t.contains("Tally is unavailable") && t.contains("Admin API not configured")
+        })
+        .await;
+    browser.screenshot("not-configured").await;
+
+    // A token that stops working mid-session (its user erased) sends the tab back to sign-in.
+    let app = spawn_app().await;
+    let (user, token) = app.seed_user("erin", None, "user").await;
+    sign_in_token(&browser, &app, &token).await;
+    browser.wait_text("#whoami-name", |t| t == "erin").await;
+    let res = app
+        .admin("DELETE", &format!("/v1/users/{user}/data"), None)
+        .await;
+    assert_eq!(res.status, 200);
+    browser.click("a[data-page=keys]").await;
+    browser
+        .wait_text("#sign-in-status", |t| {
+            t.contains("Signed out") && t.contains("Invalid or expired token")
+        })
+        .await;
+    let stored = browser
+        .js("return sessionStorage.getItem('tally.credential')", vec![])
+        .await;
+    assert_eq!(stored, Value::Null, "the dead credential is forgotten");
+    browser.screenshot("signed-out").await;
 }

@@ -73,7 +73,8 @@ async function route() {
   try {
     await PAGES[name].render(root, me);
   } catch (e) {
-    replace(root, message('error', e instanceof ApiError ? e.message : `Unexpected error: ${e}`));
+    // After a 401 the tab is already back at sign-in; otherwise the page says what failed.
+    if (me) replace(root, message('error', e instanceof ApiError ? e.message : `Unexpected error: ${e}`));
   }
 }
 
