@@ -39,4 +39,5 @@ mod refunds;
 mod seed_client;
 mod shutdown;
 mod ui;
+mod ui_admin;
 mod v1;

@@ -1,7 +1,8 @@
 //! The dashboard under `/ui/`: its embedded files over plain HTTP, then the pages in a real
 //! headless Chromium (`browser`) against a seeded server — every number on screen checked
-//! against what the API answers for the same question, every action checked through the API.
-//! Each browser test saves screenshots under `target/ui-screenshots/`.
+//! against what the API answers for the same question, every action checked through the API
+//! (the admin's pages are in `ui_admin`). Each browser test saves screenshots under
+//! `target/ui-screenshots/`.
 
 use serde_json::{json, Value};
 use time::{Duration, OffsetDateTime};
@@ -11,12 +12,12 @@ use crate::helpers::{spawn_app, spawn_on, test_config, TestApp};
 use crate::lcyt_client::ADMIN;
 use crate::seed_client::seeded;
 
-fn day(t: OffsetDateTime) -> String {
+pub fn day(t: OffsetDateTime) -> String {
     t.date().to_string()
 }
 
 /// The four totals the dashboard shows, summed from `/v1/analytics` rows.
-fn totals(rows: &Value) -> [f64; 4] {
+pub fn totals(rows: &Value) -> [f64; 4] {
     let mut t = [0.0; 4];
     for r in rows["rows"].as_array().unwrap() {
         for (i, m) in ["count", "units", "tokens", "cost_usd"].iter().enumerate() {
@@ -27,7 +28,7 @@ fn totals(rows: &Value) -> [f64; 4] {
 }
 
 /// A number as the dashboard prints it (`1,234`, `$0.5043`).
-fn number(text: &str) -> f64 {
+pub fn number(text: &str) -> f64 {
     text.trim()
         .replace([',', '$'], "")
         .parse()
@@ -35,7 +36,7 @@ fn number(text: &str) -> f64 {
 }
 
 /// The tiles `#<prefix>-count|units|tokens|cost_usd`, as numbers.
-async fn tiles(browser: &Browser, prefix: &str) -> [f64; 4] {
+pub async fn tiles(browser: &Browser, prefix: &str) -> [f64; 4] {
     let mut t = [0.0; 4];
     for (i, m) in ["count", "units", "tokens", "cost_usd"].iter().enumerate() {
         t[i] = number(&browser.wait_text(&format!("#{prefix}-{m}"), |_| true).await);
@@ -43,7 +44,7 @@ async fn tiles(browser: &Browser, prefix: &str) -> [f64; 4] {
     t
 }
 
-fn assert_same(ui: [f64; 4], api: [f64; 4], what: &str) {
+pub fn assert_same(ui: [f64; 4], api: [f64; 4], what: &str) {
     for i in 0..4 {
         assert!(
             (ui[i] - api[i]).abs() < 1e-9,
@@ -52,7 +53,7 @@ fn assert_same(ui: [f64; 4], api: [f64; 4], what: &str) {
     }
 }
 
-async fn sign_in_admin(browser: &Browser, app: &TestApp) {
+pub async fn sign_in_admin(browser: &Browser, app: &TestApp) {
     browser.goto(&format!("{}/ui/", app.address)).await;
     browser.click("input[name=kind][value=admin]").await;
     browser.fill("#secret", ADMIN).await;
@@ -62,14 +63,14 @@ async fn sign_in_admin(browser: &Browser, app: &TestApp) {
         .await;
 }
 
-async fn sign_in_token(browser: &Browser, app: &TestApp, token: &str) {
+pub async fn sign_in_token(browser: &Browser, app: &TestApp, token: &str) {
     browser.goto(&format!("{}/ui/", app.address)).await;
     browser.click("input[name=kind][value=token]").await;
     browser.fill("#secret", token).await;
     browser.click("#sign-in-form button[type=submit]").await;
 }
 
-async fn verify(app: &TestApp, key: &str, units: i64) -> (u16, Value) {
+pub async fn verify(app: &TestApp, key: &str, units: i64) -> (u16, Value) {
     let res = app
         .admin(
             "POST",
@@ -251,183 +252,6 @@ async fn ui_overview_shows_what_the_analytics_api_answers() {
 }
 
 #[actix_web::test]
-async fn ui_admin_creates_a_key_changes_its_limit_and_revokes_it() {
-    let app = spawn_app().await;
-    let Some(browser) = Browser::start("keys", 1280, 1000).await else {
-        return;
-    };
-    // Refusals are the API's own messages.
-    browser.goto(&format!("{}/ui/", app.address)).await;
-    browser.fill("#secret", "wrong-admin-key").await;
-    browser.click("#sign-in-form button[type=submit]").await;
-    browser
-        .wait_text("#sign-in-status", |t| t.contains("Invalid admin key"))
-        .await;
-    browser.screenshot("refused").await;
-
-    sign_in_admin(&browser, &app).await;
-    browser.click("a[data-page=keys]").await;
-    browser
-        .wait_text("#keys-list", |t| t.contains("No keys yet"))
-        .await;
-    browser.fill("#new-key-name", "ui-key").await;
-    browser.fill("#new-key-daily", "5").await;
-    browser.click("#new-key-form button[type=submit]").await;
-    let secret = browser
-        .wait_text("#new-key-secret", |t| t.starts_with("tk_"))
-        .await;
-    browser.click("#keys-notice .secret button").await;
-    browser
-        .wait_text("#keys-notice .secret [role=status]", |t| {
-            t.contains("Copied") || t.contains("Selected")
-        })
-        .await;
-    let keys = app.admin("GET", "/v1/keys", None).await.json();
-    let id = keys["keys"][0]["id"].as_i64().unwrap();
-    assert_eq!(keys["keys"][0]["name"], "ui-key");
-    assert_eq!(keys["keys"][0]["daily_limit"], 5);
-
-    let (status, body) = verify(&app, &secret, 2).await;
-    assert_eq!(
-        (status, &body["remaining"]["daily"]),
-        (200, &json!(3)),
-        "{body}"
-    );
-    browser.click("#keys-refresh").await;
-    let row = format!("tr[data-key-id='{id}']");
-    let text = browser
-        .wait_text(&row, |t| t.contains("2 / 5") && t.contains("2 (no limit)"))
-        .await;
-    assert!(text.contains("active"), "{text}");
-    let meter = browser
-        .js(
-            "const m = document.querySelector(arguments[0] + ' meter'); return [m.value, m.max]",
-            vec![json!(row)],
-        )
-        .await;
-    assert_eq!(meter, json!([2, 5]));
-    browser.screenshot("created").await;
-
-    browser
-        .click(&format!("{row} button[data-action=limits]"))
-        .await;
-    browser.fill("#edit-daily", "2").await;
-    browser.fill("#edit-lifetime", "100").await;
-    browser.click("#edit-limits-form button[type=submit]").await;
-    browser
-        .wait_text(&row, |t| t.contains("2 / 2") && t.contains("2 / 100"))
-        .await;
-    let key = app
-        .admin("GET", &format!("/v1/keys/{id}"), None)
-        .await
-        .json();
-    assert_eq!(
-        (
-            &key["daily_limit"],
-            &key["lifetime_limit"],
-            &key["lifetime_used"]
-        ),
-        (&json!(2), &json!(100), &json!(2))
-    );
-    let (status, body) = verify(&app, &secret, 1).await;
-    assert_eq!(
-        (status, &body["code"]),
-        (429, &json!("DAILY_LIMIT_EXCEEDED"))
-    );
-
-    browser
-        .click(&format!("{row} button[data-action=revoke]"))
-        .await;
-    browser
-        .wait_text("#confirm-body", |t| t.contains(&format!("Key #{id}")))
-        .await;
-    browser.screenshot("revoke-confirm").await;
-    browser.click("#confirm-ok").await;
-    browser.wait_text(&row, |t| t.contains("revoked")).await;
-    let (status, body) = verify(&app, &secret, 1).await;
-    assert_eq!((status, &body["code"]), (401, &json!("REVOKED")));
-    browser.screenshot("revoked").await;
-}
-
-#[actix_web::test]
-async fn ui_admin_creates_a_user_issues_a_token_and_erases_them() {
-    let app = spawn_app().await;
-    let Some(browser) = Browser::start("users", 1280, 1000).await else {
-        return;
-    };
-    sign_in_admin(&browser, &app).await;
-    browser.click("a[data-page=users]").await;
-    browser
-        .wait_text("#erasures", |t| t.contains("No erasures yet"))
-        .await;
-    browser.fill("#new-user-name", "dora").await;
-    browser.fill("#new-user-email", "dora@example.com").await;
-    browser.click("#new-user-form button[type=submit]").await;
-    browser
-        .wait_text("tr[data-username=dora]", |t| t.contains("dora@example.com"))
-        .await;
-    let users = app.admin("GET", "/v1/users", None).await.json();
-    let user = users["users"][0]["id"].as_str().unwrap().to_owned();
-    assert_eq!(users["users"][0]["username"], "dora");
-    let key = app
-        .admin(
-            "POST",
-            "/v1/keys",
-            Some(json!({ "user_id": user, "name": "dora-key" })),
-        )
-        .await
-        .json();
-    let key_id = key["id"].as_i64().unwrap();
-
-    browser
-        .click("tr[data-username=dora] button[data-action=token]")
-        .await;
-    let token = browser
-        .wait_text("#new-token", |t| t.starts_with("eyJ"))
-        .await;
-    assert_eq!(
-        app.get_as(&token, &format!("/v1/users/{user}"))
-            .await
-            .status,
-        200
-    );
-    browser.screenshot("token").await;
-
-    browser
-        .click("tr[data-username=dora] button[data-action=erase]")
-        .await;
-    let warning = browser
-        .wait_text("#confirm-body", |t| t.contains("dora-key"))
-        .await;
-    assert!(
-        warning.contains("dora@example.com") && warning.contains(&format!("#{key_id}")),
-        "{warning}"
-    );
-    browser.screenshot("erase-confirm").await;
-    browser.click("#confirm-ok").await;
-    browser
-        .wait_text(&format!("tr[data-user-id='{user}']"), |t| {
-            t.contains("erased")
-        })
-        .await;
-    browser
-        .wait_text("#erasures-table", |t| t.contains(&format!("#{key_id}")))
-        .await;
-    let erased = app
-        .admin("GET", &format!("/v1/users/{user}"), None)
-        .await
-        .json();
-    assert!(erased["erased_at"].is_string(), "{erased}");
-    assert_eq!(
-        app.get_as(&token, &format!("/v1/users/{user}"))
-            .await
-            .status,
-        401
-    );
-    browser.screenshot("erased").await;
-}
-
-#[actix_web::test]
 async fn ui_a_user_sees_only_their_own_data_at_phone_width() {
     let world = seeded().await;
     let app = &world.app;
@@ -507,58 +331,6 @@ async fn ui_a_user_sees_only_their_own_data_at_phone_width() {
         .wait_text("#logs-page", |t| t.contains(&format!("· {posts} calls")))
         .await;
     browser.screenshot("logs").await;
-}
-
-#[actix_web::test]
-async fn ui_sites_page_shows_the_site_rollups_of_usage() {
-    let app = spawn_app().await;
-    let key = app.new_key(json!({ "owner": "site" })).await;
-    for domain in ["https://lcyt.fi", "https://www.lcyt.fi"] {
-        let (token, _) = app.open(&key, domain).await;
-        assert_eq!(app.captions(&token, 3).await.status, 202);
-    }
-    // Delivery is asynchronous: wait until the rollups hold all six captions.
-    let mut usage = Value::Null;
-    let mut sent = 0;
-    for _ in 0..100 {
-        usage = app.admin("GET", "/usage", None).await.json();
-        sent = usage["data"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| r["captions_sent"].as_i64().unwrap())
-            .sum::<i64>();
-        if sent == 6 {
-            break;
-        }
-        actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert_eq!(sent, 6, "{usage}");
-    let Some(browser) = Browser::start("sites", 1280, 1000).await else {
-        return;
-    };
-    sign_in_admin(&browser, &app).await;
-    browser.click("a[data-page=live]").await;
-    browser.find("#sites-table").await;
-    browser.find("#sites .chart canvas").await;
-    for row in usage["data"].as_array().unwrap() {
-        let domain = row["domain"].as_str().unwrap();
-        let text = browser
-            .wait_text(&format!("tr[data-domain='{domain}']"), |_| true)
-            .await;
-        let cells: Vec<&str> = text.split('\t').map(str::trim).collect();
-        assert_eq!(
-            cells[..4],
-            [
-                domain,
-                &row["captions_sent"].to_string(),
-                &row["captions_failed"].to_string(),
-                &row["sessions_started"].to_string()
-            ],
-            "{text}"
-        );
-    }
-    browser.screenshot("sites").await;
 }
 
 #[actix_web::test]

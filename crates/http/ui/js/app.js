@@ -39,6 +39,7 @@ let me = null;
 
 function showSignIn(text) {
   me = null;
+  shown = null;
   $('nav').hidden = true;
   $('whoami').hidden = true;
   replace($('page'));
@@ -59,6 +60,8 @@ function showApp() {
   route();
 }
 
+let shown = null;
+
 async function route() {
   if (!me) return;
   let name = location.hash.replace(/^#\//, '') || 'overview';
@@ -72,6 +75,13 @@ async function route() {
   document.title = `${PAGES[name].title} · Tally dashboard`;
   try {
     await PAGES[name].render(root, me);
+    if (shown !== null && shown !== name) {
+      // A new page: move keyboard and screen-reader focus to its heading.
+      const heading = root.querySelector('h2');
+      heading?.setAttribute('tabindex', '-1');
+      heading?.focus();
+    }
+    shown = name;
   } catch (e) {
     // After a 401 the tab is already back at sign-in; otherwise the page says what failed.
     if (me) replace(root, message('error', e instanceof ApiError ? e.message : `Unexpected error: ${e}`));
