@@ -221,6 +221,16 @@ async fn ui_overview_shows_what_the_analytics_api_answers() {
         .await;
     browser.screenshot("by-model").await;
 
+    // Stacked by key: rows named after the keys.
+    browser.select("#ov-group_by", "key").await;
+    browser.click("#overview-form button[type=submit]").await;
+    let (alice_prod, _) = world.alice.keys[0];
+    browser
+        .wait_text("#breakdown", |t| {
+            t.contains(&format!("#{alice_prod} alice-prod"))
+        })
+        .await;
+
     // Hour granularity over a two-day range: 48 buckets, the same totals.
     let yesterday = day(now - Duration::days(1));
     browser.fill("#ov-from", "").await;
@@ -331,6 +341,37 @@ async fn ui_a_user_sees_only_their_own_data_at_phone_width() {
         .wait_text("#logs-page", |t| t.contains(&format!("· {posts} calls")))
         .await;
     browser.screenshot("logs").await;
+
+    // Paging: 20 more calls of hers make two pages of 20.
+    let extra: Vec<Value> = (0..20)
+        .map(|i| json!({ "method": "PUT", "path": format!("/extra/{i}"), "status_code": 200 }))
+        .collect();
+    let res = app
+        .bearer(
+            "POST",
+            "/v1/events",
+            &world.alice.token,
+            Some(json!({ "events": extra })),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.json());
+    browser.select("#logs-method", "").await;
+    browser.click("#logs-form button[type=submit]").await;
+    let all = calls + 20;
+    browser
+        .wait_text("#logs-page", |t| t == format!("Page 1 of 2 · {all} calls"))
+        .await;
+    browser.click(".pager button:last-child").await;
+    browser
+        .wait_text("#logs-page", |t| t == format!("Page 2 of 2 · {all} calls"))
+        .await;
+    let rows = browser
+        .js(
+            "return document.querySelectorAll('#logs-table tbody tr').length",
+            vec![],
+        )
+        .await;
+    assert_eq!(rows, json!(all - 20));
 }
 
 #[actix_web::test]
