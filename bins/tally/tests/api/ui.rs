@@ -412,4 +412,13 @@ async fn ui_sign_in_by_keyboard_and_the_apis_503_and_401_are_shown() {
         .await;
     assert_eq!(stored, Value::Null, "the dead credential is forgotten");
     browser.screenshot("signed-out").await;
+
+    // The admin key is nobody on the request logs: the API's 403, explained.
+    sign_in_admin(&browser, &app).await;
+    browser.click("a[data-page=logs]").await;
+    let text = browser
+        .wait_text("#logs-results", |t| t.contains("Request logs are per user"))
+        .await;
+    assert!(text.contains("Not allowed"), "{text}");
+    browser.screenshot("forbidden").await;
 }

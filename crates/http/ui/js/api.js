@@ -79,7 +79,8 @@ export async function api(method, path, body, cred = credential()) {
 
 /** A sentence for people, from the problem document (`detail`, else `error`). */
 function describe(status, problem, retry) {
-  const detail = problem?.detail || problem?.error || problem?.message || `HTTP ${status}`;
+  const detail = String(problem?.detail || problem?.error || problem?.message || `HTTP ${status}`)
+    .replace(/\.$/, '');
   const later = retry ? ` Try again in ${retry} s.` : '';
   switch (status) {
     case 401: return `Signed out: ${detail}. Sign in again.`;
