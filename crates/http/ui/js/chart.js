@@ -51,7 +51,8 @@ export function stackedChart(el, xs, series, { granularity, valueFormat }) {
       })),
     ],
   };
-  const data = [xs, ...order.map((i) => stacked[i])];
+  // Empty buckets draw nothing (a zero-height bar would still show its outline).
+  const data = [xs, ...order.map((i) => stacked[i].map((v) => (v === 0 ? null : v)))];
   return new uPlot(opts, data, el);
 }
 
