@@ -133,6 +133,27 @@ mod tests {
     }
 
     #[test]
+    fn every_file_of_the_ui_folder_is_served() {
+        fn walk(dir: &std::path::Path, root: &std::path::Path, out: &mut Vec<String>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    walk(&path, root, out);
+                } else {
+                    let rel = path.strip_prefix(root).unwrap().to_string_lossy();
+                    out.push(rel.replace('\\', "/"));
+                }
+            }
+        }
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ui");
+        let mut files = Vec::new();
+        walk(&root, &root, &mut files);
+        for f in files.iter().filter(|f| *f != "vendor/README.md") {
+            assert!(ASSETS.iter().any(|a| a.path == f), "{f} is not in ASSETS");
+        }
+    }
+
+    #[test]
     fn etags_differ_with_content() {
         assert_ne!(fnv1a(b"a"), fnv1a(b"b"));
         assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
