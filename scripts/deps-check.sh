@@ -29,9 +29,9 @@ forbid tally_store_mem 'diesel.*' 'r2d2' 'actix.*' 'tally_(store_pg|http)'
 forbid tally_auth 'actix.*' 'diesel.*' 'r2d2' 'tally_(store_mem|store_pg|http)'
 forbid tally_http 'diesel.*' 'r2d2' 'tally_(store_mem|store_pg|testkit)'
 
-# The layers inside tally_http: the six surfaces side by side above the shared layer
+# The layers inside tally_http: the six surfaces and the dashboard (`ui`) side by side above the shared layer
 # (scripts/module_graph.py reads the `use crate::…`/`super::…` paths of every file).
-HTTP_SURFACES=(lcyt ledger meetbot lyrcs newapi v1)
+HTTP_SURFACES=(lcyt ledger meetbot lyrcs newapi v1 ui)
 python3 scripts/module_graph.py layers crates/http/src "${HTTP_SURFACES[@]}" || status=1
 python3 scripts/module_graph.py cycles crates/http/src || status=1
 python3 scripts/module_graph.py cycles crates/store_pg/src || status=1

@@ -7,7 +7,7 @@
 //!
 //! Floors (docs/ARCHITECTURE.md): the shared layer at the crate root (`error`, `extract`,
 //! `wire`, `principal`, `state`, `delivery`, `sse`, …), the six surfaces above it (`lcyt/`,
-//! `ledger/`, `meetbot/`, `lyrcs/`, `newapi/`, `v1/`), and `routes` on top. A surface never
+//! `ledger/`, `meetbot/`, `lyrcs/`, `newapi/`, `v1/`) and the dashboard's files (`ui`), and `routes` on top. A surface never
 //! imports another surface and the shared layer imports none; `scripts/deps-check.sh` checks it.
 
 pub mod blocking;
@@ -33,6 +33,7 @@ pub mod routes;
 pub mod scope;
 pub mod sse;
 pub mod state;
+pub mod ui;
 pub mod v1;
 pub mod webhook;
 pub mod wire;

@@ -12,7 +12,7 @@ use crate::principal::{bearer, resolve};
 use crate::request_id::request_id_middleware;
 use crate::resource::resource;
 use crate::state::AppState;
-use crate::{cors, extract, health, lcyt, ledger, lyrcs, meetbot, newapi, v1};
+use crate::{cors, extract, health, lcyt, ledger, lyrcs, meetbot, newapi, ui, v1};
 
 /// Registers every Tally route, the extractor configuration, the state and the JSON 404
 /// fallback on `cfg`. Embedders mount Tally in their own app with
@@ -32,6 +32,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
         .configure(lyrcs::configure)
         .configure(newapi::configure)
         .configure(v1::configure)
+        .configure(ui::configure)
         .default_service(web::to(not_found));
 }
 

@@ -7,6 +7,7 @@
     reason = "test helpers: a failed step is a failed test"
 )]
 
+mod browser;
 mod cli;
 mod errors;
 mod fake_youtube;
@@ -38,4 +39,6 @@ mod process;
 mod refunds;
 mod seed_client;
 mod shutdown;
+mod ui;
+mod ui_admin;
 mod v1;
