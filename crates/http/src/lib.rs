@@ -22,6 +22,7 @@ pub mod lcyt;
 pub mod ledger;
 pub mod lyrcs;
 pub mod meetbot;
+pub mod metering;
 pub mod newapi;
 pub mod principal;
 pub mod ratelimit;
@@ -37,6 +38,7 @@ pub mod wire;
 
 pub use blocking::{run_blocking, run_short, run_then};
 pub use error::ApiError;
+pub use metering::Metering;
 pub use request_id::{request_id_middleware, RequestId};
 pub use routes::{app, configure};
 pub use state::{AppState, Settings, StoreKind};
