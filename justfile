@@ -17,6 +17,10 @@ lint:
     cargo fmt --all --check
     cargo clippy --workspace --all-targets -- -D warnings
 
+# API docs of every crate; rustdoc warnings are errors (as in CI).
+doc:
+    RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
+
 # Check the dependency rule (docs/ARCHITECTURE.md).
 deps-check:
     scripts/deps-check.sh

@@ -105,9 +105,18 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState, verify_url: Opt
     );
 }
 
-/// The product's own handler: what it sells.
+/// The product's own handler: what it sells (`missing` is an item it does not have, so the
+/// examples show a metered request the product itself answers 404).
 pub async fn item(id: web::Path<String>) -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "id": id.into_inner(), "name": "an item" }))
+    let id = id.into_inner();
+    if id == "missing" {
+        return tally_http::error::problem_response(
+            actix_web::http::StatusCode::NOT_FOUND,
+            "no such item",
+            "no such item",
+        );
+    }
+    HttpResponse::Ok().json(json!({ "id": id, "name": "an item" }))
 }
 
 /// A handler whose price depends on the request (`?pages=n`).
