@@ -28,7 +28,7 @@
 //! (`/api/search/{q}`, never the raw path, so ids in paths do not end up in the logs) as both
 //! `endpoint` and `path`. Status and latency exist only after the handler ran: the middleware
 //! then patches `status_code` and `response_time_ms` into the event through
-//! [`UsageStore::update_event`](tally_domain::ports::UsageStore::update_event), after the
+//! [`UsageStore::update_event`], after the
 //! response has been handed back (inline on the in-memory store, on the blocking pool
 //! otherwise, never awaited by the request). What is guaranteed: a request that reached the
 //! handler was counted and its event committed before the handler ran; a request refused
