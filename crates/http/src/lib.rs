@@ -9,6 +9,31 @@
 //! `wire`, `principal`, `state`, `delivery`, `sse`, …), the six surfaces above it (`lcyt/`,
 //! `ledger/`, `meetbot/`, `lyrcs/`, `newapi/`, `v1/`), and `routes` on top. A surface never
 //! imports another surface and the shared layer imports none; `scripts/deps-check.sh` checks it.
+//!
+//! # Example
+//!
+//! Embedding in a product's own actix `App`: its routes metered by [`Metering`], Tally's API
+//! mounted under `/tally` for its admins (docs/EMBEDDING.md; `examples/product` runs it).
+//!
+//! ```
+//! use actix_web::middleware::from_fn;
+//! use actix_web::{web, HttpResponse};
+//! use tally_http::{AppState, Metering};
+//!
+//! fn product(cfg: &mut web::ServiceConfig, state: &AppState) {
+//!     cfg.service(
+//!         web::scope("/api")
+//!             .wrap(Metering::new(state.clone()).units(2))
+//!             .route("/search", web::get().to(HttpResponse::Ok)),
+//!     )
+//!     .service(
+//!         web::scope("/tally")
+//!             .wrap(from_fn(tally_http::request_id_middleware))
+//!             .configure(|c| tally_http::configure(c, state.clone())),
+//!     );
+//! }
+//! # let _ = product;
+//! ```
 
 pub mod blocking;
 pub mod cors;
