@@ -28,19 +28,23 @@
 //! (`/api/search/{q}`, never the raw path, so ids in paths do not end up in the logs) as both
 //! `endpoint` and `path`. Status and latency exist only after the handler ran: the middleware
 //! then patches `status_code` and `response_time_ms` into the event through
-//! [`UsageStore::update_event`], after the
-//! response has been handed back (inline on the in-memory store, on the blocking pool
-//! otherwise, never awaited by the request). What is guaranteed: a request that reached the
-//! handler was counted and its event committed before the handler ran; a request refused
-//! here counted nothing. What a crash between the two loses: the status and latency of the
-//! requests in flight (their events keep `status_code`/`response_time_ms` empty) — never a
-//! count. A failing patch is logged and dropped.
+//! [`UsageStore::update_event`] once the response is ready — inline on the in-memory store,
+//! else through a bounded queue ([`OUTCOME_QUEUE`]) to one writer thread per
+//! [`Metering::new`]. The request never waits for the patch, and the patches never hold more
+//! than one pool connection, so the meters never queue behind them.
+//!
+//! What is guaranteed: a request that reached the handler was counted, and its event
+//! committed, before the handler ran; a request refused here counted nothing. What a crash
+//! between the response and the patch loses: the status and latency of those requests (their
+//! events keep `status_code`/`response_time_ms` empty) — never a count, never an event. A
+//! patch that fails, or finds the queue full, is logged and dropped likewise.
 //!
 //! Requests whose path matches no route of the app are passed on unmetered (they get the
 //! product's 404): metering a route that does not exist would charge for nothing.
 
 use std::future::{ready, Ready};
 use std::rc::Rc;
+use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -71,6 +75,63 @@ enum UnitsOf {
     Computed(Arc<UnitsFn>),
 }
 
+/// Most outcomes (status and latency patches) waiting for the writer of one [`Metering`];
+/// beyond it an outcome is dropped (and logged), never the request's count.
+pub const OUTCOME_QUEUE: usize = 10_000;
+
+/// Where the outcomes of a [`Metering`] go: written inline on the in-memory store (a mutex
+/// held for microseconds), else queued for one writer thread, so at most one pool connection
+/// ever serves them and the meters never wait for one.
+#[derive(Clone)]
+enum Outcomes {
+    Inline(Arc<dyn UsageStore>),
+    Queued(SyncSender<(Uuid, EventPatch)>),
+    Dropped,
+}
+
+impl Outcomes {
+    fn for_state(state: &AppState) -> Self {
+        let usage = Arc::clone(&state.ports.stores.usage);
+        if state.settings.store == StoreKind::Memory {
+            return Self::Inline(usage);
+        }
+        let (tx, rx) = sync_channel::<(Uuid, EventPatch)>(OUTCOME_QUEUE);
+        let writer = std::thread::Builder::new()
+            .name("tally-metering-outcomes".to_owned())
+            .spawn(move || {
+                // Ends when the last `Metering` holding the sender is dropped.
+                for (event, patch) in rx {
+                    write_outcome(usage.as_ref(), event, &patch);
+                }
+            });
+        match writer {
+            Ok(_) => Self::Queued(tx),
+            Err(e) => {
+                tracing::error!("metering: no outcome writer ({e}); statuses are not recorded");
+                Self::Dropped
+            }
+        }
+    }
+
+    fn record(&self, event: Uuid, patch: EventPatch) {
+        match self {
+            Self::Inline(usage) => write_outcome(usage.as_ref(), event, &patch),
+            Self::Queued(tx) => {
+                if let Err(TrySendError::Full(_)) = tx.try_send((event, patch)) {
+                    tracing::warn!(%event, "metering: outcome queue full; status not recorded");
+                }
+            }
+            Self::Dropped => {}
+        }
+    }
+}
+
+fn write_outcome(usage: &dyn UsageStore, event: Uuid, patch: &EventPatch) {
+    if let Err(e) = usage.update_event(event, patch) {
+        tracing::warn!(%event, "metering: could not record the response status: {e}");
+    }
+}
+
 /// The metering middleware (a builder; see the [module docs](self)). One per scope: each
 /// carries its own units, key header and API name.
 #[derive(Clone)]
@@ -79,6 +140,7 @@ pub struct Metering {
     units: UnitsOf,
     key_header: Option<HeaderName>,
     api_name: Option<Arc<str>>,
+    outcomes: Outcomes,
 }
 
 impl std::fmt::Debug for Metering {
@@ -95,6 +157,7 @@ impl Metering {
     #[must_use]
     pub fn new(state: AppState) -> Self {
         Self {
+            outcomes: Outcomes::for_state(&state),
             state,
             units: UnitsOf::Fixed(Units::ONE),
             key_header: None,
@@ -219,7 +282,7 @@ where
                 ..EventPatch::default()
             };
             if !admitted.metered.replayed {
-                record_outcome(state, admitted.metered.event.id, patch);
+                config.outcomes.record(admitted.metered.event.id, patch);
             }
             Ok(res.map_into_left_body())
         })
@@ -308,28 +371,4 @@ fn presented_key<'r>(config: &Metering, req: &'r ServiceRequest) -> Option<&'r s
         }
     };
     Some(value.trim()).filter(|k| !k.is_empty())
-}
-
-/// Patches the handler's status and latency into the event, off the request's path.
-fn record_outcome(state: &AppState, event: Uuid, patch: EventPatch) {
-    let usage = Arc::clone(&state.ports.stores.usage);
-    let write = move || {
-        if let Err(e) = patch_event(usage.as_ref(), event, &patch) {
-            tracing::warn!(%event, "metering: could not record the response status: {e}");
-        }
-    };
-    if state.settings.store == StoreKind::Memory {
-        write();
-    } else {
-        // Not awaited: the response is already on its way.
-        drop(actix_web::rt::task::spawn_blocking(write));
-    }
-}
-
-fn patch_event(
-    usage: &dyn UsageStore,
-    event: Uuid,
-    patch: &EventPatch,
-) -> Result<(), tally_domain::StoreError> {
-    usage.update_event(event, patch).map(|_| ())
 }
