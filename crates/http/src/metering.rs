@@ -44,6 +44,7 @@
 
 use std::future::{ready, Ready};
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::time::Instant;
@@ -85,7 +86,7 @@ pub const OUTCOME_QUEUE: usize = 10_000;
 #[derive(Clone)]
 enum Outcomes {
     Inline(Arc<dyn UsageStore>),
-    Queued(SyncSender<(Uuid, EventPatch)>),
+    Queued(SyncSender<(Uuid, EventPatch)>, Arc<AtomicU64>),
     Dropped,
 }
 
@@ -105,7 +106,7 @@ impl Outcomes {
                 }
             });
         match writer {
-            Ok(_) => Self::Queued(tx),
+            Ok(_) => Self::Queued(tx, Arc::new(AtomicU64::new(0))),
             Err(e) => {
                 tracing::error!("metering: no outcome writer ({e}); statuses are not recorded");
                 Self::Dropped
@@ -116,9 +117,14 @@ impl Outcomes {
     fn record(&self, event: Uuid, patch: EventPatch) {
         match self {
             Self::Inline(usage) => write_outcome(usage.as_ref(), event, &patch),
-            Self::Queued(tx) => {
+            Self::Queued(tx, dropped) => {
                 if let Err(TrySendError::Full(_)) = tx.try_send((event, patch)) {
-                    tracing::warn!(%event, "metering: outcome queue full; status not recorded");
+                    // Logged at the 1st, 2nd, 4th, 8th … drop: an overload must not also
+                    // flood the log.
+                    let n = dropped.fetch_add(1, Ordering::Relaxed) + 1;
+                    if n.is_power_of_two() {
+                        tracing::warn!("metering: outcome queue full; {n} statuses not recorded");
+                    }
                 }
             }
             Self::Dropped => {}
