@@ -2,9 +2,10 @@
 # The embedding benchmark (docs/BENCHMARKS.md, "Embedding"): the example product's route
 # behind the metering middleware vs. unmetered vs. through POST /v1/verify over HTTP, on the
 # memory store and on a fresh Postgres database. Prints Markdown; short runs by default.
-#   scripts/bench-embed.sh [extra tally-bench options, e.g. --duration 5 --runs 3]
+#   scripts/bench-embed.sh [tally-bench options; default --duration 3 --runs 3 --keys 1000]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [[ $# -eq 0 ]]; then set -- --duration 3 --runs 3 --keys 1000; fi
 
 target_dir=${CARGO_TARGET_DIR:-target}
 cargo build --release --locked -p product -p tally-bench >&2
@@ -36,7 +37,7 @@ run_on() { # store-label [DATABASE_URL]
     echo "#### $1 store"
     echo
     "$bench" --target "http://127.0.0.1:$port" --target-pid "$pid" --admin-key "$admin_key" \
-        --duration 3 --runs 3 --keys 1000 "${@:3}" embed
+        "${@:3}" embed
     stop
 }
 

@@ -1,9 +1,14 @@
 //! The example product's server: `DATABASE_URL` set → Postgres, else memory; `ADMIN_KEY` for
 //! the `/tally` admin routes; `PRODUCT_ADDR` (default `127.0.0.1:8081`); `PRODUCT_WORKERS`
-//! (default 1 per core).
+//! (default 1 per core); `RUST_LOG` (default `info`). Logs go to stderr.
 
 fn main() -> std::io::Result<()> {
-    tracing_subscriber::fmt().with_env_filter("info").init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     let database_url = std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty());
     let (stores, kind) = product::stores(database_url.as_deref()).map_err(std::io::Error::other)?;
     if kind == tally_http::StoreKind::Memory {
