@@ -1,7 +1,8 @@
 //! `product` — an example API product that embeds Tally (docs/EMBEDDING.md).
 //!
 //! Its own routes are metered by [`tally_http::Metering`] (`/api/items/{id}`: one unit per
-//! request; `/api/render`: as many units as the `pages` query parameter), its admins get
+//! request, key in `Authorization: Bearer`; `/api/render`: as many units as the `pages`
+//! query parameter, key in `X-Api-Key`), its admins get
 //! Tally's whole API under `/tally`, and it stores everything in Postgres when
 //! `DATABASE_URL` is set, else in memory. Two comparison mounts of the same handler exist for
 //! the benchmark: `/plain/items/{id}` (not metered) and `/gateway/items/{id}` (metered the
@@ -23,6 +24,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 
 use actix_web::dev::Server;
+use actix_web::http::header::HeaderName;
 use actix_web::middleware::from_fn;
 use actix_web::{web, HttpResponse, HttpServer};
 use serde_json::json;
@@ -84,6 +86,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState, verify_url: Opt
             .wrap(
                 Metering::new(state.clone())
                     .api_name("render")
+                    .key_header(HeaderName::from_static("x-api-key"))
                     .units_by(pages),
             )
             .route("", web::post().to(render)),

@@ -2,6 +2,7 @@
 
 use awc::Client;
 use serde_json::{json, Value};
+use tally_domain::services::Stores;
 use tally_http::StoreKind;
 use tally_store_pg::testing::TestDb;
 
@@ -40,7 +41,19 @@ pub fn on_postgres() -> bool {
     std::env::var("TALLY_TEST_STORE").is_ok_and(|v| v == "postgres")
 }
 
-/// The product on this run's store, two workers, on a free port.
+/// The product on these stores, two workers, on a free port.
+pub fn spawn_product_on(stores: Stores, kind: StoreKind) -> TestProduct {
+    let state = product::state(stores, kind, Some(ADMIN_KEY.to_owned()));
+    let running = product::serve(state, "127.0.0.1:0", 2).expect("product starts");
+    actix_web::rt::spawn(running.server);
+    TestProduct {
+        address: format!("http://{}", running.addr),
+        client: Client::default(),
+        _db: None,
+    }
+}
+
+/// The product on this run's store (see [`on_postgres`]).
 pub fn spawn_product() -> TestProduct {
     let (stores, kind, db) = if on_postgres() {
         let db = TestDb::create().expect("TALLY_TEST_STORE=postgres needs a reachable Postgres");
@@ -49,14 +62,9 @@ pub fn spawn_product() -> TestProduct {
         let (stores, kind) = product::stores(None).unwrap();
         (stores, kind, None)
     };
-    let state = product::state(stores, kind, Some(ADMIN_KEY.to_owned()));
-    let running = product::serve(state, "127.0.0.1:0", 2).expect("product starts");
-    actix_web::rt::spawn(running.server);
-    TestProduct {
-        address: format!("http://{}", running.addr),
-        client: Client::default(),
-        _db: db,
-    }
+    let mut app = spawn_product_on(stores, kind);
+    app._db = db;
+    app
 }
 
 impl TestProduct {
@@ -73,12 +81,12 @@ impl TestProduct {
         send(req, None).await
     }
 
-    /// `POST path` (empty body) with the key as a Bearer credential.
-    pub async fn post_with_key(&self, path: &str, key: &str) -> Reply {
+    /// `POST path` (empty body) with the key in `X-Api-Key` (the render scope's header).
+    pub async fn post_with_api_key(&self, path: &str, key: &str) -> Reply {
         let req = self
             .client
             .post(self.url(path))
-            .insert_header(("Authorization", format!("Bearer {key}")));
+            .insert_header(("X-Api-Key", key));
         send(req, None).await
     }
 

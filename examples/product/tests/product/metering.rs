@@ -5,7 +5,14 @@ use std::time::Duration;
 use futures_util::future::join_all;
 use serde_json::Value;
 
-use crate::helpers::{spawn_product, Reply, TestProduct};
+use std::sync::Arc;
+
+use tally_domain::services::Stores;
+use tally_domain::LocalBus;
+use tally_http::StoreKind;
+use tally_store_mem::MemStore;
+
+use crate::helpers::{spawn_product, spawn_product_on, Reply, TestProduct};
 
 fn assert_problem(r: &Reply, status: u16, error: &str) {
     assert_eq!(r.status, status, "{:?}", String::from_utf8_lossy(&r.body));
@@ -103,7 +110,7 @@ async fn a_lifetime_limit_admits_exactly_l_under_16_concurrent_clients() {
 async fn a_daily_limit_answers_429_with_retry_after_and_the_analytics_see_the_scopes() {
     let app = spawn_product();
     let (id, key) = app.key(Some(5), None).await;
-    let r = app.post_with_key("/api/render?pages=3", &key).await;
+    let r = app.post_with_api_key("/api/render?pages=3", &key).await;
     assert_eq!(r.status, 200, "{:?}", String::from_utf8_lossy(&r.body));
     assert_eq!(r.header("ratelimit-policy"), Some("\"daily\";q=5;w=86400"));
     assert!(r
@@ -111,7 +118,7 @@ async fn a_daily_limit_answers_429_with_retry_after_and_the_analytics_see_the_sc
         .unwrap()
         .starts_with("\"daily\";r=2;t="));
 
-    let r = app.post_with_key("/api/render?pages=3", &key).await;
+    let r = app.post_with_api_key("/api/render?pages=3", &key).await;
     assert_problem(&r, 429, "daily_limit_exceeded");
     let retry: u64 = r.header("retry-after").unwrap().parse().unwrap();
     assert!((1..=86_400).contains(&retry));
@@ -124,10 +131,17 @@ async fn a_daily_limit_answers_429_with_retry_after_and_the_analytics_see_the_sc
     assert_eq!(r.status, 200);
 
     // Units computed from the request: a bad count is a 400 naming it, nothing counted.
-    let r = app.post_with_key("/api/render?pages=0", &key).await;
+    let r = app.post_with_api_key("/api/render?pages=0", &key).await;
     assert_problem(&r, 400, "pages must be an integer between 1 and 100");
-    let r = app.post_with_key("/api/render", &key).await;
+    let r = app.post_with_api_key("/api/render", &key).await;
     assert_problem(&r, 400, "pages is required");
+    // This scope reads its key from X-Api-Key only.
+    let bearer_on_render = app
+        .client
+        .post(format!("{}/api/render?pages=1", app.address))
+        .insert_header(("Authorization", format!("Bearer {key}")));
+    let r = crate::helpers::send(bearer_on_render, None).await;
+    assert_problem(&r, 401, "API key required");
 
     let path = format!("/v1/analytics?key_id={id}&group_by=api_name&granularity=day");
     let v = app.admin("GET", &path, None).await.json();
@@ -262,5 +276,27 @@ async fn statuses_and_latencies_reach_the_events_after_the_response() {
         classes,
         vec![("\"2xx\"".to_owned(), 1), ("\"4xx\"".to_owned(), 1)],
         "the rollups follow the patch: {v}"
+    );
+}
+
+/// The store's outage is a 503 with `Retry-After`, before the handler; recovery needs no restart.
+/// (On the memory store, which can be switched off, whatever the run's store.)
+#[actix_web::test]
+async fn an_unavailable_store_is_a_503_and_the_product_recovers() {
+    let store = Arc::new(MemStore::new());
+    let stores = Stores::from_one(Arc::clone(&store), Arc::new(LocalBus::new()));
+    let app = spawn_product_on(stores, StoreKind::Memory);
+    let (_, key) = app.key(None, Some(10)).await;
+    store.set_unavailable(true);
+    let r = app.get_with_key("/api/items/1", Some(&key)).await;
+    assert_problem(&r, 503, "Service unavailable");
+    assert_eq!(r.header("retry-after"), Some("5"));
+    store.set_unavailable(false);
+    let r = app.get_with_key("/api/items/1", Some(&key)).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.header("ratelimit"),
+        Some("\"lifetime\";r=9"),
+        "the outage counted nothing"
     );
 }
