@@ -5,8 +5,9 @@
 //! query parameter, key in `X-Api-Key`), its admins get
 //! Tally's whole API under `/tally`, and it stores everything in Postgres when
 //! `DATABASE_URL` is set, else in memory. Two comparison mounts of the same handler exist for
-//! the benchmark: `/plain/items/{id}` (not metered) and `/gateway/items/{id}` (metered the
-//! non-embedded way: one `POST /v1/verify` over HTTP per request).
+//! the benchmark: `/plain/items/{id}` (not metered), `/lean/items/{id}` (metered without the
+//! status/latency patch) and `/gateway/items/{id}` (metered the non-embedded way: one
+//! `POST /v1/verify` over HTTP per request).
 //!
 //! [`quota`] is the other way to embed Tally: the domain services alone, no HTTP.
 //!
@@ -92,6 +93,15 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState, verify_url: Opt
             .route("", web::post().to(render)),
     )
     .service(web::scope("/plain/items").route("/{id}", web::get().to(item)))
+    .service(
+        web::scope("/lean/items")
+            .wrap(
+                Metering::new(state.clone())
+                    .api_name("items")
+                    .record_outcomes(false),
+            )
+            .route("/{id}", web::get().to(item)),
+    )
     .service(
         web::scope("/gateway/items")
             .app_data(web::Data::new(gateway::Gateway::new(

@@ -1,5 +1,6 @@
 //! `embed` (`--target` = a running `examples/product`): the product's own route behind the
-//! metering middleware against the same handler unmetered, the same handler metered the
+//! metering middleware (with and without its status/latency patch) against the same handler
+//! unmetered, the same handler metered the
 //! non-embedded way (one `POST /v1/verify` over HTTP per request, to the Tally mounted in the
 //! product), and that `POST /v1/verify` alone.
 
@@ -44,7 +45,7 @@ pub async fn run(opts: &Opts) -> Result<Section> {
         HEADER.to_owned(),
     ];
     let mut figures = Vec::new();
-    let cases: [Case<'_>; 4] = [
+    let cases: [Case<'_>; 5] = [
         (
             "plain: the handler alone",
             "embed.plain.rps",
@@ -54,6 +55,11 @@ pub async fn run(opts: &Opts) -> Result<Section> {
             "metered: `Metering` middleware",
             "embed.metered.rps",
             Box::new(|i| bearer("GET", &format!("/api/items/{i}"), &secret(i), None)),
+        ),
+        (
+            "metered, `record_outcomes(false)`",
+            "embed.lean.rps",
+            Box::new(|i| bearer("GET", &format!("/lean/items/{i}"), &secret(i), None)),
         ),
         (
             "gateway: handler + `POST /v1/verify` over HTTP",

@@ -300,3 +300,27 @@ async fn an_unavailable_store_is_a_503_and_the_product_recovers() {
         "the outage counted nothing"
     );
 }
+
+/// `record_outcomes(false)`: the same meter, no patch (on the memory store a patch would be
+/// written before the response, so its absence right after the answer is meaningful).
+#[actix_web::test]
+async fn a_scope_without_outcomes_meters_the_same_and_leaves_the_status_empty() {
+    let app = spawn_product();
+    let (id, key) = app.key(None, Some(1)).await;
+    let r = app.get_with_key("/lean/items/a", Some(&key)).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("ratelimit"), Some("\"lifetime\";r=0"));
+    assert_problem(
+        &app.get_with_key("/lean/items/a", Some(&key)).await,
+        429,
+        "lifetime_limit_exceeded",
+    );
+    let logs = logs(&app, &key, 1).await;
+    assert_eq!(logs[0]["path"], "/lean/items/{id}");
+    assert!(logs[0]["statusCode"].is_null(), "{}", logs[0]);
+    let k = app
+        .admin("GET", &format!("/v1/keys/{id}"), None)
+        .await
+        .json();
+    assert_eq!(k["lifetime_used"], 1);
+}
