@@ -33,6 +33,11 @@ ci:
 bench:
     scripts/bench.sh
 
+# The embedding benchmark: the example product's route with and without the metering
+# middleware and through POST /v1/verify, both stores (~1 min; prints Markdown).
+bench-embed *ARGS:
+    scripts/bench-embed.sh {{ARGS}}
+
 # Crash proof: kill -9 tally and restart Postgres under load, then check nothing acknowledged
 # was lost or duplicated (~1 min; restarts the local Postgres; see docs/OPERATIONS.md).
 crash-test:
