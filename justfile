@@ -17,6 +17,10 @@ lint:
     cargo fmt --all --check
     cargo clippy --workspace --all-targets -- -D warnings
 
+# API docs of every crate; rustdoc warnings are errors (as in CI).
+doc:
+    RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
+
 # Check the dependency rule (docs/ARCHITECTURE.md).
 deps-check:
     scripts/deps-check.sh
@@ -28,6 +32,11 @@ ci:
 # Benchmarks: the standard set on both stores (~10 min); rewrites docs/BENCHMARKS.md.
 bench:
     scripts/bench.sh
+
+# The embedding benchmark: the example product's route with and without the metering
+# middleware and through POST /v1/verify, both stores (~1 min; prints Markdown).
+bench-embed *ARGS:
+    scripts/bench-embed.sh {{ARGS}}
 
 # Crash proof: kill -9 tally and restart Postgres under load, then check nothing acknowledged
 # was lost or duplicated (~1 min; restarts the local Postgres; see docs/OPERATIONS.md).

@@ -117,6 +117,9 @@ pub enum Scenario {
     Flood,
     /// The database's own ceiling for one meter transaction (pgbench).
     Pgbench,
+    /// With `--target` = a running `examples/product`: its route behind the metering
+    /// middleware vs. unmetered vs. metered through `POST /v1/verify` over HTTP
+    Embed,
 }
 
 impl Opts {
@@ -184,6 +187,7 @@ fn run(opts: &Opts) -> Result<()> {
                 Scenario::Fanout => scenarios::fanout::run(opts).await,
                 Scenario::Flood => scenarios::flood::run(opts).await,
                 Scenario::Pgbench => pgbench::run(opts),
+                Scenario::Embed => scenarios::embed::run(opts).await,
             }
         })?;
         println!("{}\n", section.text);

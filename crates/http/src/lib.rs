@@ -9,6 +9,31 @@
 //! `wire`, `principal`, `state`, `delivery`, `sse`, …), the six surfaces above it (`lcyt/`,
 //! `ledger/`, `meetbot/`, `lyrcs/`, `newapi/`, `v1/`) and the dashboard's files (`ui`), and `routes` on top. A surface never
 //! imports another surface and the shared layer imports none; `scripts/deps-check.sh` checks it.
+//!
+//! # Example
+//!
+//! Embedding in a product's own actix `App`: its routes metered by [`Metering`], Tally's API
+//! mounted under `/tally` for its admins (docs/EMBEDDING.md; `examples/product` runs it).
+//!
+//! ```
+//! use actix_web::middleware::from_fn;
+//! use actix_web::{web, HttpResponse};
+//! use tally_http::{AppState, Metering};
+//!
+//! fn product(cfg: &mut web::ServiceConfig, state: &AppState) {
+//!     cfg.service(
+//!         web::scope("/api")
+//!             .wrap(Metering::new(state.clone()).units(2))
+//!             .route("/search", web::get().to(HttpResponse::Ok)),
+//!     )
+//!     .service(
+//!         web::scope("/tally")
+//!             .wrap(from_fn(tally_http::request_id_middleware))
+//!             .configure(|c| tally_http::configure(c, state.clone())),
+//!     );
+//! }
+//! # let _ = product;
+//! ```
 
 pub mod blocking;
 pub mod cors;
@@ -22,6 +47,7 @@ pub mod lcyt;
 pub mod ledger;
 pub mod lyrcs;
 pub mod meetbot;
+pub mod metering;
 pub mod newapi;
 pub mod observe;
 pub mod principal;
@@ -41,6 +67,7 @@ pub mod youtube;
 
 pub use blocking::{run_blocking, run_short, run_then};
 pub use error::ApiError;
+pub use metering::Metering;
 pub use request_id::{request_id_middleware, RequestId};
 pub use routes::{app, configure};
 pub use state::{AppState, Settings, StoreKind};

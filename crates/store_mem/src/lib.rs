@@ -4,6 +4,46 @@
 //! exactly as a Postgres transaction would be, and passes the same contract suite. It is for
 //! tests, for embedding in tests of other services, and for trying Tally out: nothing is
 //! persisted. It must not depend on diesel or any other I/O library.
+//!
+//! # Example
+//!
+//! Every port on one `MemStore`, and a key with a lifetime limit of one unit metered by the
+//! same service as `POST /v1/verify` (swap in `tally_store_pg::PgStore` for production):
+//!
+//! ```
+//! use std::sync::Arc;
+//! use tally_domain::limits::{Limits, Units};
+//! use tally_domain::services::{CreateKey, KeyService, MeterService, Ports, Stores, VerifyError};
+//! use tally_domain::tenancy::OrgId;
+//! use tally_domain::usage::{EventKind, NewUsageEvent};
+//! use tally_domain::{Clock, LocalBus, SystemClock};
+//! use tally_store_mem::MemStore;
+//! use tally_testkit::SeqIds;
+//!
+//! let ports = Ports {
+//!     stores: Stores::from_one(Arc::new(MemStore::new()), Arc::new(LocalBus::new())),
+//!     clock: Arc::new(SystemClock),
+//!     ids: Arc::new(SeqIds::default()),
+//! };
+//! let issued = KeyService::new(ports.clone()).issue(CreateKey {
+//!     secret: None,
+//!     owner: "ada".to_owned(),
+//!     name: None,
+//!     email: None,
+//!     user_id: None,
+//!     org_id: OrgId::default_org(),
+//!     expires_at: None,
+//!     limits: Limits { daily: None, lifetime: Some(1) },
+//!     email_must_be_new: false,
+//! })?;
+//! let meter = MeterService::new(ports.clone());
+//! let event = || NewUsageEvent::new(OrgId::default_org(), EventKind::Request, ports.clock.now());
+//! let secret = issued.secret.expose();
+//! assert_eq!(meter.verify(secret, Units::ONE, event())?.usage.lifetime_used, 1);
+//! let refused = meter.verify(secret, Units::ONE, event());
+//! assert!(matches!(refused, Err(VerifyError::Limit { .. })), "exactly one unit");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod import;
 mod keys;

@@ -87,7 +87,7 @@ fn new_origin() -> String {
 impl PgEventBus {
     /// Starts a bus on `store`'s database: its listener thread opens its own connection (and
     /// keeps reopening it while the database is away); a sender thread notifies the other
-    /// instances on the store's pool ([`crate::bus_outbox`]), so publishing never waits.
+    /// instances on the store's pool (`bus_outbox`), so publishing never waits.
     ///
     /// # Errors
     /// [`StoreError::Internal`] when the listener thread cannot be spawned.

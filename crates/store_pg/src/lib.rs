@@ -15,6 +15,24 @@
 //!   of processes sharing the database, and every caller is answered after its commit.
 //! - [`PgEventBus`]: live events fan out to every instance through `pg_notify`.
 //! - [`testing`]: throwaway databases cloned from a migrated template, for tests.
+//!
+//! # Example
+//!
+//! Open the pool, run the embedded migrations (the same ones `tally migrate` runs, so an
+//! embedded meter and a Tally server can share the database) and bundle every port:
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use tally_domain::services::Stores;
+//! use tally_store_pg::{PgEventBus, PgOptions, PgStore};
+//!
+//! let store = PgStore::connect("postgres://postgres@127.0.0.1:5432/tally", PgOptions::default())?;
+//! store.migrate()?;
+//! let bus = PgEventBus::start(&store)?;
+//! let stores = Stores::from_one(Arc::new(store), Arc::new(bus));
+//! # drop(stores);
+//! # Ok::<(), tally_domain::StoreError>(())
+//! ```
 
 mod analytics;
 pub mod bulk;

@@ -114,7 +114,7 @@ pub fn event(org: &OrgId, at: OffsetDateTime) -> NewUsageEvent {
     NewUsageEvent::new(org.clone(), EventKind::Request, at)
 }
 
-/// A fresh event id from a process-wide counter (distinct from [`uuid`]'s range).
+/// A fresh event id from a process-wide counter (distinct from [`uuid()`]'s range).
 #[must_use]
 pub fn next_event_id() -> Uuid {
     static NEXT: AtomicU64 = AtomicU64::new(1);

@@ -4,6 +4,18 @@
 //! written once and run against every store (`store_contract_tests!`), plus a [`FixedClock`],
 //! deterministic ids ([`SeqIds`]) and builders. It depends on `tally_domain` only; stores
 //! depend on it as a dev-dependency.
+//!
+//! # Example
+//!
+//! ```
+//! use tally_domain::Clock;
+//! use tally_testkit::FixedClock;
+//! use time::macros::datetime;
+//!
+//! let clock = FixedClock::at(datetime!(2026-03-01 23:59:59 UTC));
+//! clock.advance(time::Duration::seconds(1));
+//! assert_eq!(clock.now(), datetime!(2026-03-02 00:00:00 UTC));
+//! ```
 
 #![allow(
     clippy::unwrap_used,

@@ -10,7 +10,7 @@ pub const MAX_BATCH: usize = 1_000;
 /// Why a batch was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IngestError {
-    /// The batch is empty or larger than [`MAX_BATCH`].
+    /// The batch is empty or larger than `MAX_BATCH` (1,000).
     #[error("a batch holds 1 to {MAX_BATCH} events")]
     BatchSize,
     /// An event is invalid; nothing was written.

@@ -326,6 +326,10 @@ pub struct EventPatch {
     pub quota: Option<u64>,
     /// New active flag (`false` = refunded).
     pub active: Option<bool>,
+    /// The HTTP status, known only once the product answered (the metering middleware).
+    pub status_code: Option<u16>,
+    /// The response time, known only once the product answered (the metering middleware).
+    pub response_time_ms: Option<u64>,
 }
 
 impl EventPatch {
@@ -347,6 +351,12 @@ impl EventPatch {
         }
         if let Some(a) = self.active {
             event.active = a;
+        }
+        if let Some(s) = self.status_code {
+            d.status_code = Some(s);
+        }
+        if let Some(ms) = self.response_time_ms {
+            d.response_time_ms = Some(ms);
         }
         let zeroed = (self.units.is_some() || self.cost.is_some()) && d.units == 0 && d.cost.0 == 0;
         if zeroed && self.active != Some(true) {

@@ -137,6 +137,7 @@ impl UpdateUsageRequest {
             tokens: non_negative("tokens", self.tokens)?,
             quota: None,
             active: self.status_active,
+            ..EventPatch::default()
         };
         if patch == EventPatch::default() {
             return Err(ApiError::BadRequest(
