@@ -152,14 +152,26 @@ pub(crate) fn update_tx(
             ue::tokens.eq(to_db(d.tokens, "tokens")?),
             ue::quota.eq(to_db(d.quota, "quota")?),
             ue::active.eq(new.active),
+            ue::status_code.eq(d.status_code.map(i32::from)),
+            ue::response_time_ms.eq(d
+                .response_time_ms
+                .map(|ms| to_db(ms, "response_time_ms"))
+                .transpose()?),
         ))
         .returning(EventRow::as_returning())
         .get_result(c)?
         .into_domain()?;
-    let mut delta = Totals::of(&stored);
-    delta -= Totals::of(&old);
-    if !delta.is_zero() {
-        add_one(c, RollupKey::of(&stored), delta, 1)?;
+    let (before, after) = (RollupKey::of(&old), RollupKey::of(&stored));
+    if before == after {
+        let mut delta = Totals::of(&stored);
+        delta -= Totals::of(&old);
+        if !delta.is_zero() {
+            add_one(c, after, delta, 1)?;
+        }
+    } else {
+        // A status that changes the event's status class moves its whole contribution.
+        add_one(c, before, Totals::of(&old), -1)?;
+        add_one(c, after, Totals::of(&stored), 1)?;
     }
     Ok(Some(stored))
 }

@@ -119,6 +119,7 @@ macro_rules! store_contract_tests {
             usage::usage_meter_requires_the_keys_open_session,
             usage::usage_ingest_is_idempotent_per_org,
             usage::usage_corrections_move_rollups,
+            usage::usage_corrections_set_status_and_latency,
             usage::usage_logs_filter_order_and_page,
             usage::usage_aggregate_groups_and_buckets,
             usage::usage_aggregate_by_api_call_and_status_class,

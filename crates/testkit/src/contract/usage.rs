@@ -663,3 +663,52 @@ pub fn usage_meter_requires_the_keys_open_session(s: &Stores) {
     };
     assert_eq!((usage(&k), usage(&other)), (4, 0));
 }
+
+/// Patching an event's status and response time (what the metering middleware does after
+/// the product answered) stores both and moves its rollup contribution to the new status
+/// class, so analytics by status class follow.
+pub fn usage_corrections_set_status_and_latency(s: &Stores) {
+    let org = OrgId::default_org();
+    let mut e = event(&org, T0);
+    e.method = Some("GET".into());
+    e.units = 3;
+    s.usage.ingest(vec![(uuid(71), e)], T0).unwrap();
+    let by_class = || {
+        let q = UsageQuery::new(
+            T0,
+            T0 + Duration::hours(1),
+            Granularity::Day,
+            vec![Dimension::StatusClass],
+            UsageFilters::default(),
+            vec![],
+        )
+        .unwrap();
+        s.usage
+            .aggregate(&q)
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.dims, r.totals.count, r.totals.units))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(by_class(), vec![(vec![DimValue::Null], 1, 3)]);
+    let patch = EventPatch {
+        status_code: Some(503),
+        response_time_ms: Some(42),
+        ..EventPatch::default()
+    };
+    let patched = s.usage.update_event(uuid(71), &patch).unwrap().unwrap();
+    assert_eq!(
+        (patched.data.status_code, patched.data.response_time_ms),
+        (Some(503), Some(42))
+    );
+    let stored = s.usage.get_event(uuid(71)).unwrap().unwrap();
+    assert_eq!(
+        (stored.data.status_code, stored.data.response_time_ms),
+        (Some(503), Some(42))
+    );
+    assert_eq!(
+        by_class(),
+        vec![(vec![DimValue::Text("5xx".into())], 1, 3)],
+        "the contribution moved to 5xx"
+    );
+}
