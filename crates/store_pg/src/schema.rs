@@ -172,6 +172,7 @@ diesel::table! {
         active -> Bool,
         idempotency_key -> Nullable<Text>,
         created_at -> Timestamptz,
+        number -> Int8,
     }
 }
 
@@ -207,6 +208,7 @@ diesel::table! {
         role -> Text,
         created_at -> Timestamptz,
         erased_at -> Nullable<Timestamptz>,
+        number -> Int8,
     }
 }
 

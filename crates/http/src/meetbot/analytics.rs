@@ -12,6 +12,7 @@ use tally_domain::services::UsageService;
 use tally_domain::usage::{CostNanos, Dimension, Granularity, UsageFilters, UsageRow};
 use time::{Date, Duration};
 
+use super::blocks::{blocks, Dims};
 use crate::error::ApiError;
 use crate::principal::Principal;
 use crate::rollups::{all_time_and_month, day_start, dim_key, rows, sum, totals, usd};
@@ -19,6 +20,23 @@ use crate::run_blocking;
 use crate::scope::Scope;
 use crate::state::AppState;
 use crate::wire::ymd;
+
+/// How the period's rows are grouped: by day and by these dimensions (positions in
+/// [`BLOCK_DIMS`]; the status class is at 2).
+const GROUPED: [Dimension; 5] = [
+    Dimension::ApiName,
+    Dimension::Model,
+    Dimension::StatusClass,
+    Dimension::Language,
+    Dimension::Success,
+];
+
+const BLOCK_DIMS: Dims = Dims {
+    api_name: 0,
+    model: 1,
+    language: 3,
+    success: 4,
+};
 
 /// Query of the analytics endpoint.
 #[derive(Debug, Deserialize)]
@@ -41,13 +59,14 @@ pub fn period_days(period: Option<&str>) -> Result<i64, ApiError> {
     }
 }
 
-/// Every day from `first` to `last` with its count (0 when absent from `rows`).
+/// Every day from `first` to `last` with its count (the sum of its rows in `rows`, 0 when
+/// it has none).
 #[must_use]
 pub fn daily_series(first: Date, last: Date, rows: &[UsageRow]) -> Vec<Value> {
-    let counts: BTreeMap<Date, i64> = rows
-        .iter()
-        .map(|r| (r.bucket.date(), r.totals.count))
-        .collect();
+    let mut counts: BTreeMap<Date, i64> = BTreeMap::new();
+    for r in rows {
+        *counts.entry(r.bucket.date()).or_insert(0) += r.totals.count;
+    }
     let mut out = Vec::new();
     let mut d = first;
     while d <= last {
@@ -109,14 +128,15 @@ pub async fn analytics(
                 &service,
                 day_start(first),
                 tomorrow,
-                Granularity::Month,
-                &[Dimension::ApiName, Dimension::Model, Dimension::StatusClass],
+                Granularity::Day,
+                &GROUPED,
                 &everything,
             )?,
         ))
     })
     .await?;
     let usage = sum(&grouped);
+    let mut blocks = blocks(&grouped, BLOCK_DIMS, first, today);
     Ok(HttpResponse::Ok().json(json!({
         "period": format!("{days}d"),
         "apiCalls": {
@@ -125,6 +145,10 @@ pub async fn analytics(
             "total": total_calls,
             "dailyBreakdown": daily_series(first, today, &daily),
         },
+        "bots": blocks.remove("bots"),
+        "recordings": blocks.remove("recordings"),
+        "transcriptions": blocks.remove("transcriptions"),
+        "webhooks": blocks.remove("webhooks"),
         "usage": {
             "units": usage.units,
             "costUsd": usd(CostNanos(usage.cost_nanos)),
@@ -132,8 +156,8 @@ pub async fn analytics(
             "quota": usage.quota,
         },
         "breakdown": {
-            "byApiName": breakdown(&grouped, 0),
-            "byModel": breakdown(&grouped, 1),
+            "byApiName": breakdown(&grouped, BLOCK_DIMS.api_name),
+            "byModel": breakdown(&grouped, BLOCK_DIMS.model),
             "byStatusClass": breakdown(&grouped, 2),
         },
     })))

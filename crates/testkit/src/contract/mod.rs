@@ -7,6 +7,7 @@ pub mod bus;
 pub mod concurrency;
 pub mod erasure;
 pub mod keys;
+pub mod logs;
 pub mod sessions;
 pub mod tenants;
 pub mod usage;
