@@ -27,4 +27,6 @@ mod newapi;
 mod outage;
 mod refunds;
 mod seed_client;
+mod seed_docs;
+mod seed_examples;
 mod v1;
