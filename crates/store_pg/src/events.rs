@@ -184,7 +184,9 @@ pub(crate) fn delete_tx(c: &mut PgConnection, id: Uuid) -> Result<bool, Fail> {
 fn filtered<'a>(q: &'a LogQuery) -> ue::BoxedQuery<'a, Pg> {
     let mut b = ue::table.into_boxed();
     if !q.include_inactive {
-        b = b.filter(ue::active.eq(true));
+        // The column itself, not `= $1`: the partial log indexes (`… WHERE method IS NOT NULL
+        // AND active`) then match every plan of the statement, generic ones included.
+        b = b.filter(ue::active);
     }
     if let Some(org) = &q.org_id {
         b = b.filter(ue::org_id.eq(org.as_str()));

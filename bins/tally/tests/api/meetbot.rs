@@ -1,6 +1,6 @@
 //! meetbot (seed 002): analytics, api-logs and per-key usage, against the known dataset.
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use time::Duration;
 
 use crate::lcyt_client::ADMIN;
@@ -98,6 +98,36 @@ fn check_analytics(w: &World, body: &Value, user: &str, days: i64) {
         in_period.iter().filter(|e| e.status.is_some()).count() as u64
     );
     assert!(body["breakdown"]["byApiName"].is_object());
+    // meetbot's own blocks: the dataset has transcriptions (events with a language) but no
+    // bot, recording or webhook events, whose blocks are then zeros of every field.
+    let spoken: Vec<&&Ev> = in_period.iter().filter(|e| e.language.is_some()).collect();
+    let minutes = spoken.iter().map(|e| e.duration_ms).sum::<i64>() as f64 / 60_000.0;
+    assert_eq!(
+        body["transcriptions"],
+        json!({"total": spoken.len(), "totalMinutes": (minutes * 10.0).round() / 10.0})
+    );
+    assert_eq!(
+        body["recordings"],
+        json!({"total": 0, "totalDurationSeconds": 0, "storageUsedMb": 0})
+    );
+    assert_eq!(
+        body["webhooks"],
+        json!({"totalDeliveries": 0, "successRate": 0.0, "avgResponseTimeMs": 0.0})
+    );
+    let bots = &body["bots"];
+    assert_eq!(
+        (bots["created"].as_i64(), bots["active"].as_i64()),
+        (Some(0), Some(0))
+    );
+    assert_eq!(
+        bots["platformBreakdown"],
+        json!({"google": 0, "zoom": 0, "teams": 0})
+    );
+    assert_eq!(
+        bots["statusBreakdown"],
+        json!({"DONE": 0, "IN_CALL": 0, "FATAL": 0})
+    );
+    assert_eq!(bots["dailyCreated"].as_array().unwrap().len(), daily.len());
 }
 
 #[actix_web::test]
