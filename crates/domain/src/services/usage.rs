@@ -76,12 +76,12 @@ impl UsageService {
         self.ports.stores.usage.aggregate(query)
     }
 
-    /// A page of raw events. With [`LogCount::Skip`] nothing is counted. When every filter is a rollup dimension
-    /// ([`LogQuery::rollup_filters`]) the total is exact whatever `query.count` says, and its
-    /// cost does not grow with the history: the rollups count the whole hours of the range
-    /// and only the events of its partial hours are counted one by one (each of those counts
-    /// bounded by `query.count`, when it is a bound). Otherwise the store counts as
-    /// `query.count` says.
+    /// A page of raw events. With [`LogCount::Skip`] nothing is counted. When every filter is
+    /// a rollup dimension ([`LogQuery::rollup_filters`]) the total comes from the rollups and
+    /// its cost does not grow with the history: they count the whole UTC hours of the range,
+    /// and only the events of its partial first and last hours are counted one by one, as
+    /// `query.count` says (the total is exact unless such an hour holds more events than a
+    /// bound allows). Otherwise the store counts as `query.count` says.
     ///
     /// # Errors
     /// Store.
@@ -110,7 +110,7 @@ impl UsageService {
             total += counted.total;
             exact &= counted.total_exact;
         }
-        page.total = total.max(query.offset + page.events.len() as u64);
+        page.total = total.max(query.offset.saturating_add(page.events.len() as u64));
         page.total_exact = exact;
         Ok(page)
     }

@@ -215,7 +215,7 @@ impl LogQuery {
             LogCount::Exact => (seen, true),
             LogCount::AtMost(_) if seen == wanted => (wanted - 1, false),
             LogCount::AtMost(_) => (seen, true),
-            LogCount::Skip => (skip + events.len() as u64, false),
+            LogCount::Skip => (skip.saturating_add(events.len() as u64), false),
         };
         LogPage {
             events,
