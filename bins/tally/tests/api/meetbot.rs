@@ -1,10 +1,11 @@
 //! meetbot (seed 002): analytics, api-logs and per-key usage, against the known dataset.
 
 use serde_json::{json, Value};
+use time::format_description::well_known::Rfc3339;
 use time::Duration;
 
 use crate::lcyt_client::ADMIN;
-use crate::seed_client::{seeded, usd, Ev, World};
+use crate::seed_client::{midnight, seeded, usd, Ev, World};
 
 fn ymd(d: time::Date) -> String {
     format!("{}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
@@ -408,4 +409,69 @@ async fn key_usage_counts_requests_and_lists_recent_ones() {
         400
     );
     assert_eq!(w.app.get("/v1/api-keys/1/usage").await.status, 401);
+}
+
+/// `total` is exact from the rollups without method/status/path filters, however many events
+/// there are; with one, the count stops at 10,000 and `total_exact` says so.
+#[actix_web::test]
+async fn api_log_totals_are_exact_or_say_they_are_bounded() {
+    let w = seeded().await;
+    let base = midnight(w.now.date()) - Duration::days(3);
+    let (calls, batch) = (10_050, 1_000);
+    let mut sent = 0;
+    while sent < calls {
+        let events: Vec<Value> = (sent..(sent + batch).min(calls))
+            .map(|i| {
+                json!({
+                    "user_id": w.bob.id, "key_id": w.bob.keys[0].0, "method": "GET",
+                    "path": "/api/v1/bots", "status_code": 200,
+                    "occurred_at": (base + Duration::seconds(i)).format(&Rfc3339).unwrap(),
+                })
+            })
+            .collect();
+        sent += events.len() as i64;
+        let res = w
+            .app
+            .admin("POST", "/v1/events", Some(json!({ "events": events })))
+            .await;
+        assert_eq!(res.status, 200, "{}", res.json());
+    }
+    let bob_calls = calls + w.count(|e| e.user == "bob" && e.method.is_some());
+    let get = |q: &'static str| w.app.get_as(&w.bob.token, q);
+    let all = get("/v1/users/me/api-logs").await.json();
+    assert_eq!(
+        (all["total"].as_i64(), &all["total_exact"]),
+        (Some(bob_calls), &json!(true))
+    );
+    // A range with partial hours at both ends is still exact.
+    let ranged = w
+        .app
+        .get_as(
+            &w.bob.token,
+            &format!(
+                "/v1/users/me/api-logs?start_date={}&end_date={}",
+                (base + Duration::minutes(30)).format(&Rfc3339).unwrap(),
+                (base + Duration::minutes(150)).format(&Rfc3339).unwrap()
+            ),
+        )
+        .await
+        .json();
+    assert_eq!(
+        (ranged["total"].as_i64(), &ranged["total_exact"]),
+        (Some(7_201), &json!(true))
+    );
+    let bounded = get("/v1/users/me/api-logs?status_code=200").await.json();
+    assert_eq!(
+        (bounded["total"].as_i64(), &bounded["total_exact"]),
+        (Some(10_000), &json!(false))
+    );
+    assert_eq!(bounded["logs"].as_array().unwrap().len(), 20);
+    let few = get("/v1/users/me/api-logs?status_code=201").await.json();
+    assert_eq!(
+        (few["total"].as_i64(), &few["total_exact"]),
+        (
+            Some(w.count(|e| e.user == "bob" && e.status == Some(201))),
+            &json!(true)
+        )
+    );
 }
