@@ -147,7 +147,12 @@ impl Server {
             .db_url
             .as_deref()
             .ok_or_else(|| setup("no database URL for bulk seeding"))?;
-        PgStore::connect(url, PgOptions::default()).map_err(setup)
+        // Seeding statements write 250,000 events each: no statement timeout for them.
+        let options = PgOptions {
+            statement_timeout: std::time::Duration::ZERO,
+            ..PgOptions::default()
+        };
+        PgStore::connect(url, options).map_err(setup)
     }
 
     /// Peak resident memory of the server process so far (`VmHWM`), KiB.

@@ -142,6 +142,7 @@ mod tests {
     fn erased_users_keep_no_name_or_address() {
         let user = User {
             id: crate::tenancy::UserId(uuid::Uuid::from_u128(7)),
+            number: 0,
             org_id: OrgId::default_org(),
             username: Username::parse("alice").unwrap(),
             email: Some(Email::parse("alice@example.com").unwrap()),

@@ -82,7 +82,8 @@ pub trait TenantStore: Send + Sync {
     /// [`StoreError`] on a backend failure.
     fn list_orgs(&self) -> Result<Vec<Org>, StoreError>;
 
-    /// Stores a new user.
+    /// Stores a new user and gives it the next number of the user sequence (increasing,
+    /// never reused, even after a failed creation or an erasure); the returned user carries it.
     ///
     /// # Errors
     /// [`CreateUserError::DuplicateUsername`] when the username is taken (case-sensitive),
@@ -100,6 +101,12 @@ pub trait TenantStore: Send + Sync {
     /// # Errors
     /// [`StoreError`] on a backend failure.
     fn find_user(&self, username: &Username) -> Result<Option<User>, StoreError>;
+
+    /// The user with this number ([`User::number`]).
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure.
+    fn find_user_by_number(&self, number: u64) -> Result<Option<User>, StoreError>;
 
     /// Users, optionally of one organisation, ordered by creation then id.
     ///
@@ -520,7 +527,10 @@ pub trait UsageStore: Send + Sync {
     /// [`StoreError`] on a backend failure.
     fn delete_event(&self, id: Uuid) -> Result<bool, StoreError>;
 
-    /// A page of raw events (see [`LogQuery::evaluate`] for the exact result).
+    /// A page of raw events with their numbers, counted as [`LogQuery::count`] says (see
+    /// [`LogQuery::evaluate`] for the exact result). Events get their number
+    /// ([`LogPage::numbers`]) when they are recorded, from one increasing sequence: unique,
+    /// never reused, never changed by a correction.
     ///
     /// # Errors
     /// [`StoreError`] on a backend failure.

@@ -233,6 +233,10 @@ impl EmailHash {
 pub struct User {
     /// Its id.
     pub id: UserId,
+    /// Its stable numeric identity, for the seed surfaces that show users as numbers
+    /// (new-api's `user_id`): assigned by the store at creation from an increasing sequence,
+    /// unique and never reused. The value passed to `TenantStore::create_user` is ignored.
+    pub number: u64,
     /// The organisation it belongs to.
     pub org_id: OrgId,
     /// Unique login name.

@@ -191,6 +191,7 @@ mod tests {
     fn non_admins_cannot_place_events_elsewhere() {
         let user = tally_domain::tenancy::User {
             id: UserId(Uuid::nil()),
+            number: 0,
             org_id: OrgId::parse("org_acme").unwrap(),
             username: tally_domain::tenancy::Username::parse("alice").unwrap(),
             email: None,

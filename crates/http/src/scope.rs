@@ -114,6 +114,7 @@ mod tests {
     fn user(n: u128, role: Role) -> Principal {
         Principal::User(User {
             id: UserId(Uuid::from_u128(n)),
+            number: 0,
             org_id: OrgId::default_org(),
             username: Username::parse(&format!("u{n}")).unwrap(),
             email: None,

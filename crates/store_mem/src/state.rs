@@ -1,7 +1,8 @@
 //! The one state behind `MemStore`'s lock, with the helpers several ports share.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use std::ops::Bound;
 use tally_domain::audit::AuthEvent;
 use tally_domain::erasure::{anonymise, ErasureOutcome, ErasureReceipt};
 use tally_domain::key::{ApiKey, KeyId, SecretHash};
@@ -10,10 +11,15 @@ use tally_domain::session::{CaptionError, Session, SessionId, SessionRecord, Vie
 use tally_domain::session::{DeliveryOutcome, EndReason};
 use tally_domain::tenancy::{Org, OrgId, User, UserId};
 use tally_domain::usage::{
-    DomainActivity, DomainCounters, DomainRollupKey, IdempotencyKey, RollupKey, Totals, UsageEvent,
+    DomainActivity, DomainCounters, DomainRollupKey, IdempotencyKey, LogPage, LogQuery, RollupKey,
+    Totals, UsageEvent,
 };
+
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
+
+/// Events ordered by `(occurred_at, id)`: read backwards, newest first.
+pub(crate) type EventIndex = BTreeSet<(OffsetDateTime, Uuid)>;
 
 #[derive(Debug)]
 pub(crate) struct State {
@@ -31,6 +37,15 @@ pub(crate) struct State {
     pub viewer_days: BTreeMap<(KeyId, Date, ViewerKey), u64>,
     pub domain_rollups: BTreeMap<DomainRollupKey, DomainCounters>,
     pub events: HashMap<Uuid, UsageEvent>,
+    /// Every event's number (`LogPage::numbers`).
+    pub event_numbers: HashMap<Uuid, u64>,
+    pub next_event_number: u64,
+    pub next_user_number: u64,
+    /// Time-ordered indexes of the events (all, per user, per key), so request logs read
+    /// only the caller's events, newest first, and stop once their page and count are done.
+    pub events_by_time: EventIndex,
+    pub events_by_user: HashMap<UserId, EventIndex>,
+    pub events_by_key: HashMap<KeyId, EventIndex>,
     pub idempotency: HashMap<(OrgId, IdempotencyKey), Uuid>,
     pub rollups: HashMap<RollupKey, Totals>,
     pub erasures: Vec<ErasureReceipt>,
@@ -57,6 +72,12 @@ impl State {
             viewer_days: BTreeMap::new(),
             domain_rollups: BTreeMap::new(),
             events: HashMap::new(),
+            event_numbers: HashMap::new(),
+            next_event_number: 1,
+            next_user_number: 1,
+            events_by_time: EventIndex::new(),
+            events_by_user: HashMap::new(),
+            events_by_key: HashMap::new(),
             idempotency: HashMap::new(),
             rollups: HashMap::new(),
             erasures: Vec::new(),
@@ -121,8 +142,60 @@ impl State {
                 .insert((event.data.org_id.clone(), k.clone()), event.id);
         }
         self.add_rollup(RollupKey::of(&event), Totals::of(&event), false);
+        let number = self.next_event_number;
+        self.next_event_number += 1;
+        self.event_numbers.insert(event.id, number);
+        let at = (event.data.occurred_at, event.id);
+        self.events_by_time.insert(at);
+        if let Some(user) = event.data.user_id {
+            self.events_by_user.entry(user).or_default().insert(at);
+        }
+        if let Some(key) = event.data.key_id {
+            self.events_by_key.entry(key).or_default().insert(at);
+        }
         self.events.insert(event.id, event.clone());
         event
+    }
+
+    /// Removes an event with its number and index entries (not its rollup contribution).
+    pub fn remove_event(&mut self, id: &Uuid) -> Option<UsageEvent> {
+        let e = self.events.remove(id)?;
+        self.event_numbers.remove(id);
+        let at = (e.data.occurred_at, e.id);
+        self.events_by_time.remove(&at);
+        if let Some(user) = e.data.user_id {
+            if let Some(ix) = self.events_by_user.get_mut(&user) {
+                ix.remove(&at);
+            }
+        }
+        if let Some(key) = e.data.key_id {
+            if let Some(ix) = self.events_by_key.get_mut(&key) {
+                ix.remove(&at);
+            }
+        }
+        Some(e)
+    }
+
+    /// A page of the log: the narrowest index the query's scope allows (key, user, or every
+    /// event), walked newest first within the query's time range.
+    pub fn list_events(&self, q: &LogQuery) -> LogPage {
+        let empty = EventIndex::new();
+        let index = match (q.key_id, q.user_id) {
+            (Some(k), _) => self.events_by_key.get(&k).unwrap_or(&empty),
+            (None, Some(u)) => self.events_by_user.get(&u).unwrap_or(&empty),
+            (None, None) => &self.events_by_time,
+        };
+        let lower = q
+            .start
+            .map_or(Bound::Unbounded, |s| Bound::Included((s, Uuid::nil())));
+        let upper = q
+            .end
+            .map_or(Bound::Unbounded, |e| Bound::Excluded((e, Uuid::nil())));
+        let ordered = index
+            .range((lower, upper))
+            .rev()
+            .filter_map(|(_, id)| Some((*self.event_numbers.get(id)?, self.events.get(id)?)));
+        q.page_of_newest(ordered)
     }
 
     /// The original event for an idempotency key already seen in `org`.
@@ -165,7 +238,7 @@ impl State {
             .map(|e| e.id)
             .collect();
         for event_id in &gone {
-            if let Some(e) = self.events.remove(event_id) {
+            if let Some(e) = self.remove_event(event_id) {
                 if let Some(k) = &e.data.idempotency_key {
                     self.idempotency.remove(&(e.data.org_id.clone(), k.clone()));
                 }

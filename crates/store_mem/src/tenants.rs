@@ -35,6 +35,11 @@ impl TenantStore for MemStore {
         if s.users.values().any(|u| u.username == user.username) || s.users.contains_key(&user.id) {
             return Err(CreateUserError::DuplicateUsername);
         }
+        let user = User {
+            number: s.next_user_number,
+            ..user
+        };
+        s.next_user_number += 1;
         s.users.insert(user.id, user.clone());
         Ok(user)
     }
@@ -51,6 +56,16 @@ impl TenantStore for MemStore {
             .users
             .values()
             .find(|u| u.username == *username)
+            .cloned())
+    }
+
+    fn find_user_by_number(&self, number: u64) -> Result<Option<User>, StoreError> {
+        self.available()?;
+        Ok(self
+            .lock()
+            .users
+            .values()
+            .find(|u| u.number == number)
             .cloned())
     }
 

@@ -187,7 +187,7 @@ impl UsageStore for MemStore {
     fn delete_event(&self, id: Uuid) -> Result<bool, StoreError> {
         self.available()?;
         let mut s = self.lock();
-        let Some(old) = s.events.remove(&id) else {
+        let Some(old) = s.remove_event(&id) else {
             return Ok(false);
         };
         if let Some(k) = &old.data.idempotency_key {
@@ -199,7 +199,7 @@ impl UsageStore for MemStore {
 
     fn list_events(&self, query: &LogQuery) -> Result<LogPage, StoreError> {
         self.available()?;
-        Ok(query.evaluate(self.lock().events.values()))
+        Ok(self.lock().list_events(query))
     }
 
     fn aggregate(&self, query: &UsageQuery) -> Result<Vec<UsageRow>, StoreError> {

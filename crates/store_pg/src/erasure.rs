@@ -13,7 +13,7 @@ use crate::error::Fail;
 use crate::key_row::{lock_key, write_key};
 use crate::rollups::{anonymise_key, bump_domain};
 use crate::rows::keys::{KeyRow, ReceiptRow};
-use crate::rows::tenancy::UserRow;
+use crate::rows::tenancy::{NewUserRow, UserRow};
 use crate::schema::{
     api_keys, auth_events, caption_errors, erasure_receipts, idempotency_keys, key_daily_usage,
     session_records, sessions, usage_events, users,
@@ -144,7 +144,7 @@ pub(crate) fn erase_user_tx(
             .or_else(|_| Ok::<_, diesel::result::Error>(Vec::new()))?;
     let _ = events;
     crate::rollups::anonymise_user(c, user)?;
-    let erased = UserRow::from(&anonymise_user(&row.into_domain()?, micros(now)));
+    let erased = NewUserRow::from(&anonymise_user(&row.into_domain()?, micros(now)));
     diesel::update(users::table.find(user.0))
         .set((
             users::username.eq(erased.username),

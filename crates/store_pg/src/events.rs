@@ -6,7 +6,7 @@ use diesel::pg::Pg;
 use diesel::prelude::*;
 use tally_domain::ports::Ingested;
 use tally_domain::usage::{
-    EventPatch, LogPage, LogQuery, NewUsageEvent, RollupKey, Totals, UsageEvent,
+    EventPatch, LogCount, LogPage, LogQuery, NewUsageEvent, RollupKey, Totals, UsageEvent,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -196,7 +196,9 @@ pub(crate) fn delete_tx(c: &mut PgConnection, id: Uuid) -> Result<bool, Fail> {
 fn filtered<'a>(q: &'a LogQuery) -> ue::BoxedQuery<'a, Pg> {
     let mut b = ue::table.into_boxed();
     if !q.include_inactive {
-        b = b.filter(ue::active.eq(true));
+        // The column itself, not `= $1`: the partial log indexes (`… WHERE method IS NOT NULL
+        // AND active`) then match every plan of the statement, generic ones included.
+        b = b.filter(ue::active);
     }
     if let Some(org) = &q.org_id {
         b = b.filter(ue::org_id.eq(org.as_str()));
@@ -242,22 +244,52 @@ fn escape_like(text: &str) -> String {
     out
 }
 
-/// A page of events exactly as [`LogQuery::evaluate`] would cut it.
+/// A page of events and their numbers, counted as [`LogQuery::count`] says, exactly as
+/// [`LogQuery::evaluate`] would cut and count it.
 pub(crate) fn list(c: &mut PgConnection, q: &LogQuery) -> Result<LogPage, Fail> {
-    let total: i64 = filtered(q).count().get_result(c)?;
     let offset = i64::try_from(q.offset).unwrap_or(i64::MAX);
-    let events = filtered(q)
-        .order((ue::occurred_at.desc(), ue::id.desc()))
-        .offset(offset)
-        .limit(i64::from(q.limit))
-        .select(EventRow::as_select())
-        .load(c)?
-        .into_iter()
-        .map(EventRow::into_domain)
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut events = Vec::new();
+    let mut numbers = Vec::new();
+    if q.limit > 0 {
+        let rows: Vec<(i64, EventRow)> = filtered(q)
+            .order((ue::occurred_at.desc(), ue::id.desc()))
+            .offset(offset)
+            .limit(i64::from(q.limit))
+            .select((ue::number, EventRow::as_select()))
+            .load(c)?;
+        for (number, row) in rows {
+            numbers.push(from_db(number, "event number")?);
+            events.push(row.into_domain()?);
+        }
+    }
+    let (total, total_exact) = match q.count {
+        LogCount::Exact => {
+            let n: i64 = filtered(q).count().get_result(c)?;
+            (from_db(n, "event count")?, true)
+        }
+        LogCount::AtMost(n) => {
+            // The count reads at most `m + 1` matches (off the same index as the page), so
+            // its cost is bounded whatever the history's size.
+            let m = n.max(q.offset.saturating_add(u64::from(q.limit)));
+            let cap = i64::try_from(m.saturating_add(1)).unwrap_or(i64::MAX);
+            let seen = filtered(q)
+                .select(diesel::dsl::sql::<diesel::sql_types::Integer>("1"))
+                .limit(cap)
+                .load::<i32>(c)?
+                .len() as u64;
+            if seen > m {
+                (m, false)
+            } else {
+                (seen, true)
+            }
+        }
+        LogCount::Skip => (q.offset.saturating_add(events.len() as u64), false),
+    };
     Ok(LogPage {
         events,
-        total: from_db(total, "event count")?,
+        numbers,
+        total,
+        total_exact,
     })
 }
 

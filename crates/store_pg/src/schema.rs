@@ -180,6 +180,7 @@ diesel::table! {
         active -> Bool,
         idempotency_key -> Nullable<Text>,
         created_at -> Timestamptz,
+        number -> Int8,
     }
 }
 
@@ -215,6 +216,7 @@ diesel::table! {
         role -> Text,
         created_at -> Timestamptz,
         erased_at -> Nullable<Timestamptz>,
+        number -> Int8,
     }
 }
 

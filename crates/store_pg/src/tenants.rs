@@ -6,7 +6,7 @@ use tally_domain::tenancy::{Org, OrgId, User, UserId, Username};
 use tally_domain::StoreError;
 
 use crate::error::{foreign_key_violation, unique_violation};
-use crate::rows::tenancy::{OrgRow, UserRow};
+use crate::rows::tenancy::{NewUserRow, OrgRow, UserRow};
 use crate::schema::{orgs, users};
 use crate::PgStore;
 
@@ -51,7 +51,7 @@ impl TenantStore for PgStore {
     }
 
     fn create_user(&self, user: User) -> Result<User, CreateUserError> {
-        let row = UserRow::from(&user);
+        let row = NewUserRow::from(&user);
         self.try_tx(|c| {
             let stored: UserRow = diesel::insert_into(users::table)
                 .values(&row)
@@ -82,6 +82,21 @@ impl TenantStore for PgStore {
         self.read(|c| {
             users::table
                 .filter(users::username.eq(username.as_str()))
+                .select(UserRow::as_select())
+                .first(c)
+                .optional()?
+                .map(UserRow::into_domain)
+                .transpose()
+        })
+    }
+
+    fn find_user_by_number(&self, number: u64) -> Result<Option<User>, StoreError> {
+        let Ok(number) = i64::try_from(number) else {
+            return Ok(None);
+        };
+        self.read(|c| {
+            users::table
+                .filter(users::number.eq(number))
                 .select(UserRow::as_select())
                 .first(c)
                 .optional()?

@@ -76,6 +76,7 @@ pub fn create_org(stores: &Stores, id: &str) -> Org {
 pub fn create_user(stores: &Stores, n: u128, username: &str, org: &OrgId) -> User {
     let user = User {
         id: UserId(uuid(n)),
+        number: 0,
         org_id: org.clone(),
         username: Username::parse(username).unwrap(),
         email: None,

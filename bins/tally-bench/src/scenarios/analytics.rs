@@ -29,6 +29,7 @@ fn queries(opts: &Opts, key: &str, end: OffsetDateTime) -> Vec<(String, Request)
     let (from, to) = (ymd(end - Duration::days(i64::from(DAYS) - 1)), ymd(end));
     let usage = format!("/usage?from={from}&to={to}");
     let analytics = format!("/v1/analytics?from={from}&to={to}&granularity=day&group_by=model");
+    let meetbot = "/v1/users/me/analytics?period=30d";
     let logs = "/v1/users/me/api-logs?page=1&page_size=50";
     let logs_500 = "/v1/users/me/api-logs?page=1&page_size=50&status_code=500";
     vec![
@@ -41,6 +42,7 @@ fn queries(opts: &Opts, key: &str, end: OffsetDateTime) -> Vec<(String, Request)
             "GET /api/data/self".to_owned(),
             bearer("GET", "/api/data/self", key, None),
         ),
+        (format!("GET {meetbot}"), bearer("GET", meetbot, key, None)),
         (format!("GET {logs}"), bearer("GET", logs, key, None)),
         (
             format!("GET {logs_500}"),

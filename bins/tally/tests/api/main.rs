@@ -38,6 +38,8 @@ mod outage;
 mod process;
 mod refunds;
 mod seed_client;
+mod seed_docs;
+mod seed_examples;
 mod shutdown;
 mod ui;
 mod ui_admin;

@@ -1,27 +1,39 @@
 //! meetbot (seed 002): analytics, api-logs and per-key usage, against the known dataset.
 
-use serde_json::Value;
+use serde_json::{json, Value};
+use time::format_description::well_known::Rfc3339;
 use time::Duration;
 
 use crate::lcyt_client::ADMIN;
-use crate::seed_client::{seeded, usd, Ev, World};
+use crate::seed_client::{midnight, seeded, usd, Ev, World};
 
 fn ymd(d: time::Date) -> String {
     format!("{}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
 }
 
+/// The logs of a page, each named by its `createdAt` (the dataset's events of one user have
+/// distinct times); their `id`s are checked to be distinct numbers.
 fn ids(v: &Value) -> Vec<String> {
-    v["logs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["id"].as_str().unwrap().to_owned())
+    let logs = v["logs"].as_array().unwrap();
+    let numbers: std::collections::HashSet<u64> =
+        logs.iter().map(|r| r["id"].as_u64().unwrap()).collect();
+    assert_eq!(numbers.len(), logs.len(), "log ids are distinct numbers");
+    logs.iter()
+        .map(|r| r["createdAt"].as_str().unwrap().to_owned())
         .collect()
+}
+
+/// How the server prints an event's time.
+fn stamp(e: &Ev) -> String {
+    let f = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    e.at.format(&f).unwrap()
 }
 
 fn newest_first(mut evs: Vec<&Ev>) -> Vec<String> {
     evs.sort_by_key(|e| std::cmp::Reverse(e.at));
-    evs.iter().map(|e| e.id.clone()).collect()
+    evs.iter().map(|e| stamp(e)).collect()
 }
 
 fn check_analytics(w: &World, body: &Value, user: &str, days: i64) {
@@ -87,6 +99,36 @@ fn check_analytics(w: &World, body: &Value, user: &str, days: i64) {
         in_period.iter().filter(|e| e.status.is_some()).count() as u64
     );
     assert!(body["breakdown"]["byApiName"].is_object());
+    // meetbot's own blocks: the dataset has transcriptions (events with a language) but no
+    // bot, recording or webhook events, whose blocks are then zeros of every field.
+    let spoken: Vec<&&Ev> = in_period.iter().filter(|e| e.language.is_some()).collect();
+    let minutes = spoken.iter().map(|e| e.duration_ms).sum::<i64>() as f64 / 60_000.0;
+    assert_eq!(
+        body["transcriptions"],
+        json!({"total": spoken.len(), "totalMinutes": (minutes * 10.0).round() / 10.0})
+    );
+    assert_eq!(
+        body["recordings"],
+        json!({"total": 0, "totalDurationSeconds": 0, "storageUsedMb": 0})
+    );
+    assert_eq!(
+        body["webhooks"],
+        json!({"totalDeliveries": 0, "successRate": 0.0, "avgResponseTimeMs": 0.0})
+    );
+    let bots = &body["bots"];
+    assert_eq!(
+        (bots["created"].as_i64(), bots["active"].as_i64()),
+        (Some(0), Some(0))
+    );
+    assert_eq!(
+        bots["platformBreakdown"],
+        json!({"google": 0, "zoom": 0, "teams": 0})
+    );
+    assert_eq!(
+        bots["statusBreakdown"],
+        json!({"DONE": 0, "IN_CALL": 0, "FATAL": 0})
+    );
+    assert_eq!(bots["dailyCreated"].as_array().unwrap().len(), daily.len());
 }
 
 #[actix_web::test]
@@ -172,7 +214,7 @@ async fn api_logs_are_own_newest_first_with_every_filter() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|r| r["id"] == w.events[1].id.as_str())
+        .find(|r| r["createdAt"] == stamp(&w.events[1]).as_str())
         .unwrap();
     let created = row["createdAt"].as_str().unwrap();
     assert!(created.ends_with('Z'));
@@ -190,7 +232,7 @@ async fn api_logs_are_own_newest_first_with_every_filter() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|r| r["id"] == w.events[2].id.as_str())
+        .find(|r| r["createdAt"] == stamp(&w.events[2]).as_str())
         .unwrap();
     let secret = &w.alice.keys[1].1;
     assert!(
@@ -255,6 +297,7 @@ async fn api_logs_are_own_newest_first_with_every_filter() {
     for (q, want) in cases {
         let b = get(&q).await.json();
         assert_eq!(b["total"].as_u64(), Some(want.len() as u64), "{q}");
+        assert_eq!(b["total_exact"], true, "{q}: few enough to count");
         assert_eq!(ids(&b), newest_first(want), "{q}");
     }
     let all_ids = newest_first(alice);
@@ -366,4 +409,69 @@ async fn key_usage_counts_requests_and_lists_recent_ones() {
         400
     );
     assert_eq!(w.app.get("/v1/api-keys/1/usage").await.status, 401);
+}
+
+/// `total` is exact from the rollups without method/status/path filters, however many events
+/// there are; with one, the count stops at 10,000 and `total_exact` says so.
+#[actix_web::test]
+async fn api_log_totals_are_exact_or_say_they_are_bounded() {
+    let w = seeded().await;
+    let base = midnight(w.now.date()) - Duration::days(3);
+    let (calls, batch) = (10_050, 1_000);
+    let mut sent = 0;
+    while sent < calls {
+        let events: Vec<Value> = (sent..(sent + batch).min(calls))
+            .map(|i| {
+                json!({
+                    "user_id": w.bob.id, "key_id": w.bob.keys[0].0, "method": "GET",
+                    "path": "/api/v1/bots", "status_code": 200,
+                    "occurred_at": (base + Duration::seconds(i)).format(&Rfc3339).unwrap(),
+                })
+            })
+            .collect();
+        sent += events.len() as i64;
+        let res = w
+            .app
+            .admin("POST", "/v1/events", Some(json!({ "events": events })))
+            .await;
+        assert_eq!(res.status, 200, "{}", res.json());
+    }
+    let bob_calls = calls + w.count(|e| e.user == "bob" && e.method.is_some());
+    let get = |q: &'static str| w.app.get_as(&w.bob.token, q);
+    let all = get("/v1/users/me/api-logs").await.json();
+    assert_eq!(
+        (all["total"].as_i64(), &all["total_exact"]),
+        (Some(bob_calls), &json!(true))
+    );
+    // A range with partial hours at both ends is still exact.
+    let ranged = w
+        .app
+        .get_as(
+            &w.bob.token,
+            &format!(
+                "/v1/users/me/api-logs?start_date={}&end_date={}",
+                (base + Duration::minutes(30)).format(&Rfc3339).unwrap(),
+                (base + Duration::minutes(150)).format(&Rfc3339).unwrap()
+            ),
+        )
+        .await
+        .json();
+    assert_eq!(
+        (ranged["total"].as_i64(), &ranged["total_exact"]),
+        (Some(7_201), &json!(true))
+    );
+    let bounded = get("/v1/users/me/api-logs?status_code=200").await.json();
+    assert_eq!(
+        (bounded["total"].as_i64(), &bounded["total_exact"]),
+        (Some(10_000), &json!(false))
+    );
+    assert_eq!(bounded["logs"].as_array().unwrap().len(), 20);
+    let few = get("/v1/users/me/api-logs?status_code=201").await.json();
+    assert_eq!(
+        (few["total"].as_i64(), &few["total_exact"]),
+        (
+            Some(w.count(|e| e.user == "bob" && e.status == Some(201))),
+            &json!(true)
+        )
+    );
 }

@@ -16,7 +16,7 @@ fn window(w: &World, days: i64) -> (i64, i64) {
 }
 
 /// The rows new-api would give for the events passing `keep`: per (hour, model).
-fn rows(w: &World, keep: impl Fn(&Ev) -> bool, user: Option<(&str, &str)>) -> Vec<Value> {
+fn rows(w: &World, keep: impl Fn(&Ev) -> bool, user: Option<(u64, &str)>) -> Vec<Value> {
     let mut sums: BTreeMap<(i64, String), (i64, i64, i64)> = BTreeMap::new();
     for e in w.select(keep) {
         let hour = e.at.unix_timestamp() - e.at.unix_timestamp().rem_euclid(3600);
@@ -65,7 +65,7 @@ async fn self_rows_per_model_and_hour_with_the_user() {
     let want = rows(
         &w,
         |e| e.user == "alice" && in_window(e),
-        Some((&w.alice.id, "alice")),
+        Some((w.alice.number, "alice")),
     );
     assert_eq!(want.len(), 4, "four (model, hour) rows: {want:?}");
     assert!(
@@ -81,7 +81,18 @@ async fn self_rows_per_model_and_hour_with_the_user() {
     let hdrs: Vec<(&str, &str)> = alice_hdr.iter().map(|(k, v)| (*k, v.as_str())).collect();
     assert_eq!(ok_data(&w.app.call("GET", &q, &hdrs, None).await), want);
     assert_eq!(ok_data(&w.app.get_as(&w.alice.keys[1].1, &q).await), want);
-    for other in [w.bob.id.as_str(), "1", ""] {
+    // new-api clients send the user's number; so may a key bound to the user.
+    let number = w.alice.number.to_string();
+    for credential in [&w.alice.token, &w.alice.keys[0].1] {
+        let auth = format!("Bearer {credential}");
+        let h = [
+            ("Authorization", auth.as_str()),
+            ("New-Api-User", number.as_str()),
+        ];
+        assert_eq!(ok_data(&w.app.call("GET", &q, &h, None).await), want);
+    }
+    let bob_number = w.bob.number.to_string();
+    for other in [w.bob.id.as_str(), bob_number.as_str(), "0", "x", ""] {
         let auth = format!("Bearer {}", w.alice.token);
         let h = [("Authorization", auth.as_str()), ("New-Api-User", other)];
         refused(&w.app.call("GET", &q, &h, None).await, 401);
@@ -100,7 +111,7 @@ async fn self_rows_per_model_and_hour_with_the_user() {
     };
     assert_eq!(
         ok_data(&w.app.get_as(&w.alice.token, &one).await),
-        rows(&w, same_hour, Some((&w.alice.id, "alice")))
+        rows(&w, same_hour, Some((w.alice.number, "alice")))
     );
 }
 
@@ -114,7 +125,7 @@ async fn self_defaults_to_seven_days_and_refuses_bad_windows() {
     let keep = |e: &Ev| {
         e.user == "alice" && e.at.unix_timestamp() >= since && e.at.unix_timestamp() <= now
     };
-    assert_eq!(got, rows(&w, keep, Some((&w.alice.id, "alice"))));
+    assert_eq!(got, rows(&w, keep, Some((w.alice.number, "alice"))));
     let (start, _) = window(&w, 31);
     for bad in [
         format!(
@@ -167,7 +178,7 @@ async fn site_wide_rows_are_for_admins() {
     let want_bob = rows(
         &w,
         |e| e.user == "bob" && in_window(e),
-        Some((&w.bob.id, "bob")),
+        Some((w.bob.number, "bob")),
     );
     assert_eq!(ok_data(&w.app.get_as(&w.root, &bob).await), want_bob);
     refused(

@@ -11,6 +11,8 @@ use crate::helpers::{spawn_app, Reply, TestApp};
 /// A user with a user token and keys `(id, raw secret)`.
 pub struct Person {
     pub id: String,
+    /// The user's number (new-api's integer `user_id`).
+    pub number: u64,
     pub token: String,
     pub keys: Vec<(i64, String)>,
 }
@@ -62,22 +64,23 @@ pub fn usd(nanos: i64) -> f64 {
 }
 
 impl TestApp {
-    /// Creates a user (admin) and a token for it; returns `(id, token)`.
+    /// Creates a user (admin) and a token for it; returns `(id, number, token)`.
     pub async fn seed_user(
         &self,
         username: &str,
         org: Option<&str>,
         role: &str,
-    ) -> (String, String) {
+    ) -> (String, u64, String) {
         let body = json!({ "username": username, "org_id": org, "role": role });
         let res = self.admin("POST", "/v1/users", Some(body)).await;
         assert_eq!(res.status, 201, "{}", res.json());
         let id = res.json()["id"].as_str().unwrap().to_owned();
+        let number = res.json()["number"].as_u64().unwrap();
         let tok = self
             .admin("POST", &format!("/v1/users/{id}/tokens"), None)
             .await;
         assert_eq!(tok.status, 201, "{}", tok.json());
-        (id, tok.json()["token"].as_str().unwrap().to_owned())
+        (id, number, tok.json()["token"].as_str().unwrap().to_owned())
     }
 
     /// Creates a key bound to a user (admin); returns `(id, raw secret)`.
@@ -173,10 +176,10 @@ pub async fn seeded() -> World {
         )
         .await;
     assert_eq!(res.status, 201);
-    let (alice_id, alice_tok) = app.seed_user("alice", None, "user").await;
-    let (bob_id, bob_tok) = app.seed_user("bob", None, "user").await;
-    let (carol_id, carol_tok) = app.seed_user("carol", Some("org_lyr"), "user").await;
-    let (_, root) = app.seed_user("root", None, "admin").await;
+    let (alice_id, alice_no, alice_tok) = app.seed_user("alice", None, "user").await;
+    let (bob_id, bob_no, bob_tok) = app.seed_user("bob", None, "user").await;
+    let (carol_id, carol_no, carol_tok) = app.seed_user("carol", Some("org_lyr"), "user").await;
+    let (_, _, root) = app.seed_user("root", None, "admin").await;
     let a1 = app.seed_key(&alice_id, Some("alice-prod")).await;
     let a2 = app.seed_key(&alice_id, None).await;
     let b1 = app.seed_key(&bob_id, Some("bob-key")).await;
@@ -216,16 +219,19 @@ pub async fn seeded() -> World {
         app,
         alice: Person {
             id: alice_id,
+            number: alice_no,
             token: alice_tok,
             keys: vec![a1, a2],
         },
         bob: Person {
             id: bob_id,
+            number: bob_no,
             token: bob_tok,
             keys: vec![b1],
         },
         carol: Person {
             id: carol_id,
+            number: carol_no,
             token: carol_tok,
             keys: vec![c1],
         },

@@ -394,7 +394,7 @@ async fn ui_sign_in_by_keyboard_and_the_apis_503_and_401_are_shown() {
 
     // A token that stops working mid-session (its user erased) sends the tab back to sign-in.
     let app = spawn_app().await;
-    let (user, token) = app.seed_user("erin", None, "user").await;
+    let (user, _, token) = app.seed_user("erin", None, "user").await;
     sign_in_token(&browser, &app, &token).await;
     browser.wait_text("#whoami-name", |t| t == "erin").await;
     let res = app

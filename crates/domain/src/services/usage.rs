@@ -2,7 +2,10 @@
 
 use super::Ports;
 use crate::ports::{Ingested, StoreError};
-use crate::usage::{LogPage, LogQuery, NewUsageEvent, UsageQuery, UsageRow};
+use crate::usage::{
+    Granularity, LogCount, LogPage, LogQuery, NewUsageEvent, UsageFilters, UsageQuery, UsageRow,
+};
+use time::OffsetDateTime;
 
 /// The most events one ingestion call may carry.
 pub const MAX_BATCH: usize = 1_000;
@@ -73,11 +76,76 @@ impl UsageService {
         self.ports.stores.usage.aggregate(query)
     }
 
-    /// A page of raw events.
+    /// A page of raw events. With [`LogCount::Skip`] nothing is counted. When every filter is
+    /// a rollup dimension ([`LogQuery::rollup_filters`]) the total comes from the rollups and
+    /// its cost does not grow with the history: they count the whole UTC hours of the range,
+    /// and only the events of its partial first and last hours are counted one by one, as
+    /// `query.count` says (the total is exact unless such an hour holds more events than a
+    /// bound allows). Otherwise the store counts as `query.count` says.
     ///
     /// # Errors
     /// Store.
     pub fn logs(&self, query: &LogQuery) -> Result<LogPage, StoreError> {
-        self.ports.stores.usage.list_events(query)
+        let usage = &self.ports.stores.usage;
+        let filters = match query.rollup_filters() {
+            Some(f) if query.count != LogCount::Skip => f,
+            _ => return usage.list_events(query),
+        };
+        let mut page_query = query.clone();
+        page_query.count = LogCount::Skip;
+        let mut page = usage.list_events(&page_query)?;
+        let plan = query.total_plan();
+        let mut total = 0u64;
+        let mut exact = true;
+        if let Some((from, to)) = plan.hours {
+            total += self.rollup_count(from, to, &filters)?;
+        }
+        for (start, end) in plan.edges {
+            let mut edge = query.clone();
+            edge.start = start;
+            edge.end = end;
+            edge.offset = 0;
+            edge.limit = 0;
+            let counted = usage.list_events(&edge)?;
+            total += counted.total;
+            exact &= counted.total_exact;
+        }
+        page.total = total.max(query.offset.saturating_add(page.events.len() as u64));
+        page.total_exact = exact;
+        Ok(page)
+    }
+
+    /// The events the rollups hold for `[from, to)` (whole hours), asked in spans a query
+    /// may cover.
+    fn rollup_count(
+        &self,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+        filters: &UsageFilters,
+    ) -> Result<u64, StoreError> {
+        let mut count = 0i64;
+        let mut start = from;
+        while start < to {
+            let end = (start + Granularity::Month.max_span()).min(to);
+            let q = UsageQuery::new(
+                start,
+                end,
+                Granularity::Month,
+                Vec::new(),
+                filters.clone(),
+                Vec::new(),
+            )
+            .map_err(|e| StoreError::Internal(format!("log total window: {}", e.0)))?;
+            count += self
+                .ports
+                .stores
+                .usage
+                .aggregate(&q)?
+                .iter()
+                .map(|r| r.totals.count)
+                .sum::<i64>();
+            start = end;
+        }
+        Ok(u64::try_from(count).unwrap_or(0))
     }
 }

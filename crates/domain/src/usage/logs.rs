@@ -1,13 +1,41 @@
-//! Request logs: raw events read through indexes, newest first, a page at a time.
+//! Request logs: raw events read through indexes, newest first, a page at a time, with a
+//! total that is exact from the rollups when the filters allow it and bounded otherwise.
 
-use time::OffsetDateTime;
+use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
 
 use super::event::UsageEvent;
+use super::query::UsageFilters;
+use super::rollup::hour_floor;
 use crate::key::KeyId;
 use crate::tenancy::{InvalidValue, OrgId, UserId};
 
 /// Most events one page may hold.
 pub const MAX_PAGE_LIMIT: u32 = 1_000;
+
+/// How many matching events a bounded count ([`LogCount::AtMost`]) goes through before it
+/// stops and reports "at least this many".
+pub const LOG_COUNT_LIMIT: u64 = 10_000;
+
+/// The span of time the rollups answer a log total for; events dated outside it are counted
+/// one by one (there are normally none).
+pub const ROLLUP_TOTAL_START: OffsetDateTime = datetime!(2000-01-01 0:00 UTC);
+/// See [`ROLLUP_TOTAL_START`].
+pub const ROLLUP_TOTAL_END: OffsetDateTime = datetime!(2100-01-01 0:00 UTC);
+
+/// How a store counts the events matching a log query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogCount {
+    /// Every matching event: `total` is exact. Costs a pass over every match.
+    Exact,
+    /// At most `n` matches beyond what the page needs: with `m = max(n, offset + limit)`,
+    /// `total` is the number of matches when there are at most `m` (then `total_exact`),
+    /// else `m` with `total_exact: false` ("at least `m`").
+    AtMost(u64),
+    /// No count: `total` is `offset + events` and `total_exact` is false. For callers that
+    /// take the total from elsewhere (the rollups).
+    Skip,
+}
 
 /// Which raw events to list. Scope fields (`org_id`, `user_id`, `key_id`) say whose events
 /// the caller may see; the rest are the log filters. Events are ordered newest first
@@ -36,8 +64,10 @@ pub struct LogQuery {
     pub include_inactive: bool,
     /// Events to skip.
     pub offset: u64,
-    /// Events to return.
+    /// Events to return (0 only for a count).
     pub limit: u32,
+    /// How matches are counted.
+    pub count: LogCount,
 }
 
 impl LogQuery {
@@ -64,7 +94,59 @@ impl LogQuery {
             include_inactive: true,
             offset: 0,
             limit,
+            count: LogCount::Exact,
         })
+    }
+
+    /// The rollup filters whose count is this query's total, when every filter is a rollup
+    /// dimension: active events only (rollups hold nothing of refunded ones), and no method,
+    /// status or path filter (rollups keep only the status class, no method or path).
+    #[must_use]
+    pub fn rollup_filters(&self) -> Option<UsageFilters> {
+        let rollups_know = !self.include_inactive
+            && self.method.is_none()
+            && self.status_code.is_none()
+            && self.path_contains.is_none();
+        rollups_know.then(|| UsageFilters {
+            org_id: self.org_id.clone(),
+            user_id: self.user_id,
+            key_id: self.key_id,
+            api_call: self.api_call,
+            ..UsageFilters::default()
+        })
+    }
+
+    /// How the range `[start, end)` splits for a rollup-backed total: the whole UTC hours
+    /// inside it (within [`ROLLUP_TOTAL_START`]..[`ROLLUP_TOTAL_END`]), which the rollups
+    /// count, and the parts outside them (partial hours at either end, times outside that
+    /// span), whose events are counted one by one. `None` bounds are open.
+    #[must_use]
+    pub fn total_plan(&self) -> TotalPlan {
+        let start = self
+            .start
+            .map_or(ROLLUP_TOTAL_START, |s| s.max(ROLLUP_TOTAL_START));
+        let end = self
+            .end
+            .map_or(ROLLUP_TOTAL_END, |e| e.min(ROLLUP_TOTAL_END));
+        let first = hour_ceil(start);
+        let last = hour_floor(end);
+        if first >= last {
+            return TotalPlan {
+                hours: None,
+                edges: vec![(self.start, self.end)],
+            };
+        }
+        let mut edges = Vec::new();
+        if self.start.is_none_or(|s| s < first) {
+            edges.push((self.start, Some(first)));
+        }
+        if self.end.is_none_or(|e| e > last) {
+            edges.push((Some(last), self.end));
+        }
+        TotalPlan {
+            hours: Some((first, last)),
+            edges,
+        }
     }
 
     /// Whether an event passes the scope and filters.
@@ -90,20 +172,77 @@ impl LogQuery {
             && self.end.is_none_or(|end| d.occurred_at < end)
     }
 
-    /// The reference evaluation: filter, order newest first, count, and cut the page.
-    pub fn evaluate<'a>(&self, events: impl IntoIterator<Item = &'a UsageEvent>) -> LogPage {
-        let mut all: Vec<&UsageEvent> = events.into_iter().filter(|e| self.matches(e)).collect();
-        all.sort_by_key(|e| std::cmp::Reverse((e.data.occurred_at, e.id)));
-        let total = all.len() as u64;
-        let skip = usize::try_from(self.offset).unwrap_or(usize::MAX);
-        let events = all
-            .into_iter()
-            .skip(skip)
-            .take(self.limit as usize)
-            .cloned()
-            .collect();
-        LogPage { events, total }
+    /// The reference evaluation over `(number, event)` pairs: filter, order newest first,
+    /// cut the page and count as [`Self::count`] says.
+    pub fn evaluate<'a>(&self, events: impl IntoIterator<Item = (u64, &'a UsageEvent)>) -> LogPage {
+        let mut all: Vec<(u64, &UsageEvent)> = events.into_iter().collect();
+        all.sort_by_key(|(_, e)| std::cmp::Reverse((e.data.occurred_at, e.id)));
+        self.page_of_newest(all)
     }
+
+    /// The page and count from candidates already ordered newest first (`occurred_at`, then
+    /// id, descending); candidates that do not match are skipped. Stops reading as soon as
+    /// the page and the count are complete, so a store can feed it from an ordered index.
+    pub fn page_of_newest<'a>(
+        &self,
+        ordered: impl IntoIterator<Item = (u64, &'a UsageEvent)>,
+    ) -> LogPage {
+        let skip = self.offset;
+        let take = u64::from(self.limit);
+        let page_end = skip.saturating_add(take);
+        let wanted = match self.count {
+            LogCount::Exact => u64::MAX,
+            LogCount::AtMost(n) => n.max(page_end).saturating_add(1),
+            LogCount::Skip => page_end,
+        };
+        let mut seen = 0u64;
+        let mut events = Vec::new();
+        let mut numbers = Vec::new();
+        for (number, e) in ordered {
+            if seen >= wanted {
+                break;
+            }
+            if !self.matches(e) {
+                continue;
+            }
+            if seen >= skip && seen < page_end {
+                events.push(e.clone());
+                numbers.push(number);
+            }
+            seen += 1;
+        }
+        let (total, total_exact) = match self.count {
+            LogCount::Exact => (seen, true),
+            LogCount::AtMost(_) if seen == wanted => (wanted - 1, false),
+            LogCount::AtMost(_) => (seen, true),
+            LogCount::Skip => (skip.saturating_add(events.len() as u64), false),
+        };
+        LogPage {
+            events,
+            numbers,
+            total,
+            total_exact,
+        }
+    }
+}
+
+/// The start of the first whole UTC hour at or after `t`.
+fn hour_ceil(t: OffsetDateTime) -> OffsetDateTime {
+    let floor = hour_floor(t);
+    if floor == t {
+        t
+    } else {
+        floor + Duration::HOUR
+    }
+}
+
+/// How a log total is assembled from the rollups ([`LogQuery::total_plan`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TotalPlan {
+    /// The whole hours `[from, to)` the rollups count, if any.
+    pub hours: Option<(OffsetDateTime, OffsetDateTime)>,
+    /// The ranges `[start, end)` (open when `None`) whose events are counted one by one.
+    pub edges: Vec<(Option<OffsetDateTime>, Option<OffsetDateTime>)>,
 }
 
 /// One page of events and how many match in all.
@@ -111,6 +250,108 @@ impl LogQuery {
 pub struct LogPage {
     /// The page, newest first.
     pub events: Vec<UsageEvent>,
-    /// Matching events in all pages.
+    /// The events' numbers (`numbers[i]` is `events[i]`'s): the stable numeric identity the
+    /// seed surfaces show (meetbot's log `id`).
+    pub numbers: Vec<u64>,
+    /// Matching events in all pages: exact when `total_exact`, else a lower bound.
     pub total: u64,
+    /// Whether `total` is exact (see [`LogCount`]).
+    pub total_exact: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::usage::event::{EventKind, NewUsageEvent};
+    use uuid::Uuid;
+
+    const T: OffsetDateTime = datetime!(2026-03-10 12:00 UTC);
+
+    fn events(n: u128) -> Vec<UsageEvent> {
+        (0..n)
+            .map(|i| {
+                let at = T + Duration::minutes(i64::try_from(i).unwrap() * 10);
+                let mut data = NewUsageEvent::new(OrgId::default_org(), EventKind::Request, at);
+                data.method = (i % 2 == 0).then(|| "GET".to_owned());
+                UsageEvent {
+                    id: Uuid::from_u128(i + 1),
+                    created_at: at,
+                    active: true,
+                    data,
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_total_plan_splits_whole_hours_from_partial_ones() {
+        let mut q = LogQuery::new(10).unwrap();
+        q.start = Some(T + Duration::minutes(30));
+        q.end = Some(T + Duration::minutes(150));
+        assert_eq!(
+            q.total_plan(),
+            TotalPlan {
+                hours: Some((T + Duration::HOUR, T + Duration::hours(2))),
+                edges: vec![
+                    (q.start, Some(T + Duration::HOUR)),
+                    (Some(T + Duration::hours(2)), q.end)
+                ],
+            }
+        );
+        q.start = Some(T);
+        q.end = Some(T + Duration::hours(2));
+        assert_eq!(q.total_plan().edges, vec![]);
+        q.end = Some(T + Duration::minutes(20));
+        assert_eq!(
+            q.total_plan(),
+            TotalPlan {
+                hours: None,
+                edges: vec![(q.start, q.end)]
+            }
+        );
+        q.start = None;
+        q.end = None;
+        assert_eq!(
+            q.total_plan(),
+            TotalPlan {
+                hours: Some((ROLLUP_TOTAL_START, ROLLUP_TOTAL_END)),
+                edges: vec![
+                    (None, Some(ROLLUP_TOTAL_START)),
+                    (Some(ROLLUP_TOTAL_END), None)
+                ],
+            }
+        );
+        assert!(q.rollup_filters().is_none(), "inactive events are listed");
+        q.include_inactive = false;
+        assert!(q.rollup_filters().is_some());
+        q.status_code = Some(500);
+        assert!(q.rollup_filters().is_none());
+    }
+
+    #[test]
+    fn counts_are_exact_bounded_or_skipped() {
+        let all = events(10);
+        let numbered = || all.iter().enumerate().map(|(i, e)| (i as u64 + 1, e));
+        let mut q = LogQuery::new(2).unwrap();
+        q.api_call = Some(true);
+        let page = q.evaluate(numbered());
+        assert_eq!((page.total, page.total_exact), (5, true));
+        assert_eq!(page.numbers, vec![9, 7]);
+        assert_eq!(page.events[0].id, Uuid::from_u128(9));
+        q.count = LogCount::AtMost(3);
+        let page = q.evaluate(numbered());
+        assert_eq!((page.total, page.total_exact), (3, false));
+        q.count = LogCount::AtMost(5);
+        assert!(q.evaluate(numbered()).total_exact);
+        q.offset = 4;
+        q.count = LogCount::AtMost(1);
+        let page = q.evaluate(numbered());
+        assert_eq!(
+            (page.numbers.clone(), page.total, page.total_exact),
+            (vec![1], 5, true)
+        );
+        q.count = LogCount::Skip;
+        let page = q.evaluate(numbered());
+        assert_eq!((page.total, page.total_exact), (5, false));
+    }
 }

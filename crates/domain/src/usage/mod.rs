@@ -10,6 +10,6 @@ pub use domain_rollup::{
     DomainActivity, DomainCounters, DomainRollupKey, DomainUsageQuery, DomainUsageRow,
 };
 pub use event::{CostNanos, EventKind, EventPatch, IdempotencyKey, NewUsageEvent, UsageEvent};
-pub use logs::{LogPage, LogQuery};
+pub use logs::{LogCount, LogPage, LogQuery, TotalPlan, LOG_COUNT_LIMIT};
 pub use query::{DimValue, Dimension, Granularity, Metric, UsageFilters, UsageQuery, UsageRow};
 pub use rollup::{RollupKey, Totals};

@@ -191,6 +191,7 @@ mod tests {
     fn alice() -> Principal {
         Principal::User(User {
             id: UserId(Uuid::from_u128(7)),
+            number: 0,
             org_id: OrgId::parse("org_acme").unwrap(),
             username: Username::parse("alice").unwrap(),
             email: None,

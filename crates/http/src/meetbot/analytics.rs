@@ -6,19 +6,36 @@ use std::collections::BTreeMap;
 
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 use tally_domain::limits::utc_day;
 use tally_domain::services::UsageService;
 use tally_domain::usage::{CostNanos, Dimension, Granularity, UsageFilters, UsageRow};
-use time::{Date, Duration};
+use time::Duration;
 
+use super::blocks::{blocks, daily_series, Dims};
 use crate::error::ApiError;
 use crate::principal::Principal;
 use crate::rollups::{all_time_and_month, day_start, dim_key, rows, sum, totals, usd};
 use crate::run_blocking;
 use crate::scope::Scope;
 use crate::state::AppState;
-use crate::wire::ymd;
+
+/// How the period's rows are grouped: by day and by these dimensions (positions in
+/// [`BLOCK_DIMS`]; the status class is at 2).
+const GROUPED: [Dimension; 5] = [
+    Dimension::ApiName,
+    Dimension::Model,
+    Dimension::StatusClass,
+    Dimension::Language,
+    Dimension::Success,
+];
+
+const BLOCK_DIMS: Dims = Dims {
+    api_name: 0,
+    model: 1,
+    language: 3,
+    success: 4,
+};
 
 /// Query of the analytics endpoint.
 #[derive(Debug, Deserialize)]
@@ -39,22 +56,6 @@ pub fn period_days(period: Option<&str>) -> Result<i64, ApiError> {
             "period must be 7d, 30d or 90d".to_owned(),
         )),
     }
-}
-
-/// Every day from `first` to `last` with its count (0 when absent from `rows`).
-#[must_use]
-pub fn daily_series(first: Date, last: Date, rows: &[UsageRow]) -> Vec<Value> {
-    let counts: BTreeMap<Date, i64> = rows
-        .iter()
-        .map(|r| (r.bucket.date(), r.totals.count))
-        .collect();
-    let mut out = Vec::new();
-    let mut d = first;
-    while d <= last {
-        out.push(json!({ "date": ymd(d), "count": counts.get(&d).copied().unwrap_or(0) }));
-        d += Duration::DAY;
-    }
-    out
 }
 
 /// Counts per value of the `i`-th grouping dimension; rows without that dimension are left
@@ -109,14 +110,15 @@ pub async fn analytics(
                 &service,
                 day_start(first),
                 tomorrow,
-                Granularity::Month,
-                &[Dimension::ApiName, Dimension::Model, Dimension::StatusClass],
+                Granularity::Day,
+                &GROUPED,
                 &everything,
             )?,
         ))
     })
     .await?;
     let usage = sum(&grouped);
+    let mut blocks = blocks(&grouped, BLOCK_DIMS, first, today);
     Ok(HttpResponse::Ok().json(json!({
         "period": format!("{days}d"),
         "apiCalls": {
@@ -125,6 +127,10 @@ pub async fn analytics(
             "total": total_calls,
             "dailyBreakdown": daily_series(first, today, &daily),
         },
+        "bots": blocks.remove("bots"),
+        "recordings": blocks.remove("recordings"),
+        "transcriptions": blocks.remove("transcriptions"),
+        "webhooks": blocks.remove("webhooks"),
         "usage": {
             "units": usage.units,
             "costUsd": usd(CostNanos(usage.cost_nanos)),
@@ -132,8 +138,8 @@ pub async fn analytics(
             "quota": usage.quota,
         },
         "breakdown": {
-            "byApiName": breakdown(&grouped, 0),
-            "byModel": breakdown(&grouped, 1),
+            "byApiName": breakdown(&grouped, BLOCK_DIMS.api_name),
+            "byModel": breakdown(&grouped, BLOCK_DIMS.model),
             "byStatusClass": breakdown(&grouped, 2),
         },
     })))
@@ -141,9 +147,11 @@ pub async fn analytics(
 
 #[cfg(test)]
 mod tests {
+    use super::super::blocks::daily_series;
     use super::*;
     use tally_domain::usage::{DimValue, Totals};
     use time::macros::{date, datetime};
+    use time::Date;
 
     fn row(day: Date, count: i64, dims: Vec<DimValue>) -> UsageRow {
         UsageRow {

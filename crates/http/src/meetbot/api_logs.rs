@@ -1,5 +1,8 @@
 //! `GET /v1/users/me/api-logs`: the caller's request log, newest first, a page at a time,
-//! with meetbot's filters. Refunded events are not listed.
+//! with meetbot's filters. Refunded events are not listed. `total` is exact when the rollups
+//! can count it (no `method`, `status_code` or `path` filter); otherwise the count stops after
+//! [`LOG_COUNT_LIMIT`] matches and `total_exact` says it is a lower bound. Either way its cost
+//! does not grow with the history.
 
 use std::collections::HashMap;
 
@@ -8,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tally_domain::key::{ApiKey, KeyId};
 use tally_domain::services::UsageService;
-use tally_domain::usage::{LogQuery, UsageEvent};
+use tally_domain::usage::{LogCount, LogQuery, UsageEvent, LOG_COUNT_LIMIT};
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
@@ -90,6 +93,7 @@ impl ApiLogParams {
         let mut q = LogQuery::new(size).map_err(|e| ApiError::BadRequest(e.0))?;
         q.offset = (page - 1).saturating_mul(u64::from(size));
         q.include_inactive = false;
+        q.count = LogCount::AtMost(LOG_COUNT_LIMIT);
         // Request logs list API calls only (events with an HTTP method), as `apiCalls` counts.
         q.api_call = Some(true);
         q.method = self.method.as_deref().map(str::to_ascii_uppercase);
@@ -126,13 +130,14 @@ impl ApiLogParams {
     }
 }
 
-/// One log row in meetbot's shape; the key's name is its name, else its alias.
+/// One log row in meetbot's shape: `id` is the event's number; the key's name is its name,
+/// else its alias.
 #[must_use]
-pub fn log_row(e: &UsageEvent, keys: &HashMap<KeyId, ApiKey>) -> Value {
+pub fn log_row(number: u64, e: &UsageEvent, keys: &HashMap<KeyId, ApiKey>) -> Value {
     let d = &e.data;
     let key = d.key_id.and_then(|k| keys.get(&k));
     json!({
-        "id": e.id,
+        "id": number,
         "method": d.method,
         "path": d.path,
         "statusCode": d.status_code,
@@ -145,7 +150,7 @@ pub fn log_row(e: &UsageEvent, keys: &HashMap<KeyId, ApiKey>) -> Value {
     })
 }
 
-/// `GET /v1/users/me/api-logs` → `{logs, total, page, page_size}`.
+/// `GET /v1/users/me/api-logs` → `{logs, total, total_exact, page, page_size}`.
 ///
 /// # Errors
 /// 400 naming the parameter, 401, 403 for the admin key (it is nobody), 503.
@@ -159,22 +164,33 @@ pub async fn api_logs(
     if let (Scope::Key(own), Some(asked)) = (scope, q.key_id) {
         if own != asked {
             // Another key's log is not this key's to see: an empty page, like any other filter.
-            return Ok(HttpResponse::Ok()
-                .json(json!({ "logs": [], "total": 0, "page": page, "page_size": size })));
+            return Ok(HttpResponse::Ok().json(
+                json!({ "logs": [], "total": 0, "total_exact": true, "page": page, "page_size": size }),
+            ));
         }
     }
     let q = scope.logs(q);
     let service = UsageService::new(state.ports.clone());
     let keys = state.ports.stores.keys.clone();
-    let (logs, total) = run_blocking(move || {
+    let (logs, total, exact) = run_blocking(move || {
         let found = service.logs(&q)?;
         let keys = keys_of(keys.as_ref(), &found.events)?;
-        let logs: Vec<Value> = found.events.iter().map(|e| log_row(e, &keys)).collect();
-        Ok::<_, ApiError>((logs, found.total))
+        let logs: Vec<Value> = found
+            .numbers
+            .iter()
+            .zip(&found.events)
+            .map(|(n, e)| log_row(*n, e, &keys))
+            .collect();
+        Ok::<_, ApiError>((logs, found.total, found.total_exact))
     })
     .await?;
-    Ok(HttpResponse::Ok()
-        .json(json!({ "logs": logs, "total": total, "page": page, "page_size": size })))
+    Ok(HttpResponse::Ok().json(json!({
+        "logs": logs,
+        "total": total,
+        "total_exact": exact,
+        "page": page,
+        "page_size": size,
+    })))
 }
 
 #[cfg(test)]

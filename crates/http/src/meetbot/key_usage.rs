@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use tally_domain::key::KeyId;
 use tally_domain::limits::utc_day;
 use tally_domain::services::UsageService;
-use tally_domain::usage::{LogQuery, UsageFilters};
+use tally_domain::usage::{LogCount, LogQuery, UsageFilters};
 use time::Duration;
 
 use crate::error::ApiError;
@@ -51,6 +51,8 @@ pub async fn key_usage(
         let mut q = LogQuery::new(RECENT).map_err(|e| ApiError::Internal(e.0))?;
         q.key_id = Some(id);
         q.include_inactive = false;
+        // The counts come from the rollups; the list needs none.
+        q.count = LogCount::Skip;
         // Request logs list API calls only (events with an HTTP method), as `apiCalls` counts.
         q.api_call = Some(true);
         let (all, month) = all_time_and_month(&service, now, &calls)?;

@@ -4,6 +4,7 @@
 
 pub mod analytics;
 pub mod api_logs;
+pub mod blocks;
 pub mod key_usage;
 
 use actix_web::web;

@@ -8,7 +8,7 @@ use tally_domain::tenancy::{UserId, Username};
 use tally_domain::usage::{Dimension, Granularity, UsageFilters, UsageRow};
 use time::{Duration, OffsetDateTime};
 
-use super::envelope::{check_new_api_user, error, ok};
+use super::envelope::{check_new_api_user, error, ok, sends_new_api_user};
 use crate::error::ApiError;
 use crate::principal::{resolve, Principal};
 use crate::rollups::{dim_key, rows};
@@ -37,8 +37,9 @@ pub struct DataRow {
     quota: i64,
     token_used: i64,
     created_at: i64,
+    /// The user's number (new-api's ids are integers).
     #[serde(skip_serializing_if = "Option::is_none")]
-    user_id: Option<UserId>,
+    user_id: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     username: Option<String>,
 }
@@ -89,7 +90,7 @@ impl DataParams {
 
 /// The rows of `rows` (grouped by model, hourly), tagged with the user when there is one.
 #[must_use]
-pub fn data_rows(rows: &[UsageRow], user: Option<(UserId, &str)>) -> Vec<DataRow> {
+pub fn data_rows(rows: &[UsageRow], user: Option<(u64, &str)>) -> Vec<DataRow> {
     rows.iter()
         .map(|r| DataRow {
             model_name: r.dims.first().and_then(dim_key).unwrap_or_default(),
@@ -140,7 +141,7 @@ async fn answer(
         )?;
         Ok::<_, ApiError>(data_rows(
             &found,
-            user.as_ref().map(|u| (u.id, u.username.as_str())),
+            user.as_ref().map(|u| (u.number, u.username.as_str())),
         ))
     })
     .await?;
@@ -158,9 +159,21 @@ fn query(req: &HttpRequest) -> Result<DataParams, ApiError> {
         .map_err(|e| ApiError::BadRequest(format!("invalid query string: {e}")))
 }
 
-async fn caller(req: &HttpRequest) -> Result<Principal, ApiError> {
+async fn caller(req: &HttpRequest, state: &AppState) -> Result<Principal, ApiError> {
     let p = resolve(req).await?;
-    check_new_api_user(req, &p)?;
+    if sends_new_api_user(req) {
+        let user = match (&p, p.user_id()) {
+            (Principal::User(u), _) => Some((u.id, u.number)),
+            (_, Some(id)) => {
+                let tenants = state.ports.stores.tenants.clone();
+                run_blocking(move || tenants.get_user(id))
+                    .await?
+                    .map(|u| (u.id, u.number))
+            }
+            (_, None) => None,
+        };
+        check_new_api_user(req, user)?;
+    }
     Ok(p)
 }
 
@@ -169,7 +182,7 @@ async fn caller(req: &HttpRequest) -> Result<Principal, ApiError> {
 /// 403 (a credential that is no user) or 503.
 pub async fn self_data(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let run = async {
-        let p = caller(&req).await?;
+        let p = caller(&req, &state).await?;
         let params = query(&req)?;
         let user = p.user_id().ok_or_else(|| {
             ApiError::Forbidden("this endpoint needs a user token or a key bound to a user".into())
@@ -185,7 +198,7 @@ pub async fn self_data(req: HttpRequest, state: web::Data<AppState>) -> HttpResp
 /// username.
 pub async fn all_data(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let run = async {
-        let p = caller(&req).await?;
+        let p = caller(&req, &state).await?;
         p.require_admin()?;
         let params = query(&req)?;
         let window = params.window(state.ports.clock.now(), None)?;
@@ -209,7 +222,6 @@ mod tests {
     use super::*;
     use tally_domain::usage::{DimValue, Totals};
     use time::macros::datetime;
-    use uuid::Uuid;
 
     fn params(start: Option<&str>, end: Option<&str>) -> DataParams {
         DataParams {
@@ -261,13 +273,12 @@ mod tests {
                 ..Totals::default()
             },
         };
-        let user = UserId(Uuid::nil());
-        let rows = data_rows(std::slice::from_ref(&r), Some((user, "testuser")));
+        let rows = data_rows(std::slice::from_ref(&r), Some((1, "testuser")));
         assert_eq!(
             serde_json::to_value(&rows[0]).unwrap(),
             serde_json::json!({"model_name": "gpt-4", "count": 10, "quota": 30000,
                 "token_used": 1500, "created_at": 1_640_908_800,
-                "user_id": Uuid::nil(), "username": "testuser"})
+                "user_id": 1, "username": "testuser"})
         );
         let anon = UsageRow {
             dims: vec![DimValue::Null],

@@ -9,7 +9,6 @@ use tally_domain::tenancy::UserId;
 use uuid::Uuid;
 
 use crate::error::ApiError;
-use crate::principal::Principal;
 
 /// The header new-api clients send with the caller's user id.
 pub const NEW_API_USER: &str = "New-Api-User";
@@ -34,26 +33,37 @@ pub fn error(e: &ApiError) -> HttpResponse {
     res.json(json!({ "success": false, "message": e.public_message() }))
 }
 
-/// When `New-Api-User` is present it must be the caller's user id (Tally's UUID).
+/// When `New-Api-User` is present it must name the caller's user: by their number (what
+/// new-api clients send, new-api's ids being integers) or by Tally's UUID. `caller` is the
+/// caller's user as `(id, number)`, `None` for a credential that is no user.
 ///
 /// # Errors
-/// 401 when it is not.
-pub fn check_new_api_user(req: &HttpRequest, p: &Principal) -> Result<(), ApiError> {
+/// 401 when the header names anyone else, or the caller is no user.
+pub fn check_new_api_user(
+    req: &HttpRequest,
+    caller: Option<(UserId, u64)>,
+) -> Result<(), ApiError> {
     let Some(v) = req.headers().get(NEW_API_USER) else {
         return Ok(());
     };
-    let presented = v
-        .to_str()
-        .ok()
-        .and_then(|s| Uuid::parse_str(s.trim()).ok())
-        .map(UserId);
-    if presented.is_some() && presented == p.user_id() {
+    let presented = v.to_str().ok().map(str::trim).unwrap_or_default();
+    let matches = caller.is_some_and(|(id, number)| {
+        presented.parse::<u64>().is_ok_and(|n| n == number)
+            || Uuid::parse_str(presented).is_ok_and(|u| UserId(u) == id)
+    });
+    if matches {
         Ok(())
     } else {
         Err(ApiError::Unauthorized(
             "New-Api-User does not match the authenticated user".to_owned(),
         ))
     }
+}
+
+/// Whether the request carries `New-Api-User`.
+#[must_use]
+pub fn sends_new_api_user(req: &HttpRequest) -> bool {
+    req.headers().contains_key(NEW_API_USER)
 }
 
 #[cfg(test)]
@@ -84,8 +94,26 @@ mod tests {
         let req = TestRequest::default()
             .insert_header((NEW_API_USER, Uuid::nil().to_string()))
             .to_http_request();
-        assert!(check_new_api_user(&req, &Principal::Admin).is_err());
+        assert!(check_new_api_user(&req, None).is_err());
         let bare = TestRequest::default().to_http_request();
-        assert!(check_new_api_user(&bare, &Principal::Admin).is_ok());
+        assert!(check_new_api_user(&bare, None).is_ok());
+    }
+
+    #[test]
+    fn new_api_user_names_the_caller_by_number_or_uuid() {
+        let me = (UserId(Uuid::from_u128(5)), 7);
+        let with = |v: &str| {
+            TestRequest::default()
+                .insert_header((NEW_API_USER, v.to_owned()))
+                .to_http_request()
+        };
+        assert!(check_new_api_user(&with("7"), Some(me)).is_ok());
+        assert!(check_new_api_user(&with(&Uuid::from_u128(5).to_string()), Some(me)).is_ok());
+        for other in ["8", "0", "-7", "x", &Uuid::from_u128(6).to_string()] {
+            assert!(
+                check_new_api_user(&with(other), Some(me)).is_err(),
+                "{other}"
+            );
+        }
     }
 }

@@ -52,6 +52,7 @@ pub struct ListUsersQuery {
 pub fn user_json(u: &User) -> Value {
     json!({
         "id": u.id,
+        "number": u.number,
         "org_id": u.org_id,
         "username": u.username.as_str(),
         "email": u.email.as_ref().map(Email::as_str),
@@ -92,6 +93,8 @@ pub async fn create(
     let bad = |e: tally_domain::tenancy::InvalidValue| ApiError::BadRequest(e.0);
     let user = User {
         id: UserId(state.ports.ids.uuid()),
+        // Assigned by the store.
+        number: 0,
         org_id: r
             .org_id
             .as_deref()

@@ -5,7 +5,7 @@ use tally_domain::tenancy::{Email, Org, Role, User, UserId, Username};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::convert::{micros, org_id};
+use crate::convert::{from_db, micros, org_id};
 use crate::error::{corrupt, Fail};
 use crate::schema::{orgs, users};
 
@@ -38,8 +38,8 @@ impl OrgRow {
     }
 }
 
-/// A row of `users`.
-#[derive(Debug, Queryable, Selectable, Insertable)]
+/// A row of `users` as stored (with its number).
+#[derive(Debug, Queryable, Selectable)]
 #[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
 pub(crate) struct UserRow {
     pub id: Uuid,
@@ -49,9 +49,23 @@ pub(crate) struct UserRow {
     pub role: String,
     pub created_at: OffsetDateTime,
     pub erased_at: Option<OffsetDateTime>,
+    pub number: i64,
 }
 
-impl From<&User> for UserRow {
+/// A row of `users` to insert: the database assigns its number.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
+pub(crate) struct NewUserRow {
+    pub id: Uuid,
+    pub org_id: String,
+    pub username: String,
+    pub email: Option<String>,
+    pub role: String,
+    pub created_at: OffsetDateTime,
+    pub erased_at: Option<OffsetDateTime>,
+}
+
+impl From<&User> for NewUserRow {
     fn from(u: &User) -> Self {
         Self {
             id: u.id.0,
@@ -78,6 +92,7 @@ impl UserRow {
             role: Role::parse(&self.role).map_err(|e| corrupt("role", e))?,
             created_at: self.created_at,
             erased_at: self.erased_at,
+            number: from_db(self.number, "user number")?,
         })
     }
 }

@@ -8,6 +8,7 @@ pub mod concurrency;
 pub mod erasure;
 pub mod import;
 pub mod keys;
+pub mod logs;
 pub mod sessions;
 pub mod tenants;
 pub mod usage;

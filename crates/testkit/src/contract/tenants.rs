@@ -77,6 +77,7 @@ pub fn tenants_users_round_trip_and_unique_usernames(s: &Stores) {
     );
     let orphan = User {
         id: UserId(uuid(4)),
+        number: 0,
         org_id: OrgId::parse("org_missing").unwrap(),
         username: Username::parse("dave").unwrap(),
         email: None,
@@ -94,5 +95,45 @@ pub fn tenants_users_round_trip_and_unique_usernames(s: &Stores) {
         vec![alice.clone()]
     );
     let all = s.tenants.list_users(None).unwrap();
-    assert_eq!(all, vec![alice, bob]);
+    assert_eq!(all, vec![alice.clone(), bob.clone()]);
+}
+
+/// Users get numbers from one increasing sequence at creation (whatever number the caller
+/// put in), unique and not reused after a failed creation; a user is found by number.
+pub fn tenants_users_get_increasing_numbers(s: &Stores) {
+    let alice = create_user(s, 1, "alice", &OrgId::default_org());
+    assert!(alice.number >= 1);
+    let refused = User {
+        id: UserId(uuid(9)),
+        number: alice.number,
+        ..alice.clone()
+    };
+    assert_eq!(
+        s.tenants.create_user(refused),
+        Err(CreateUserError::DuplicateUsername)
+    );
+    let bob = create_user(s, 2, "bob", &OrgId::default_org());
+    assert!(
+        bob.number > alice.number,
+        "{} > {}",
+        bob.number,
+        alice.number
+    );
+    assert_eq!(
+        s.tenants.get_user(bob.id).unwrap().unwrap().number,
+        bob.number
+    );
+    assert_eq!(
+        s.tenants.find_user_by_number(alice.number).unwrap(),
+        Some(alice.clone())
+    );
+    assert_eq!(
+        s.tenants.find_user_by_number(bob.number).unwrap(),
+        Some(bob)
+    );
+    assert_eq!(
+        s.tenants.find_user_by_number(alice.number + 1_000).unwrap(),
+        None
+    );
+    assert_eq!(s.tenants.find_user_by_number(u64::MAX).unwrap(), None);
 }

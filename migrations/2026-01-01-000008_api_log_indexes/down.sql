@@ -1,0 +1,3 @@
+DROP INDEX usage_events_user_status_idx;
+DROP INDEX usage_events_key_calls_idx;
+DROP INDEX usage_events_user_calls_idx;
