@@ -56,6 +56,11 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // OpenSSL initialised first, and without an exit handler: libpq would otherwise register
+    // OpenSSL's cleanup to run at exit, while the bus listener, meter writers and pool threads
+    // may still be inside a TLS call on their connections — a crash (SIGSEGV) at the end of
+    // an otherwise clean stop. The process's memory goes with it anyway.
+    openssl::init();
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
