@@ -9,6 +9,7 @@ use tally_domain::services::{CreateKey, ErasureService, KeyService};
 use tally_domain::tenancy::{Email, OrgId, UserId};
 use uuid::Uuid;
 
+use super::users::receipt_json;
 use crate::error::ApiError;
 use crate::extract::parse_json;
 use crate::key_patch::KeyPatchInput;
@@ -300,18 +301,7 @@ pub async fn erase(
     let service = ErasureService::new(state.ports.clone());
     let outcome = run_blocking(move || service.erase_key(key.id)).await?;
     crate::observe::erasure("key");
-    let receipts: Vec<Value> = outcome
-        .receipts
-        .iter()
-        .map(|r| {
-            json!({
-                "key_id": r.key_id,
-                "org_id": r.org_id,
-                "erased_at": iso(r.erased_at),
-                "rows_deleted": r.rows_deleted,
-            })
-        })
-        .collect();
+    let receipts: Vec<Value> = outcome.receipts.iter().map(receipt_json).collect();
     Ok(HttpResponse::Ok().json(json!({
         "ok": true,
         "message": "Your data has been anonymised and deleted.",

@@ -62,7 +62,9 @@ pub fn user_json(u: &User) -> Value {
     })
 }
 
-fn receipt_json(r: &ErasureReceipt) -> Value {
+/// An erasure receipt on the wire (`DELETE /v1/users/{id}/data`, `DELETE /v1/keys/{id}/data`,
+/// `GET /v1/erasures`).
+pub(crate) fn receipt_json(r: &ErasureReceipt) -> Value {
     json!({ "key_id": r.key_id, "org_id": r.org_id, "erased_at": iso(r.erased_at), "rows_deleted": r.rows_deleted })
 }
 
