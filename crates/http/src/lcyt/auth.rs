@@ -127,23 +127,7 @@ fn verify_token(req: &HttpRequest) -> Result<(SessionClaims, OffsetDateTime), Ap
 }
 
 fn authenticate(req: &HttpRequest) -> Pin<Box<dyn Future<Output = Result<SessionAuth, ApiError>>>> {
-    let state = state_of(req);
-    let verified = verify_token(req);
+    let token = verify_token(req).map(|(claims, lifetime)| SessionToken { claims, lifetime });
     let req = req.clone();
-    Box::pin(async move {
-        let (state, (claims, started)) = (state?, verified?);
-        let service = session_service(&state);
-        let (sid, kid) = (claims.sid.clone(), claims.kid);
-        let (session, key) = run_short(&state, move || {
-            service.authorize_lifetime(&sid, kid, started)
-        })
-        .await?;
-        req.extensions_mut()
-            .insert(SessionDomain(session.domain.clone()));
-        Ok(SessionAuth {
-            claims,
-            session,
-            key,
-        })
-    })
+    Box::pin(async move { token?.authorize(&req).await })
 }
