@@ -37,6 +37,7 @@ fn recorder() -> Result<&'static PrometheusHandle, StartupError> {
         .and_then(PrometheusBuilder::install_recorder)
         .map_err(|e| StartupError::Store(format!("cannot install the metrics recorder: {e}")))?;
     let handle = HANDLE.get_or_init(|| handle);
+    tally_http::observe::enable();
     // Histograms are folded in by upkeep; a scrape renders whatever is folded.
     let upkeep = handle.clone();
     thread::Builder::new()

@@ -1,7 +1,8 @@
 //! What Tally counts for an operator, through the `metrics` facade: nothing is recorded until
 //! the process installs a recorder (the `tally` binary installs the Prometheus one and serves
-//! it on its metrics listener, docs/OPERATIONS.md), so an embedder who does not want metrics
-//! pays a relaxed atomic load per call.
+//! it on its metrics listener, docs/OPERATIONS.md, and calls [`enable`]); until then every
+//! function here returns after one relaxed atomic load, building no labels, so an embedder or a
+//! server without metrics pays nothing on the hot path.
 //!
 //! | metric | kind | labels |
 //! |---|---|---|
@@ -18,6 +19,7 @@
 //! Gauges that describe a moment (pool connections, SSE subscribers, delivery queues) are set
 //! by whoever serves the scrape, just before it renders (see the binary's metrics listener).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use metrics::{counter, gauge, histogram};
@@ -26,11 +28,27 @@ use tally_domain::limits::LimitExceeded;
 use tally_domain::ports::Metered;
 use tally_domain::services::VerifyError;
 
+static ENABLED: AtomicBool = AtomicBool::new(false);
+
+/// Starts recording (call once a recorder is installed).
+pub fn enable() {
+    ENABLED.store(true, Ordering::Relaxed);
+}
+
+/// Whether anything is recorded.
+#[must_use]
+pub fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
+
 /// Route label of a request that matched no route (so unknown paths cannot grow the label set).
 pub const UNMATCHED: &str = "unmatched";
 
 /// One answered HTTP request.
 pub fn http_request(method: &str, route: &str, status: u16, elapsed: Duration) {
+    if !enabled() {
+        return;
+    }
     let status = status.to_string();
     counter!(
         "tally_http_requests_total",
@@ -71,41 +89,59 @@ pub fn meter_outcome(result: &Result<Metered, VerifyError>) -> &'static str {
 
 /// One meter's answer and how long it took (from the request's hand-off to its answer).
 pub fn meter(result: &Result<Metered, VerifyError>, elapsed: Duration) {
+    if !enabled() {
+        return;
+    }
     counter!("tally_meter_decisions_total", "outcome" => meter_outcome(result)).increment(1);
     histogram!("tally_meter_duration_seconds").record(elapsed.as_secs_f64());
 }
 
 /// One use case run on the blocking pool, and how long it took there.
 pub fn store_call(elapsed: Duration) {
+    if !enabled() {
+        return;
+    }
     histogram!("tally_store_call_duration_seconds").record(elapsed.as_secs_f64());
 }
 
 /// One caption batch delivered to (or failed at) a target of `kind` (`viewer`, `generic`, …).
 pub fn delivery(kind: &'static str, ok: bool) {
+    if !enabled() {
+        return;
+    }
     let result = if ok { "delivered" } else { "failed" };
     counter!("tally_caption_deliveries_total", "target" => kind, "result" => result).increment(1);
 }
 
 /// Sessions ended by the idle sweep.
 pub fn swept(sessions: usize) {
+    if !enabled() {
+        return;
+    }
     counter!("tally_sessions_swept_total").increment(u64::try_from(sessions).unwrap_or(u64::MAX));
 }
 
 /// One erasure (`subject`: `key` or `user`).
 pub fn erasure(subject: &'static str) {
+    if !enabled() {
+        return;
+    }
     counter!("tally_erasures_total", "subject" => subject).increment(1);
 }
 
 /// One open SSE stream, counted in `tally_sse_streams` for as long as it lives.
 #[derive(Debug)]
-pub struct OpenStream(());
+pub struct OpenStream(bool);
 
 impl OpenStream {
     /// Counts a stream that opens now.
     #[must_use]
     pub fn new() -> Self {
-        gauge!("tally_sse_streams").increment(1.0);
-        Self(())
+        let counted = enabled();
+        if counted {
+            gauge!("tally_sse_streams").increment(1.0);
+        }
+        Self(counted)
     }
 }
 
@@ -117,6 +153,8 @@ impl Default for OpenStream {
 
 impl Drop for OpenStream {
     fn drop(&mut self) {
-        gauge!("tally_sse_streams").decrement(1.0);
+        if self.0 {
+            gauge!("tally_sse_streams").decrement(1.0);
+        }
     }
 }

@@ -121,16 +121,22 @@ fn log(res: &ServiceResponse<BoxBody>, id: &RequestId, started: Instant) {
     let path = res.request().path();
     let elapsed = started.elapsed();
     let elapsed_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+    let metered = crate::observe::enabled();
+    let logged = if res.status().is_server_error() {
+        tracing::enabled!(target: "tally_http::access", tracing::Level::ERROR)
+    } else {
+        tracing::enabled!(target: "tally_http::access", tracing::Level::INFO)
+    };
+    if !metered && !logged {
+        return;
+    }
     let route = res.request().match_pattern();
-    crate::observe::http_request(
-        method.as_str(),
-        route.as_deref().unwrap_or(crate::observe::UNMATCHED),
-        status,
-        elapsed,
-    );
-
-    let cause = res.response().error().map(ToString::to_string);
     let route = route.as_deref().unwrap_or(crate::observe::UNMATCHED);
+    crate::observe::http_request(method.as_str(), route, status, elapsed);
+    if !logged {
+        return;
+    }
+    let cause = res.response().error().map(ToString::to_string);
     let principal = principal_kind(res.request());
     // The access log: one line per request under target `tally_http::access` (turn it off
     // with `RUST_LOG=info,tally_http::access=off`). The path is logged without its query
