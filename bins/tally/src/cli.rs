@@ -31,6 +31,40 @@ pub struct Remote {
     pub json: bool,
 }
 
+/// The operator's commands, each a client of the admin API.
+#[derive(Debug, Subcommand)]
+pub enum Operation {
+    /// API keys (over the admin API of a running server).
+    #[command(subcommand)]
+    Keys(Keys),
+    /// Users and their tokens.
+    #[command(subcommand)]
+    Users(Users),
+    /// Organisations.
+    #[command(subcommand)]
+    Orgs(Orgs),
+    /// Erase a key's or a user's personal data (GDPR).
+    #[command(subcommand)]
+    Erase(Erase),
+    /// Usage export.
+    #[command(subcommand)]
+    Usage(Usage),
+}
+
+/// Runs one operation against `c`.
+///
+/// # Errors
+/// [`CliError`].
+pub async fn operate(c: &Client, operation: Operation, as_json: bool) -> Result<(), CliError> {
+    match operation {
+        Operation::Keys(cmd) => keys(c, cmd, as_json).await,
+        Operation::Users(cmd) => users(c, cmd, as_json).await,
+        Operation::Orgs(cmd) => orgs(c, cmd, as_json).await,
+        Operation::Erase(cmd) => erase(c, cmd, as_json).await,
+        Operation::Usage(cmd) => usage(c, cmd).await,
+    }
+}
+
 /// `tally keys …`
 #[derive(Debug, Subcommand)]
 pub enum Keys {

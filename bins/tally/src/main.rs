@@ -25,25 +25,21 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    #[command(flatten)]
+    Server(ServerCommand),
+    #[command(flatten)]
+    Operate(cli::Operation),
+    /// Bring another system's database over (`tally import lcyt <db>`; needs DATABASE_URL).
+    Import(tally::import::ImportArgs),
+}
+
+/// The commands that run on the configuration itself.
+#[derive(Debug, Subcommand)]
+enum ServerCommand {
     /// Serve the HTTP API (the default).
     Serve,
     /// Run the database migrations and exit.
     Migrate,
-    /// API keys (over the admin API of a running server).
-    #[command(subcommand)]
-    Keys(cli::Keys),
-    /// Users and their tokens.
-    #[command(subcommand)]
-    Users(cli::Users),
-    /// Organisations.
-    #[command(subcommand)]
-    Orgs(cli::Orgs),
-    /// Erase a key's or a user's personal data (GDPR).
-    #[command(subcommand)]
-    Erase(cli::Erase),
-    /// Usage export.
-    #[command(subcommand)]
-    Usage(cli::Usage),
     /// Print the effective configuration (secrets masked).
     Config,
     /// Print a shell completion script (`tally completions bash > /etc/bash_completion.d/tally`).
@@ -51,8 +47,6 @@ enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
-    /// Bring another system's database over (`tally import lcyt <db>`; needs DATABASE_URL).
-    Import(tally::import::ImportArgs),
 }
 
 fn main() -> ExitCode {
@@ -75,61 +69,49 @@ fn main() -> ExitCode {
     } else {
         logs.init();
     }
-    let cli = Cli::parse();
-    if matches!(
-        cli.command,
-        Some(
-            Command::Keys(_)
-                | Command::Users(_)
-                | Command::Orgs(_)
-                | Command::Erase(_)
-                | Command::Usage(_)
-        )
-    ) {
-        return match operate(cli) {
+    let Cli {
+        config,
+        remote,
+        command,
+    } = Cli::parse();
+    match command.unwrap_or(Command::Server(ServerCommand::Serve)) {
+        Command::Operate(operation) => match operate(config, &remote, operation) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("tally: {e}");
                 ExitCode::from(e.exit_code())
             }
-        };
-    }
-    if let Some(Command::Import(args)) = &cli.command {
+        },
         // Imports have an exit code per failure (missing file, not lcyt, …).
-        return import(cli.config.clone(), args);
-    }
-    match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("tally: {e}");
-            ExitCode::FAILURE
-        }
+        Command::Import(args) => import(config, &args),
+        Command::Server(command) => match run(config, command) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("tally: {e}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }
 
 /// The operator's commands: a client of the configured (or `--url`) server's admin API.
-fn operate(cli: Cli) -> Result<(), CliError> {
-    let config = config::load(&Sources::from_process(cli.config))
+fn operate(
+    config_path: Option<PathBuf>,
+    remote: &Remote,
+    operation: cli::Operation,
+) -> Result<(), CliError> {
+    let config = config::load(&Sources::from_process(config_path))
         .map_err(|e| CliError::Usage(e.to_string()))?;
-    let url = cli.remote.url.clone().unwrap_or_else(|| {
+    let url = remote.url.clone().unwrap_or_else(|| {
         let host = match config.http.host.as_str() {
             "0.0.0.0" | "::" => "127.0.0.1",
             h => h,
         };
         format!("http://{host}:{}", config.http.port)
     });
-    let client = cli::Client::new(url, cli.remote.admin_key.clone().or(config.admin_key))?;
-    let as_json = cli.remote.json;
-    actix_web::rt::System::new().block_on(async move {
-        match cli.command {
-            Some(Command::Keys(c)) => cli::keys(&client, c, as_json).await,
-            Some(Command::Users(c)) => cli::users(&client, c, as_json).await,
-            Some(Command::Orgs(c)) => cli::orgs(&client, c, as_json).await,
-            Some(Command::Erase(c)) => cli::erase(&client, c, as_json).await,
-            Some(Command::Usage(c)) => cli::usage(&client, c).await,
-            _ => Ok(()),
-        }
-    })
+    let client = cli::Client::new(url, remote.admin_key.clone().or(config.admin_key))?;
+    let as_json = remote.json;
+    actix_web::rt::System::new().block_on(cli::operate(&client, operation, as_json))
 }
 
 /// `tally import`: the summary on stdout, errors on stderr with their own exit codes.
@@ -149,27 +131,19 @@ fn import(config_path: Option<PathBuf>, args: &tally::import::ImportArgs) -> Exi
     }
 }
 
-fn run(cli: Cli) -> Result<(), StartupError> {
-    let config = config::load(&Sources::from_process(cli.config))?;
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Migrate => wiring::migrate(&config),
-        Command::Config => {
+fn run(config_path: Option<PathBuf>, command: ServerCommand) -> Result<(), StartupError> {
+    let config = config::load(&Sources::from_process(config_path))?;
+    match command {
+        ServerCommand::Migrate => wiring::migrate(&config),
+        ServerCommand::Config => {
             println!("{config:#?}");
             Ok(())
         }
-        Command::Completions { shell } => {
+        ServerCommand::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "tally", &mut std::io::stdout());
             Ok(())
         }
-        // Dispatched by `operate` before the configuration is needed here.
-        Command::Keys(_) | Command::Users(_) | Command::Orgs(_) | Command::Erase(_) | Command::Usage(_) => Ok(()),
-        Command::Import(args) => {
-            // `main` runs imports itself for their exit codes; this is the plain path.
-            tally::import::run(&config, &args)
-                .map(|summary| print!("{summary}"))
-                .map_err(|e| StartupError::Store(e.to_string()))
-        }
-        Command::Serve => actix_web::rt::System::new().block_on(async {
+        ServerCommand::Serve => actix_web::rt::System::new().block_on(async {
             let mut running = tally::spawn(&config)?;
             println!("listening on http://{}", running.addr);
             if let Some((addr, server)) = running.metrics.take() {
