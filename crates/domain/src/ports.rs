@@ -21,7 +21,7 @@ use crate::session::{
 use crate::tenancy::{EmailHash, Org, OrgId, User, UserId, Username};
 use crate::usage::{
     DomainCounters, DomainRollupKey, DomainUsageQuery, DomainUsageRow, EventPatch, LogPage,
-    LogQuery, NewUsageEvent, UsageEvent, UsageQuery, UsageRow,
+    LogQuery, NewUsageEvent, RetentionPolicy, RetentionReport, UsageEvent, UsageQuery, UsageRow,
 };
 
 /// A failure of the storage backend itself (not of the request).
@@ -570,6 +570,23 @@ pub trait UsageStore: Send + Sync {
     /// # Errors
     /// [`StoreError`] on a backend failure.
     fn list_erasures(&self) -> Result<Vec<ErasureReceipt>, StoreError>;
+
+    /// The retention policy this store applies ([`RetentionPolicy::KEEP_EVERYTHING`] unless
+    /// it was configured with another).
+    fn retention(&self) -> RetentionPolicy;
+
+    /// Applies the store's retention policy at `now`: removes every raw event dated before
+    /// [`RetentionPolicy::raw_cutoff`] (with its idempotency record, so its key may be used
+    /// again) and compacts every hourly rollup row before [`RetentionPolicy::hourly_cutoff`]
+    /// into its daily row ([`crate::usage::RollupKey::compacted`]), adding sums, so no
+    /// [`UsageQuery`] over whole days changes. Rollups are never removed. Running it again
+    /// at the same `now` changes nothing. A store may also prepare storage here (Postgres
+    /// creates the coming months' partitions).
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure; what was done before it stays done (each step
+    /// is whole on its own).
+    fn apply_retention(&self, now: OffsetDateTime) -> Result<RetentionReport, StoreError>;
 
     /// Checks that the backend answers (for `/health`).
     ///

@@ -47,6 +47,7 @@
 
 mod import;
 mod keys;
+mod retention;
 mod sessions;
 mod state;
 mod tenants;
@@ -56,6 +57,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use state::State;
+use tally_domain::usage::RetentionPolicy;
 use tally_domain::StoreError;
 
 /// The cause every port method reports while the store is switched off.
@@ -66,6 +68,7 @@ pub const SWITCHED_OFF: &str = "memory store switched off";
 pub struct MemStore {
     state: Mutex<State>,
     unavailable: AtomicBool,
+    retention: RetentionPolicy,
 }
 
 impl Default for MemStore {
@@ -81,7 +84,16 @@ impl MemStore {
         Self {
             state: Mutex::new(State::new()),
             unavailable: AtomicBool::new(false),
+            retention: RetentionPolicy::KEEP_EVERYTHING,
         }
+    }
+
+    /// This store with a retention policy (the default keeps everything): applied by
+    /// `UsageStore::apply_retention`, and the limit of how far request logs reach back.
+    #[must_use]
+    pub fn with_retention(mut self, policy: RetentionPolicy) -> Self {
+        self.retention = policy;
+        self
     }
 
     /// Simulates an outage: while switched on, every port method answers

@@ -10,8 +10,8 @@ use tally_domain::ports::{
 use tally_domain::session::DeliveryOutcome;
 use tally_domain::tenancy::UserId;
 use tally_domain::usage::{
-    EventPatch, LogPage, LogQuery, NewUsageEvent, RollupKey, Totals, UsageEvent, UsageQuery,
-    UsageRow,
+    EventPatch, LogPage, LogQuery, NewUsageEvent, RetentionPolicy, RetentionReport, RollupKey,
+    Totals, UsageEvent, UsageQuery, UsageRow,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -242,6 +242,15 @@ impl UsageStore for MemStore {
     fn list_erasures(&self) -> Result<Vec<ErasureReceipt>, StoreError> {
         self.available()?;
         Ok(self.lock().erasures.clone())
+    }
+
+    fn retention(&self) -> RetentionPolicy {
+        self.retention
+    }
+
+    fn apply_retention(&self, now: OffsetDateTime) -> Result<RetentionReport, StoreError> {
+        self.available()?;
+        Ok(self.lock().apply_retention(self.retention, now))
     }
 
     fn ping(&self) -> Result<(), StoreError> {

@@ -145,7 +145,7 @@ pub(crate) fn update_tx(
     let mut new = old.clone();
     patch.apply_to(&mut new);
     let d = &new.data;
-    let stored = diesel::update(ue::table.find((micros(d.occurred_at), id)))
+    let stored = diesel::update(ue::table.find((d.org_id.as_str(), micros(d.occurred_at), id)))
         .set((
             ue::units.eq(to_db(d.units, "units")?),
             ue::cost_nanos.eq(d.cost.0),

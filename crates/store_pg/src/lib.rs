@@ -48,6 +48,7 @@ mod import;
 mod key_row;
 mod keys;
 mod meter;
+mod partitions;
 mod pool;
 mod rollups;
 mod rows;

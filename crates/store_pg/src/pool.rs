@@ -7,6 +7,7 @@ use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
 use diesel::r2d2::Pool;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use tally_domain::usage::RetentionPolicy;
 use tally_domain::StoreError;
 
 use crate::conn::{checkout, transaction, Conn, Manager, PgPool};
@@ -54,6 +55,7 @@ pub struct PgStore {
     url: Arc<str>,
     options: PgOptions,
     meters: Arc<MeterQueue>,
+    retention: RetentionPolicy,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -102,9 +104,23 @@ impl PgStore {
             url,
             options,
             meters,
+            retention: RetentionPolicy::KEEP_EVERYTHING,
         };
         store.check()?;
         Ok(store)
+    }
+
+    /// This store with a retention policy (the default keeps everything): applied by
+    /// `UsageStore::apply_retention`, and the limit of how far request logs reach back.
+    #[must_use]
+    pub fn with_retention(mut self, policy: RetentionPolicy) -> Self {
+        self.retention = policy;
+        self
+    }
+
+    /// The retention policy this store applies.
+    pub(crate) fn retention_policy(&self) -> RetentionPolicy {
+        self.retention
     }
 
     /// Runs the pending migrations (under an advisory lock, so instances starting together

@@ -136,6 +136,49 @@ pub(crate) fn anonymise_user(c: &mut PgConnection, user: UserId) -> Result<(), F
     Ok(())
 }
 
+/// Compacts the hourly rows before `cutoff` into their days' rows (see
+/// [`tally_domain::usage::RollupKey::compacted`]), in one statement: the moved sums are added
+/// to the daily rows, so no sum changes. Returns the hourly rows folded.
+pub(crate) fn compact(c: &mut PgConnection, cutoff: OffsetDateTime) -> Result<u64, Fail> {
+    #[derive(QueryableByName)]
+    struct Folded {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let folded: Folded = diesel::sql_query(
+        "WITH moved AS ( \
+             DELETE FROM usage_rollups \
+             WHERE hour < $1 AND hour <> date_trunc('day', hour, 'UTC') \
+             RETURNING hour, org_id, user_id, key_id, model, api_name, language, domain, \
+                       success, api_call, status_class, count, units, cost_nanos, tokens, \
+                       quota, duration_ms), \
+         folded AS ( \
+             INSERT INTO usage_rollups AS r \
+                 (hour, org_id, user_id, key_id, model, api_name, language, domain, success, \
+                  api_call, status_class, count, units, cost_nanos, tokens, quota, duration_ms) \
+             SELECT date_trunc('day', hour, 'UTC'), org_id, user_id, key_id, model, api_name, \
+                    language, domain, success, api_call, status_class, SUM(count), SUM(units), \
+                    SUM(cost_nanos), SUM(tokens), SUM(quota), SUM(duration_ms) \
+             FROM moved \
+             GROUP BY 1, org_id, user_id, key_id, model, api_name, language, domain, success, \
+                      api_call, status_class \
+             HAVING NOT (SUM(count) = 0 AND SUM(units) = 0 AND SUM(cost_nanos) = 0 \
+                         AND SUM(tokens) = 0 AND SUM(quota) = 0 AND SUM(duration_ms) = 0) \
+             ORDER BY 1, org_id, user_id, key_id, model, api_name, language, domain, success, \
+                      api_call, status_class \
+             ON CONFLICT (hour, org_id, user_id, key_id, model, api_name, language, domain, \
+                          success, api_call, status_class) \
+             DO UPDATE SET count = r.count + EXCLUDED.count, units = r.units + EXCLUDED.units, \
+                 cost_nanos = r.cost_nanos + EXCLUDED.cost_nanos, \
+                 tokens = r.tokens + EXCLUDED.tokens, quota = r.quota + EXCLUDED.quota, \
+                 duration_ms = r.duration_ms + EXCLUDED.duration_ms) \
+         SELECT count(*) AS n FROM moved",
+    )
+    .bind::<Timestamptz, _>(cutoff)
+    .get_result(c)?;
+    crate::convert::from_db(folded.n, "compacted rollup rows")
+}
+
 /// Applies one piece of site activity to the domain rollup of the hour of `at`: counters are
 /// added, `peak_sessions` is raised.
 pub(crate) fn bump_domain(

@@ -151,7 +151,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    usage_events (occurred_at, id) {
+    usage_events (org_id, occurred_at, id) {
         occurred_at -> Timestamptz,
         id -> Uuid,
         org_id -> Text,
@@ -185,7 +185,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    usage_rollups (id) {
+    usage_rollups (org_id, id) {
         id -> Int8,
         hour -> Timestamptz,
         org_id -> Text,

@@ -4,13 +4,13 @@ use tally_domain::erasure::{ErasureOutcome, ErasureReceipt};
 use tally_domain::key::KeyId;
 use tally_domain::ports::{Ingested, MeterDone, MeterError, MeterRequest, Metered, UsageStore};
 use tally_domain::tenancy::UserId;
-use tally_domain::usage::UsageRow;
 use tally_domain::usage::{EventPatch, LogPage, LogQuery, NewUsageEvent, UsageEvent, UsageQuery};
+use tally_domain::usage::{RetentionPolicy, RetentionReport, UsageRow};
 use tally_domain::StoreError;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::{analytics, erasure, events, PgStore};
+use crate::{analytics, erasure, events, partitions, rollups, PgStore};
 
 impl UsageStore for PgStore {
     fn meter(&self, request: MeterRequest) -> Result<Metered, MeterError> {
@@ -67,6 +67,23 @@ impl UsageStore for PgStore {
 
     fn list_erasures(&self) -> Result<Vec<ErasureReceipt>, StoreError> {
         self.read(erasure::receipts)
+    }
+
+    fn retention(&self) -> RetentionPolicy {
+        self.retention_policy()
+    }
+
+    fn apply_retention(&self, now: OffsetDateTime) -> Result<RetentionReport, StoreError> {
+        let policy = self.retention_policy();
+        let months_removed = self.tx(|c| partitions::maintain(c, now, policy.raw_cutoff(now)))?;
+        let rollups_compacted = match policy.hourly_cutoff(now) {
+            Some(cutoff) => self.tx(|c| rollups::compact(c, cutoff))?,
+            None => 0,
+        };
+        Ok(RetentionReport {
+            months_removed,
+            rollups_compacted,
+        })
     }
 
     fn ping(&self) -> Result<(), StoreError> {

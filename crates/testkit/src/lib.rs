@@ -45,6 +45,36 @@ pub trait ImportHarness: Harness {
     fn import(&self) -> std::sync::Arc<dyn tally_domain::ImportStore>;
 }
 
+/// Generates one `#[test]` per retention contract case ([`contract::retention`]), each run
+/// against a fresh harness from `$make` (a path to `fn(RetentionPolicy) -> Option<H>` where
+/// `H: Harness`): the store must apply the policy it is given.
+#[macro_export]
+macro_rules! retention_contract_tests {
+    ($make:path) => {
+        $crate::__retention_cases!($make;
+            retention_drops_whole_expired_months: raw_policy,
+            retention_compaction_keeps_totals: compaction_policy,
+            retention_erasure_reaches_every_grain: compaction_policy,
+        );
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __retention_cases {
+    ($make:path; $($case:ident : $policy:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $case() {
+                if let Some(harness) = $make($crate::contract::retention::$policy()) {
+                    let stores = $crate::Harness::stores(&harness);
+                    $crate::contract::retention::$case(&stores);
+                }
+            }
+        )*
+    };
+}
+
 /// Generates one `#[test]` per `ImportStore` contract case (`H: ImportHarness`), as
 /// [`store_contract_tests!`] does for the other ports.
 #[macro_export]

@@ -3,7 +3,8 @@
 use super::Ports;
 use crate::ports::{Ingested, StoreError};
 use crate::usage::{
-    Granularity, LogCount, LogPage, LogQuery, NewUsageEvent, UsageFilters, UsageQuery, UsageRow,
+    Granularity, LogCount, LogPage, LogQuery, NewUsageEvent, RetentionReport, UsageFilters,
+    UsageQuery, UsageRow,
 };
 use time::OffsetDateTime;
 
@@ -76,16 +77,34 @@ impl UsageService {
         self.ports.stores.usage.aggregate(query)
     }
 
-    /// A page of raw events. With [`LogCount::Skip`] nothing is counted. When every filter is
+    /// The oldest instant request logs reach back to now ([`crate::usage::RetentionPolicy::raw_cutoff`]
+    /// of the store's policy); `None` when raw events are kept for good.
+    #[must_use]
+    pub fn logs_reach_back_to(&self) -> Option<OffsetDateTime> {
+        self.ports
+            .stores
+            .usage
+            .retention()
+            .raw_cutoff(self.ports.clock.now())
+    }
+
+    /// A page of raw events, never older than [`Self::logs_reach_back_to`] (events the
+    /// store has not removed yet are not listed either, so the answer does not depend on
+    /// when retention last ran). With [`LogCount::Skip`] nothing is counted. When every filter is
     /// a rollup dimension ([`LogQuery::rollup_filters`]) the total comes from the rollups and
-    /// its cost does not grow with the history: they count the whole UTC hours of the range,
-    /// and only the events of its partial first and last hours are counted one by one, as
-    /// `query.count` says (the total is exact unless such an hour holds more events than a
+    /// its cost does not grow with the history: they count the whole UTC days of the range,
+    /// and only the events of its partial first and last days are counted one by one, as
+    /// `query.count` says (the total is exact unless such a day holds more events than a
     /// bound allows). Otherwise the store counts as `query.count` says.
     ///
     /// # Errors
     /// Store.
     pub fn logs(&self, query: &LogQuery) -> Result<LogPage, StoreError> {
+        let mut query = query.clone();
+        if let Some(cutoff) = self.logs_reach_back_to() {
+            query.start = Some(query.start.map_or(cutoff, |s| s.max(cutoff)));
+        }
+        let query = &query;
         let usage = &self.ports.stores.usage;
         let filters = match query.rollup_filters() {
             Some(f) if query.count != LogCount::Skip => f,
@@ -97,7 +116,7 @@ impl UsageService {
         let plan = query.total_plan();
         let mut total = 0u64;
         let mut exact = true;
-        if let Some((from, to)) = plan.hours {
+        if let Some((from, to)) = plan.days {
             total += self.rollup_count(from, to, &filters)?;
         }
         for (start, end) in plan.edges {
@@ -115,7 +134,19 @@ impl UsageService {
         Ok(page)
     }
 
-    /// The events the rollups hold for `[from, to)` (whole hours), asked in spans a query
+    /// Applies the store's retention policy now (see [`crate::UsageStore::apply_retention`]):
+    /// the maintenance step a server runs at start-up and periodically.
+    ///
+    /// # Errors
+    /// Store.
+    pub fn apply_retention(&self) -> Result<RetentionReport, StoreError> {
+        self.ports
+            .stores
+            .usage
+            .apply_retention(self.ports.clock.now())
+    }
+
+    /// The events the rollups hold for `[from, to)` (whole days), asked in spans a query
     /// may cover.
     fn rollup_count(
         &self,

@@ -5,8 +5,8 @@ use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
 use super::event::UsageEvent;
+use super::query::Granularity;
 use super::query::UsageFilters;
-use super::rollup::hour_floor;
 use crate::key::KeyId;
 use crate::tenancy::{InvalidValue, OrgId, UserId};
 
@@ -116,10 +116,12 @@ impl LogQuery {
         })
     }
 
-    /// How the range `[start, end)` splits for a rollup-backed total: the whole UTC hours
+    /// How the range `[start, end)` splits for a rollup-backed total: the whole UTC days
     /// inside it (within [`ROLLUP_TOTAL_START`]..[`ROLLUP_TOTAL_END`]), which the rollups
-    /// count, and the parts outside them (partial hours at either end, times outside that
-    /// span), whose events are counted one by one. `None` bounds are open.
+    /// count, and the parts outside them (partial days at either end, times outside that
+    /// span), whose events are counted one by one. Days, not hours: rollup rows older than
+    /// the hourly window are daily rows ([`super::retention`]), which only a whole day counts
+    /// right. `None` bounds are open.
     #[must_use]
     pub fn total_plan(&self) -> TotalPlan {
         let start = self
@@ -128,11 +130,11 @@ impl LogQuery {
         let end = self
             .end
             .map_or(ROLLUP_TOTAL_END, |e| e.min(ROLLUP_TOTAL_END));
-        let first = hour_ceil(start);
-        let last = hour_floor(end);
+        let first = day_ceil(start);
+        let last = Granularity::Day.bucket_start(end);
         if first >= last {
             return TotalPlan {
-                hours: None,
+                days: None,
                 edges: vec![(self.start, self.end)],
             };
         }
@@ -144,7 +146,7 @@ impl LogQuery {
             edges.push((Some(last), self.end));
         }
         TotalPlan {
-            hours: Some((first, last)),
+            days: Some((first, last)),
             edges,
         }
     }
@@ -226,21 +228,21 @@ impl LogQuery {
     }
 }
 
-/// The start of the first whole UTC hour at or after `t`.
-fn hour_ceil(t: OffsetDateTime) -> OffsetDateTime {
-    let floor = hour_floor(t);
+/// The start of the first whole UTC day at or after `t`.
+fn day_ceil(t: OffsetDateTime) -> OffsetDateTime {
+    let floor = Granularity::Day.bucket_start(t);
     if floor == t {
         t
     } else {
-        floor + Duration::HOUR
+        floor + Duration::DAY
     }
 }
 
 /// How a log total is assembled from the rollups ([`LogQuery::total_plan`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TotalPlan {
-    /// The whole hours `[from, to)` the rollups count, if any.
-    pub hours: Option<(OffsetDateTime, OffsetDateTime)>,
+    /// The whole days `[from, to)` the rollups count, if any.
+    pub days: Option<(OffsetDateTime, OffsetDateTime)>,
     /// The ranges `[start, end)` (open when `None`) whose events are counted one by one.
     pub edges: Vec<(Option<OffsetDateTime>, Option<OffsetDateTime>)>,
 }
@@ -284,28 +286,27 @@ mod tests {
     }
 
     #[test]
-    fn the_total_plan_splits_whole_hours_from_partial_ones() {
+    fn the_total_plan_splits_whole_days_from_partial_ones() {
+        let day = |n: i64| datetime!(2026-03-10 0:00 UTC) + Duration::days(n);
         let mut q = LogQuery::new(10).unwrap();
         q.start = Some(T + Duration::minutes(30));
-        q.end = Some(T + Duration::minutes(150));
+        q.end = Some(day(2) + Duration::hours(5));
         assert_eq!(
             q.total_plan(),
             TotalPlan {
-                hours: Some((T + Duration::HOUR, T + Duration::hours(2))),
-                edges: vec![
-                    (q.start, Some(T + Duration::HOUR)),
-                    (Some(T + Duration::hours(2)), q.end)
-                ],
+                days: Some((day(1), day(2))),
+                edges: vec![(q.start, Some(day(1))), (Some(day(2)), q.end)],
             }
         );
+        q.start = Some(day(0));
+        q.end = Some(day(2));
+        assert_eq!(q.total_plan().edges, vec![]);
         q.start = Some(T);
         q.end = Some(T + Duration::hours(2));
-        assert_eq!(q.total_plan().edges, vec![]);
-        q.end = Some(T + Duration::minutes(20));
         assert_eq!(
             q.total_plan(),
             TotalPlan {
-                hours: None,
+                days: None,
                 edges: vec![(q.start, q.end)]
             }
         );
@@ -314,7 +315,7 @@ mod tests {
         assert_eq!(
             q.total_plan(),
             TotalPlan {
-                hours: Some((ROLLUP_TOTAL_START, ROLLUP_TOTAL_END)),
+                days: Some((ROLLUP_TOTAL_START, ROLLUP_TOTAL_END)),
                 edges: vec![
                     (None, Some(ROLLUP_TOTAL_START)),
                     (Some(ROLLUP_TOTAL_END), None)

@@ -4,6 +4,7 @@ pub mod domain_rollup;
 pub mod event;
 pub mod logs;
 pub mod query;
+pub mod retention;
 pub mod rollup;
 
 pub use domain_rollup::{
@@ -12,4 +13,5 @@ pub use domain_rollup::{
 pub use event::{CostNanos, EventKind, EventPatch, IdempotencyKey, NewUsageEvent, UsageEvent};
 pub use logs::{LogCount, LogPage, LogQuery, TotalPlan, LOG_COUNT_LIMIT};
 pub use query::{DimValue, Dimension, Granularity, Metric, UsageFilters, UsageQuery, UsageRow};
+pub use retention::{RetentionPolicy, RetentionReport};
 pub use rollup::{RollupKey, Totals};

@@ -65,6 +65,16 @@ impl RollupKey {
         }
     }
 
+    /// The daily row this hourly row is compacted into: the same dimensions at its UTC
+    /// day's midnight (see [`super::retention`]).
+    #[must_use]
+    pub fn compacted(&self) -> Self {
+        Self {
+            hour: super::query::Granularity::Day.bucket_start(self.hour),
+            ..self.clone()
+        }
+    }
+
     /// The same row with nothing that links back to a person (erasure moves contributions
     /// here, so organisation and site totals stay right).
     #[must_use]

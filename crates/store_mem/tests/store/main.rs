@@ -31,7 +31,11 @@ impl ImportHarness for Mem {
 }
 
 fn mem() -> Option<Mem> {
-    let store = Arc::new(MemStore::new());
+    mem_with(tally_domain::usage::RetentionPolicy::KEEP_EVERYTHING)
+}
+
+fn mem_with(policy: tally_domain::usage::RetentionPolicy) -> Option<Mem> {
+    let store = Arc::new(MemStore::new().with_retention(policy));
     Some(Mem(
         Stores::from_one(store.clone(), Arc::new(LocalBus::new())),
         store,
@@ -41,4 +45,5 @@ fn mem() -> Option<Mem> {
 mod contract {
     tally_testkit::store_contract_tests!(super::mem);
     tally_testkit::import_contract_tests!(super::mem);
+    tally_testkit::retention_contract_tests!(super::mem_with);
 }

@@ -16,6 +16,7 @@ mod outage;
 use std::sync::Arc;
 
 use tally_domain::services::Stores;
+use tally_domain::usage::RetentionPolicy;
 use tally_domain::ImportStore;
 use tally_store_pg::testing::TestDb;
 use tally_store_pg::PgStore;
@@ -49,7 +50,19 @@ pub fn harness() -> Option<PgHarness> {
     })
 }
 
+/// A harness whose store applies `policy`.
+pub fn harness_with(policy: RetentionPolicy) -> Option<PgHarness> {
+    let db = TestDb::create()?;
+    let store = Arc::new(db.store().with_retention(policy));
+    Some(PgHarness {
+        stores: Stores::from_one(store.clone(), Arc::new(tally_domain::LocalBus::new())),
+        import: store,
+        _db: db,
+    })
+}
+
 mod contract {
     tally_testkit::store_contract_tests!(super::harness);
     tally_testkit::import_contract_tests!(super::harness);
+    tally_testkit::retention_contract_tests!(super::harness_with);
 }
