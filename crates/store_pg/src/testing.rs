@@ -303,6 +303,30 @@ pub fn revert_all_migrations(store: &PgStore) -> Result<(), tally_domain::StoreE
         .map_err(|e| tally_domain::StoreError::Internal(format!("revert failed: {e}")))
 }
 
+/// Reverts the applied migrations newest first, down to and including `version` (as diesel
+/// spells it: the directory's date and number without dashes, `20260101000030`), so a test
+/// can write data in the schema before a migration and then run it ([`PgStore::migrate`]).
+///
+/// # Errors
+/// [`tally_domain::StoreError`] when the database is unreachable, a `down.sql` fails or
+/// `version` was never applied.
+pub fn revert_migrations_through(
+    store: &PgStore,
+    version: &str,
+) -> Result<(), tally_domain::StoreError> {
+    use diesel_migrations::MigrationHarness;
+    let mut conn = store.conn().map_err(crate::error::Fail::into_store)?;
+    loop {
+        let reverted = conn
+            .pg
+            .revert_last_migration(crate::pool::MIGRATIONS)
+            .map_err(|e| tally_domain::StoreError::Internal(format!("revert failed: {e}")))?;
+        if reverted.to_string() == version {
+            return Ok(());
+        }
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         let dropped = PgConnection::establish(&self.admin_url)
