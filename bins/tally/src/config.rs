@@ -12,6 +12,8 @@ use std::time::Duration;
 use config::{Environment, File, FileFormat};
 use serde::Deserialize;
 use tally_domain::origin::AllowedDomains;
+use tally_domain::usage::retention::{DEFAULT_HOURLY_DAYS, DEFAULT_RAW_DAYS};
+use tally_domain::usage::RetentionPolicy;
 use tally_http::state::DEFAULT_ALLOWED_DOMAINS;
 
 /// Where configuration comes from.
@@ -67,6 +69,17 @@ pub struct DatabaseConfig {
     pub batch_writers: usize,
 }
 
+/// Retention of usage history (DESIGN §7 "Growth"; docs/OPERATIONS.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetentionConfig {
+    /// `TALLY_RETENTION__RAW_DAYS` (default 400, `0` = keep for good) and
+    /// `TALLY_RETENTION__HOURLY_DAYS` (default 90, `0` = never compact).
+    pub policy: RetentionPolicy,
+    /// `TALLY_RETENTION__INTERVAL_SECS`, default 3,600: how often retention and partition
+    /// maintenance run (also once at start-up).
+    pub interval: Duration,
+}
+
 /// The resolved configuration.
 #[derive(Clone)]
 pub struct Config {
@@ -96,6 +109,8 @@ pub struct Config {
     /// Where Prometheus metrics are served (`metrics.address`, `TALLY_METRICS__ADDRESS`,
     /// `host:port`; port 0 picks a free one); unset: no metrics listener.
     pub metrics_address: Option<SocketAddr>,
+    /// How long raw events and hourly rollups are kept.
+    pub retention: RetentionConfig,
 }
 
 pub use tally_http::state::DEFAULT_YOUTUBE_INGESTION_URL;
@@ -115,6 +130,7 @@ impl std::fmt::Debug for Config {
             .field("sweep_interval", &self.sweep_interval)
             .field("youtube_ingestion_url", &self.youtube_ingestion_url)
             .field("metrics_address", &self.metrics_address)
+            .field("retention", &self.retention)
             .finish()
     }
 }
@@ -148,6 +164,14 @@ struct Layered {
     free_apikey_active: bool,
     youtube: LayeredYoutube,
     metrics: LayeredMetrics,
+    retention: LayeredRetention,
+}
+
+#[derive(Debug, Deserialize)]
+struct LayeredRetention {
+    raw_days: u32,
+    hourly_days: u32,
+    interval_secs: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -202,7 +226,10 @@ pub fn load(sources: &Sources) -> Result<Config, ConfigError> {
         .set_default("usage_public", false)?
         .set_default("free_apikey_active", false)?
         .set_default("youtube.ingestion_url", DEFAULT_YOUTUBE_INGESTION_URL)?
-        .set_default("metrics.address", "")?;
+        .set_default("metrics.address", "")?
+        .set_default("retention.raw_days", DEFAULT_RAW_DAYS)?
+        .set_default("retention.hourly_days", DEFAULT_HOURLY_DAYS)?
+        .set_default("retention.interval_secs", 3_600)?;
     if let Some((path, required)) = &sources.file {
         builder = builder.add_source(
             File::from(path.as_path())
@@ -244,6 +271,15 @@ fn resolve(l: Layered, env: &HashMap<String, String>) -> Result<Config, ConfigEr
         None => seconds("session.sweep_secs", l.session.sweep_secs)?,
     };
     let database = database(&l.database)?;
+    let days = |d: u32| (d > 0).then_some(d);
+    let retention = RetentionConfig {
+        policy: RetentionPolicy::new(days(l.retention.raw_days), days(l.retention.hourly_days))
+            .map_err(|e| ConfigError::Invalid {
+                name: "retention",
+                message: e.0,
+            })?,
+        interval: seconds("retention.interval_secs", l.retention.interval_secs)?,
+    };
     let youtube_ingestion_url = l.youtube.ingestion_url.trim().to_owned();
     let scheme_ok = ["http://", "https://"]
         .iter()
@@ -300,6 +336,7 @@ fn resolve(l: Layered, env: &HashMap<String, String>) -> Result<Config, ConfigEr
         sweep_interval,
         youtube_ingestion_url,
         metrics_address,
+        retention,
     })
 }
 

@@ -215,6 +215,33 @@ fn flags() {
 }
 
 #[test]
+fn retention_defaults_and_overrides() {
+    let c = from_env(&[]).unwrap();
+    assert_eq!(
+        c.retention.policy,
+        RetentionPolicy::new(Some(400), Some(90)).unwrap()
+    );
+    assert_eq!(c.retention.interval, Duration::from_secs(3600));
+    let c = from_env(&[
+        ("TALLY_RETENTION__RAW_DAYS", "0"),
+        ("TALLY_RETENTION__HOURLY_DAYS", "30"),
+        ("TALLY_RETENTION__INTERVAL_SECS", "60"),
+    ])
+    .unwrap();
+    assert_eq!(
+        c.retention.policy.raw_days(),
+        None,
+        "0 keeps raw events for good"
+    );
+    assert_eq!(c.retention.policy.hourly_days(), Some(30));
+    assert_eq!(c.retention.interval, Duration::from_secs(60));
+    let e = from_env(&[("TALLY_RETENTION__RAW_DAYS", "-1")]).unwrap_err();
+    assert!(e.to_string().contains("raw_days"), "{e}");
+    let e = from_env(&[("TALLY_RETENTION__INTERVAL_SECS", "0")]).unwrap_err();
+    assert!(e.to_string().contains("interval_secs"), "{e}");
+}
+
+#[test]
 fn port_zero_means_any_free_port() {
     assert_eq!(from_env(&[("TALLY_HTTP__PORT", "0")]).unwrap().http.port, 0);
 }

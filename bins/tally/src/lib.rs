@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod config;
 pub mod import;
+pub mod maintenance;
 pub mod metrics;
 pub mod wiring;
 
@@ -98,7 +99,8 @@ impl std::fmt::Debug for Running {
     }
 }
 
-/// Wires the configured store and binds the listener. Call inside an actix system.
+/// Wires the configured store, starts the retention run (at once, then periodically) and
+/// binds the listener. Call inside an actix system.
 ///
 /// # Errors
 /// [`StartupError`] when the store cannot be opened or the address cannot be bound.
@@ -110,6 +112,10 @@ pub fn spawn(config: &Config) -> Result<Running, StartupError> {
         .metrics_address
         .map(|addr| metrics::serve(addr, state.clone(), pg))
         .transpose()?;
+    actix_web::rt::spawn(maintenance::run(
+        state.ports.clone(),
+        config.retention.interval,
+    ));
     let mut running = serve(state, &config.http)?;
     running.generated_admin_key = generated;
     running.metrics = metrics;

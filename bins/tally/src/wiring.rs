@@ -55,18 +55,19 @@ pub fn open(config: &Config) -> Result<(Stores, StoreKind, Option<PgStore>), Sta
     match &config.database_url {
         None => {
             tracing::warn!("{IN_MEMORY_WARNING}");
-            let stores = Stores::from_one(Arc::new(MemStore::new()), Arc::new(LocalBus::new()));
+            let store = MemStore::new().with_retention(config.retention.policy);
+            let stores = Stores::from_one(Arc::new(store), Arc::new(LocalBus::new()));
             Ok((stores, StoreKind::Memory, None))
         }
-        Some(url) => postgres(url, &config.database),
+        Some(url) => postgres(url, config),
     }
 }
 
 fn postgres(
     url: &str,
-    db: &DatabaseConfig,
+    config: &Config,
 ) -> Result<(Stores, StoreKind, Option<PgStore>), StartupError> {
-    let store = open_postgres(url, db)?;
+    let store = open_postgres(url, &config.database)?.with_retention(config.retention.policy);
     let bus = PgEventBus::start(&store).map_err(|e| StartupError::Store(e.to_string()))?;
     tracing::info!("Postgres store ready (migrations applied)");
     Ok((

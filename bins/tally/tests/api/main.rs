@@ -37,6 +37,7 @@ mod newapi;
 mod outage;
 mod process;
 mod refunds;
+mod retention;
 mod seed_client;
 mod seed_docs;
 mod seed_examples;

@@ -174,16 +174,21 @@ pub async fn by_user(
 
 async fn page_of(state: &AppState, q: LogQuery) -> Result<HttpResponse, ApiError> {
     let service = UsageService::new(state.ports.clone());
+    let retained_from = service.logs_reach_back_to();
     let keys = state.ports.stores.keys.clone();
     let (records, total) = run_blocking(move || {
         let page = service.logs(&q)?;
         Ok::<_, ApiError>((records(keys.as_ref(), &page.events)?, page.total))
     })
     .await?;
-    // The seed's body is a bare array; the total travels in a header.
-    Ok(HttpResponse::Ok()
-        .insert_header(("X-Total-Count", total.to_string()))
-        .json(records))
+    // The seed's body is a bare array; the total, and how far back the list reaches (the
+    // raw-event retention; absent when everything is kept), travel in headers.
+    let mut res = HttpResponse::Ok();
+    res.insert_header(("X-Total-Count", total.to_string()));
+    if let Some(from) = retained_from {
+        res.insert_header(("X-Retained-From", crate::wire::iso(from)));
+    }
+    Ok(res.json(records))
 }
 
 /// `GET /usage/{usage_id}`: one record. Records the caller may not see are 404, as if they

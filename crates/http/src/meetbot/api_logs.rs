@@ -164,13 +164,19 @@ pub async fn api_logs(
     if let (Scope::Key(own), Some(asked)) = (scope, q.key_id) {
         if own != asked {
             // Another key's log is not this key's to see: an empty page, like any other filter.
-            return Ok(HttpResponse::Ok().json(
-                json!({ "logs": [], "total": 0, "total_exact": true, "page": page, "page_size": size }),
-            ));
+            let retained_from = UsageService::new(state.ports.clone())
+                .logs_reach_back_to()
+                .map(iso);
+            return Ok(HttpResponse::Ok().json(json!({
+                "logs": [], "total": 0, "total_exact": true, "page": page, "page_size": size,
+                "retained_from": retained_from,
+            })));
         }
     }
     let q = scope.logs(q);
     let service = UsageService::new(state.ports.clone());
+    // How far back the log reaches (the raw-event retention), `null` when it keeps all.
+    let retained_from = service.logs_reach_back_to().map(iso);
     let keys = state.ports.stores.keys.clone();
     let (logs, total, exact) = run_blocking(move || {
         let found = service.logs(&q)?;
@@ -190,6 +196,7 @@ pub async fn api_logs(
         "total_exact": exact,
         "page": page,
         "page_size": size,
+        "retained_from": retained_from,
     })))
 }
 
