@@ -55,6 +55,11 @@ pub fn seed_events(store: &PgStore, spec: &SeedSpec) -> Result<u64, StoreError> 
         ));
     }
     let span = i64::from(spec.days.max(1)) * 86_400;
+    // Every seeded month gets its partition first, so the history does not pile up in the
+    // default partition.
+    store.tx(|c| {
+        crate::partitions::cover_range(c, spec.end - time::Duration::seconds(span), spec.end)
+    })?;
     let mut written = 0;
     while written < spec.count {
         let n = CHUNK.min(spec.count - written);

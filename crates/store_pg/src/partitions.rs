@@ -6,7 +6,8 @@
 //! One run, in one transaction under an advisory lock (instances sharing the database take
 //! turns): move the default partition's rows into their months' partitions (created for
 //! them), create this month's and the next [`AHEAD_MONTHS`] partitions, drop the expired
-//! months and delete their idempotency records. DDL on a partitioned table locks it, so the
+//! months and delete their idempotency records. The bulk seeder covers its history's months
+//! the same way before writing it. DDL on a partitioned table locks it, so the
 //! run waits at most [`LOCK_TIMEOUT`] for a lock (the meter's inserts would queue behind a
 //! waiting `DROP`) and gives up until the next run when it cannot get one.
 
@@ -138,27 +139,12 @@ fn settle(c: &mut PgConnection, month: YearMonth) -> Result<(), Fail> {
     Ok(())
 }
 
-/// One maintenance run at `now` (see the module docs): returns the months dropped. With
-/// `raw_cutoff` `None` nothing is dropped.
-pub(crate) fn maintain(
-    c: &mut PgConnection,
-    now: OffsetDateTime,
-    raw_cutoff: Option<OffsetDateTime>,
-) -> Result<u64, Fail> {
-    c.batch_execute(&format!(
-        "SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'; SELECT pg_advisory_xact_lock({MAINTENANCE_LOCK})"
-    ))?;
-    let stray: Vec<Start> = diesel::sql_query(
-        "SELECT DISTINCT date_trunc('month', occurred_at, 'UTC') AS start FROM usage_events_default",
-    )
-    .load(c)?;
-    for s in stray {
-        settle(c, YearMonth::of(s.start))?;
-    }
-
+/// Creates the missing partitions of the months `first..=last` (on an empty default
+/// partition: call after the stray rows were settled) and returns every month that has one.
+fn cover(c: &mut PgConnection, first: YearMonth, last: YearMonth) -> Result<Vec<YearMonth>, Fail> {
     let mut existing = months(c)?;
-    let mut month = YearMonth::of(now);
-    for _ in 0..=AHEAD_MONTHS {
+    let mut month = first;
+    while month <= last {
         if !existing.contains(&month) {
             c.batch_execute(&format!(
                 "CREATE TABLE {} PARTITION OF usage_events {}",
@@ -169,6 +155,48 @@ pub(crate) fn maintain(
         }
         month = month.next();
     }
+    Ok(existing)
+}
+
+/// Creates the partitions of every month from `from` to `to` that has none, in the
+/// caller's transaction (the bulk seeder, before writing a long history), settling stray
+/// rows of those months first.
+pub(crate) fn cover_range(
+    c: &mut PgConnection,
+    from: OffsetDateTime,
+    to: OffsetDateTime,
+) -> Result<(), Fail> {
+    c.batch_execute(&format!("SELECT pg_advisory_xact_lock({MAINTENANCE_LOCK})"))?;
+    settle_strays(c)?;
+    cover(c, YearMonth::of(from), YearMonth::of(to))?;
+    Ok(())
+}
+
+/// Moves every row of the default partition into its month's partition.
+fn settle_strays(c: &mut PgConnection) -> Result<(), Fail> {
+    let stray: Vec<Start> = diesel::sql_query(
+        "SELECT DISTINCT date_trunc('month', occurred_at, 'UTC') AS start FROM usage_events_default",
+    )
+    .load(c)?;
+    for s in stray {
+        settle(c, YearMonth::of(s.start))?;
+    }
+    Ok(())
+}
+
+/// One maintenance run at `now` (see the module docs): returns the months dropped. With
+/// `raw_cutoff` `None` nothing is dropped.
+pub(crate) fn maintain(
+    c: &mut PgConnection,
+    now: OffsetDateTime,
+    raw_cutoff: Option<OffsetDateTime>,
+) -> Result<u64, Fail> {
+    c.batch_execute(&format!(
+        "SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'; SELECT pg_advisory_xact_lock({MAINTENANCE_LOCK})"
+    ))?;
+    settle_strays(c)?;
+    let ahead = (0..AHEAD_MONTHS).fold(YearMonth::of(now), |m, _| m.next());
+    let existing = cover(c, YearMonth::of(now), ahead)?;
 
     let Some(cutoff) = raw_cutoff else {
         return Ok(0);
@@ -178,8 +206,8 @@ pub(crate) fn maintain(
         c.batch_execute(&format!("DROP TABLE {}", month.table()))?;
         dropped += 1;
     }
-    // The records of events removed by earlier runs too (an event deleted from a month the
-    // run dropped leaves none; this also covers months dropped by hand).
+    // Every event before the cutoff is gone (this run's months and any earlier ones), so
+    // their idempotency keys may be used again.
     diesel::sql_query("DELETE FROM idempotency_keys WHERE event_occurred_at < $1")
         .bind::<Timestamptz, _>(cutoff)
         .execute(c)?;
