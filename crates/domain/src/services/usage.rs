@@ -77,8 +77,9 @@ impl UsageService {
         self.ports.stores.usage.aggregate(query)
     }
 
-    /// The oldest instant request logs reach back to now ([`crate::usage::RetentionPolicy::raw_cutoff`]
-    /// of the store's policy); `None` when raw events are kept for good.
+    /// The oldest instant request logs reach back to now (the store's
+    /// [`crate::usage::RetentionPolicy::raw_cutoff`]); `None` when raw events are kept for
+    /// good.
     #[must_use]
     pub fn logs_reach_back_to(&self) -> Option<OffsetDateTime> {
         self.ports
@@ -90,8 +91,8 @@ impl UsageService {
 
     /// A page of raw events, never older than [`Self::logs_reach_back_to`] (events the
     /// store has not removed yet are not listed either, so the answer does not depend on
-    /// when retention last ran). With [`LogCount::Skip`] nothing is counted. When every filter is
-    /// a rollup dimension ([`LogQuery::rollup_filters`]) the total comes from the rollups and
+    /// when retention last ran). With [`LogCount::Skip`] nothing is counted. When every
+    /// filter is a rollup dimension ([`LogQuery::rollup_filters`]) the total comes from the rollups and
     /// its cost does not grow with the history: they count the whole UTC days of the range,
     /// and only the events of its partial first and last days are counted one by one, as
     /// `query.count` says (the total is exact unless such a day holds more events than a

@@ -89,7 +89,7 @@ fn ids(page: &LogPage) -> Vec<uuid::Uuid> {
 }
 
 /// Without method, status or path filters the total is exact whatever the bound — from the
-/// rollups for whole hours, counted for partial ones — and the page is the newest events.
+/// rollups for whole UTC days, counted for partial ones — and the page is the newest events.
 pub fn logs_total_is_exact_from_the_rollups(s: &Stores) {
     let (mut q, events) = history(s);
     let usage = service(s);
@@ -102,7 +102,7 @@ pub fn logs_total_is_exact_from_the_rollups(s: &Stores) {
     assert_eq!(ids(&page), newest);
 
     let ranges: [(OffsetDateTime, OffsetDateTime); 4] = [
-        // Partial hours at both ends around whole ones.
+        // Ranges inside one day (counted one by one) and one reaching past it.
         (T0 + Duration::minutes(20), T0 + Duration::minutes(200)),
         // Whole hours only.
         (T0, T0 + Duration::hours(3)),
@@ -133,8 +133,8 @@ pub fn logs_total_is_exact_from_the_rollups(s: &Stores) {
         (page.total, page.total_exact),
         (matching(&q, &events).len() as u64, true)
     );
-    // Only the partial hours are counted one by one, within the bound: a bound below a
-    // partial hour's events makes the total a lower bound.
+    // Only the partial days are counted one by one, within the bound: a bound below a
+    // partial day's events makes the total a lower bound.
     q.start = Some(T0 + Duration::minutes(20));
     q.end = Some(T0 + Duration::minutes(200));
     q.offset = 0;
