@@ -7,6 +7,7 @@ pub mod analytics;
 pub mod events;
 pub mod keys;
 pub mod orgs;
+pub mod sessions;
 pub mod users;
 pub mod verify;
 
@@ -45,5 +46,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(resource("/v1/keys/{id}/data").route(web::delete().to(keys::erase)))
     .service(resource("/v1/verify").route(web::post().to(verify::verify)))
     .service(resource("/v1/events").route(web::post().to(events::ingest)))
-    .service(resource("/v1/analytics").route(web::get().to(analytics::query)));
+    .service(resource("/v1/analytics").route(web::get().to(analytics::query)))
+    .service(resource("/v1/sessions").route(web::get().to(sessions::list)))
+    .service(resource("/v1/sessions/events").route(web::get().to(sessions::events)));
 }

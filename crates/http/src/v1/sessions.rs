@@ -1,0 +1,160 @@
+//! `/v1/sessions`: the open caption sessions a caller may see, listed (`GET /v1/sessions`) and
+//! followed live (`GET /v1/sessions/events`, SSE; the stream itself is [`watch`]).
+//!
+//! Who sees what: admins every session (optionally one organisation's or one site's); a user
+//! token only the sessions of keys bound to that user; keys and session tokens are refused
+//! (403) — a session's own client already has `GET /live` and `GET /events`.
+
+mod watch;
+
+use actix_web::{web, HttpResponse, Responder};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tally_domain::origin::Domain;
+use tally_domain::session::Session;
+use tally_domain::session_filter::{SessionFilter, SessionLimit};
+use tally_domain::tenancy::{OrgId, UserId};
+
+use crate::error::ApiError;
+use crate::principal::Principal;
+use crate::run_blocking;
+use crate::state::AppState;
+use crate::wire::iso;
+
+/// Query of `GET /v1/sessions` and `GET /v1/sessions/events`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListSessionsQuery {
+    org_id: Option<String>,
+    domain: Option<String>,
+    limit: Option<i64>,
+}
+
+/// What a caller's listing is: the filter, its bound, and the user to re-check on a stream.
+#[derive(Debug, Clone)]
+pub struct Visible {
+    filter: SessionFilter,
+    limit: SessionLimit,
+    /// The user behind a user token (checked again while a stream is open).
+    user: Option<UserId>,
+}
+
+impl Visible {
+    /// The sessions `p` may see, narrowed by the query.
+    ///
+    /// # Errors
+    /// 403 for a key or a session token; 400 for a bad `org_id`, `domain` or `limit`.
+    pub fn of(p: &Principal, q: &ListSessionsQuery) -> Result<Self, ApiError> {
+        let user = match p {
+            Principal::Admin => None,
+            Principal::User(u) => Some(u.id),
+            Principal::Key(_) | Principal::Session { .. } => {
+                return Err(ApiError::Forbidden(
+                    "Open sessions are listed for admins and user tokens".to_owned(),
+                ))
+            }
+        };
+        let bad = |field: &str, e: tally_domain::tenancy::InvalidValue| {
+            ApiError::BadRequest(format!("{field}: {}", e.0))
+        };
+        let filter = SessionFilter {
+            org_id: q
+                .org_id
+                .as_deref()
+                .map(OrgId::parse)
+                .transpose()
+                .map_err(|e| bad("org_id", e))?,
+            // An admin-role user sees everything, as on every v1 route.
+            user_id: if p.is_admin() { None } else { user },
+            key_id: None,
+            domain: q
+                .domain
+                .as_deref()
+                .map(Domain::parse)
+                .transpose()
+                .map_err(|e| bad("domain", e))?,
+        };
+        let limit = q
+            .limit
+            .map(SessionLimit::new)
+            .transpose()
+            .map_err(|e| ApiError::BadRequest(e.0))?
+            .unwrap_or_default();
+        Ok(Self {
+            filter,
+            limit,
+            user,
+        })
+    }
+
+    /// The visible sessions (at most the limit) and whether more were cut off.
+    ///
+    /// # Errors
+    /// 503 when the store is down.
+    pub async fn load(&self, state: &AppState) -> Result<(Vec<Session>, bool), ApiError> {
+        let sessions = state.ports.stores.sessions.clone();
+        let (filter, limit) = (self.filter.clone(), self.limit.get());
+        let mut list = run_blocking(move || sessions.list_sessions(&filter, limit + 1)).await?;
+        let more = list.len() > limit as usize;
+        list.truncate(limit as usize);
+        Ok((list, more))
+    }
+}
+
+/// The wire shape of an open session.
+#[must_use]
+pub fn session_json(s: &Session) -> Value {
+    json!({
+        "session_id": s.id,
+        "key_id": s.key_id,
+        "org_id": s.org_id,
+        "domain": s.domain.as_str(),
+        "started_at": iso(s.started_at),
+        "last_activity_at": iso(s.last_activity_at),
+        "mic_holder": s.mic_holder.as_ref().map(|c| c.as_str()),
+        "sequence": s.sequence,
+        "captions_sent": s.captions_sent,
+        "captions_failed": s.captions_failed,
+    })
+}
+
+/// The body of a listing (also the stream's `snapshot` frame).
+#[must_use]
+pub fn listing_json(list: &[Session], more: bool) -> Value {
+    json!({
+        "sessions": list.iter().map(session_json).collect::<Vec<_>>(),
+        "has_more": more,
+    })
+}
+
+/// `GET /v1/sessions`: the caller's visible open sessions, most recently started first.
+///
+/// # Errors
+/// 400, 401, 403, 503.
+pub async fn list(
+    p: Principal,
+    state: web::Data<AppState>,
+    q: web::Query<ListSessionsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let visible = Visible::of(&p, &q)?;
+    let (list, more) = visible.load(&state).await?;
+    Ok(HttpResponse::Ok().json(listing_json(&list, more)))
+}
+
+/// `GET /v1/sessions/events`: the same sessions followed live over SSE (see [`watch`]).
+///
+/// # Errors
+/// 400, 401, 403, 503 (before the stream starts).
+pub async fn events(
+    p: Principal,
+    state: web::Data<AppState>,
+    q: web::Query<ListSessionsQuery>,
+) -> Result<impl Responder, ApiError> {
+    let visible = Visible::of(&p, &q)?;
+    let first = visible.load(&state).await?;
+    Ok(crate::sse::response(watch::stream(
+        state.get_ref().clone(),
+        visible,
+        first,
+    )))
+}
