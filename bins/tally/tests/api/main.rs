@@ -44,3 +44,4 @@ mod shutdown;
 mod ui;
 mod ui_admin;
 mod v1;
+mod v1_sessions;

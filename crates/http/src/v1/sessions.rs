@@ -27,7 +27,8 @@ use crate::wire::iso;
 pub struct ListSessionsQuery {
     org_id: Option<String>,
     domain: Option<String>,
-    limit: Option<i64>,
+    /// Read as text so that a non-number is refused naming the parameter.
+    limit: Option<String>,
 }
 
 /// What a caller's listing is: the filter, its bound, and the user to re-check on a stream.
@@ -76,7 +77,15 @@ impl Visible {
         };
         let limit = q
             .limit
-            .map(SessionLimit::new)
+            .as_deref()
+            .map(|raw| {
+                raw.trim()
+                    .parse::<i64>()
+                    .map_err(|_| {
+                        tally_domain::tenancy::InvalidValue("limit must be a number".to_owned())
+                    })
+                    .and_then(SessionLimit::new)
+            })
             .transpose()
             .map_err(|e| ApiError::BadRequest(e.0))?
             .unwrap_or_default();
