@@ -8,12 +8,12 @@
 mod watch;
 
 use actix_web::{web, HttpResponse, Responder};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 use tally_domain::origin::Domain;
 use tally_domain::session::Session;
 use tally_domain::session_filter::{SessionFilter, SessionLimit};
 use tally_domain::tenancy::{OrgId, UserId};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::error::ApiError;
 use crate::principal::Principal;
@@ -22,12 +22,19 @@ use crate::state::AppState;
 use crate::wire::iso;
 
 /// Query of `GET /v1/sessions` and `GET /v1/sessions/events`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListSessionsQuery {
+    /// Only sessions of this organisation (admins; for a user it narrows their own).
+    #[param(example = "org_acme")]
     org_id: Option<String>,
+    /// Only sessions opened from this site, normalised as in `POST /live`.
+    #[param(example = "https://studio.example")]
     domain: Option<String>,
-    /// Read as text so that a non-number is refused naming the parameter.
+    /// At most this many sessions, the most recently started first (default 100).
+    // Read as text so that a non-number is refused naming the parameter.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000)]
     limit: Option<String>,
 }
 
@@ -110,36 +117,86 @@ impl Visible {
     }
 }
 
-/// The wire shape of an open session.
-#[must_use]
-pub fn session_json(s: &Session) -> Value {
-    json!({
-        "session_id": s.id,
-        "key_id": s.key_id,
-        "org_id": s.org_id,
-        "domain": s.domain.as_str(),
-        "started_at": iso(s.started_at),
-        "last_activity_at": iso(s.last_activity_at),
-        "mic_holder": s.mic_holder.as_ref().map(|c| c.as_str()),
-        "sequence": s.sequence,
-        "captions_sent": s.captions_sent,
-        "captions_failed": s.captions_failed,
-    })
+/// An open session as listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct SessionResponse {
+    /// The session's id (16 hex characters).
+    pub session_id: String,
+    /// Its key.
+    pub key_id: i64,
+    /// The key's organisation.
+    pub org_id: String,
+    /// The site it was opened from (normalised origin).
+    pub domain: String,
+    /// When it started (UTC).
+    pub started_at: String,
+    /// Its last authenticated request or open `GET /events` stream (UTC).
+    pub last_activity_at: String,
+    /// The client holding the mic, `null` when free.
+    pub mic_holder: Option<String>,
+    /// +1 per accepted caption request.
+    pub sequence: u64,
+    /// Captions delivered.
+    pub captions_sent: u64,
+    /// Captions whose delivery failed.
+    pub captions_failed: u64,
+}
+
+impl From<&Session> for SessionResponse {
+    fn from(s: &Session) -> Self {
+        Self {
+            session_id: s.id.as_str().to_owned(),
+            key_id: s.key_id.0,
+            org_id: s.org_id.as_str().to_owned(),
+            domain: s.domain.as_str().to_owned(),
+            started_at: iso(s.started_at),
+            last_activity_at: iso(s.last_activity_at),
+            mic_holder: s.mic_holder.as_ref().map(|c| c.as_str().to_owned()),
+            sequence: s.sequence,
+            captions_sent: s.captions_sent,
+            captions_failed: s.captions_failed,
+        }
+    }
 }
 
 /// The body of a listing (also the stream's `snapshot` frame).
-#[must_use]
-pub fn listing_json(list: &[Session], more: bool) -> Value {
-    json!({
-        "sessions": list.iter().map(session_json).collect::<Vec<_>>(),
-        "has_more": more,
-    })
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListSessionsResponse {
+    /// The visible open sessions, most recently started first, at most `limit`.
+    pub sessions: Vec<SessionResponse>,
+    /// Whether more sessions matched than `limit` (only the newest are listed).
+    pub has_more: bool,
+}
+
+impl ListSessionsResponse {
+    /// The listing of `list`.
+    #[must_use]
+    pub fn of(list: &[Session], more: bool) -> Self {
+        Self {
+            sessions: list.iter().map(SessionResponse::from).collect(),
+            has_more: more,
+        }
+    }
 }
 
 /// `GET /v1/sessions`: the caller's visible open sessions, most recently started first.
 ///
 /// # Errors
 /// 400, 401, 403, 503.
+#[utoipa::path(
+    get,
+    path = "/v1/sessions",
+    tag = "v1",
+    operation_id = "v1_list_sessions",
+    summary = "Open sessions the caller may see",
+    description = "Admins see every open session; a user token of role user only the sessions \
+        of keys bound to that user. API keys and session tokens are 403.",
+    params(ListSessionsQuery),
+    security(("admin_key" = []), ("user_token" = [])),
+    responses(
+        (status = 200, description = "The visible open sessions.", body = ListSessionsResponse),
+    )
+)]
 pub async fn list(
     p: Principal,
     state: web::Data<AppState>,
@@ -147,13 +204,30 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let visible = Visible::of(&p, &q)?;
     let (list, more) = visible.load(&state).await?;
-    Ok(HttpResponse::Ok().json(listing_json(&list, more)))
+    Ok(HttpResponse::Ok().json(ListSessionsResponse::of(&list, more)))
 }
 
 /// `GET /v1/sessions/events`: the same sessions followed live over SSE (see [`watch`]).
 ///
 /// # Errors
 /// 400, 401, 403, 503 (before the stream starts).
+#[utoipa::path(
+    get,
+    path = "/v1/sessions/events",
+    tag = "v1",
+    operation_id = "v1_session_events",
+    summary = "Open sessions the caller may see, live (Server-Sent Events)",
+    description = "The scope and parameters of `GET /v1/sessions`, checked before the stream \
+        starts. Frames: `snapshot` (the listing), `mic_state {session_id, holder}`, `session` \
+        (one session, when it appears or its counters change), `session_closed {session_id}`, \
+        `unauthorized {error}` and `shutdown {}` (each then ends the stream), a keep-alive \
+        comment every 15 s.",
+    params(ListSessionsQuery),
+    security(("admin_key" = []), ("user_token" = [])),
+    responses(
+        (status = 200, description = "The event stream.", content_type = "text/event-stream", body = String),
+    )
+)]
 pub async fn events(
     p: Principal,
     state: web::Data<AppState>,

@@ -30,7 +30,7 @@ use tally_domain::session::{Session, SessionId};
 use tokio::sync::mpsc;
 use tokio::time::{interval_at, Instant, Interval, MissedTickBehavior};
 
-use super::{listing_json, session_json, Visible};
+use super::{ListSessionsResponse, SessionResponse, Visible};
 use crate::run_blocking;
 use crate::sse::{frame, KEEP_ALIVE, SHUTDOWN_EVENT};
 use crate::state::AppState;
@@ -78,6 +78,10 @@ struct Watch {
     keep_alive: Interval,
     done: bool,
     _open: crate::observe::OpenStream,
+}
+
+fn json_of(v: &impl serde::Serialize) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "{}".to_owned())
 }
 
 fn ticker(every: Duration) -> Interval {
@@ -141,8 +145,10 @@ impl Watch {
         for s in &list {
             self.subscribe(&s.id);
         }
-        self.pending
-            .push_back(frame("snapshot", &listing_json(&list, more).to_string()));
+        self.pending.push_back(frame(
+            "snapshot",
+            &json_of(&ListSessionsResponse::of(&list, more)),
+        ));
         self.known = list.into_iter().map(|s| (s.id.clone(), s)).collect();
     }
 
@@ -162,7 +168,7 @@ impl Watch {
             if self.known.get(&s.id) != Some(&s) {
                 self.subscribe(&s.id);
                 self.pending
-                    .push_back(frame("session", &session_json(&s).to_string()));
+                    .push_back(frame("session", &json_of(&SessionResponse::from(&s))));
                 self.known.insert(s.id.clone(), s);
             }
         }
