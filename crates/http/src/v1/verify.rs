@@ -128,7 +128,7 @@ fn body(
     post,
     path = "/v1/verify",
     tag = "v1",
-    operation_id = "v1_verify",
+    operation_id = "v1_keys_verify",
     summary = "Check an API key and meter usage atomically (the gateway's hot path)",
     description = "Called by the product's gateway with the admin credential. The key is \
         checked (unknown, erased, revoked, expired), then the lifetime limit, then the daily \
