@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod captions;
+pub mod contract;
 pub mod events;
 pub mod keys;
 pub mod live;
@@ -41,5 +42,26 @@ pub fn routes(r: &mut Routes) {
 
 /// The lcyt surface's operations in the OpenAPI document (`crate::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(mic::mic), modifiers(&PROBLEM_ERRORS))]
+#[openapi(
+    paths(
+        keys::create,
+        keys::list,
+        keys::get,
+        keys::update,
+        keys::delete,
+        live::open,
+        live::get,
+        live::patch,
+        live::end,
+        captions::post,
+        sync::post,
+        events::session_events,
+        events::event_stream,
+        events::viewer_events,
+        mic::mic,
+        stats::get,
+        stats::erase,
+    ),
+    modifiers(&PROBLEM_ERRORS)
+)]
 pub struct LcytApi;
