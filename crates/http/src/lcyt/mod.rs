@@ -62,6 +62,8 @@ pub fn routes(r: &mut Routes) {
         stats::get,
         stats::erase,
     ),
+    // `GET /usage` (usage_path) is shared with the ledger; its lcyt answer is listed here.
+    components(schemas(usage::SiteUsageResponse)),
     modifiers(&PROBLEM_ERRORS)
 )]
 pub struct LcytApi;

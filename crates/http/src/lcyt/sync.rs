@@ -1,14 +1,14 @@
 //! `POST /sync`: measures the session's clock offset against YouTube with an empty-body
 //! ingestion POST (lcyt-clients reference §2.6, §5) and stores it with the session.
 
-use actix_web::http::header;
+use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
 use tally_domain::session::{Session, SessionPatch};
 use utoipa::ToSchema;
 
 use super::auth::SessionAuth;
-use crate::error::ApiError;
+use crate::error::{ApiError, PROBLEM_JSON};
 use crate::run_short;
 use crate::state::{session_service, AppState};
 use crate::webhook::webhook_client;
@@ -98,22 +98,25 @@ pub struct SyncResponse {
     pub status_code: u16,
 }
 
-/// The 502 of `POST /sync`: a problem document with lcyt's `statusCode` member.
+/// The refusal of `POST /sync` (409 without a YouTube sender, 502 when YouTube cannot be
+/// reached): a problem document with lcyt's `statusCode` member.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SyncFailure {
     /// Always `about:blank`.
     #[serde(rename = "type")]
     pub kind: &'static str,
-    /// `Bad Gateway`.
+    /// The status's reason phrase (`Conflict`, `Bad Gateway`).
     pub title: &'static str,
-    /// 502.
+    /// The HTTP status: 409 or 502.
+    #[schema(minimum = 409, maximum = 502)]
     pub status: u16,
     /// The cause.
     pub detail: String,
     /// The cause (lcyt clients read this member).
     pub error: String,
-    /// 502, as lcyt answers it.
+    /// The HTTP status again, as lcyt answers it.
+    #[schema(minimum = 409, maximum = 502)]
     pub status_code: u16,
 }
 
@@ -121,8 +124,8 @@ pub struct SyncFailure {
 /// `statusCode` is YouTube's.
 ///
 /// # Errors
-/// 401; 502 `{error, statusCode: 502}` when there is no YouTube sender (a session opened
-/// without `streamKey`) or YouTube cannot be reached.
+/// 401; 409 `{error, statusCode: 409}` when there is no YouTube sender (a session opened
+/// without `streamKey`); 502 `{error, statusCode: 502}` when YouTube cannot be reached.
 #[utoipa::path(
     post,
     path = "/sync",
@@ -136,7 +139,8 @@ pub struct SyncFailure {
     security(("session_token" = [])),
     responses(
         (status = 200, description = "The offset, with YouTube's answer.", body = SyncResponse),
-        (status = 502, description = "The session has no YouTube sender (opened without `streamKey`: `No YouTube sender to sync: …`) or YouTube could not be reached (`Failed to send: …`).", body = SyncFailure, content_type = "application/problem+json"),
+        (status = 409, description = "The session has no YouTube sender: it was opened without `streamKey` (`No YouTube sender to sync: …`).", body = SyncFailure, content_type = "application/problem+json"),
+        (status = 502, description = "YouTube could not be reached (`Failed to send: …`).", body = SyncFailure, content_type = "application/problem+json"),
     )
 )]
 pub async fn post(auth: SessionAuth, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
@@ -149,17 +153,22 @@ pub async fn post(auth: SessionAuth, state: web::Data<AppState>) -> Result<HttpR
         })),
         Err(SyncError::Store(e)) => Err(e),
         Err(e) => {
+            // No sender is the session's state, not a fault: a 4xx (lcyt answers 502).
+            let status = match e {
+                SyncError::NoSender => StatusCode::CONFLICT,
+                _ => StatusCode::BAD_GATEWAY,
+            };
             let message = e.to_string();
-            Ok(HttpResponse::BadGateway()
-                .content_type("application/problem+json")
+            Ok(HttpResponse::build(status)
+                .content_type(PROBLEM_JSON)
                 .insert_header((header::CACHE_CONTROL, "no-store"))
                 .json(SyncFailure {
                     kind: "about:blank",
-                    title: "Bad Gateway",
-                    status: 502,
+                    title: status.canonical_reason().unwrap_or("Error"),
+                    status: status.as_u16(),
                     detail: message.clone(),
                     error: message,
-                    status_code: 502,
+                    status_code: status.as_u16(),
                 }))
         }
     }
