@@ -7,6 +7,7 @@ pub mod auth;
 pub mod captions;
 pub mod contract;
 pub mod events;
+mod key_shapes;
 pub mod keys;
 pub mod live;
 pub mod mic;
