@@ -9,6 +9,9 @@
 pub mod records;
 pub mod wire;
 
+use utoipa::openapi::{OpenApi, RefOr, Schema};
+use utoipa::Modify;
+
 use crate::api_doc::PROBLEM_ERRORS;
 use crate::resource::Routes;
 
@@ -22,5 +25,31 @@ pub fn routes(r: &mut Routes) {
 
 /// The ledger surface's operations in the OpenAPI document (`crate::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(), modifiers(&PROBLEM_ERRORS))]
+#[openapi(
+    paths(
+        records::create,
+        records::by_user,
+        records::get,
+        records::update,
+        records::delete
+    ),
+    components(schemas(wire::UsageRecord)),
+    modifiers(&PROBLEM_ERRORS, &AtLeastOneField)
+)]
 pub struct LedgerApi;
+
+/// Marks `UpdateUsageRequest` as needing at least one field. Done here because utoipa-gen 5.5
+/// renders `#[schema(min_properties = 1)]` as `maxProperties`.
+struct AtLeastOneField;
+
+impl Modify for AtLeastOneField {
+    fn modify(&self, doc: &mut OpenApi) {
+        let schema = doc
+            .components
+            .as_mut()
+            .and_then(|c| c.schemas.get_mut("UpdateUsageRequest"));
+        if let Some(RefOr::T(Schema::Object(o))) = schema {
+            o.min_properties = Some(1);
+        }
+    }
+}
