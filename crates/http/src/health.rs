@@ -52,6 +52,7 @@ pub fn features(state: &AppState) -> Vec<&'static str> {
     path = "/health",
     tag = "meta",
     operation_id = "health",
+    summary = "Liveness and a store ping, with the lcyt features this server serves",
     responses(
         (status = 200, description = "The store answered.", body = HealthResponse),
         (status = 503, description = "The store did not answer (with `Retry-After`).", body = HealthResponse),

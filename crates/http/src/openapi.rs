@@ -69,6 +69,7 @@ pub fn spec() -> utoipa::openapi::OpenApi {
     path = "/openapi.json",
     tag = "meta",
     operation_id = "openapi",
+    summary = "This document (OpenAPI 3.1)",
     responses((status = 200, description = "The OpenAPI 3.1 document.", content_type = "application/json", body = Object))
 )]
 pub async fn document() -> Result<HttpResponse, ApiError> {
