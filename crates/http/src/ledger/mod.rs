@@ -53,3 +53,17 @@ impl Modify for AtLeastOneField {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use utoipa::OpenApi;
+
+    #[test]
+    fn a_correction_needs_at_least_one_field() {
+        let doc = serde_json::to_value(super::LedgerApi::openapi()).unwrap();
+        let body = &doc["components"]["schemas"]["UpdateUsageRequest"];
+        assert_eq!(body["minProperties"], 1, "{body}");
+        assert!(body.get("maxProperties").is_none(), "{body}");
+        assert_eq!(body["additionalProperties"], false);
+    }
+}

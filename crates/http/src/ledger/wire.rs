@@ -152,9 +152,20 @@ pub struct UpdateUsageRequest {
     pub status_active: Option<bool>,
 }
 
+/// The largest units or tokens a correction may set: the bound a new event has
+/// (`NewUsageEvent::validate`), so a corrected record is one that could have been recorded.
+const MAX_COUNT: u64 = 1_000_000_000_000_000;
+
 fn non_negative(field: &str, v: Option<i64>) -> Result<Option<u64>, ApiError> {
     v.map(|n| {
-        u64::try_from(n).map_err(|_| ApiError::BadRequest(format!("{field} must not be negative")))
+        let n = u64::try_from(n)
+            .map_err(|_| ApiError::BadRequest(format!("{field} must not be negative")))?;
+        if n > MAX_COUNT {
+            return Err(ApiError::BadRequest(format!(
+                "{field} must be at most {MAX_COUNT}"
+            )));
+        }
+        Ok(n)
     })
     .transpose()
 }
@@ -203,7 +214,6 @@ pub struct UsageRecord {
     #[schema(required = true)]
     endpoint: Option<String>,
     /// Units (0 once refunded by a correction to zero).
-    #[schema(maximum = 1e15)]
     units_used: u64,
     /// Dollars, exact (`0.0043`, `12`).
     #[schema(value_type = f64, minimum = 0)]
@@ -301,5 +311,11 @@ mod tests {
             ..UpdateUsageRequest::default()
         };
         assert!(neg.into_patch().is_err());
+        let huge = UpdateUsageRequest {
+            tokens: Some(1_000_000_000_000_001),
+            ..UpdateUsageRequest::default()
+        };
+        let err = huge.into_patch().unwrap_err().to_string();
+        assert!(err.contains("tokens must be at most"), "{err}");
     }
 }

@@ -30,8 +30,8 @@ pub struct Envelope<T> {
 pub struct NewApiError<'a> {
     /// Always `false`.
     pub success: bool,
-    /// What went wrong, e.g. `start_timestamp must be unix seconds`.
-    #[schema(example = "start_timestamp must be unix seconds")]
+    /// What went wrong, e.g. `end_timestamp must not be before start_timestamp`.
+    #[schema(example = "end_timestamp must not be before start_timestamp")]
     pub message: &'a str,
 }
 

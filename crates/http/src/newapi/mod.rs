@@ -26,3 +26,33 @@ pub fn routes(r: &mut Routes) {
     modifiers(&NEW_API_ERRORS)
 )]
 pub struct NewApiApi;
+
+#[cfg(test)]
+mod tests {
+    use utoipa::OpenApi;
+
+    #[test]
+    fn every_error_of_every_operation_is_the_envelope() {
+        let doc = serde_json::to_value(super::NewApiApi::openapi()).unwrap();
+        assert!(doc["components"]["schemas"]["NewApiError"].is_object());
+        let paths = doc["paths"].as_object().unwrap();
+        assert_eq!(paths.len(), 3);
+        for (path, item) in paths {
+            let op = &item["get"];
+            let responses = op["responses"].as_object().unwrap();
+            for status in ["400", "401", "403", "500", "503"] {
+                let content = &responses[status]["content"];
+                assert_eq!(
+                    content["application/json"]["schema"]["$ref"],
+                    "#/components/schemas/NewApiError",
+                    "{path} {status}: {content}"
+                );
+            }
+            let problems = responses
+                .values()
+                .filter(|r| r["content"].get("application/problem+json").is_some())
+                .count();
+            assert_eq!(problems, 0, "{path}: no problem documents on new-api");
+        }
+    }
+}
