@@ -17,7 +17,7 @@ use crate::api_doc::{SecuritySchemes, PROBLEM_ERRORS};
 use crate::error::{ApiError, Problem};
 use crate::resource::resource;
 use crate::static_files::{serve, Asset, CSS, HTML, JS, TEXT};
-use crate::{health, lcyt, ledger, lyrcs, meetbot, newapi, usage_path, v1};
+use crate::{health, lcyt, ledger, lyrcs, meetbot, newapi, openapi_links, usage_path, v1};
 
 /// The operations below the surfaces (health, this document, and the shared `/usage` path),
 /// the security schemes and the shared schemas.
@@ -57,6 +57,7 @@ pub fn spec() -> utoipa::openapi::OpenApi {
     doc.merge(lyrcs::LyrcsApi::openapi());
     doc.merge(newapi::NewApiApi::openapi());
     doc.merge(v1::V1Api::openapi());
+    openapi_links::add_links(&mut doc);
     doc
 }
 

@@ -5,9 +5,12 @@
 
 pub mod analytics;
 pub mod events;
+mod key_wire;
 pub mod keys;
 pub mod orgs;
+mod schema;
 pub mod sessions;
+mod user_wire;
 pub mod users;
 pub mod verify;
 
@@ -41,7 +44,28 @@ pub fn routes(r: &mut Routes) {
 /// The v1 surface's operations in the OpenAPI document (`crate::openapi`).
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(sessions::list, sessions::events),
+    paths(
+        orgs::create,
+        orgs::list,
+        orgs::get,
+        users::create,
+        users::list,
+        users::get,
+        users::issue_token,
+        users::erase,
+        users::erasures,
+        keys::create,
+        keys::list,
+        keys::get,
+        keys::update,
+        keys::delete,
+        keys::erase,
+        verify::verify,
+        events::ingest,
+        analytics::query,
+        sessions::list,
+        sessions::events,
+    ),
     modifiers(&PROBLEM_ERRORS)
 )]
 pub struct V1Api;
