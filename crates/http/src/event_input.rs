@@ -120,12 +120,12 @@ pub fn domain_schema() -> Schema {
 }
 
 /// `cost_usd`: dollars as a JSON number or a numeric string, read exactly (plain decimal
-/// notation, at most 9 decimals, at most 9,000,000,000); `null` is 0.
+/// notation, at most 9 decimals, at most 1,000,000); `null` is 0.
 fn cost_schema() -> Schema {
     let number = ObjectBuilder::new()
         .schema_type(Type::Number)
         .minimum(Some(0))
-        .maximum(Some(9_000_000_000_i64));
+        .maximum(Some(1_000_000_i64));
     let text = ObjectBuilder::new()
         .schema_type(Type::String)
         .pattern(Some(r"^[\t-\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*([0-9]+\.?[0-9]*|\.[0-9]+)[\t-\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"));
@@ -135,7 +135,7 @@ fn cost_schema() -> Schema {
         .item(ObjectBuilder::new().schema_type(Type::Null))
         .description(Some(
             "Dollars, kept exact as integer nano-dollars: a JSON number or a numeric string in \
-             plain decimal notation (no exponent), at most 9 decimals, 0-9,000,000,000.",
+             plain decimal notation (no exponent), at most 9 decimals, 0-1,000,000.",
         ))
         .into()
 }

@@ -75,7 +75,11 @@ pub fn spec() -> utoipa::openapi::OpenApi {
 )]
 pub async fn document() -> Result<HttpResponse, ApiError> {
     static JSON: OnceLock<Result<String, String>> = OnceLock::new();
-    let json = JSON.get_or_init(|| spec().to_json().map_err(|e| e.to_string()));
+    let json = JSON.get_or_init(|| {
+        let mut doc = serde_json::to_value(spec()).map_err(|e| e.to_string())?;
+        openapi_links::camel_case_links(&mut doc);
+        serde_json::to_string(&doc).map_err(|e| e.to_string())
+    });
     match json {
         Ok(body) => Ok(HttpResponse::Ok()
             .content_type("application/json")

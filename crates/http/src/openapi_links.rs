@@ -172,3 +172,32 @@ pub fn add_links(doc: &mut OpenApi) {
         }
     }
 }
+
+/// Renames the fields of every link in the serialised document to the specification's
+/// camelCase: utoipa 5.5 serialises `Link` as `operation_id`/`operation_ref`/`request_body`,
+/// which OpenAPI validators refuse.
+pub fn camel_case_links(doc: &mut Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let links = paths
+        .values_mut()
+        .filter_map(Value::as_object_mut)
+        .flat_map(|item| item.values_mut())
+        .filter_map(|op| op.get_mut("responses")?.as_object_mut())
+        .flat_map(|responses| responses.values_mut())
+        .filter_map(|r| r.get_mut("links")?.as_object_mut())
+        .flat_map(|links| links.values_mut())
+        .filter_map(Value::as_object_mut);
+    for link in links {
+        for (from, to) in [
+            ("operation_id", "operationId"),
+            ("operation_ref", "operationRef"),
+            ("request_body", "requestBody"),
+        ] {
+            if let Some(v) = link.remove(from) {
+                link.insert(to.to_owned(), v);
+            }
+        }
+    }
+}

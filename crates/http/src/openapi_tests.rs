@@ -118,3 +118,13 @@ fn every_link_starts_at_a_documented_answer_and_leads_to_an_operation_with_its_p
         }
     }
 }
+
+#[test]
+fn served_links_use_the_specifications_camel_case() {
+    let mut doc = serde_json::to_value(spec()).unwrap();
+    crate::openapi_links::camel_case_links(&mut doc);
+    let link = &doc["paths"]["/v1/keys"]["post"]["responses"]["201"]["links"]["VerifyKey"];
+    assert_eq!(link["operationId"], "v1_keys_verify");
+    assert_eq!(link["requestBody"]["key"], "$response.body#/key");
+    assert!(link.get("operation_id").is_none() && link.get("request_body").is_none());
+}

@@ -25,7 +25,7 @@ fn cost_usd_schema() -> Schema {
     let number = ObjectBuilder::new()
         .schema_type(Type::Number)
         .minimum(Some(0))
-        .maximum(Some(9_000_000_000_u64));
+        .maximum(Some(1_000_000_u64));
     let text = ObjectBuilder::new()
         .schema_type(Type::String)
         .pattern(Some(r"^\s*([0-9]+(\.[0-9]{0,9}0*)?|\.[0-9]{1,9}0*)\s*$"));
@@ -35,7 +35,7 @@ fn cost_usd_schema() -> Schema {
         .item(ObjectBuilder::new().schema_type(Type::Null))
         .description(Some(
             "Dollars, exact: a non-negative decimal (or a string holding one) of at most 9 \
-             decimal places, written without an exponent, at most 9,000,000,000.",
+             decimal places, written without an exponent, at most 1,000,000.",
         ))
         .into()
 }
