@@ -10,6 +10,7 @@ pub mod import;
 pub mod keys;
 pub mod logs;
 pub mod retention;
+pub mod session_list;
 pub mod sessions;
 pub mod tenants;
 pub mod usage;
