@@ -45,7 +45,14 @@ pub enum UsageAnswer {
     security((), ("admin_key" = []), ("user_token" = []), ("api_key" = []), ("session_token" = [])),
     responses(
         (status = 200, description = "Usage records (Bearer; with `X-Total-Count`) or the \
-            per-site usage rollup (no credential).", body = UsageAnswer),
+            per-site usage rollup (no credential).", body = UsageAnswer,
+            headers(
+                ("X-Total-Count" = u64, description = "With a Bearer credential: the number of \
+                    matching records."),
+                ("X-Retained-From" = String, description = "With a Bearer credential, when \
+                    raw events are retained for a bounded time: the oldest instant (RFC 3339) \
+                    the list reaches back to."),
+            )),
         (status = 401, description = "No usable credential (site usage not public).", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The credential may not read this.", body = crate::error::Problem, content_type = "application/problem+json"),
     )
