@@ -7,6 +7,7 @@ pub mod embed;
 pub mod fanout;
 pub mod flood;
 pub mod ingest;
+pub mod instances;
 pub mod seed;
 pub mod verify;
 
