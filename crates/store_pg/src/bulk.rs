@@ -98,9 +98,15 @@ pub fn seed_keys(
     let count = to_i64(count)?;
     store.read(|c| {
         let ids = diesel::sql_query(
-            "INSERT INTO api_keys (org_id, secret_hash, alias, owner, created_at) \
-             SELECT $1, encode(sha256(convert_to($2 || i, 'UTF8')), 'hex'), 'bench', 'bench', now() \
-             FROM generate_series(0, $3 - 1) AS i ORDER BY i RETURNING id",
+            "WITH k AS ( \
+                 INSERT INTO api_keys (org_id, secret_hash, alias, owner, created_at) \
+                 SELECT $1, encode(sha256(convert_to($2 || i, 'UTF8')), 'hex'), 'bench', \
+                     'bench', now() \
+                 FROM generate_series(0, $3 - 1) AS i ORDER BY i \
+                 RETURNING id, org_id, secret_hash), \
+             s AS (INSERT INTO key_secrets (secret_hash, org_id, key_id) \
+                 SELECT secret_hash, org_id, id FROM k) \
+             SELECT id FROM k ORDER BY id",
         )
         .bind::<Text, _>(org_id)
         .bind::<Text, _>(prefix)
@@ -198,8 +204,8 @@ WITH ins AS (
         quota = r.quota + EXCLUDED.quota, duration_ms = r.duration_ms + EXCLUDED.duration_ms
     RETURNING 1
 )
-INSERT INTO domain_rollups AS d (date, hour, domain, captions_sent, batches_sent)
-SELECT (occurred_at AT TIME ZONE 'UTC')::date,
+INSERT INTO domain_rollups AS d (org_id, date, hour, domain, captions_sent, batches_sent)
+SELECT org_id, (occurred_at AT TIME ZONE 'UTC')::date,
     extract(hour FROM occurred_at AT TIME ZONE 'UTC')::smallint, domain, sum(units), 0
-FROM ins WHERE kind = 'caption' AND domain IS NOT NULL GROUP BY 1, 2, 3
-ON CONFLICT (date, hour, domain) DO UPDATE SET captions_sent = d.captions_sent + EXCLUDED.captions_sent";
+FROM ins WHERE kind = 'caption' AND domain IS NOT NULL GROUP BY 1, 2, 3, 4
+ON CONFLICT (org_id, date, hour, domain) DO UPDATE SET captions_sent = d.captions_sent + EXCLUDED.captions_sent";
