@@ -183,9 +183,13 @@ pub(crate) fn delete_key(c: &mut PgConnection, id: KeyId) -> Result<Option<Vec<S
     let org = key.org_id.as_str();
     let closed = close_sessions(c, id, None)?;
     forget_history(c, id)?;
-    diesel::delete(key_daily_usage::table.filter(
-        key_daily_usage::org_id.eq(org).and(key_daily_usage::key_id.eq(id.0)),
-    ))
+    diesel::delete(
+        key_daily_usage::table.filter(
+            key_daily_usage::org_id
+                .eq(org)
+                .and(key_daily_usage::key_id.eq(id.0)),
+        ),
+    )
     .execute(c)?;
     forget_secret(c, org, id.0)?;
     diesel::delete(api_keys::table.find((org, id.0))).execute(c)?;

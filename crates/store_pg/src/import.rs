@@ -102,7 +102,7 @@ fn import_keys_tx(c: &mut PgConnection, keys: &[ImportedKey]) -> Result<Vec<KeyI
             && !diesel::select(diesel::dsl::exists(
                 api_keys::table.filter(api_keys::id.eq(key.id.0)),
             ))
-                .get_result::<bool>(c)?;
+            .get_result::<bool>(c)?;
         kept_ids |= free;
         let id = insert_key(c, key, free.then_some(key.id.0))?;
         let rows = daily

@@ -199,7 +199,12 @@ pub(crate) fn meter_batch_tx(
         }
         if let Some(x) = &session {
             let delivered = x.delivers_to_itself();
-            session_meters.push((i, x.org_id.as_str().to_owned(), x.id.as_str().to_owned(), delivered));
+            session_meters.push((
+                i,
+                x.org_id.as_str().to_owned(),
+                x.id.as_str().to_owned(),
+                delivered,
+            ));
             if delivered {
                 let site = DomainRollupKey::at(x.domain.clone(), now);
                 sites

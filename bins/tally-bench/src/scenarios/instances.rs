@@ -76,9 +76,10 @@ impl Spread {
         let mut total = RunResult::default();
         let mut each = Vec::with_capacity(tasks.len());
         for t in tasks {
-            let r = t
-                .await
-                .unwrap_or_else(|_| RunResult { io_errors: 1, ..RunResult::default() });
+            let r = t.await.unwrap_or_else(|_| RunResult {
+                io_errors: 1,
+                ..RunResult::default()
+            });
             each.push(r.latencies_us.len() as u64);
             total.elapsed = total.elapsed.max(r.elapsed);
             total.merge(r);
@@ -129,13 +130,20 @@ impl Exactness {
 /// Setup failures (database, servers, key creation), and a lost exactness check.
 pub async fn run(opts: &Opts) -> Result<Section> {
     if opts.target.is_some() {
-        return Err(setup("instances starts its own servers: --target is not supported"));
+        return Err(setup(
+            "instances starts its own servers: --target is not supported",
+        ));
     }
     let db = TestDb::create().ok_or_else(|| setup("no Postgres at TALLY_TEST_DATABASE_URL"))?;
     let store = PgStore::connect(db.url(), PgOptions::default()).map_err(setup)?;
     let secret = |i: usize| format!("bench-instances-{i:06}");
     let verify = |key: &str| {
-        admin(opts, "POST", "/v1/verify", Some(&json!({ "key": key, "units": 1 })))
+        admin(
+            opts,
+            "POST",
+            "/v1/verify",
+            Some(&json!({ "key": key, "units": 1 })),
+        )
     };
     let requests: Vec<Request> = (0..opts.keys).map(|i| verify(&secret(i))).collect();
     let mut out = vec![
@@ -246,7 +254,12 @@ async fn exactness(
         .get("id")
         .and_then(serde_json::Value::as_i64)
         .ok_or_else(|| BenchError::Protocol(format!("POST /v1/keys: no id in {created}")))?;
-    let request = admin(opts, "POST", "/v1/verify", Some(&json!({ "key": secret, "units": 1 })));
+    let request = admin(
+        opts,
+        "POST",
+        "/v1/verify",
+        Some(&json!({ "key": secret, "units": 1 })),
+    );
     let sent = limit * 2;
     let (run, _) = Spread::new(addrs, opts.connections, &[request])
         .run(Until::Count(sent))

@@ -90,7 +90,11 @@ fn violations(url: &str, exempt: &[&str]) -> Vec<String> {
                 format!(
                     "{}: {} {} ({}) does not include org_id",
                     k.table_name,
-                    if k.primary { "primary key" } else { "unique index" },
+                    if k.primary {
+                        "primary key"
+                    } else {
+                        "unique index"
+                    },
                     k.index_name,
                     k.columns.join(", ")
                 )
