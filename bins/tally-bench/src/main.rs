@@ -129,6 +129,8 @@ pub enum Scenario {
     /// 1, 2 and 3 Postgres instances sharing one database, connections spread over them:
     /// throughput, p99 and one lifetime limit admitted exactly across the instances.
     Instances,
+    /// Bytes on disk per event and per rollup row over a seeded history (`--history`).
+    Storage,
 }
 
 impl Opts {
@@ -207,6 +209,7 @@ fn run(opts: &Opts) -> Result<()> {
                 Scenario::Pgbench => pgbench::run(opts),
                 Scenario::Embed => scenarios::embed::run(opts).await,
                 Scenario::Instances => scenarios::instances::run(opts).await,
+                Scenario::Storage => scenarios::storage::run(opts).await,
             }
         })?;
         println!("{}\n", section.text);

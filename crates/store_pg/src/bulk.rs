@@ -130,6 +130,58 @@ pub fn analyze(store: &PgStore) -> Result<(), StoreError> {
     })
 }
 
+/// The rows of one table and the disk they take.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableSize {
+    /// The table.
+    pub table: String,
+    /// Its rows (an exact count).
+    pub rows: u64,
+    /// `pg_total_relation_size` (heap, TOAST and every index) summed over the table and its
+    /// partitions, bytes.
+    pub bytes: u64,
+}
+
+/// Rows and disk of each table of `tables` (for the storage figures of docs/SCALING.md).
+/// A partitioned table counts its partitions.
+///
+/// # Errors
+/// [`StoreError`] when the database is unreachable or a table does not exist.
+pub fn table_sizes(store: &PgStore, tables: &[&str]) -> Result<Vec<TableSize>, StoreError> {
+    #[derive(QueryableByName)]
+    struct Size {
+        #[diesel(sql_type = BigInt)]
+        rows: i64,
+        #[diesel(sql_type = BigInt)]
+        bytes: i64,
+    }
+    store.read(|c| {
+        let mut out = Vec::with_capacity(tables.len());
+        for table in tables {
+            // A table name cannot be a bind parameter of `FROM`: it is quoted as an identifier.
+            let size = diesel::sql_query(format!(
+                "SELECT (SELECT count(*) FROM {ident})::bigint AS rows, \
+                     (SELECT COALESCE(sum(pg_total_relation_size(relid)), 0) \
+                      FROM pg_partition_tree($1::regclass))::bigint AS bytes",
+                ident = quote_ident(table),
+            ))
+            .bind::<Text, _>(*table)
+            .get_result::<Size>(c)?;
+            out.push(TableSize {
+                table: (*table).to_owned(),
+                rows: u64::try_from(size.rows).unwrap_or(0),
+                bytes: u64::try_from(size.bytes).unwrap_or(0),
+            });
+        }
+        Ok(out)
+    })
+}
+
+/// `name` as a quoted SQL identifier.
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
 /// Creates `bench_insert (id bigserial PRIMARY KEY, v int)`, the table of the bare durable
 /// `INSERT` baseline (`scripts/bench/insert.sql`), when it is missing.
 ///

@@ -9,6 +9,7 @@ pub mod flood;
 pub mod ingest;
 pub mod instances;
 pub mod seed;
+pub mod storage;
 pub mod verify;
 
 use std::sync::Arc;
