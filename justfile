@@ -38,6 +38,11 @@ bench:
 bench-embed *ARGS:
     scripts/bench-embed.sh {{ARGS}}
 
+# The API fuzzer, longer than CI's run: schemathesis over /openapi.json on both stores, as
+# admin, user and session, with stateful links (~15 min; docs/OPERATIONS.md).
+fuzz *ARGS:
+    scripts/fuzz.sh --examples 200 --time 150 {{ARGS}}
+
 # Crash proof: kill -9 tally and restart Postgres under load, then check nothing acknowledged
 # was lost or duplicated (~1 min; restarts the local Postgres; see docs/OPERATIONS.md).
 crash-test:

@@ -259,15 +259,25 @@ impl From<CreateOrgError> for ApiError {
     }
 }
 
-/// An RFC 9457 problem body with Tally's `error` member.
-#[derive(Debug, Serialize)]
-struct Problem<'a> {
+/// An RFC 9457 problem body with Tally's `error` member: the body of every error answer
+/// (`application/problem+json`) outside new-api's envelope.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Problem<'a> {
+    /// Always `about:blank`: the status says what happened.
     #[serde(rename = "type")]
-    kind: &'a str,
-    title: &'a str,
-    status: u16,
-    detail: &'a str,
-    error: &'a str,
+    #[schema(example = "about:blank")]
+    pub kind: &'a str,
+    /// The status's reason phrase.
+    #[schema(example = "Bad Request")]
+    pub title: &'a str,
+    /// The HTTP status.
+    #[schema(example = 400, minimum = 400, maximum = 599)]
+    pub status: u16,
+    /// A sentence for humans.
+    pub detail: &'a str,
+    /// The short message clients read, e.g. `daily_limit_exceeded` or `clientId required`.
+    #[schema(example = "clientId required")]
+    pub error: &'a str,
 }
 
 /// A `application/problem+json` response. `type` is `about:blank`, so `title` is the status's

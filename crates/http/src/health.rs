@@ -10,12 +10,14 @@ use crate::error::UNAVAILABLE_RETRY_AFTER_SECS;
 use crate::state::AppState;
 
 /// The body of `GET /health`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HealthResponse<'a> {
     /// `"ok"` or `"unavailable"`.
+    #[schema(value_type = String, pattern = "^(ok|unavailable)$")]
     pub status: &'a str,
     /// `"memory"` or `"postgres"`.
+    #[schema(value_type = String, pattern = "^(memory|postgres)$")]
     pub store: &'a str,
     /// The server's version.
     pub version: &'a str,
@@ -45,6 +47,17 @@ pub fn features(state: &AppState) -> Vec<&'static str> {
 
 /// 200 `{"status":"ok","ok":true,…}` when the store answers a ping, else 503
 /// `{"status":"unavailable","ok":false,…}` with `Retry-After`.
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "meta",
+    operation_id = "health",
+    summary = "Liveness and a store ping, with the lcyt features this server serves",
+    responses(
+        (status = 200, description = "The store answered.", body = HealthResponse),
+        (status = 503, description = "The store did not answer (with `Retry-After`).", body = HealthResponse),
+    )
+)]
 pub async fn health(state: web::Data<AppState>) -> HttpResponse {
     let usage = state.ports.stores.usage.clone();
     let ping = run_blocking(move || usage.ping()).await;

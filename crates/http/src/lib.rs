@@ -35,6 +35,7 @@
 //! # let _ = product;
 //! ```
 
+pub mod api_doc;
 pub mod blocking;
 pub mod cors;
 pub mod delivery;
@@ -50,6 +51,7 @@ pub mod meetbot;
 pub mod metering;
 pub mod newapi;
 pub mod observe;
+pub mod openapi;
 pub mod principal;
 pub mod ratelimit;
 pub mod request_id;
@@ -59,7 +61,9 @@ pub mod routes;
 pub mod scope;
 pub mod sse;
 pub mod state;
+pub mod static_files;
 pub mod ui;
+pub mod usage_path;
 pub mod v1;
 pub mod webhook;
 pub mod wire;

@@ -1,38 +1,45 @@
-//! Mounting Tally: the route table, the fallbacks and a ready-made `App`. The top floor: the
-//! only module that knows every surface, and so the home of the one path two surfaces share.
+//! Mounting Tally: the route table, the fallbacks and a ready-made `App`. The top floor, with
+//! `openapi` (the document of these routes) and `usage_path` (the one path two surfaces share).
 
 use actix_web::body::BoxBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::from_fn;
-use actix_web::{web, App, HttpRequest, HttpResponse};
+use actix_web::{web, App, HttpResponse};
 
 use crate::error::ApiError;
-use crate::lcyt::usage::{domain_usage, DomainUsageParams};
-use crate::principal::{bearer, resolve};
 use crate::request_id::request_id_middleware;
-use crate::resource::resource;
+use crate::resource::Routes;
 use crate::state::AppState;
-use crate::{cors, extract, health, lcyt, ledger, lyrcs, meetbot, newapi, ui, v1};
+use crate::usage_path::get_usage;
+use crate::{cors, extract, health, lcyt, ledger, lyrcs, meetbot, newapi, openapi, ui, v1};
+
+/// Every API route of every surface, in mounting order (meetbot before v1: they share the
+/// `/v1` prefix). The OpenAPI document describes exactly these (`openapi::tests`).
+#[must_use]
+pub fn table() -> Routes {
+    let mut r = Routes::new();
+    r.get("/health", health::health)
+        .get("/openapi.json", openapi::document);
+    lcyt::routes(&mut r);
+    r.get("/usage", get_usage)
+        .post("/usage", ledger::records::create);
+    ledger::routes(&mut r);
+    meetbot::routes(&mut r);
+    lyrcs::routes(&mut r);
+    newapi::routes(&mut r);
+    v1::routes(&mut r);
+    r
+}
 
 /// Registers every Tally route, the extractor configuration, the state and the JSON 404
 /// fallback on `cfg`. Embedders mount Tally in their own app with
 /// `App::new().wrap(from_fn(tally_http::extract::require_json)).wrap(from_fn(tally_http::cors::cors)).wrap(from_fn(tally_http::request_id_middleware)).configure(|c| tally_http::configure(c, state))`.
 pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
     extract::register(cfg);
-    cfg.app_data(web::Data::new(state))
-        .service(resource("/health").route(web::get().to(health::health)))
-        .configure(lcyt::configure)
-        .service(
-            resource("/usage")
-                .route(web::get().to(get_usage))
-                .route(web::post().to(ledger::records::create)),
-        )
-        .configure(ledger::configure)
-        .configure(meetbot::configure)
-        .configure(lyrcs::configure)
-        .configure(newapi::configure)
-        .configure(v1::configure)
-        .configure(ui::configure)
+    cfg.app_data(web::Data::new(state));
+    table().mount(cfg);
+    cfg.configure(ui::configure)
+        .configure(openapi::configure_docs)
         .default_service(web::to(not_found));
 }
 
@@ -56,31 +63,6 @@ pub fn app(
         .configure(|cfg| configure(cfg, state))
 }
 
-/// `GET /usage`: the ledger list (seed 001) with a Bearer credential, lcyt's per-site analytics
-/// (seed 000) without one, so both products' clients work unchanged.
-///
-/// # Errors
-/// Those of the handler chosen.
-pub async fn get_usage(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    let query = |e: actix_web::error::QueryPayloadError| {
-        ApiError::BadRequest(format!("invalid query string: {e}"))
-    };
-    if bearer(&req).is_some() {
-        let principal = resolve(&req).await?;
-        let page = web::Query::<ledger::records::PageParams>::from_query(req.query_string())
-            .map_err(query)?
-            .into_inner();
-        ledger::records::list(principal, state, page).await
-    } else {
-        let params =
-            web::Query::<DomainUsageParams>::from_query(req.query_string()).map_err(query)?;
-        domain_usage(req, state, params).await
-    }
-}
-
 /// The fallback for unknown routes: 404 `{"error": "Not found"}`.
 ///
 /// # Errors
@@ -88,3 +70,7 @@ pub async fn get_usage(
 pub async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::NotFound("Not found".to_owned()))
 }
+
+#[cfg(test)]
+#[path = "routes_tests.rs"]
+mod tests;

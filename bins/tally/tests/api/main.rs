@@ -7,6 +7,7 @@
     reason = "test helpers: a failed step is a failed test"
 )]
 
+mod api_docs;
 mod browser;
 mod cli;
 mod errors;

@@ -14,41 +14,32 @@ pub mod sweep;
 pub mod sync;
 pub mod usage;
 
-use actix_web::web;
+use crate::api_doc::PROBLEM_ERRORS;
+use crate::resource::Routes;
 
-use crate::resource::resource;
-
-/// Registers the lcyt routes.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        resource("/keys")
-            .route(web::post().to(keys::create))
-            .route(web::get().to(keys::list)),
-    )
-    .service(
-        resource("/keys/{key}")
-            .route(web::get().to(keys::get))
-            .route(web::patch().to(keys::update))
-            .route(web::delete().to(keys::delete)),
-    )
-    .service(
-        resource("/live")
-            .route(web::post().to(live::open))
-            .route(web::get().to(live::get))
-            .route(web::patch().to(live::patch))
-            .route(web::delete().to(live::end)),
-    )
-    .service(resource("/captions").route(web::post().to(captions::post)))
-    .service(resource("/sync").route(web::post().to(sync::post)))
-    .service(resource("/events").route(web::get().to(events::session_events)))
-    .service(resource("/events/stream").route(web::get().to(events::event_stream)))
-    .service(resource("/viewer/{viewer_key}").route(web::get().to(events::viewer_events)))
-    .service(resource("/mic").route(web::post().to(mic::mic)))
-    .service(
-        resource("/stats")
-            .route(web::get().to(stats::get))
-            .route(web::delete().to(stats::erase)),
-    );
-    // `GET /usage` (usage::domain_usage) shares its path with the ledger: `routes` mounts it
-    // and the credential picks the meaning.
+/// Adds the lcyt routes. `GET /usage` (usage::domain_usage) shares its path with the ledger:
+/// `routes` adds it and the credential picks the meaning.
+pub fn routes(r: &mut Routes) {
+    r.post("/keys", keys::create)
+        .get("/keys", keys::list)
+        .get("/keys/{key}", keys::get)
+        .patch("/keys/{key}", keys::update)
+        .delete("/keys/{key}", keys::delete)
+        .post("/live", live::open)
+        .get("/live", live::get)
+        .patch("/live", live::patch)
+        .delete("/live", live::end)
+        .post("/captions", captions::post)
+        .post("/sync", sync::post)
+        .get("/events", events::session_events)
+        .get("/events/stream", events::event_stream)
+        .get("/viewer/{viewer_key}", events::viewer_events)
+        .post("/mic", mic::mic)
+        .get("/stats", stats::get)
+        .delete("/stats", stats::erase);
 }
+
+/// The lcyt surface's operations in the OpenAPI document (`crate::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(mic::mic), modifiers(&PROBLEM_ERRORS))]
+pub struct LcytApi;

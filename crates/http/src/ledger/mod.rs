@@ -9,17 +9,18 @@
 pub mod records;
 pub mod wire;
 
-use actix_web::web;
+use crate::api_doc::PROBLEM_ERRORS;
+use crate::resource::Routes;
 
-use crate::resource::resource;
-
-/// Registers the ledger routes other than `/usage` itself.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/usage/user/{user_id}").route(web::get().to(records::by_user)))
-        .service(
-            resource("/usage/{usage_id}")
-                .route(web::get().to(records::get))
-                .route(web::put().to(records::update))
-                .route(web::delete().to(records::delete)),
-        );
+/// Adds the ledger routes other than `/usage` itself.
+pub fn routes(r: &mut Routes) {
+    r.get("/usage/user/{user_id}", records::by_user)
+        .get("/usage/{usage_id}", records::get)
+        .put("/usage/{usage_id}", records::update)
+        .delete("/usage/{usage_id}", records::delete);
 }
+
+/// The ledger surface's operations in the OpenAPI document (`crate::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(), modifiers(&PROBLEM_ERRORS))]
+pub struct LedgerApi;

@@ -3,11 +3,15 @@
 
 pub mod usage;
 
-use actix_web::web;
+use crate::api_doc::PROBLEM_ERRORS;
+use crate::resource::Routes;
 
-use crate::resource::resource;
-
-/// Registers the lyrcs route.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/api/v1/usage").route(web::get().to(usage::usage)));
+/// Adds the lyrcs route.
+pub fn routes(r: &mut Routes) {
+    r.get("/api/v1/usage", usage::usage);
 }
+
+/// The lyrcs surface's operations in the OpenAPI document (`crate::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(), modifiers(&PROBLEM_ERRORS))]
+pub struct LyrcsApi;

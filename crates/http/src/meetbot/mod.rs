@@ -7,15 +7,17 @@ pub mod api_logs;
 pub mod blocks;
 pub mod key_usage;
 
-use actix_web::web;
+use crate::api_doc::PROBLEM_ERRORS;
+use crate::resource::Routes;
 
-use crate::resource::resource;
-
-/// Registers the meetbot routes (before the native v1 ones, which share the `/v1` prefix).
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/v1/users/me/analytics").route(web::get().to(analytics::analytics)))
-        .service(resource("/v1/users/me/api-logs").route(web::get().to(api_logs::api_logs)))
-        .service(
-            resource("/v1/api-keys/{key_id}/usage").route(web::get().to(key_usage::key_usage)),
-        );
+/// Adds the meetbot routes (before the native v1 ones, which share the `/v1` prefix).
+pub fn routes(r: &mut Routes) {
+    r.get("/v1/users/me/analytics", analytics::analytics)
+        .get("/v1/users/me/api-logs", api_logs::api_logs)
+        .get("/v1/api-keys/{key_id}/usage", key_usage::key_usage);
 }
+
+/// The meetbot surface's operations in the OpenAPI document (`crate::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(), modifiers(&PROBLEM_ERRORS))]
+pub struct MeetbotApi;

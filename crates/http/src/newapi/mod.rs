@@ -4,13 +4,17 @@
 pub mod data;
 pub mod envelope;
 
-use actix_web::web;
+use crate::api_doc::PROBLEM_ERRORS;
+use crate::resource::Routes;
 
-use crate::resource::resource;
-
-/// Registers the new-api routes (`/api/data` answers like `/api/data/`).
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/api/data/self").route(web::get().to(data::self_data)))
-        .service(resource("/api/data/").route(web::get().to(data::all_data)))
-        .service(resource("/api/data").route(web::get().to(data::all_data)));
+/// Adds the new-api routes (`/api/data` answers like `/api/data/`).
+pub fn routes(r: &mut Routes) {
+    r.get("/api/data/self", data::self_data)
+        .get("/api/data/", data::all_data)
+        .get("/api/data", data::all_data);
 }
+
+/// The new-api surface's operations in the OpenAPI document (`crate::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(), modifiers(&PROBLEM_ERRORS))]
+pub struct NewApiApi;

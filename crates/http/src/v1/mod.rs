@@ -10,40 +10,32 @@ pub mod orgs;
 pub mod users;
 pub mod verify;
 
-use actix_web::web;
+use crate::api_doc::PROBLEM_ERRORS;
+use crate::resource::Routes;
 
-use crate::resource::resource;
-
-/// Registers the v1 routes.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        resource("/v1/orgs")
-            .route(web::post().to(orgs::create))
-            .route(web::get().to(orgs::list)),
-    )
-    .service(resource("/v1/orgs/{id}").route(web::get().to(orgs::get)))
-    .service(
-        resource("/v1/users")
-            .route(web::post().to(users::create))
-            .route(web::get().to(users::list)),
-    )
-    .service(resource("/v1/users/{id}").route(web::get().to(users::get)))
-    .service(resource("/v1/users/{id}/tokens").route(web::post().to(users::issue_token)))
-    .service(resource("/v1/users/{id}/data").route(web::delete().to(users::erase)))
-    .service(resource("/v1/erasures").route(web::get().to(users::erasures)))
-    .service(
-        resource("/v1/keys")
-            .route(web::post().to(keys::create))
-            .route(web::get().to(keys::list)),
-    )
-    .service(
-        resource("/v1/keys/{id}")
-            .route(web::get().to(keys::get))
-            .route(web::patch().to(keys::update))
-            .route(web::delete().to(keys::delete)),
-    )
-    .service(resource("/v1/keys/{id}/data").route(web::delete().to(keys::erase)))
-    .service(resource("/v1/verify").route(web::post().to(verify::verify)))
-    .service(resource("/v1/events").route(web::post().to(events::ingest)))
-    .service(resource("/v1/analytics").route(web::get().to(analytics::query)));
+/// Adds the v1 routes.
+pub fn routes(r: &mut Routes) {
+    r.post("/v1/orgs", orgs::create)
+        .get("/v1/orgs", orgs::list)
+        .get("/v1/orgs/{id}", orgs::get)
+        .post("/v1/users", users::create)
+        .get("/v1/users", users::list)
+        .get("/v1/users/{id}", users::get)
+        .post("/v1/users/{id}/tokens", users::issue_token)
+        .delete("/v1/users/{id}/data", users::erase)
+        .get("/v1/erasures", users::erasures)
+        .post("/v1/keys", keys::create)
+        .get("/v1/keys", keys::list)
+        .get("/v1/keys/{id}", keys::get)
+        .patch("/v1/keys/{id}", keys::update)
+        .delete("/v1/keys/{id}", keys::delete)
+        .delete("/v1/keys/{id}/data", keys::erase)
+        .post("/v1/verify", verify::verify)
+        .post("/v1/events", events::ingest)
+        .get("/v1/analytics", analytics::query);
 }
+
+/// The v1 surface's operations in the OpenAPI document (`crate::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(), modifiers(&PROBLEM_ERRORS))]
+pub struct V1Api;
