@@ -138,7 +138,7 @@ pub struct TableSize {
     /// Its rows (an exact count).
     pub rows: u64,
     /// `pg_total_relation_size` (heap, TOAST and every index) summed over the table and its
-    /// partitions, bytes.
+    /// partitions (`pg_partition_tree` lists none for a plain table, hence the union), bytes.
     pub bytes: u64,
 }
 
@@ -161,8 +161,9 @@ pub fn table_sizes(store: &PgStore, tables: &[&str]) -> Result<Vec<TableSize>, S
             // A table name cannot be a bind parameter of `FROM`: it is quoted as an identifier.
             let size = diesel::sql_query(format!(
                 "SELECT (SELECT count(*) FROM {ident})::bigint AS rows, \
-                     (SELECT COALESCE(sum(pg_total_relation_size(relid)), 0) \
-                      FROM pg_partition_tree($1::regclass))::bigint AS bytes",
+                     (SELECT COALESCE(sum(pg_total_relation_size(r)), 0) FROM ( \
+                          SELECT relid AS r FROM pg_partition_tree($1::regclass) \
+                          UNION SELECT $1::regclass) AS t)::bigint AS bytes",
                 ident = quote_ident(table),
             ))
             .bind::<Text, _>(*table)
