@@ -107,7 +107,7 @@ pass() {
     if ! "$venv/bin/schemathesis" run "$base/openapi.json" \
         --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
         --exclude-path-regex '^/(events|viewer/)' \
-        --max-examples "$examples" --seed 20261201 --workers 2 --request-timeout 10 \
+        --max-examples "$examples" --seed 20261201 --workers 1 --request-timeout 10 \
         --suppress-health-check all --warnings off --no-color \
         --report junit,ndjson --report-dir "$dir" \
         "$@" "${args[@]}" ${extra[@]+"${extra[@]}"} >"$dir/output.txt" 2>&1; then

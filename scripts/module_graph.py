@@ -25,7 +25,7 @@ import re
 import sys
 from pathlib import Path
 
-EXEMPT = {"", "routes", "openapi", "usage_path"}
+EXEMPT = {"", "routes", "openapi", "openapi_links", "usage_path"}
 
 USE_STMT_RE = re.compile(r"(?m)^[ \t]*(?:pub(?:\([^)]*\))?\s+)?use\s+([^;]*);")
 INLINE_MOD_RE = re.compile(r"^(\s*)(?:pub(?:\([^)]*\))?\s+)?mod\s+(\w+)\s*\{\s*$")

@@ -117,6 +117,8 @@ pub enum Scenario {
     Ingest,
     /// Analytics endpoints over seeded histories.
     Analytics,
+    /// Each dashboard page loaded in headless Chromium over seeded histories.
+    Dashboard,
     /// SSE subscribers of one session: `POST /mic` to the last `mic_state`.
     Fanout,
     /// Every connection on one session with a slow webhook: the bounded delivery queue.
@@ -204,6 +206,7 @@ fn run(opts: &Opts) -> Result<()> {
                 Scenario::Captions => scenarios::captions::run(opts).await,
                 Scenario::Ingest => scenarios::ingest::run(opts).await,
                 Scenario::Analytics => scenarios::analytics::run(opts).await,
+                Scenario::Dashboard => scenarios::dashboard::run(opts).await,
                 Scenario::Fanout => scenarios::fanout::run(opts).await,
                 Scenario::Flood => scenarios::flood::run(opts).await,
                 Scenario::Pgbench => pgbench::run(opts),

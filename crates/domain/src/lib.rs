@@ -37,6 +37,7 @@ pub mod origin;
 pub mod ports;
 pub mod services;
 pub mod session;
+pub mod session_filter;
 pub mod target;
 pub mod tenancy;
 pub mod usage;

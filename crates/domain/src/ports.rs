@@ -18,6 +18,7 @@ use crate::session::{
     CaptionError, DeliveryOutcome, EndReason, OpenSession, Session, SessionId, SessionPatch,
     SessionRecord, ViewerDay, ViewerKey,
 };
+use crate::session_filter::SessionFilter;
 use crate::tenancy::{EmailHash, Org, OrgId, User, UserId, Username};
 use crate::usage::{
     DomainCounters, DomainRollupKey, DomainUsageQuery, DomainUsageRow, EventPatch, LogPage,
@@ -319,6 +320,17 @@ pub trait SessionStore: Send + Sync {
     /// # Errors
     /// [`StoreError`] on a backend failure.
     fn list_open_sessions(&self, key: Option<KeyId>) -> Result<Vec<Session>, StoreError>;
+
+    /// Open sessions passing `filter` ([`SessionFilter::matches`]; `user_id` means the
+    /// session's key is bound to that user), most recently started first, then by id
+    /// ([`crate::session_filter::listing_order`]), at most `limit` of them. Callers bound
+    /// `limit` with [`crate::session_filter::SessionLimit`] (and may ask for one more to learn
+    /// whether the listing was cut).
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure.
+    fn list_sessions(&self, filter: &SessionFilter, limit: u32)
+        -> Result<Vec<Session>, StoreError>;
 
     /// Open sessions whose last activity is at or before `cutoff`.
     ///

@@ -1,5 +1,7 @@
 //! The usage-event body shared by every ingestion path (`POST /v1/events`, `POST /usage`,
-//! `POST /v1/verify`'s `event`): parsing, exact money, and who may set what.
+//! `POST /v1/verify`'s `event`): parsing, exact money, and who may set what. Its OpenAPI
+//! schema is derived here, with the rules `into_event` and `NewUsageEvent::validate` enforce;
+//! like every request schema it is never stricter than the parser.
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -9,62 +11,133 @@ use tally_domain::tenancy::{OrgId, UserId};
 use tally_domain::usage::{CostNanos, EventKind, IdempotencyKey, NewUsageEvent};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
+use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, SchemaType, Type};
+use utoipa::openapi::Schema;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::principal::Principal;
 
 /// A usage event as clients send it. Unknown fields are refused so typos are not lost.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventInput {
-    /// `request`, `job`, `caption` or `usage`.
+    /// What produced it; default `request`.
+    #[schema(schema_with = kind_schema)]
     pub kind: Option<String>,
     /// Product-level API name.
+    #[schema(max_length = 2048)]
     pub api_name: Option<String>,
     /// Product-level endpoint.
+    #[schema(max_length = 2048)]
     pub endpoint: Option<String>,
-    /// HTTP method.
+    /// HTTP method (upper-cased); an event with a method is an API call.
+    #[schema(pattern = "^[A-Za-z]{1,16}$")]
     pub method: Option<String>,
     /// HTTP path.
+    #[schema(max_length = 2048)]
     pub path: Option<String>,
     /// HTTP status.
+    #[schema(minimum = 100, maximum = 599)]
     pub status_code: Option<i64>,
     /// Response time.
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_000_i64)]
     pub response_time_ms: Option<i64>,
     /// Model.
+    #[schema(max_length = 2048)]
     pub model: Option<String>,
     /// Language.
+    #[schema(max_length = 2048)]
     pub language: Option<String>,
-    /// Site.
+    /// Site: a host or an origin `https://host[:port]`, normalised as `POST /live` does.
+    #[schema(schema_with = domain_schema)]
     pub domain: Option<String>,
     /// Units (default 1).
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_000_i64)]
     pub units: Option<i64>,
     /// Cost in dollars, a JSON number kept exact (`0.0043`).
+    #[schema(schema_with = cost_schema)]
     pub cost_usd: Option<Box<RawValue>>,
     /// Tokens.
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_000_i64)]
     pub tokens: Option<i64>,
     /// Quota.
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_000_i64)]
     pub quota: Option<i64>,
     /// Duration.
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_000_i64)]
     pub duration_ms: Option<i64>,
     /// Success (default true).
     pub success: Option<bool>,
     /// Error text.
+    #[schema(max_length = 2048)]
     pub error: Option<String>,
     /// Client IP.
+    #[schema(max_length = 2048)]
     pub ip: Option<String>,
     /// Client user agent.
+    #[schema(max_length = 2048)]
     pub user_agent: Option<String>,
-    /// Idempotency key (also accepted as the `Idempotency-Key` header).
+    /// Idempotency key (also accepted as the `Idempotency-Key` header): a repeat in the same
+    /// organisation records nothing.
+    #[schema(pattern = "^[!-~]{1,255}$")]
     pub idempotency_key: Option<String>,
     /// When it happened (RFC 3339; default now).
+    #[schema(format = DateTime)]
     pub occurred_at: Option<String>,
     /// The user (admin callers only; others are their own user).
     pub user_id: Option<Uuid>,
     /// The key (admin callers only; a key caller is itself).
     pub key_id: Option<i64>,
     /// The organisation (admin callers only).
+    #[schema(pattern = "^org_[A-Za-z0-9_-]{1,60}$")]
     pub org_id: Option<String>,
+}
+
+fn nullable_string() -> ObjectBuilder {
+    ObjectBuilder::new().schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+}
+
+fn kind_schema() -> Schema {
+    nullable_string()
+        .enum_values(Some(["request", "job", "caption", "usage"]))
+        .description(Some("What produced it; default `request`."))
+        .into()
+}
+
+/// A site as a request names it: a host or an origin `https://host[:port]`, normalised as
+/// `POST /live` does (at most 255 characters, no white space). The pattern says only what
+/// every accepted value has: a host character.
+#[must_use]
+pub fn domain_schema() -> Schema {
+    nullable_string()
+        .pattern(Some("[A-Za-z0-9._:-]"))
+        .description(Some(
+            "A host or an origin `https://host[:port]`, stored normalised (lower case, default \
+             scheme https, loopback as `localhost`).",
+        ))
+        .into()
+}
+
+/// `cost_usd`: dollars as a JSON number or a numeric string, read exactly (plain decimal
+/// notation, at most 9 decimals, at most 1,000,000); `null` is 0.
+fn cost_schema() -> Schema {
+    let number = ObjectBuilder::new()
+        .schema_type(Type::Number)
+        .minimum(Some(0))
+        .maximum(Some(1_000_000_i64));
+    let text = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(r"^[\t-\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*([0-9]+\.?[0-9]*|\.[0-9]+)[\t-\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"));
+    OneOfBuilder::new()
+        .item(number)
+        .item(text)
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .description(Some(
+            "Dollars, kept exact as integer nano-dollars: a JSON number or a numeric string in \
+             plain decimal notation (no exponent), at most 9 decimals, 0-1,000,000.",
+        ))
+        .into()
 }
 
 fn count(field: &str, v: Option<i64>, default: u64) -> Result<u64, String> {

@@ -52,6 +52,7 @@ pub mod metering;
 pub mod newapi;
 pub mod observe;
 pub mod openapi;
+pub mod openapi_links;
 pub mod principal;
 pub mod ratelimit;
 pub mod request_id;

@@ -17,7 +17,7 @@ use crate::api_doc::{SecuritySchemes, PROBLEM_ERRORS};
 use crate::error::{ApiError, Problem};
 use crate::resource::resource;
 use crate::static_files::{serve, Asset, CSS, HTML, JS, TEXT};
-use crate::{health, lcyt, ledger, lyrcs, meetbot, newapi, usage_path, v1};
+use crate::{health, lcyt, ledger, lyrcs, meetbot, newapi, openapi_links, usage_path, v1};
 
 /// The operations below the surfaces (health, this document, and the shared `/usage` path),
 /// the security schemes and the shared schemas.
@@ -57,6 +57,7 @@ pub fn spec() -> utoipa::openapi::OpenApi {
     doc.merge(lyrcs::LyrcsApi::openapi());
     doc.merge(newapi::NewApiApi::openapi());
     doc.merge(v1::V1Api::openapi());
+    openapi_links::add_links(&mut doc);
     doc
 }
 
@@ -74,7 +75,11 @@ pub fn spec() -> utoipa::openapi::OpenApi {
 )]
 pub async fn document() -> Result<HttpResponse, ApiError> {
     static JSON: OnceLock<Result<String, String>> = OnceLock::new();
-    let json = JSON.get_or_init(|| spec().to_json().map_err(|e| e.to_string()));
+    let json = JSON.get_or_init(|| {
+        let mut doc = serde_json::to_value(spec()).map_err(|e| e.to_string())?;
+        openapi_links::camel_case_links(&mut doc);
+        serde_json::to_string(&doc).map_err(|e| e.to_string())
+    });
     match json {
         Ok(body) => Ok(HttpResponse::Ok()
             .content_type("application/json")

@@ -75,3 +75,56 @@ fn every_file_of_the_reference_page_is_embedded_once() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("apidocs");
     crate::static_files::assert_assets_cover(ASSETS, &root, &["vendor/README.md"]);
 }
+
+#[test]
+fn every_link_starts_at_a_documented_answer_and_leads_to_an_operation_with_its_parameters() {
+    let doc = spec();
+    let ops: Vec<(String, &Operation)> = doc
+        .paths
+        .paths
+        .values()
+        .flat_map(operations)
+        .map(|(_, op)| (op.operation_id.clone().unwrap_or_default(), op))
+        .collect();
+    let find = |id: &str| ops.iter().find(|(i, _)| i == id).map(|(_, op)| *op);
+    for l in crate::openapi_links::LINKS {
+        let from =
+            find(l.from).unwrap_or_else(|| panic!("link {}: no operation {}", l.name, l.from));
+        let Some(utoipa::openapi::RefOr::T(answer)) = from.responses.responses.get(l.status) else {
+            panic!("link {}: {} has no {} answer", l.name, l.from, l.status);
+        };
+        assert!(
+            answer.links.contains_key(l.name),
+            "link {} not added",
+            l.name
+        );
+        let to = find(l.to).unwrap_or_else(|| panic!("link {}: no operation {}", l.name, l.to));
+        for (name, _) in l.parameters {
+            assert!(
+                to.parameters.iter().flatten().any(|p| p.name == *name),
+                "link {}: {} has no parameter {name}",
+                l.name,
+                l.to
+            );
+        }
+        // A link without a body leaves the body to the caller (generated from its schema).
+        if l.body.is_some() {
+            assert!(
+                to.request_body.is_some(),
+                "link {}: {} takes no body",
+                l.name,
+                l.to
+            );
+        }
+    }
+}
+
+#[test]
+fn served_links_use_the_specifications_camel_case() {
+    let mut doc = serde_json::to_value(spec()).unwrap();
+    crate::openapi_links::camel_case_links(&mut doc);
+    let link = &doc["paths"]["/v1/keys"]["post"]["responses"]["201"]["links"]["VerifyKey"];
+    assert_eq!(link["operationId"], "v1_keys_verify");
+    assert_eq!(link["requestBody"]["key"], "$response.body#/key");
+    assert!(link.get("operation_id").is_none() && link.get("request_body").is_none());
+}

@@ -13,13 +13,39 @@ use tally_domain::services::UsageService;
 use tally_domain::usage::{
     CostNanos, DimValue, Dimension, Granularity, Totals, UsageFilters, UsageQuery, UsageRow,
 };
-use time::macros::datetime;
-use time::{Date, OffsetDateTime};
+use time::macros::{date, datetime};
+use time::{Date, Duration, OffsetDateTime};
 
 use crate::error::ApiError;
 
 /// Where "all time" starts: events dated earlier count in no all-time total.
 pub const ALL_TIME_START: OffsetDateTime = datetime!(2000-01-01 0:00 UTC);
+
+/// The first day a query of the seed surfaces may name. With [`LAST_DAY`] it keeps every
+/// instant derived from a query's bounds (the end of a day, of a bucket, of a chunk of
+/// buckets) a date that `time` and Postgres can hold, so an extreme date is a 400, never an
+/// overflow.
+pub const FIRST_DAY: Date = date!(0001 - 01 - 01);
+
+/// The last day a query of the seed surfaces may name (see [`FIRST_DAY`]).
+pub const LAST_DAY: Date = date!(9998 - 12 - 31);
+
+/// `t`, when it falls within [`FIRST_DAY`]..=[`LAST_DAY`].
+///
+/// # Errors
+/// 400 naming `field`.
+pub fn in_range(field: &str, t: OffsetDateTime) -> Result<OffsetDateTime, ApiError> {
+    let end = day_start(LAST_DAY) + Duration::DAY;
+    if day_start(FIRST_DAY) <= t && t < end {
+        Ok(t)
+    } else {
+        Err(ApiError::BadRequest(format!(
+            "{field} must be between {} and {}",
+            crate::wire::ymd(FIRST_DAY),
+            crate::wire::ymd(LAST_DAY)
+        )))
+    }
+}
 
 /// The rows of `[from, to)` at `granularity`, grouped by `group_by`, for any span: spans
 /// above the query limit are asked in chunks and merged. An empty window has no rows.
@@ -37,7 +63,10 @@ pub fn rows(
     let mut merged: BTreeMap<(OffsetDateTime, Vec<DimValue>), Totals> = BTreeMap::new();
     let mut start = tally_domain::usage::rollup::hour_floor(from);
     while start < to {
-        let end = (start + granularity.max_span()).min(to);
+        // Near the end of time the chunk may not exist as a date; `to` is then the nearer.
+        let end = start
+            .checked_add(granularity.max_span())
+            .map_or(to, |e| e.min(to));
         let query = UsageQuery::new(
             start,
             end,
@@ -187,6 +216,16 @@ mod tests {
             datetime!(2026-12-01 0:00 UTC)
         );
         assert_eq!(dim_key(&DimValue::Null), None);
+        assert!(in_range(
+            "to",
+            day_start(LAST_DAY) + Duration::DAY - Duration::NANOSECOND
+        )
+        .is_ok());
+        assert!(in_range("to", day_start(LAST_DAY) + Duration::DAY)
+            .unwrap_err()
+            .to_string()
+            .contains("to must be between 0001-01-01 and 9998-12-31"));
+        assert!(in_range("from", day_start(FIRST_DAY) - Duration::NANOSECOND).is_err());
         assert_eq!(
             dim_key(&DimValue::Text("gpt-4".into())),
             Some("gpt-4".into())

@@ -41,6 +41,8 @@ const ASSETS: &[Asset] = &[
     asset!("js/users.js", JS),
     asset!("js/logs.js", JS),
     asset!("js/live.js", JS),
+    asset!("js/sites.js", JS),
+    asset!("js/orgs.js", JS),
     asset!("vendor/uplot/uPlot.esm.js", JS),
     asset!("vendor/uplot/uPlot.min.css", CSS),
     asset!("vendor/uplot/LICENSE", TEXT),

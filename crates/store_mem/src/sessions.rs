@@ -7,6 +7,7 @@ use tally_domain::session::{
     CaptionError, EndReason, OpenSession, Session, SessionId, SessionPatch, SessionRecord, Target,
     ViewerDay, ViewerKey,
 };
+use tally_domain::session_filter::{listing_order, SessionFilter};
 use tally_domain::usage::{DomainActivity, DomainRollupKey, DomainUsageQuery, DomainUsageRow};
 use time::{Date, OffsetDateTime};
 
@@ -187,6 +188,24 @@ impl SessionStore for MemStore {
             .cloned()
             .collect();
         out.sort_by(|a, b| (a.started_at, &a.id).cmp(&(b.started_at, &b.id)));
+        Ok(out)
+    }
+
+    fn list_sessions(
+        &self,
+        filter: &SessionFilter,
+        limit: u32,
+    ) -> Result<Vec<Session>, StoreError> {
+        self.available()?;
+        let s = self.lock();
+        let mut out: Vec<Session> = s
+            .sessions
+            .values()
+            .filter(|x| filter.matches(x, s.keys.get(&x.key_id).and_then(|k| k.user_id)))
+            .cloned()
+            .collect();
+        out.sort_by(listing_order);
+        out.truncate(limit as usize);
         Ok(out)
     }
 

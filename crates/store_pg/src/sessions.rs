@@ -10,6 +10,7 @@ use tally_domain::session::{
     CaptionError, DeliveryOutcome, EndReason, OpenSession, Session, SessionId, SessionPatch,
     SessionRecord, ViewerDay, ViewerKey,
 };
+use tally_domain::session_filter::SessionFilter;
 use tally_domain::usage::{DomainActivity, DomainUsageQuery, DomainUsageRow};
 use tally_domain::StoreError;
 use time::{Date, OffsetDateTime};
@@ -18,7 +19,7 @@ use crate::convert::{from_db, micros, to_db};
 use crate::error::{corrupt, Fail};
 use crate::rollups::{bump_domain, greatest_instant};
 use crate::rows::sessions::{targets_to_db, CaptionErrorRow, RecordRow, SessionRow};
-use crate::schema::{caption_errors, session_records, sessions};
+use crate::schema::{api_keys, caption_errors, session_records, sessions};
 use crate::{analytics, PgStore};
 
 /// Advisory-lock class for "opening a session of this organisation on this site" (the object
@@ -313,6 +314,38 @@ impl SessionStore for PgStore {
                 .into_boxed();
             if let Some(key) = key {
                 q = q.filter(sessions::key_id.eq(key.0));
+            }
+            sessions_of(q.load(c)?)
+        })
+    }
+
+    fn list_sessions(
+        &self,
+        filter: &SessionFilter,
+        limit: u32,
+    ) -> Result<Vec<Session>, StoreError> {
+        self.read(|c| {
+            // Only open sessions live in this table, so it stays small: no index is needed
+            // beyond the key's, and the order is sorted in the statement.
+            let mut q = sessions::table
+                .select(SessionRow::as_select())
+                .order((sessions::started_at.desc(), sessions::id.asc()))
+                .limit(i64::from(limit))
+                .into_boxed();
+            if let Some(org) = &filter.org_id {
+                q = q.filter(sessions::org_id.eq(org.as_str().to_owned()));
+            }
+            if let Some(user) = filter.user_id {
+                let keys = api_keys::table
+                    .filter(api_keys::user_id.eq(user.0))
+                    .select(api_keys::id);
+                q = q.filter(sessions::key_id.eq_any(keys));
+            }
+            if let Some(key) = filter.key_id {
+                q = q.filter(sessions::key_id.eq(key.0));
+            }
+            if let Some(domain) = &filter.domain {
+                q = q.filter(sessions::domain.eq(domain.as_str().to_owned()));
             }
             sessions_of(q.load(c)?)
         })

@@ -111,6 +111,7 @@ macro_rules! store_contract_tests {
             sessions::sessions_records_newest_first_and_limited,
             sessions::sessions_domain_usage_by_hour_and_day,
             sessions::sessions_viewer_opens_count_for_the_delivering_key,
+            session_list::session_list_filters_orders_and_bounds,
             usage::usage_meter_counts_and_records,
             usage::usage_meter_rejects_unusable_keys,
             usage::usage_meter_rejects_whole_and_counts_nothing,

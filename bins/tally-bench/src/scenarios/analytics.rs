@@ -51,7 +51,9 @@ fn queries(opts: &Opts, key: &str, end: OffsetDateTime) -> Vec<(String, Request)
     ]
 }
 
-fn size(n: u64) -> String {
+/// A history size as the reports print it (`1M`, `250k`).
+#[must_use]
+pub fn size(n: u64) -> String {
     if n.is_multiple_of(1_000_000) {
         format!("{}M", n / 1_000_000)
     } else {

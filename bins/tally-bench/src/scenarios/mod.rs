@@ -3,6 +3,7 @@
 
 pub mod analytics;
 pub mod captions;
+pub mod dashboard;
 pub mod embed;
 pub mod fanout;
 pub mod flood;

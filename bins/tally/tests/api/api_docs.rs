@@ -25,7 +25,10 @@ async fn the_openapi_document_is_served_as_json_and_names_every_surface() {
         "/api/data/self",
         "/v1/verify",
     ] {
-        assert!(doc["paths"][path].is_object(), "{path} is not in the document");
+        assert!(
+            doc["paths"][path].is_object(),
+            "{path} is not in the document"
+        );
     }
 }
 
@@ -40,10 +43,15 @@ async fn the_reference_page_lists_the_operations_offline_in_chromium() {
         .wait_text(".swagger-ui .info .title", |t| t.contains("Tally"))
         .await;
     browser
-        .wait_text(".swagger-ui", |t| t.contains("/v1/verify") && t.contains("/captions"))
+        .wait_text(".swagger-ui", |t| {
+            t.contains("/v1/verify") && t.contains("/captions")
+        })
         .await;
     let operations = browser
-        .js("return document.querySelectorAll('.opblock').length", vec![])
+        .js(
+            "return document.querySelectorAll('.opblock').length",
+            vec![],
+        )
         .await;
     assert!(
         operations.as_u64().unwrap_or(0) >= 40,

@@ -317,13 +317,15 @@ async fn post_sync_measures_the_offset_and_reports_youtubes_status() {
         .unwrap()
         .starts_with("Failed to send"));
 
-    // Target-array mode has no YouTube sender: lcyt answers 502, and so does Tally.
+    // Target-array mode has no YouTube sender: the session's state, not a fault, so a 409
+    // (lcyt answers 502) in lcyt's body shape.
     let other = open(&app, json!({ "apiKey": key, "domain": "localhost" })).await;
     let res = app
         .bearer("POST", "/sync", other["token"].as_str().unwrap(), None)
         .await;
-    assert_eq!(res.status, 502);
-    assert_eq!(res.json()["statusCode"], 502);
+    assert_eq!(res.status, 409);
+    assert_eq!(res.json()["statusCode"], 409);
+    assert_eq!(res.json()["title"], "Conflict");
     assert!(res.json()["error"]
         .as_str()
         .unwrap()

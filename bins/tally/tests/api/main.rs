@@ -44,4 +44,6 @@ mod seed_examples;
 mod shutdown;
 mod ui;
 mod ui_admin;
+mod ui_live;
 mod v1;
+mod v1_sessions;

@@ -213,7 +213,7 @@ async fn ui_sites_page_shows_the_site_rollups_of_usage() {
         return;
     };
     sign_in_admin(&browser, &app).await;
-    browser.click("a[data-page=live]").await;
+    browser.click("a[data-page=sites]").await;
     browser.find("#sites-table").await;
     browser.find("#sites .chart canvas").await;
     for row in usage["data"].as_array().unwrap() {

@@ -583,6 +583,12 @@ async fn v1_speaks_snake_case_everywhere() {
         res.json()["error"],
         "ttl_secs must be between 1 and 7776000"
     );
+    // The body is optional (as the OpenAPI document says): `null` takes the defaults.
+    let res = app
+        .admin("POST", &format!("/v1/users/{id}/tokens"), Some(json!(null)))
+        .await;
+    assert_eq!(res.status, 201, "{}", res.json());
+    assert_eq!(res.json()["user_id"], id.as_str());
     let listed = app.admin("GET", "/v1/users?org_id=org_snake", None).await;
     assert_eq!(listed.status, 200);
     assert_eq!(listed.json()["users"].as_array().unwrap().len(), 1);

@@ -124,25 +124,27 @@ impl Totals {
     }
 }
 
+// Saturating: every event is bounded (10^15 per counter), so a sum reaches `i64::MAX` only past
+// 9,223 maximal events in one bucket; there it stops instead of panicking or wrapping negative.
 impl AddAssign for Totals {
     fn add_assign(&mut self, o: Self) {
-        self.count += o.count;
-        self.units += o.units;
-        self.cost_nanos += o.cost_nanos;
-        self.tokens += o.tokens;
-        self.quota += o.quota;
-        self.duration_ms += o.duration_ms;
+        self.count = self.count.saturating_add(o.count);
+        self.units = self.units.saturating_add(o.units);
+        self.cost_nanos = self.cost_nanos.saturating_add(o.cost_nanos);
+        self.tokens = self.tokens.saturating_add(o.tokens);
+        self.quota = self.quota.saturating_add(o.quota);
+        self.duration_ms = self.duration_ms.saturating_add(o.duration_ms);
     }
 }
 
 impl SubAssign for Totals {
     fn sub_assign(&mut self, o: Self) {
-        self.count -= o.count;
-        self.units -= o.units;
-        self.cost_nanos -= o.cost_nanos;
-        self.tokens -= o.tokens;
-        self.quota -= o.quota;
-        self.duration_ms -= o.duration_ms;
+        self.count = self.count.saturating_sub(o.count);
+        self.units = self.units.saturating_sub(o.units);
+        self.cost_nanos = self.cost_nanos.saturating_sub(o.cost_nanos);
+        self.tokens = self.tokens.saturating_sub(o.tokens);
+        self.quota = self.quota.saturating_sub(o.quota);
+        self.duration_ms = self.duration_ms.saturating_sub(o.duration_ms);
     }
 }
 

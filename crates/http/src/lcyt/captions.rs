@@ -2,11 +2,12 @@
 //! in order.
 
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use tally_domain::caption::{compose, Caption, CaptionTime, TimeInput};
 use tally_domain::services::{MeterService, VerifyError};
 use tally_domain::session::Session;
+use utoipa::ToSchema;
 
 use super::auth::SessionToken;
 use crate::cors::SessionDomain;
@@ -22,10 +23,22 @@ pub const MAX_CAPTIONS: usize = 100;
 /// Longest caption text, in characters.
 pub const MAX_TEXT: usize = 5_000;
 
-/// `POST /captions` body.
+/// `POST /captions` body, read caption by caption; its contract is
+/// [`CaptionsBody`](super::contract::CaptionsBody).
 #[derive(Debug, Deserialize)]
 pub struct CaptionsRequest {
     captions: Option<Value>,
+}
+
+/// The answer of an accepted `POST /captions`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CaptionsAccepted {
+    /// Always `true`.
+    pub ok: bool,
+    /// The request's id, also in its `caption_result` / `caption_error` event.
+    #[schema(format = Uuid)]
+    pub request_id: String,
 }
 
 fn object(
@@ -147,6 +160,35 @@ fn parse_captions(v: Option<&Value>) -> Result<Vec<Pending>, ApiError> {
 /// # Errors
 /// 400, 401, 429 (+ `Retry-After`: the daily limit's reset, or 1 s for a full delivery
 /// queue), 503.
+#[utoipa::path(
+    post,
+    path = "/captions",
+    tag = "lcyt",
+    operation_id = "lcyt_captions_send",
+    summary = "Send a caption batch (metered: one unit per caption)",
+    description = "The whole batch is validated, then metered atomically, one unit per \
+        caption: the key must be usable, then the lifetime limit, then the daily limit (UTC \
+        day); a batch that would cross either is refused whole and counts nothing. After the \
+        202 the batch is delivered in order to the session's targets (or, without any, to its \
+        own `GET /events` subscribers); the outcome arrives as `caption_result` or \
+        `caption_error` on the session's streams.",
+    request_body = super::contract::CaptionsBody,
+    security(("session_token" = [])),
+    responses(
+        (status = 202, description = "Accepted and metered; delivery follows.", body = CaptionsAccepted,
+            headers(
+                ("RateLimit-Policy" = String, description = "Each limit of the key (IETF draft), e.g. `\"daily\";q=1000;w=86400, \"lifetime\";q=50000`; absent for an unlimited key."),
+                ("RateLimit" = String, description = "What remains of each limit after this request, e.g. `\"daily\";r=958;t=40271, \"lifetime\";r=48766`; absent for an unlimited key."),
+            )),
+        (status = 429, description = "Nothing was counted: the batch would cross the key's lifetime limit (`lifetime_limit_exceeded`, no `Retry-After`) or daily limit (`daily_limit_exceeded`, `Retry-After` = seconds to the next UTC midnight), both with the rate-limit headers; or 64 earlier batches of the session still wait for delivery (`delivery_backlog_full`, `Retry-After: 1`).",
+            body = crate::error::Problem, content_type = "application/problem+json",
+            headers(
+                ("Retry-After" = u64, description = "Seconds to wait: to the next UTC midnight (daily limit), 1 (delivery backlog); absent for the lifetime limit."),
+                ("RateLimit-Policy" = String, description = "Each limit of the key, on a limit refusal."),
+                ("RateLimit" = String, description = "What remains of each limit, on a limit refusal."),
+            )),
+    )
+)]
 pub async fn post(
     token: SessionToken,
     req: HttpRequest,
@@ -216,7 +258,10 @@ pub async fn post(
     );
     let mut res = HttpResponse::Accepted();
     ratelimit::headers(&mut res, metered.limits, metered.usage, now);
-    Ok(res.json(json!({ "ok": true, "requestId": request_id })))
+    Ok(res.json(CaptionsAccepted {
+        ok: true,
+        request_id,
+    }))
 }
 
 /// The answer to a caption request refused with `error`, as every session route answers:

@@ -1,8 +1,6 @@
 //! `/keys`: admin key management and self-service free-tier keys.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::{Deserialize, Serialize};
-use serde_json::json;
 use tally_domain::key::ApiKey;
 use tally_domain::limits::Limits;
 use tally_domain::services::{CreateKey, KeyService};
@@ -14,50 +12,15 @@ use crate::key_patch::KeyPatchInput;
 use crate::principal::{require_admin, Admin};
 use crate::run_blocking;
 use crate::state::AppState;
-use crate::wire::{double_option, iso, limit, parse_instant};
+use crate::wire::{limit, parse_instant};
 
-/// `POST /keys` body (lcyt's field names).
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateKeyRequest {
-    owner: Option<String>,
-    email: Option<String>,
-    key: Option<String>,
-    name: Option<String>,
-    expires: Option<String>,
-    daily_limit: Option<i64>,
-    lifetime_limit: Option<i64>,
-}
+pub use super::key_shapes::{
+    CreateKeyBody, CreateKeyQuery, CreateKeyRequest, DeleteKeyResponse, DeleteQuery,
+    FreeTierRequest, KeyListResponse, KeyResponse, UpdateKeyRequest,
+};
 
-/// `POST /keys?freetier` body.
-#[derive(Debug, Deserialize)]
-pub struct FreeTierRequest {
-    name: Option<String>,
-    email: Option<String>,
-}
-
-/// `PATCH /keys/{key}` body: only present fields change; `null` clears.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateKeyRequest {
-    owner: Option<String>,
-    #[serde(default, deserialize_with = "double_option")]
-    name: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option")]
-    email: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option")]
-    expires: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option")]
-    daily_limit: Option<Option<i64>>,
-    #[serde(default, deserialize_with = "double_option")]
-    lifetime_limit: Option<Option<i64>>,
-}
-
-/// Query of `DELETE /keys/{key}`.
-#[derive(Debug, Deserialize)]
-pub struct DeleteQuery {
-    permanent: Option<String>,
-}
+/// The `{key}` of `/keys/{key}`: the raw secret, looked up by its hash.
+const KEY_PARAM: &str = "The raw key secret (percent-encoded where needed).";
 
 fn email(field: &str, s: &str) -> Result<Email, ApiError> {
     Email::parse(s).map_err(|_| ApiError::BadRequest(format!("{field} must be a valid email")))
@@ -67,6 +30,27 @@ fn email(field: &str, s: &str) -> Result<Email, ApiError> {
 ///
 /// # Errors
 /// See docs/API.md.
+#[utoipa::path(
+    post,
+    path = "/keys",
+    tag = "lcyt",
+    operation_id = "lcyt_keys_create",
+    summary = "Create a key (admin), or a free-tier key (`?freetier`, open)",
+    description = "With the admin credential: a key with the given owner, limits and expiry \
+        (`CreateKeyRequest`). With `?freetier` (any value) and `FREE_APIKEY_ACTIVE` on: a \
+        self-service key for `name` and `email` (`FreeTierRequest`) with 200 captions a day, \
+        1,000 in all, expiring in one calendar month; no credential, CORS open. The answer is \
+        the only one that ever shows the raw secret (`key`).",
+    params(CreateKeyQuery),
+    request_body = CreateKeyBody,
+    security((), ("admin_key" = []), ("user_token" = [])),
+    responses(
+        (status = 201, description = "The key, with its raw secret `key` (shown only here).", body = KeyResponse),
+        (status = 404, description = "`?freetier` while the free tier is off (`Not found`).", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The custom `key` is taken (`A key with this value already exists`), or a free-tier key was ever issued for this address (`A key already exists for this email`).", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "No admin key is configured (`Admin API not configured`, admin path), or the store is unavailable (`Retry-After`).", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -115,16 +99,29 @@ pub async fn create(
     Ok(HttpResponse::Created().json(KeyResponse::of(&issued.key, Some(issued.secret.expose()))))
 }
 
-/// `GET /keys` (admin): every key, in creation order.
+/// `GET /keys` (admin): every key, in creation order, revoked and erased ones included.
 ///
 /// # Errors
 /// Admin checks; store.
+#[utoipa::path(
+    get,
+    path = "/keys",
+    tag = "lcyt",
+    operation_id = "lcyt_keys_list",
+    summary = "List every key (admin)",
+    description = "Every key in creation order, revoked and erased ones included; secrets are \
+        never shown (only their alias).",
+    security(("admin_key" = []), ("user_token" = [])),
+    responses(
+        (status = 200, description = "Every key in creation order, without secrets.", body = KeyListResponse),
+    )
+)]
 pub async fn list(_: Admin, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let keys = state.ports.stores.keys.clone();
     let all =
         run_blocking(move || keys.list_keys(&tally_domain::key::KeyFilter::default())).await?;
     let shaped: Vec<KeyResponse> = all.iter().map(|k| KeyResponse::of(k, None)).collect();
-    Ok(HttpResponse::Ok().json(json!({ "keys": shaped })))
+    Ok(HttpResponse::Ok().json(KeyListResponse { keys: shaped }))
 }
 
 async fn find(state: &AppState, secret: String) -> Result<ApiKey, ApiError> {
@@ -138,6 +135,21 @@ async fn find(state: &AppState, secret: String) -> Result<ApiKey, ApiError> {
 ///
 /// # Errors
 /// Admin checks; 404.
+#[utoipa::path(
+    get,
+    path = "/keys/{key}",
+    tag = "lcyt",
+    operation_id = "lcyt_keys_get",
+    summary = "One key (admin)",
+    description = "`{key}` is the raw secret (percent-encoded where needed); it is looked up by \
+        its SHA-256.",
+    params(("key" = String, Path, description = KEY_PARAM)),
+    security(("admin_key" = []), ("user_token" = [])),
+    responses(
+        (status = 200, description = "The key, without its secret.", body = KeyResponse),
+        (status = 404, description = "No key has this secret (`API key not found`).", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn get(
     _: Admin,
     state: web::Data<AppState>,
@@ -150,7 +162,24 @@ pub async fn get(
 /// `PATCH /keys/{key}` (admin): validates the whole body, then applies it; counters stay.
 ///
 /// # Errors
-/// Admin checks; 400; 404.
+/// Admin checks; 400; 404; 409 for an erased key.
+#[utoipa::path(
+    patch,
+    path = "/keys/{key}",
+    tag = "lcyt",
+    operation_id = "lcyt_keys_update",
+    summary = "Change a key's owner, name, email, expiry or limits (admin)",
+    description = "Only present fields change; `null` clears a clearable field; `{}` changes \
+        nothing. The whole body is validated before anything changes, and counters never reset.",
+    params(("key" = String, Path, description = KEY_PARAM)),
+    request_body = UpdateKeyRequest,
+    security(("admin_key" = []), ("user_token" = [])),
+    responses(
+        (status = 200, description = "The updated key, without its secret.", body = KeyResponse),
+        (status = 404, description = "No key has this secret (`API key not found`).", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The key is erased and cannot be changed (`API key is erased`).", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn update(
     _: Admin,
     state: web::Data<AppState>,
@@ -181,6 +210,22 @@ pub async fn update(
 ///
 /// # Errors
 /// Admin checks; 404.
+#[utoipa::path(
+    delete,
+    path = "/keys/{key}",
+    tag = "lcyt",
+    operation_id = "lcyt_keys_delete",
+    summary = "Revoke a key, or delete it with `?permanent=true` (admin)",
+    description = "Revoking ends the key's open sessions (their streams get `session_closed`) \
+        and refuses its tokens; repeating it answers 200 again. `?permanent=true` deletes the \
+        key and everything keyed to it (its rollups move to the anonymous bucket).",
+    params(("key" = String, Path, description = KEY_PARAM), DeleteQuery),
+    security(("admin_key" = []), ("user_token" = [])),
+    responses(
+        (status = 200, description = "`{key, revoked: true}` or, with `?permanent=true`, `{key, deleted: true}`; `key` is the secret as sent.", body = DeleteKeyResponse),
+        (status = 404, description = "No key has this secret (`API key not found`).", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn delete(
     _: Admin,
     state: web::Data<AppState>,
@@ -192,51 +237,15 @@ pub async fn delete(
     let service = KeyService::new(state.ports.clone());
     if query.permanent.as_deref() == Some("true") {
         run_blocking(move || service.delete(key.id)).await?;
-        Ok(HttpResponse::Ok().json(json!({ "key": raw, "deleted": true })))
+        Ok(HttpResponse::Ok().json(DeleteKeyResponse::Deleted {
+            key: raw,
+            deleted: true,
+        }))
     } else {
         run_blocking(move || service.revoke(key.id)).await?;
-        Ok(HttpResponse::Ok().json(json!({ "key": raw, "revoked": true })))
-    }
-}
-
-/// The lcyt key shape (camelCase); `key` (the raw secret) only when just created.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct KeyResponse {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    key: Option<String>,
-    id: i64,
-    alias: String,
-    owner: String,
-    email: Option<String>,
-    active: bool,
-    created_at: String,
-    expires: Option<String>,
-    daily_limit: Option<u64>,
-    lifetime_limit: Option<u64>,
-    lifetime_used: u64,
-    revoked_at: Option<String>,
-    erased_at: Option<String>,
-}
-
-impl KeyResponse {
-    /// The shape of a stored key; pass the secret only in the response that created it.
-    #[must_use]
-    pub fn of(k: &ApiKey, secret: Option<&str>) -> Self {
-        Self {
-            key: secret.map(ToOwned::to_owned),
-            id: k.id.0,
-            alias: k.alias.clone(),
-            owner: k.owner.clone(),
-            email: k.email.as_ref().map(|e| e.as_str().to_owned()),
-            active: k.active,
-            created_at: iso(k.created_at),
-            expires: k.expires_at.map(iso),
-            daily_limit: k.limits.daily,
-            lifetime_limit: k.limits.lifetime,
-            lifetime_used: k.lifetime_used,
-            revoked_at: k.revoked_at.map(iso),
-            erased_at: k.erased_at.map(iso),
-        }
+        Ok(HttpResponse::Ok().json(DeleteKeyResponse::Revoked {
+            key: raw,
+            revoked: true,
+        }))
     }
 }

@@ -3,11 +3,12 @@
 use std::collections::BTreeMap;
 
 use actix_web::{web, HttpResponse};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use tally_auth::SessionClaims;
 use tally_domain::services::OpenRequest;
-use tally_domain::session::{EndReason, SessionPatch, StreamKey, Target, ViewerKey};
+use tally_domain::session::{EndReason, SessionId, SessionPatch, StreamKey, Target, ViewerKey};
+use utoipa::ToSchema;
 
 use super::auth::SessionAuth;
 use super::sync;
@@ -18,23 +19,90 @@ use crate::state::session_service;
 use crate::state::AppState;
 use crate::wire::epoch_ms;
 
-/// `POST /live` body.
-#[derive(Debug, Deserialize)]
+/// `POST /live` body; other fields (lcyt's `broadcastId`, `recordEnabled`, `authToken`) are
+/// ignored. `sequence` and `targets` are read field by field, as lcyt reads them.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OpenLiveRequest {
+    /// The API key's secret.
+    #[schema(required = true, nullable = false, min_length = 1)]
     api_key: Option<String>,
+    /// The client's site: a host or an origin `https://host[:port]`, normalised (lower-case,
+    /// `https` by default, loopback forms → `localhost`); at most 255 characters.
+    #[schema(required = true, nullable = false, min_length = 1, max_length = 255)]
     domain: Option<String>,
+    /// A YouTube stream key (1-256 printable ASCII characters; empty or `null`: none). Part of
+    /// the session id, and it turns on lcyt's legacy mode (a primary YouTube sender).
+    #[schema(max_length = 256, pattern = "^[ -~]*$")]
     stream_key: Option<String>,
+    /// The starting sequence of a new session (a whole number ≥ 0).
+    #[schema(value_type = Option<u64>, minimum = 0)]
     sequence: Option<Value>,
+    /// The session's targets, replacing a joined session's; at most 16 once entries without a
+    /// YouTube key are dropped.
+    #[schema(value_type = Option<Vec<super::contract::TargetSpec>>)]
     targets: Option<Value>,
 }
 
-/// `PATCH /live` body.
-#[derive(Debug, Deserialize)]
+/// `PATCH /live` body; `null` or absent leaves a field unchanged; unknown fields are refused.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchLiveRequest {
+    /// The session's new sequence (a whole number ≥ 0).
+    #[schema(value_type = Option<u64>, minimum = 0)]
     sequence: Option<Value>,
+    /// The new targets, replacing the current ones (`[]` removes all); at most 16 once entries
+    /// without a YouTube key are dropped.
+    #[schema(value_type = Option<Vec<super::contract::TargetSpec>>)]
     targets: Option<Value>,
+}
+
+/// The answer of `POST /live`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OpenLiveResponse {
+    /// A fresh session token (HS256 JWT) for `Authorization: Bearer`.
+    pub token: String,
+    /// The session id: 16 hex characters.
+    #[schema(value_type = String, pattern = "^[0-9a-f]{16}$")]
+    pub session_id: SessionId,
+    /// The session's sequence.
+    pub sequence: u64,
+    /// The session's clock offset against YouTube, in ms.
+    pub sync_offset: i64,
+    /// When the session started, in epoch milliseconds.
+    pub started_at: i64,
+}
+
+/// The answer of `GET /live`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LiveStateResponse {
+    /// The session's sequence.
+    pub sequence: u64,
+    /// The clock offset of the last sync, in ms (0 without one).
+    pub sync_offset: i64,
+}
+
+/// The answer of `PATCH /live`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PatchLiveResponse {
+    /// The session's sequence after the change.
+    pub sequence: u64,
+    /// How many targets the session has now.
+    pub targets_count: usize,
+}
+
+/// The answer of `DELETE /live`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EndLiveResponse {
+    /// Always `true`.
+    pub removed: bool,
+    /// The session that ended.
+    #[schema(value_type = String, pattern = "^[0-9a-f]{16}$")]
+    pub session_id: SessionId,
 }
 
 fn sequence(v: &Value) -> Result<u64, ApiError> {
@@ -117,6 +185,24 @@ pub fn targets(v: &Value) -> Result<Vec<Target>, ApiError> {
 ///
 /// # Errors
 /// 400, 401 `API key <reason>`, 403 `Domain not allowed`, 503.
+#[utoipa::path(
+    post,
+    path = "/live",
+    tag = "lcyt",
+    operation_id = "lcyt_live_open",
+    summary = "Open or join a session and get a fresh session token",
+    description = "The session id is the first 16 hex characters of SHA-256 of \
+        `<apiKey>:<streamKey or \"\">:<normalised domain>`, so clients with the same key, stream \
+        key and site share one session (and its mic lock). Every call issues a fresh token. A \
+        new session opened with `streamKey` first syncs its clock against YouTube (best effort). \
+        No credential: the key is in the body; CORS open.",
+    request_body = OpenLiveRequest,
+    responses(
+        (status = 200, description = "The session and a fresh token.", body = OpenLiveResponse),
+        (status = 401, description = "The key is unknown, revoked (or erased) or expired: `API key unknown_key` / `API key revoked` / `API key expired`.", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The domain is not on `ALLOWED_DOMAINS` (`Domain not allowed`).", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn open(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, ApiError> {
     let r: OpenLiveRequest = parse_json(&body)?;
     let (Some(secret), Some(domain)) = (
@@ -169,28 +255,54 @@ pub async fn open(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpRe
         .jwt
         .issue(claims)
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let s = &opened.session;
-    Ok(HttpResponse::Ok().json(json!({
-        "token": token,
-        "sessionId": s.id,
-        "sequence": s.sequence,
-        "syncOffset": s.sync_offset_ms,
-        "startedAt": epoch_ms(s.started_at),
-    })))
+    let s = opened.session;
+    Ok(HttpResponse::Ok().json(OpenLiveResponse {
+        token,
+        sequence: s.sequence,
+        sync_offset: s.sync_offset_ms,
+        started_at: epoch_ms(s.started_at),
+        session_id: s.id,
+    }))
 }
 
 /// `GET /live`: the session's sequence and clock offset (a heartbeat: it records activity).
+#[utoipa::path(
+    get,
+    path = "/live",
+    tag = "lcyt",
+    operation_id = "lcyt_live_get",
+    summary = "The session's sequence and clock offset (a heartbeat)",
+    description = "Records activity on the session, postponing its idle sweep.",
+    security(("session_token" = [])),
+    responses(
+        (status = 200, description = "The session's sequence and sync offset.", body = LiveStateResponse),
+    )
+)]
 pub async fn get(auth: SessionAuth) -> HttpResponse {
-    HttpResponse::Ok().json(json!({
-        "sequence": auth.session.sequence,
-        "syncOffset": auth.session.sync_offset_ms,
-    }))
+    HttpResponse::Ok().json(LiveStateResponse {
+        sequence: auth.session.sequence,
+        sync_offset: auth.session.sync_offset_ms,
+    })
 }
 
 /// `PATCH /live`: validates the whole body, then applies it.
 ///
 /// # Errors
 /// 400 (nothing changed), 401.
+#[utoipa::path(
+    patch,
+    path = "/live",
+    tag = "lcyt",
+    operation_id = "lcyt_live_update",
+    summary = "Change the session's sequence or targets",
+    description = "The whole body is validated first; on any 400 nothing changes. Records \
+        activity.",
+    request_body = PatchLiveRequest,
+    security(("session_token" = [])),
+    responses(
+        (status = 200, description = "The sequence and the number of targets after the change.", body = PatchLiveResponse),
+    )
+)]
 pub async fn patch(
     auth: SessionAuth,
     state: web::Data<AppState>,
@@ -207,17 +319,36 @@ pub async fn patch(
     let session = run_short(&state, move || service.update(&id, &patch))
         .await?
         .ok_or_else(|| ApiError::Unauthorized("Session has ended".to_owned()))?;
-    Ok(HttpResponse::Ok()
-        .json(json!({ "sequence": session.sequence, "targetsCount": session.targets.len() })))
+    Ok(HttpResponse::Ok().json(PatchLiveResponse {
+        sequence: session.sequence,
+        targets_count: session.targets.len(),
+    }))
 }
 
 /// `DELETE /live`: ends the session (its subscribers get `session_closed`).
 ///
 /// # Errors
 /// 401, 503.
+#[utoipa::path(
+    delete,
+    path = "/live",
+    tag = "lcyt",
+    operation_id = "lcyt_live_end",
+    summary = "End the session",
+    description = "Ends the session once: its streams get `session_closed` (then end), a \
+        session record is written (see `GET /stats`) and every token of the session is refused \
+        from then on.",
+    security(("session_token" = [])),
+    responses(
+        (status = 200, description = "The session ended.", body = EndLiveResponse),
+    )
+)]
 pub async fn end(auth: SessionAuth, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let service = session_service(&state);
     let id = auth.session.id.clone();
     run_short(&state, move || service.end(&id, EndReason::Client)).await?;
-    Ok(HttpResponse::Ok().json(json!({ "removed": true, "sessionId": auth.session.id })))
+    Ok(HttpResponse::Ok().json(EndLiveResponse {
+        removed: true,
+        session_id: auth.session.id,
+    }))
 }

@@ -5,7 +5,9 @@
 
 pub mod auth;
 pub mod captions;
+pub mod contract;
 pub mod events;
+mod key_shapes;
 pub mod keys;
 pub mod live;
 pub mod mic;
@@ -41,5 +43,28 @@ pub fn routes(r: &mut Routes) {
 
 /// The lcyt surface's operations in the OpenAPI document (`crate::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(mic::mic), modifiers(&PROBLEM_ERRORS))]
+#[openapi(
+    paths(
+        keys::create,
+        keys::list,
+        keys::get,
+        keys::update,
+        keys::delete,
+        live::open,
+        live::get,
+        live::patch,
+        live::end,
+        captions::post,
+        sync::post,
+        events::session_events,
+        events::event_stream,
+        events::viewer_events,
+        mic::mic,
+        stats::get,
+        stats::erase,
+    ),
+    // `GET /usage` (usage_path) is shared with the ledger; its lcyt answer is listed here.
+    components(schemas(usage::SiteUsageResponse)),
+    modifiers(&PROBLEM_ERRORS)
+)]
 pub struct LcytApi;

@@ -1,13 +1,14 @@
 //! `POST /sync`: measures the session's clock offset against YouTube with an empty-body
 //! ingestion POST (lcyt-clients reference §2.6, §5) and stores it with the session.
 
-use actix_web::http::header;
+use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpResponse};
-use serde_json::json;
+use serde::Serialize;
 use tally_domain::session::{Session, SessionPatch};
+use utoipa::ToSchema;
 
 use super::auth::SessionAuth;
-use crate::error::ApiError;
+use crate::error::{ApiError, PROBLEM_JSON};
 use crate::run_short;
 use crate::state::{session_service, AppState};
 use crate::webhook::webhook_client;
@@ -81,34 +82,94 @@ pub async fn sync_session(state: &AppState, session: &Session) -> Result<Synced,
     })
 }
 
+/// The answer of `POST /sync`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncResponse {
+    /// The stored offset of YouTube's clock against ours, in ms (unchanged when YouTube's
+    /// answer held no time).
+    pub sync_offset: i64,
+    /// Round trip of the POST, in ms.
+    pub round_trip_time: i64,
+    /// YouTube's answer body (its receive time, UTC without a zone); `null` when empty.
+    #[schema(required = true)]
+    pub server_timestamp: Option<String>,
+    /// YouTube's HTTP status (not checked: a 403 from YouTube still answers 200 here).
+    pub status_code: u16,
+}
+
+/// The refusal of `POST /sync` (409 without a YouTube sender, 502 when YouTube cannot be
+/// reached): a problem document with lcyt's `statusCode` member.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncFailure {
+    /// Always `about:blank`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The status's reason phrase (`Conflict`, `Bad Gateway`).
+    pub title: &'static str,
+    /// The HTTP status: 409 or 502.
+    #[schema(minimum = 409, maximum = 502)]
+    pub status: u16,
+    /// The cause.
+    pub detail: String,
+    /// The cause (lcyt clients read this member).
+    pub error: String,
+    /// The HTTP status again, as lcyt answers it.
+    #[schema(minimum = 409, maximum = 502)]
+    pub status_code: u16,
+}
+
 /// `POST /sync`: `200 {syncOffset, roundTripTime, serverTimestamp, statusCode}` where
 /// `statusCode` is YouTube's.
 ///
 /// # Errors
-/// 401; 502 `{error, statusCode: 502}` when there is no YouTube sender (a session opened
-/// without `streamKey`) or YouTube cannot be reached.
+/// 401; 409 `{error, statusCode: 409}` when there is no YouTube sender (a session opened
+/// without `streamKey`); 502 `{error, statusCode: 502}` when YouTube cannot be reached.
+#[utoipa::path(
+    post,
+    path = "/sync",
+    tag = "lcyt",
+    operation_id = "lcyt_sync_run",
+    summary = "Measure and store the session's clock offset against YouTube",
+    description = "Sends an empty-body ingestion POST for the session's primary YouTube sender \
+        at its current `seq` (a sync never advances it) and stores \
+        `syncOffset = round(server − (t1 + t2) / 2)` ms with the session. No body. Records \
+        activity.",
+    security(("session_token" = [])),
+    responses(
+        (status = 200, description = "The offset, with YouTube's answer.", body = SyncResponse),
+        (status = 409, description = "The session has no YouTube sender: it was opened without `streamKey` (`No YouTube sender to sync: …`).", body = SyncFailure, content_type = "application/problem+json"),
+        (status = 502, description = "YouTube could not be reached (`Failed to send: …`).", body = SyncFailure, content_type = "application/problem+json"),
+    )
+)]
 pub async fn post(auth: SessionAuth, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     match sync_session(&state, &auth.session).await {
-        Ok(s) => Ok(HttpResponse::Ok().json(json!({
-            "syncOffset": s.session.sync_offset_ms,
-            "roundTripTime": s.round_trip_ms,
-            "serverTimestamp": s.server_timestamp,
-            "statusCode": s.status_code,
-        }))),
+        Ok(s) => Ok(HttpResponse::Ok().json(SyncResponse {
+            sync_offset: s.session.sync_offset_ms,
+            round_trip_time: s.round_trip_ms,
+            server_timestamp: s.server_timestamp,
+            status_code: s.status_code,
+        })),
         Err(SyncError::Store(e)) => Err(e),
         Err(e) => {
+            // No sender is the session's state, not a fault: a 4xx (lcyt answers 502).
+            let status = match e {
+                SyncError::NoSender => StatusCode::CONFLICT,
+                _ => StatusCode::BAD_GATEWAY,
+            };
             let message = e.to_string();
-            Ok(HttpResponse::BadGateway()
-                .content_type("application/problem+json")
+            Ok(HttpResponse::build(status)
+                .content_type(PROBLEM_JSON)
                 .insert_header((header::CACHE_CONTROL, "no-store"))
-                .json(json!({
-                    "type": "about:blank",
-                    "title": "Bad Gateway",
-                    "status": 502,
-                    "detail": message,
-                    "error": message,
-                    "statusCode": 502,
-                })))
+                .json(SyncFailure {
+                    kind: "about:blank",
+                    title: status.canonical_reason().unwrap_or("Error"),
+                    status: status.as_u16(),
+                    detail: message.clone(),
+                    error: message,
+                    status_code: status.as_u16(),
+                }))
         }
     }
 }

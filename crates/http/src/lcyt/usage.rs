@@ -2,12 +2,12 @@
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde::{Deserialize, Serialize};
 use tally_domain::limits::utc_day;
 use tally_domain::origin::{AllowedDomains, Domain};
 use tally_domain::usage::DomainUsageQuery;
 use time::Duration;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::error::ApiError;
 use crate::principal::check_admin;
@@ -15,13 +15,69 @@ use crate::run_blocking;
 use crate::state::AppState;
 use crate::wire::{parse_ymd, ymd};
 
-/// Query of `GET /usage`.
-#[derive(Debug, Deserialize)]
+/// Query of `GET /usage` without a Bearer credential (other parameters are ignored).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DomainUsageParams {
+    /// First day (UTC), a real calendar date; default 30 days before today. The range may
+    /// span at most 366 days and `from` must not be after `to`.
+    #[param(format = Date)]
     from: Option<String>,
+    /// Last day (UTC), inclusive; default today.
+    #[param(format = Date)]
     to: Option<String>,
+    /// `day` (default) or `hour`.
+    #[param(pattern = "^(hour|day)$")]
     granularity: Option<String>,
+    /// One site, normalised as in `POST /live`; default all.
+    #[param(min_length = 1, max_length = 255)]
     domain: Option<String>,
+}
+
+/// The per-site usage answer of `GET /usage` (lcyt's snake_case rows).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SiteUsageResponse {
+    /// First day of the range.
+    #[schema(format = Date)]
+    pub from: String,
+    /// Last day of the range.
+    #[schema(format = Date)]
+    pub to: String,
+    /// `day` or `hour`.
+    #[schema(pattern = "^(hour|day)$")]
+    pub granularity: &'static str,
+    /// Whether `USAGE_PUBLIC` answered (no credential).
+    pub public: bool,
+    /// One row per site and day (or hour) with activity: by date, (hour,) then domain.
+    pub data: Vec<SiteUsageRow>,
+}
+
+/// One row of [`SiteUsageResponse`].
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SiteUsageRow {
+    /// The site, normalised.
+    pub domain: String,
+    /// The UTC day.
+    #[schema(format = Date)]
+    pub date: String,
+    /// The UTC hour (0-23); only in hourly rows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, minimum = 0, maximum = 23)]
+    pub hour: Option<u8>,
+    /// Sessions opened.
+    pub sessions_started: u64,
+    /// Sessions ended (erased ones included).
+    pub sessions_ended: u64,
+    /// Captions delivered.
+    pub captions_sent: u64,
+    /// Captions whose delivery failed.
+    pub captions_failed: u64,
+    /// Delivered batches of more than one caption.
+    pub batches_sent: u64,
+    /// Summed duration of the ended sessions, in ms.
+    pub total_duration_ms: u64,
+    /// The most sessions of the site open at once (day rows: the largest hourly peak).
+    pub peak_sessions: u64,
 }
 
 /// `GET /usage?from&to&granularity&domain`: admin key, or nobody when `USAGE_PUBLIC` is set
@@ -81,28 +137,22 @@ pub async fn domain_usage(
         .map_err(|e| ApiError::BadRequest(e.0))?;
     let sessions = state.ports.stores.sessions.clone();
     let rows = run_blocking(move || sessions.domain_usage(&query)).await?;
-    let data: Vec<Value> = rows
+    let data = rows
         .iter()
         .map(|r| {
             let c = r.counters;
-            let mut m = Map::new();
-            m.insert("domain".into(), json!(r.domain));
-            m.insert("date".into(), json!(ymd(r.date)));
-            if let Some(h) = r.hour {
-                m.insert("hour".into(), json!(h));
+            SiteUsageRow {
+                domain: r.domain.as_str().to_owned(),
+                date: ymd(r.date),
+                hour: r.hour,
+                sessions_started: c.sessions_started,
+                sessions_ended: c.sessions_ended,
+                captions_sent: c.captions_sent,
+                captions_failed: c.captions_failed,
+                batches_sent: c.batches_sent,
+                total_duration_ms: c.total_duration_ms,
+                peak_sessions: c.peak_sessions,
             }
-            for (k, v) in [
-                ("sessions_started", c.sessions_started),
-                ("sessions_ended", c.sessions_ended),
-                ("captions_sent", c.captions_sent),
-                ("captions_failed", c.captions_failed),
-                ("batches_sent", c.batches_sent),
-                ("total_duration_ms", c.total_duration_ms),
-                ("peak_sessions", c.peak_sessions),
-            ] {
-                m.insert(k.into(), json!(v));
-            }
-            Value::Object(m)
         })
         .collect();
     let mut res = HttpResponse::Ok();
@@ -123,13 +173,13 @@ pub async fn domain_usage(
             res.insert_header((header::VARY, "Origin"));
         }
     }
-    Ok(res.json(json!({
-        "from": ymd(from),
-        "to": ymd(to),
-        "granularity": if hourly { "hour" } else { "day" },
-        "public": public,
-        "data": data,
-    })))
+    Ok(res.json(SiteUsageResponse {
+        from: ymd(from),
+        to: ymd(to),
+        granularity: if hourly { "hour" } else { "day" },
+        public,
+        data,
+    }))
 }
 
 /// The request's `Origin` when it is on the allowlist.

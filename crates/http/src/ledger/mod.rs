@@ -9,6 +9,9 @@
 pub mod records;
 pub mod wire;
 
+use utoipa::openapi::{OpenApi, RefOr, Schema};
+use utoipa::Modify;
+
 use crate::api_doc::PROBLEM_ERRORS;
 use crate::resource::Routes;
 
@@ -22,5 +25,45 @@ pub fn routes(r: &mut Routes) {
 
 /// The ledger surface's operations in the OpenAPI document (`crate::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(), modifiers(&PROBLEM_ERRORS))]
+#[openapi(
+    paths(
+        records::create,
+        records::by_user,
+        records::get,
+        records::update,
+        records::delete
+    ),
+    components(schemas(wire::UsageRecord)),
+    modifiers(&PROBLEM_ERRORS, &AtLeastOneField)
+)]
 pub struct LedgerApi;
+
+/// Marks `UpdateUsageRequest` as needing at least one field. Done here because utoipa-gen 5.5
+/// renders `#[schema(min_properties = 1)]` as `maxProperties`.
+struct AtLeastOneField;
+
+impl Modify for AtLeastOneField {
+    fn modify(&self, doc: &mut OpenApi) {
+        let schema = doc
+            .components
+            .as_mut()
+            .and_then(|c| c.schemas.get_mut("UpdateUsageRequest"));
+        if let Some(RefOr::T(Schema::Object(o))) = schema {
+            o.min_properties = Some(1);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use utoipa::OpenApi;
+
+    #[test]
+    fn a_correction_needs_at_least_one_field() {
+        let doc = serde_json::to_value(super::LedgerApi::openapi()).unwrap();
+        let body = &doc["components"]["schemas"]["UpdateUsageRequest"];
+        assert_eq!(body["minProperties"], 1, "{body}");
+        assert!(body.get("maxProperties").is_none(), "{body}");
+        assert_eq!(body["additionalProperties"], false);
+    }
+}

@@ -12,7 +12,7 @@ use tally_domain::usage::{LogQuery, UsageEvent};
 use uuid::Uuid;
 
 use super::wire::{apply_key, CreateUsageRequest, UpdateUsageRequest, UsageRecord};
-use crate::error::ApiError;
+use crate::error::{ApiError, Problem};
 use crate::extract::parse_json;
 use crate::principal::Principal;
 use crate::run_blocking;
@@ -25,10 +25,16 @@ pub const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";
 /// Default page size of the lists (FastAPI's convention, which Billix follows).
 const DEFAULT_LIMIT: u32 = 100;
 
-/// `skip` and `limit` of the lists.
-#[derive(Debug, Default, Deserialize)]
+/// `skip` and `limit` of the lists. Read as text and parsed by [`PageParams::query`], so a bad
+/// value is a 400 naming the parameter; the document shows the integers they must be.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageParams {
+    /// Records to skip (default 0).
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 9_223_372_036_854_775_807_i64)]
     skip: Option<String>,
+    /// Records to return (default 100, 1-1,000; never clamped).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
     limit: Option<String>,
 }
 
@@ -78,6 +84,29 @@ fn usage_id(raw: &str) -> Result<Uuid, ApiError> {
 /// # Errors
 /// 400 (naming the field, or an unknown `api_key_used`), 401, 403 (someone else's key),
 /// 409 (the idempotency key was used for a record the caller may not see).
+#[utoipa::path(
+    post,
+    path = "/usage",
+    tag = "ledger",
+    operation_id = "ledger_usage_create",
+    summary = "Record usage",
+    description = "Records one usage event, charged to `api_key_used` when given (else to the \
+        calling key). With an idempotency key (field or header) already used in the caller's \
+        organisation, answers 200 with the original record and records nothing.",
+    request_body = CreateUsageRequest,
+    params(
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255,
+            pattern = "^[!-~]{1,255}$",
+            description = "Makes the call idempotent (the `idempotency_key` field wins)."),
+    ),
+    security(("admin_key" = []), ("user_token" = []), ("api_key" = []), ("session_token" = [])),
+    responses(
+        (status = 201, description = "Recorded.", body = UsageRecord),
+        (status = 200, description = "A replay of an idempotency key: the original record.", body = UsageRecord),
+        (status = 403, description = "`api_key_used` is not one of the caller's keys.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The idempotency key was already used for a record the caller may not see.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn create(
     req: HttpRequest,
     p: Principal,
@@ -146,6 +175,23 @@ pub async fn list(
 ///
 /// # Errors
 /// 400, 401, 403 for another user, 404 for an unknown user (admins).
+#[utoipa::path(
+    get,
+    path = "/usage/user/{user_id}",
+    tag = "ledger",
+    operation_id = "ledger_usage_list_by_user",
+    summary = "One user's usage records",
+    description = "A page of the user's records, newest first, refunded ones included. Admins, \
+        the user, or a key bound to the user.",
+    params(("user_id" = Uuid, Path, description = "The user's id."), PageParams),
+    security(("admin_key" = []), ("user_token" = []), ("api_key" = []), ("session_token" = [])),
+    responses(
+        (status = 200, description = "The records.", body = Vec<UsageRecord>,
+            headers(("X-Total-Count" = u64, description = "The number of matching records."))),
+        (status = 403, description = "Another user's records.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user (`User not found`).", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn by_user(
     p: Principal,
     state: web::Data<AppState>,
@@ -191,6 +237,21 @@ async fn page_of(state: &AppState, q: LogQuery) -> Result<HttpResponse, ApiError
 ///
 /// # Errors
 /// 401, 404.
+#[utoipa::path(
+    get,
+    path = "/usage/{usage_id}",
+    tag = "ledger",
+    operation_id = "ledger_usage_get",
+    summary = "One usage record",
+    description = "Any credential; a record the caller may not see answers 404, as if it did \
+        not exist.",
+    params(("usage_id" = Uuid, Path, description = "The record's id.")),
+    security(("admin_key" = []), ("user_token" = []), ("api_key" = []), ("session_token" = [])),
+    responses(
+        (status = 200, description = "The record.", body = UsageRecord),
+        (status = 404, description = "No such record, or one the caller may not see (`Usage record not found`).", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn get(
     p: Principal,
     state: web::Data<AppState>,
@@ -216,6 +277,24 @@ pub async fn get(
 ///
 /// # Errors
 /// 400, 401, 403 for non-admins, 404.
+#[utoipa::path(
+    put,
+    path = "/usage/{usage_id}",
+    tag = "ledger",
+    operation_id = "ledger_usage_update",
+    summary = "Correct or refund a usage record (admin)",
+    description = "Changes the given fields; the rollups follow in the same transaction. Units \
+        and cost both 0, or `status_active: false`, refunds the record: it stays listed with \
+        `status_active: false` and leaves every analytics result.",
+    params(("usage_id" = Uuid, Path, description = "The record's id.")),
+    request_body = UpdateUsageRequest,
+    security(("admin_key" = []), ("user_token" = [])),
+    responses(
+        (status = 200, description = "The corrected record.", body = UsageRecord),
+        (status = 403, description = "Not an admin (checked before any lookup).", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such record (`Usage record not found`).", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn update(
     p: Principal,
     state: web::Data<AppState>,
@@ -242,6 +321,21 @@ pub async fn update(
 ///
 /// # Errors
 /// 401, 403 for non-admins, 404.
+#[utoipa::path(
+    delete,
+    path = "/usage/{usage_id}",
+    tag = "ledger",
+    operation_id = "ledger_usage_delete",
+    summary = "Delete a usage record (admin)",
+    description = "Deletes the record and its analytics contribution.",
+    params(("usage_id" = Uuid, Path, description = "The record's id.")),
+    security(("admin_key" = []), ("user_token" = [])),
+    responses(
+        (status = 204, description = "Deleted, with its analytics contribution."),
+        (status = 403, description = "Not an admin (checked before any lookup).", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such record (`Usage record not found`).", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn delete(
     p: Principal,
     state: web::Data<AppState>,

@@ -9,6 +9,8 @@ use tally_domain::key::KeyId;
 use tally_domain::tenancy::UserId;
 use tally_domain::usage::{EventKind, EventPatch, NewUsageEvent, UsageEvent};
 use time::OffsetDateTime;
+use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -17,29 +19,61 @@ use crate::principal::Principal;
 use crate::rollups::usd;
 use crate::wire::iso;
 
-/// `POST /usage` body. `api_key_used` is a raw key; only its id is stored.
-#[derive(Debug, Default, Deserialize)]
+/// The schema of `cost_usd`: a non-negative decimal number of dollars, or the same as a string,
+/// read exactly (never through a float), so at most 9 decimal places and no exponent.
+fn cost_usd_schema() -> Schema {
+    let number = ObjectBuilder::new()
+        .schema_type(Type::Number)
+        .minimum(Some(0))
+        .maximum(Some(1_000_000_u64));
+    let text = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(r"^\s*([0-9]+(\.[0-9]{0,9}0*)?|\.[0-9]{1,9}0*)\s*$"));
+    OneOfBuilder::new()
+        .item(number)
+        .item(text)
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .description(Some(
+            "Dollars, exact: a non-negative decimal (or a string holding one) of at most 9 \
+             decimal places, written without an exponent, at most 1,000,000.",
+        ))
+        .into()
+}
+
+/// `POST /usage` body. `api_key_used` is a raw key; only its id is stored. A `null` field is
+/// the same as an absent one.
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUsageRequest {
     /// Product-level API name (`llm_query`).
+    #[schema(max_length = 2048, example = "llm_query")]
     pub api_name: Option<String>,
     /// Product-level endpoint (`/chat`).
+    #[schema(max_length = 2048, example = "/chat")]
     pub endpoint: Option<String>,
     /// Units (default 1).
+    #[schema(minimum = 0, maximum = 1e15, example = 346)]
     pub units_used: Option<i64>,
     /// Dollars, exact.
+    #[schema(schema_with = cost_usd_schema)]
     pub cost_usd: Option<Box<RawValue>>,
-    /// The raw API key the usage was made with.
+    /// The raw API key the usage was made with: the usage is charged to it (400 when unknown,
+    /// 403 when it is not the caller's). Without it a key credential charges itself.
+    #[schema(example = "pk_live_abc123")]
     pub api_key_used: Option<String>,
-    /// The user (admins only; others are themselves).
+    /// The user (admins only; others are themselves and get 400 for naming one).
     pub user_id: Option<Uuid>,
     /// Model.
+    #[schema(max_length = 2048)]
     pub model: Option<String>,
     /// Tokens.
+    #[schema(minimum = 0, maximum = 1e15)]
     pub tokens: Option<i64>,
     /// When it happened (RFC 3339; default now).
+    #[schema(format = DateTime)]
     pub occurred_at: Option<String>,
-    /// Idempotency key (or the `Idempotency-Key` header).
+    /// Idempotency key (or the `Idempotency-Key` header): 1-255 visible ASCII characters.
+    #[schema(min_length = 1, max_length = 255, pattern = "^[!-~]{1,255}$")]
     pub idempotency_key: Option<String>,
 }
 
@@ -99,23 +133,39 @@ pub fn apply_key(
     Ok(())
 }
 
-/// `PUT /usage/{usage_id}` body: only present fields change.
-#[derive(Debug, Default, Deserialize)]
+/// `PUT /usage/{usage_id}` body: only present fields change, and at least one must be given
+/// (not `null`, which is the same as absent). Units and cost both 0, or `status_active:
+/// false`, refunds the record.
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUsageRequest {
     /// New units.
+    #[schema(minimum = 0, maximum = 1e15)]
     pub units_used: Option<i64>,
     /// New cost.
+    #[schema(schema_with = cost_usd_schema)]
     pub cost_usd: Option<Box<RawValue>>,
     /// New tokens.
+    #[schema(minimum = 0, maximum = 1e15)]
     pub tokens: Option<i64>,
     /// `false` refunds (voids) the record; `true` restores it.
     pub status_active: Option<bool>,
 }
 
+/// The largest units or tokens a correction may set: the bound a new event has
+/// (`NewUsageEvent::validate`), so a corrected record is one that could have been recorded.
+const MAX_COUNT: u64 = 1_000_000_000_000_000;
+
 fn non_negative(field: &str, v: Option<i64>) -> Result<Option<u64>, ApiError> {
     v.map(|n| {
-        u64::try_from(n).map_err(|_| ApiError::BadRequest(format!("{field} must not be negative")))
+        let n = u64::try_from(n)
+            .map_err(|_| ApiError::BadRequest(format!("{field} must not be negative")))?;
+        if n > MAX_COUNT {
+            return Err(ApiError::BadRequest(format!(
+                "{field} must be at most {MAX_COUNT}"
+            )));
+        }
+        Ok(n)
     })
     .transpose()
 }
@@ -149,16 +199,32 @@ impl UpdateUsageRequest {
 }
 
 /// A usage record as Billix shows it; `api_key_used` is the key's alias, never the secret.
-#[derive(Debug, Serialize)]
+/// Every field is always present; the optional ones are `null` when not recorded.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct UsageRecord {
+    /// The record's id.
     usage_id: Uuid,
+    /// The user it is charged to.
+    #[schema(value_type = Option<Uuid>, required = true)]
     user_id: Option<UserId>,
+    /// Product-level API name.
+    #[schema(required = true)]
     api_name: Option<String>,
+    /// Product-level endpoint.
+    #[schema(required = true)]
     endpoint: Option<String>,
+    /// Units (0 once refunded by a correction to zero).
     units_used: u64,
+    /// Dollars, exact (`0.0043`, `12`).
+    #[schema(value_type = f64, minimum = 0)]
     cost_usd: Value,
+    /// The alias (first 6 and last 4 characters) of the key the usage was made with.
+    #[schema(required = true, example = "pk_liv…c123")]
     api_key_used: Option<String>,
+    /// `false` once refunded: the record leaves every analytics result.
     status_active: bool,
+    /// When the usage happened (RFC 3339, milliseconds, UTC).
+    #[schema(format = DateTime, example = "2025-07-04T12:00:00.000Z")]
     created_at: String,
 }
 
@@ -245,5 +311,11 @@ mod tests {
             ..UpdateUsageRequest::default()
         };
         assert!(neg.into_patch().is_err());
+        let huge = UpdateUsageRequest {
+            tokens: Some(1_000_000_000_000_001),
+            ..UpdateUsageRequest::default()
+        };
+        let err = huge.into_patch().unwrap_err().to_string();
+        assert!(err.contains("tokens must be at most"), "{err}");
     }
 }

@@ -13,5 +13,5 @@ pub fn routes(r: &mut Routes) {
 
 /// The lyrcs surface's operations in the OpenAPI document (`crate::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(), modifiers(&PROBLEM_ERRORS))]
+#[openapi(paths(usage::usage), modifiers(&PROBLEM_ERRORS))]
 pub struct LyrcsApi;

@@ -4,16 +4,17 @@
 use std::collections::BTreeMap;
 
 use actix_web::{web, HttpResponse};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use tally_domain::services::UsageService;
 use tally_domain::tenancy::OrgId;
 use tally_domain::usage::{DimValue, Dimension, Granularity, UsageFilters, UsageRow};
 use time::{Date, Duration};
+use utoipa::{IntoParams, ToSchema};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Problem};
 use crate::principal::Principal;
-use crate::rollups::{all_time_end, day_start, dim_key, rows, seconds, ALL_TIME_START};
+use crate::rollups::{all_time_end, day_start, dim_key, in_range, rows, seconds, ALL_TIME_START};
 use crate::run_blocking;
 use crate::state::AppState;
 use crate::wire::{parse_ymd, ymd};
@@ -21,12 +22,41 @@ use crate::wire::{parse_ymd, ymd};
 /// The longest `from..to` range, in days (inclusive count).
 pub const MAX_RANGE_DAYS: i64 = 366;
 
-/// Query of `GET /api/v1/usage`.
-#[derive(Debug, Default, Deserialize)]
+/// Query of `GET /api/v1/usage` (text, parsed by [`period`] so errors name the parameter).
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LyrcsUsageParams {
+    /// The first UTC day (with `to`; at most 366 days, inclusive).
+    #[param(format = Date, example = "2026-01-01")]
     from: Option<String>,
+    /// The last UTC day (with `from`; not before it).
+    #[param(format = Date, example = "2026-01-31")]
     to: Option<String>,
+    /// Another organisation (admins only; others get 404, as does an unknown one).
+    #[param(example = "org_default")]
     org_id: Option<String>,
+}
+
+/// The body of `GET /api/v1/usage`.
+#[derive(Debug, PartialEq, Serialize, ToSchema)]
+pub struct LyrcsUsageResponse {
+    /// The organisation.
+    #[schema(value_type = String, example = "org_default")]
+    pub org_id: OrgId,
+    /// `all_time`, or `<from>..<to>` when dates were given.
+    #[schema(pattern = r"^(all_time|[-+]?\d{4,}-\d{2}-\d{2}\.\.[-+]?\d{4,}-\d{2}-\d{2})$")]
+    pub period: String,
+    /// Usage events.
+    pub total_jobs: i64,
+    /// Successful usage events.
+    pub completed_jobs: i64,
+    /// Their duration in seconds (an integer when whole, else a decimal).
+    #[schema(value_type = f64)]
+    pub total_duration_seconds: Value,
+    /// Events per language as recorded (events without one are left out).
+    pub jobs_by_language: BTreeMap<String, i64>,
+    /// API calls (events with an HTTP method).
+    pub api_calls: i64,
 }
 
 /// The period asked for: both dates, or neither (all time).
@@ -40,6 +70,8 @@ pub fn period(from: Option<&str>, to: Option<&str>) -> Result<Option<(Date, Date
         (None, Some(_)) => return Err(ApiError::BadRequest("from is required with to".into())),
         (Some(_), None) => return Err(ApiError::BadRequest("to is required with from".into())),
     };
+    in_range("from", day_start(from))?;
+    in_range("to", day_start(to))?;
     if from > to {
         return Err(ApiError::BadRequest("from must not be after to".into()));
     }
@@ -53,7 +85,7 @@ pub fn period(from: Option<&str>, to: Option<&str>) -> Result<Option<(Date, Date
 
 /// Folds rows grouped by (language, success, api_call) into the seed's body.
 #[must_use]
-pub fn summary(org: &OrgId, period: &str, rows: &[UsageRow]) -> serde_json::Value {
+pub fn summary(org: &OrgId, period: &str, rows: &[UsageRow]) -> LyrcsUsageResponse {
     let (mut jobs, mut completed, mut calls, mut ms) = (0i64, 0i64, 0i64, 0i64);
     let mut by_language: BTreeMap<String, i64> = BTreeMap::new();
     for r in rows {
@@ -70,15 +102,15 @@ pub fn summary(org: &OrgId, period: &str, rows: &[UsageRow]) -> serde_json::Valu
             *by_language.entry(lang).or_insert(0) += t.count;
         }
     }
-    json!({
-        "org_id": org,
-        "period": period,
-        "total_jobs": jobs,
-        "completed_jobs": completed,
-        "total_duration_seconds": seconds(ms),
-        "jobs_by_language": by_language,
-        "api_calls": calls,
-    })
+    LyrcsUsageResponse {
+        org_id: org.clone(),
+        period: period.to_owned(),
+        total_jobs: jobs,
+        completed_jobs: completed,
+        total_duration_seconds: seconds(ms),
+        jobs_by_language: by_language,
+        api_calls: calls,
+    }
 }
 
 /// `GET /api/v1/usage[?from=YYYY-MM-DD&to=YYYY-MM-DD]`. Non-admins get their own
@@ -87,6 +119,23 @@ pub fn summary(org: &OrgId, period: &str, rows: &[UsageRow]) -> serde_json::Valu
 ///
 /// # Errors
 /// 400, 401, 404, 503.
+#[utoipa::path(
+    get,
+    path = "/api/v1/usage",
+    tag = "lyrcs",
+    operation_id = "lyrcs_usage_get",
+    summary = "The organisation's usage totals",
+    description = "Jobs (usage events), completed jobs, their duration, jobs per language and \
+        API calls of the caller's organisation, all time or over `from..to` (whole UTC days, \
+        both or neither), from the rollups. The admin key reads the default organisation \
+        unless `org_id` names one.",
+    params(LyrcsUsageParams),
+    security(("admin_key" = []), ("user_token" = []), ("api_key" = []), ("session_token" = [])),
+    responses(
+        (status = 200, description = "The totals.", body = LyrcsUsageResponse),
+        (status = 404, description = "Another organisation than the caller's (non-admins), or an unknown one (`Organisation not found`).", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn usage(
     p: Principal,
     state: web::Data<AppState>,
@@ -142,6 +191,7 @@ pub async fn usage(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
     use tally_domain::usage::Totals;
     use time::macros::{date, datetime};
 
@@ -157,6 +207,8 @@ mod tests {
         assert!(period(Some("2026-02-01"), Some("2026-01-01")).is_err());
         assert!(period(Some("2026-02-30"), Some("2026-03-01")).is_err());
         assert!(period(None, Some("2026-01-01")).is_err());
+        assert!(period(Some("9999-12-31"), Some("9999-12-31")).is_err());
+        assert!(period(Some("-0001-01-01"), Some("-0001-01-02")).is_err());
     }
 
     #[test]
@@ -180,7 +232,7 @@ mod tests {
             row(Some("Tamil"), true, false, 2, 0),
             row(None, true, true, 4, 0),
         ];
-        let s = summary(&OrgId::default_org(), "all_time", &rows);
+        let s = serde_json::to_value(summary(&OrgId::default_org(), "all_time", &rows)).unwrap();
         assert_eq!(s["total_jobs"], 10);
         assert_eq!(s["completed_jobs"], 9);
         assert_eq!(s["api_calls"], 8);

@@ -5,15 +5,19 @@
 use std::collections::BTreeMap;
 
 use actix_web::{web, HttpResponse};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use tally_domain::limits::utc_day;
 use tally_domain::services::UsageService;
 use tally_domain::usage::{CostNanos, Dimension, Granularity, UsageFilters, UsageRow};
 use time::Duration;
+use utoipa::{IntoParams, ToSchema};
 
-use super::blocks::{blocks, daily_series, Dims};
-use crate::error::ApiError;
+use super::blocks::{
+    blocks, daily_series, BotsBlock, DayCount, Dims, RecordingsBlock, TranscriptionsBlock,
+    WebhooksBlock,
+};
+use crate::error::{ApiError, Problem};
 use crate::principal::Principal;
 use crate::rollups::{all_time_and_month, day_start, dim_key, rows, sum, totals, usd};
 use crate::run_blocking;
@@ -37,10 +41,92 @@ const BLOCK_DIMS: Dims = Dims {
     success: 4,
 };
 
-/// Query of the analytics endpoint.
-#[derive(Debug, Deserialize)]
+/// Query of the analytics endpoint. `period` is read as text by [`period_days`], so any other
+/// value is a 400 naming it.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AnalyticsParams {
+    /// The period ending today (default `30d`).
+    #[param(value_type = Option<Period>)]
     period: Option<String>,
+}
+
+/// The periods of the analytics endpoint (schema only: the handler reads the text).
+#[derive(Debug, ToSchema)]
+pub enum Period {
+    /// The last 7 days.
+    #[schema(rename = "7d")]
+    Week,
+    /// The last 30 days.
+    #[schema(rename = "30d")]
+    Month,
+    /// The last 90 days.
+    #[schema(rename = "90d")]
+    Quarter,
+}
+
+/// The body of `GET /v1/users/me/analytics`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AnalyticsResponse {
+    /// The period, echoed (`7d`, `30d` or `90d`).
+    #[schema(pattern = "^(7|30|90)d$")]
+    pub period: String,
+    /// API calls (usage events with an HTTP method).
+    pub api_calls: ApiCalls,
+    /// Bots (`api_name` `bots`) of the period.
+    pub bots: BotsBlock,
+    /// Recordings (`api_name` `recordings`) of the period.
+    pub recordings: RecordingsBlock,
+    /// Transcriptions (events with a language) of the period.
+    pub transcriptions: TranscriptionsBlock,
+    /// Webhook deliveries (`api_name` `webhooks`) of the period.
+    pub webhooks: WebhooksBlock,
+    /// The sums of every usage event of the period.
+    pub usage: UsageSums,
+    /// Event counts of the period by API name, model and HTTP status class.
+    pub breakdown: Breakdown,
+}
+
+/// The `apiCalls` block.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiCalls {
+    /// Today (UTC).
+    pub today: i64,
+    /// This UTC month.
+    pub this_month: i64,
+    /// All time.
+    pub total: i64,
+    /// Every day of the period, zeros included.
+    pub daily_breakdown: Vec<DayCount>,
+}
+
+/// The `usage` block.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageSums {
+    /// Units.
+    pub units: i64,
+    /// Dollars, exact.
+    #[schema(value_type = f64)]
+    pub cost_usd: Value,
+    /// Tokens.
+    pub tokens: i64,
+    /// Quota.
+    pub quota: i64,
+}
+
+/// The `breakdown` block: counts per value; events without the value are left out.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Breakdown {
+    /// Per `api_name`.
+    pub by_api_name: BTreeMap<String, i64>,
+    /// Per `model`.
+    pub by_model: BTreeMap<String, i64>,
+    /// Per HTTP status class (`2xx`, `4xx`, …).
+    pub by_status_class: BTreeMap<String, i64>,
 }
 
 /// The number of days of a period (`7d`, `30d`, `90d`; default `30d`).
@@ -75,6 +161,23 @@ pub fn breakdown(rows: &[UsageRow], i: usize) -> BTreeMap<String, i64> {
 ///
 /// # Errors
 /// 400 for a bad period, 401, 403 for the admin key (it is nobody), 503.
+#[utoipa::path(
+    get,
+    path = "/v1/users/me/analytics",
+    tag = "meetbot",
+    operation_id = "meetbot_analytics_get",
+    summary = "The caller's analytics",
+    description = "API calls today, this month, in all and per day of the period, meetbot's \
+        product blocks by the conventions of docs/API.md, and the period's usage and \
+        breakdowns, all from the hourly rollups. \"Me\" is the user, or the key when it is \
+        bound to no user.",
+    params(AnalyticsParams),
+    security(("user_token" = []), ("api_key" = []), ("session_token" = [])),
+    responses(
+        (status = 200, description = "The analytics.", body = AnalyticsResponse),
+        (status = 403, description = "The admin key: it is nobody here.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn analytics(
     p: Principal,
     state: web::Data<AppState>,
@@ -118,37 +221,38 @@ pub async fn analytics(
     })
     .await?;
     let usage = sum(&grouped);
-    let mut blocks = blocks(&grouped, BLOCK_DIMS, first, today);
-    Ok(HttpResponse::Ok().json(json!({
-        "period": format!("{days}d"),
-        "apiCalls": {
-            "today": today_calls,
-            "thisMonth": month_calls,
-            "total": total_calls,
-            "dailyBreakdown": daily_series(first, today, &daily),
+    let blocks = blocks(&grouped, BLOCK_DIMS, first, today);
+    Ok(HttpResponse::Ok().json(AnalyticsResponse {
+        period: format!("{days}d"),
+        api_calls: ApiCalls {
+            today: today_calls,
+            this_month: month_calls,
+            total: total_calls,
+            daily_breakdown: daily_series(first, today, &daily),
         },
-        "bots": blocks.remove("bots"),
-        "recordings": blocks.remove("recordings"),
-        "transcriptions": blocks.remove("transcriptions"),
-        "webhooks": blocks.remove("webhooks"),
-        "usage": {
-            "units": usage.units,
-            "costUsd": usd(CostNanos(usage.cost_nanos)),
-            "tokens": usage.tokens,
-            "quota": usage.quota,
+        bots: blocks.bots,
+        recordings: blocks.recordings,
+        transcriptions: blocks.transcriptions,
+        webhooks: blocks.webhooks,
+        usage: UsageSums {
+            units: usage.units,
+            cost_usd: usd(CostNanos(usage.cost_nanos)),
+            tokens: usage.tokens,
+            quota: usage.quota,
         },
-        "breakdown": {
-            "byApiName": breakdown(&grouped, BLOCK_DIMS.api_name),
-            "byModel": breakdown(&grouped, BLOCK_DIMS.model),
-            "byStatusClass": breakdown(&grouped, 2),
+        breakdown: Breakdown {
+            by_api_name: breakdown(&grouped, BLOCK_DIMS.api_name),
+            by_model: breakdown(&grouped, BLOCK_DIMS.model),
+            by_status_class: breakdown(&grouped, 2),
         },
-    })))
+    }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::blocks::daily_series;
     use super::*;
+    use serde_json::json;
     use tally_domain::usage::{DimValue, Totals};
     use time::macros::{date, datetime};
     use time::Date;
@@ -177,12 +281,12 @@ mod tests {
         let rows = [row(date!(2026 - 01 - 02), 5, vec![])];
         let s = daily_series(date!(2026 - 01 - 01), date!(2026 - 01 - 03), &rows);
         assert_eq!(
-            s,
-            vec![
+            serde_json::to_value(s).unwrap(),
+            json!([
                 json!({"date": "2026-01-01", "count": 0}),
                 json!({"date": "2026-01-02", "count": 5}),
                 json!({"date": "2026-01-03", "count": 0}),
-            ]
+            ])
         );
         assert_eq!(
             day_start(date!(2026 - 01 - 02)),

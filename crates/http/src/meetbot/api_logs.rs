@@ -7,16 +7,19 @@
 use std::collections::HashMap;
 
 use actix_web::{web, HttpResponse};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 use tally_domain::key::{ApiKey, KeyId};
 use tally_domain::services::UsageService;
 use tally_domain::usage::{LogCount, LogQuery, UsageEvent, LOG_COUNT_LIMIT};
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat};
+use utoipa::openapi::{RefOr, Type};
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Problem};
 use crate::principal::Principal;
+use crate::rollups::{day_start, in_range};
 use crate::run_blocking;
 use crate::scope::{keys_of, Scope};
 use crate::state::AppState;
@@ -25,17 +28,107 @@ use crate::wire::{iso, parse_ymd};
 /// The largest page.
 pub const MAX_PAGE_SIZE: u32 = 100;
 
-/// Query of the api-logs endpoint (all text, parsed here so errors name the parameter).
-#[derive(Debug, Default, Deserialize)]
+/// Query of the api-logs endpoint (all text, parsed here so errors name the parameter; the
+/// document shows the types they must be).
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ApiLogParams {
+    /// The page, from 1 (default 1).
+    #[param(value_type = Option<u64>, minimum = 1, maximum = 9_223_372_036_854_775_807_i64)]
     page: Option<String>,
+    /// Rows per page (default 20, 1-100; never clamped).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     page_size: Option<String>,
+    /// Only this HTTP method (case-insensitive).
+    #[param(example = "POST")]
     method: Option<String>,
+    /// Only this HTTP status.
+    #[param(value_type = Option<u16>, minimum = 100, maximum = 599)]
     status_code: Option<String>,
+    /// Only paths containing this text.
     path: Option<String>,
+    /// Only this key's requests (another key's id gives an empty page).
+    #[param(value_type = Option<i64>)]
     api_key_id: Option<String>,
+    /// From this UTC day (`YYYY-MM-DD`) or instant (RFC 3339), inclusive.
+    #[param(value_type = Option<DateOrInstant>)]
     start_date: Option<String>,
+    /// To this UTC day (the whole day) or instant, inclusive; not before `start_date`.
+    #[param(value_type = Option<DateOrInstant>)]
     end_date: Option<String>,
+}
+
+/// The schema of `start_date`/`end_date` (schema only: they are read as text): a calendar
+/// date or an RFC 3339 date-time.
+pub struct DateOrInstant;
+
+impl PartialSchema for DateOrInstant {
+    fn schema() -> RefOr<Schema> {
+        let string = |format| {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(format)))
+        };
+        OneOfBuilder::new()
+            .item(string(KnownFormat::Date))
+            .item(string(KnownFormat::DateTime))
+            .description(Some("A UTC day (`YYYY-MM-DD`) or an RFC 3339 instant."))
+            .into()
+    }
+}
+
+impl ToSchema for DateOrInstant {}
+
+/// One row of the request log in meetbot's shape. Fields the event did not record are `null`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LogRow {
+    /// The event's number (its UUID is the ledger's `usage_id`).
+    pub id: u64,
+    /// HTTP method.
+    #[schema(required = true)]
+    pub method: Option<String>,
+    /// HTTP path.
+    #[schema(required = true)]
+    pub path: Option<String>,
+    /// HTTP status.
+    #[schema(required = true, minimum = 100, maximum = 599)]
+    pub status_code: Option<u16>,
+    /// Response time.
+    #[schema(required = true)]
+    pub response_time_ms: Option<u64>,
+    /// The key's id.
+    #[schema(required = true)]
+    pub api_key_id: Option<i64>,
+    /// The key's name, else its alias.
+    #[schema(required = true)]
+    pub api_key_name: Option<String>,
+    /// Client IP.
+    #[schema(required = true)]
+    pub ip_address: Option<String>,
+    /// Client user agent.
+    #[schema(required = true)]
+    pub user_agent: Option<String>,
+    /// When it happened.
+    #[schema(format = DateTime, example = "2024-01-15T10:30:00.000Z")]
+    pub created_at: String,
+}
+
+/// The body of `GET /v1/users/me/api-logs`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiLogsResponse {
+    /// The page, newest first.
+    pub logs: Vec<LogRow>,
+    /// Matching rows in all pages: exact when `total_exact`, else a lower bound.
+    pub total: u64,
+    /// Whether `total` is exact.
+    pub total_exact: bool,
+    /// The page, echoed.
+    #[schema(minimum = 1)]
+    pub page: u64,
+    /// The page size, echoed.
+    #[schema(minimum = 1, maximum = 100)]
+    pub page_size: u32,
 }
 
 fn int<T: std::str::FromStr>(
@@ -53,6 +146,7 @@ fn int<T: std::str::FromStr>(
 /// A date (the whole UTC day) or an RFC 3339 date-time; `end` selects the day's end.
 fn instant(field: &str, s: &str, end: bool) -> Result<OffsetDateTime, ApiError> {
     if let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) {
+        let t = in_range(field, t)?;
         // An instant given as the end is inclusive; the log query's end is exclusive.
         return Ok(if end { t + Duration::MICROSECOND } else { t });
     }
@@ -61,7 +155,7 @@ fn instant(field: &str, s: &str, end: bool) -> Result<OffsetDateTime, ApiError> 
             "{field} must be an ISO date (YYYY-MM-DD) or date-time"
         ))
     })?;
-    let start = day.midnight().assume_utc();
+    let start = in_range(field, day_start(day))?;
     Ok(if end { start + Duration::DAY } else { start })
 }
 
@@ -133,27 +227,44 @@ impl ApiLogParams {
 /// One log row in meetbot's shape: `id` is the event's number; the key's name is its name,
 /// else its alias.
 #[must_use]
-pub fn log_row(number: u64, e: &UsageEvent, keys: &HashMap<KeyId, ApiKey>) -> Value {
+pub fn log_row(number: u64, e: &UsageEvent, keys: &HashMap<KeyId, ApiKey>) -> LogRow {
     let d = &e.data;
     let key = d.key_id.and_then(|k| keys.get(&k));
-    json!({
-        "id": number,
-        "method": d.method,
-        "path": d.path,
-        "statusCode": d.status_code,
-        "responseTimeMs": d.response_time_ms,
-        "apiKeyId": d.key_id.map(|k| k.0),
-        "apiKeyName": key.map(|k| k.name.clone().unwrap_or_else(|| k.alias.clone())),
-        "ipAddress": d.ip,
-        "userAgent": d.user_agent,
-        "createdAt": iso(d.occurred_at),
-    })
+    LogRow {
+        id: number,
+        method: d.method.clone(),
+        path: d.path.clone(),
+        status_code: d.status_code,
+        response_time_ms: d.response_time_ms,
+        api_key_id: d.key_id.map(|k| k.0),
+        api_key_name: key.map(|k| k.name.clone().unwrap_or_else(|| k.alias.clone())),
+        ip_address: d.ip.clone(),
+        user_agent: d.user_agent.clone(),
+        created_at: iso(d.occurred_at),
+    }
 }
 
 /// `GET /v1/users/me/api-logs` → `{logs, total, total_exact, page, page_size}`.
 ///
 /// # Errors
 /// 400 naming the parameter, 401, 403 for the admin key (it is nobody), 503.
+#[utoipa::path(
+    get,
+    path = "/v1/users/me/api-logs",
+    tag = "meetbot",
+    operation_id = "meetbot_api_logs_list",
+    summary = "The caller's request log",
+    description = "The caller's API calls (usage events with an HTTP method), newest first, a \
+        page at a time; refunded events are not listed. Without `method`, `status_code` and \
+        `path` filters `total` is exact (from the rollups); with any of them the count stops \
+        10,000 beyond the page and `total_exact` says whether it is a lower bound.",
+    params(ApiLogParams),
+    security(("user_token" = []), ("api_key" = []), ("session_token" = [])),
+    responses(
+        (status = 200, description = "A page of the log.", body = ApiLogsResponse),
+        (status = 403, description = "The admin key: it is nobody here.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn api_logs(
     p: Principal,
     state: web::Data<AppState>,
@@ -164,9 +275,13 @@ pub async fn api_logs(
     if let (Scope::Key(own), Some(asked)) = (scope, q.key_id) {
         if own != asked {
             // Another key's log is not this key's to see: an empty page, like any other filter.
-            return Ok(HttpResponse::Ok().json(
-                json!({ "logs": [], "total": 0, "total_exact": true, "page": page, "page_size": size }),
-            ));
+            return Ok(HttpResponse::Ok().json(ApiLogsResponse {
+                logs: Vec::new(),
+                total: 0,
+                total_exact: true,
+                page,
+                page_size: size,
+            }));
         }
     }
     let q = scope.logs(q);
@@ -175,7 +290,7 @@ pub async fn api_logs(
     let (logs, total, exact) = run_blocking(move || {
         let found = service.logs(&q)?;
         let keys = keys_of(keys.as_ref(), &found.events)?;
-        let logs: Vec<Value> = found
+        let logs: Vec<LogRow> = found
             .numbers
             .iter()
             .zip(&found.events)
@@ -184,13 +299,13 @@ pub async fn api_logs(
         Ok::<_, ApiError>((logs, found.total, found.total_exact))
     })
     .await?;
-    Ok(HttpResponse::Ok().json(json!({
-        "logs": logs,
-        "total": total,
-        "total_exact": exact,
-        "page": page,
-        "page_size": size,
-    })))
+    Ok(HttpResponse::Ok().json(ApiLogsResponse {
+        logs,
+        total,
+        total_exact: exact,
+        page,
+        page_size: size,
+    }))
 }
 
 #[cfg(test)]
@@ -225,6 +340,9 @@ mod tests {
             ("status_code", "x"),
             ("api_key_id", "k"),
             ("start_date", "2026-02-30"),
+            ("end_date", "9999-12-31"),
+            ("end_date", "9999-12-31T23:59:59.999999999Z"),
+            ("start_date", "0000-12-31T23:59:59Z"),
         ] {
             let err = params(&[bad]).query().unwrap_err();
             assert!(err.to_string().contains(bad.0), "{bad:?}: {err}");

@@ -19,5 +19,9 @@ pub fn routes(r: &mut Routes) {
 
 /// The meetbot surface's operations in the OpenAPI document (`crate::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(), modifiers(&PROBLEM_ERRORS))]
+#[openapi(
+    paths(analytics::analytics, api_logs::api_logs, key_usage::key_usage),
+    components(schemas(analytics::Period, api_logs::DateOrInstant)),
+    modifiers(&PROBLEM_ERRORS)
+)]
 pub struct MeetbotApi;

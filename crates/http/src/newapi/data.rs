@@ -7,8 +7,9 @@ use tally_domain::services::UsageService;
 use tally_domain::tenancy::{UserId, Username};
 use tally_domain::usage::{Dimension, Granularity, UsageFilters, UsageRow};
 use time::{Duration, OffsetDateTime};
+use utoipa::{IntoParams, ToSchema};
 
-use super::envelope::{check_new_api_user, error, ok, sends_new_api_user};
+use super::envelope::{check_new_api_user, error, ok, sends_new_api_user, Envelope, NewApiError};
 use crate::error::ApiError;
 use crate::principal::{resolve, Principal};
 use crate::rollups::{dim_key, rows};
@@ -21,7 +22,12 @@ pub const SELF_MAX_SPAN_SECS: i64 = 2_592_000;
 /// The window when no timestamp is given.
 pub const DEFAULT_WINDOW: Duration = Duration::days(7);
 
-/// Query of both endpoints (all text, parsed here so errors name the parameter).
+/// The earliest and latest unix seconds a window may name: from the epoch to the end of year
+/// 9998, so that every bound the window and the rollup query derive from them is a date.
+pub const TIMESTAMP_RANGE: (i64, i64) = (0, 253_370_764_799);
+
+/// Query of both endpoints (all text, parsed here so errors name the parameter). The
+/// document describes it as [`SelfDataParams`] and [`AllDataParams`].
 #[derive(Debug, Default, Deserialize)]
 pub struct DataParams {
     start_timestamp: Option<String>,
@@ -29,28 +35,73 @@ pub struct DataParams {
     username: Option<String>,
 }
 
+/// Query of `GET /api/data/self` (schema only; read as [`DataParams`], which ignores
+/// `username` here).
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SelfDataParams {
+    /// The window's start, unix seconds, inclusive (default: 7 days before the end).
+    #[param(minimum = 0, maximum = 253_370_764_799_i64, example = 1_640_908_800)]
+    pub start_timestamp: Option<i64>,
+    /// The window's end, unix seconds, inclusive (default: now, or 7 days after the start);
+    /// at most 30 days after the start.
+    #[param(minimum = 0, maximum = 253_370_764_799_i64, example = 1_640_995_200)]
+    pub end_timestamp: Option<i64>,
+}
+
+/// Query of `GET /api/data/` (schema only; read as [`DataParams`]).
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AllDataParams {
+    /// The window's start, unix seconds, inclusive (default: 7 days before the end).
+    #[param(minimum = 0, maximum = 253_370_764_799_i64, example = 1_640_908_800)]
+    pub start_timestamp: Option<i64>,
+    /// The window's end, unix seconds, inclusive (default: now, or 7 days after the start).
+    #[param(minimum = 0, maximum = 253_370_764_799_i64, example = 1_640_995_200)]
+    pub end_timestamp: Option<i64>,
+    /// Only this user's rows (then with `user_id` and `username`); unknown: 404.
+    #[param(example = "testuser")]
+    pub username: Option<String>,
+}
+
 /// One row: a model's sums in one hour (`created_at` = the hour's start, unix seconds).
-#[derive(Debug, Serialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, PartialEq, Eq, ToSchema)]
 pub struct DataRow {
+    /// The model (`""` for events without one).
+    #[schema(example = "gpt-4")]
     model_name: String,
+    /// Requests.
     count: i64,
+    /// Quota used.
     quota: i64,
+    /// Tokens used.
     token_used: i64,
+    /// The hour's start, unix seconds.
+    #[schema(example = 1_640_995_200)]
     created_at: i64,
-    /// The user's number (new-api's ids are integers).
+    /// The user's number (new-api's ids are integers): on `/self`, and with `username`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = u64)]
     user_id: Option<u64>,
+    /// The user's name, with `user_id`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
     username: Option<String>,
 }
 
 fn stamp(field: &str, v: Option<&str>) -> Result<Option<OffsetDateTime>, ApiError> {
+    let (min, max) = TIMESTAMP_RANGE;
     v.map(|s| {
         s.trim()
             .parse::<i64>()
             .ok()
+            .filter(|n| (min..=max).contains(n))
             .and_then(|n| OffsetDateTime::from_unix_timestamp(n).ok())
-            .ok_or_else(|| ApiError::BadRequest(format!("{field} must be unix seconds")))
+            .ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "{field} must be unix seconds between {min} and {max}"
+                ))
+            })
     })
     .transpose()
 }
@@ -145,7 +196,7 @@ async fn answer(
         ))
     })
     .await?;
-    Ok(ok(&data))
+    Ok(ok(data))
 }
 
 enum UserOrName {
@@ -177,9 +228,36 @@ async fn caller(req: &HttpRequest, state: &AppState) -> Result<Principal, ApiErr
     Ok(p)
 }
 
+/// The header every new-api operation takes.
+const NEW_API_USER_DOC: &str = "The caller's user: their number (the rows' `user_id`) or \
+    UUID. Optional; when sent it must be the caller (401 otherwise), and the admin key, being \
+    no user, must not send it.";
+
 /// `GET /api/data/self`: the caller's rows (a user, or a key bound to one); span ≤ 30 days.
 /// Errors are `{success: false, message}` with 400, 401 (also a mismatched `New-Api-User`),
 /// 403 (a credential that is no user) or 503.
+#[utoipa::path(
+    get,
+    path = "/api/data/self",
+    tag = "new-api",
+    operation_id = "newapi_data_self",
+    summary = "The caller's hourly per-model usage",
+    description = "One row per (model, UTC hour) with activity in the window, ordered by \
+        `created_at` then `model_name`, from the rollups; failed events count unless refunded. \
+        Both bounds are inclusive against the hour's start; the span may not exceed 30 days \
+        (2,592,000 s). A user token, or a key bound to a user.",
+    params(
+        SelfDataParams,
+        ("New-Api-User" = Option<String>, Header, nullable = false, description = NEW_API_USER_DOC),
+    ),
+    security(("user_token" = []), ("api_key" = []), ("session_token" = [])),
+    responses(
+        (status = 200, description = "The rows (with `user_id` and `username`).", body = Envelope<Vec<DataRow>>),
+        (status = 400, description = "A bad timestamp, an end before the start, or a span over 30 days.", body = NewApiError),
+        (status = 401, description = "No or a bad credential, or `New-Api-User` is not the caller.", body = NewApiError),
+        (status = 403, description = "A credential that is no user (the admin key, a key bound to no user).", body = NewApiError),
+    )
+)]
 pub async fn self_data(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let run = async {
         let p = caller(&req, &state).await?;
@@ -196,6 +274,27 @@ pub async fn self_data(req: HttpRequest, state: web::Data<AppState>) -> HttpResp
 /// `GET /api/data/` (admin): every user's rows per (model, hour), or one user's with
 /// `username`. Errors as for [`self_data`], plus 403 for non-admins and 404 for an unknown
 /// username.
+#[utoipa::path(
+    get,
+    path = "/api/data/",
+    tag = "new-api",
+    operation_id = "newapi_data_all",
+    summary = "Every user's hourly per-model usage (admin)",
+    description = "One row per (model, UTC hour) over every user, or one user's rows (with \
+        `user_id` and `username`) with `username`; no span limit.",
+    params(
+        AllDataParams,
+        ("New-Api-User" = Option<String>, Header, nullable = false, description = NEW_API_USER_DOC),
+    ),
+    security(("admin_key" = []), ("user_token" = [])),
+    responses(
+        (status = 200, description = "The rows.", body = Envelope<Vec<DataRow>>),
+        (status = 400, description = "A bad timestamp or an end before the start.", body = NewApiError),
+        (status = 401, description = "No or a bad credential, or `New-Api-User` is not the caller.", body = NewApiError),
+        (status = 403, description = "Not an admin.", body = NewApiError),
+        (status = 404, description = "No user of that `username`.", body = NewApiError),
+    )
+)]
 pub async fn all_data(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let run = async {
         let p = caller(&req, &state).await?;
@@ -217,6 +316,31 @@ pub async fn all_data(req: HttpRequest, state: web::Data<AppState>) -> HttpRespo
     run.await.unwrap_or_else(|e| error(&e))
 }
 
+/// `GET /api/data`: [`all_data`] without the trailing slash, as new-api answers it.
+#[utoipa::path(
+    get,
+    path = "/api/data",
+    tag = "new-api",
+    operation_id = "newapi_data_all_no_slash",
+    summary = "Every user's hourly per-model usage (admin; `/api/data/` without the slash)",
+    description = "The same operation as `GET /api/data/`.",
+    params(
+        AllDataParams,
+        ("New-Api-User" = Option<String>, Header, nullable = false, description = NEW_API_USER_DOC),
+    ),
+    security(("admin_key" = []), ("user_token" = [])),
+    responses(
+        (status = 200, description = "The rows.", body = Envelope<Vec<DataRow>>),
+        (status = 400, description = "A bad timestamp or an end before the start.", body = NewApiError),
+        (status = 401, description = "No or a bad credential, or `New-Api-User` is not the caller.", body = NewApiError),
+        (status = 403, description = "Not an admin.", body = NewApiError),
+        (status = 404, description = "No user of that `username`.", body = NewApiError),
+    )
+)]
+pub async fn all_data_no_slash(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    all_data(req, state).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -229,6 +353,18 @@ mod tests {
             end_timestamp: end.map(Into::into),
             username: None,
         }
+    }
+
+    #[test]
+    fn timestamps_end_with_the_last_day_of_the_seed_surfaces() {
+        let end = crate::rollups::day_start(crate::rollups::LAST_DAY) + Duration::DAY;
+        assert_eq!(TIMESTAMP_RANGE.1 + 1, end.unix_timestamp());
+        assert!(params(None, Some("253370764800"))
+            .window(OffsetDateTime::UNIX_EPOCH, None)
+            .is_err());
+        assert!(params(Some("-1"), None)
+            .window(OffsetDateTime::UNIX_EPOCH, None)
+            .is_err());
     }
 
     #[test]

@@ -4,8 +4,8 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use serde::Serialize;
-use serde_json::json;
 use tally_domain::tenancy::UserId;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -13,10 +13,36 @@ use crate::error::ApiError;
 /// The header new-api clients send with the caller's user id.
 pub const NEW_API_USER: &str = "New-Api-User";
 
+/// new-api's answer: `{success: true, message: "", data}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Envelope<T> {
+    /// Always `true`.
+    pub success: bool,
+    /// Always `""`.
+    #[schema(max_length = 0)]
+    pub message: &'static str,
+    /// The rows.
+    pub data: T,
+}
+
+/// new-api's error answer, `{success: false, message}`, with the error's real status.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NewApiError<'a> {
+    /// Always `false`.
+    pub success: bool,
+    /// What went wrong, e.g. `end_timestamp must not be before start_timestamp`.
+    #[schema(example = "end_timestamp must not be before start_timestamp")]
+    pub message: &'a str,
+}
+
 /// `200 {success: true, message: "", data}`.
 #[must_use]
-pub fn ok<T: Serialize>(data: &T) -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "success": true, "message": "", "data": data }))
+pub fn ok<T: Serialize>(data: T) -> HttpResponse {
+    HttpResponse::Ok().json(Envelope {
+        success: true,
+        message: "",
+        data,
+    })
 }
 
 /// The error's status (and `Retry-After`) with `{success: false, message}`.
@@ -30,7 +56,10 @@ pub fn error(e: &ApiError) -> HttpResponse {
     if let Some(retry) = e.error_response().headers().get(header::RETRY_AFTER) {
         res.insert_header((header::RETRY_AFTER, retry.clone()));
     }
-    res.json(json!({ "success": false, "message": e.public_message() }))
+    res.json(NewApiError {
+        success: false,
+        message: e.public_message(),
+    })
 }
 
 /// When `New-Api-User` is present it must name the caller's user: by their number (what
@@ -71,6 +100,7 @@ mod tests {
     use super::*;
     use actix_web::body::to_bytes;
     use actix_web::test::TestRequest;
+    use serde_json::json;
 
     #[actix_web::test]
     async fn errors_keep_their_status_inside_the_envelope() {

@@ -1,94 +1,23 @@
 //! `/v1/keys`: API keys with numeric ids, bound to users and organisations.
 
 use actix_web::{web, HttpResponse};
-use serde::Deserialize;
-use serde_json::{json, Value};
 use tally_domain::key::{ApiKey, KeyFilter, KeyId};
 use tally_domain::limits::Limits;
 use tally_domain::services::{CreateKey, ErasureService, KeyService};
 use tally_domain::tenancy::{Email, OrgId, UserId};
-use uuid::Uuid;
 
-use super::users::receipt_json;
-use crate::error::ApiError;
+pub use super::key_wire::{
+    CreateKeyRequest, CreateKeyResponse, DeleteKeyResponse, DeleteQuery, KeyListResponse,
+    KeyResponse, ListKeysQuery, UpdateKeyRequest,
+};
+use super::users::ErasureResponse;
+use crate::error::{ApiError, Problem};
 use crate::extract::parse_json;
 use crate::key_patch::KeyPatchInput;
 use crate::principal::Principal;
 use crate::run_blocking;
 use crate::state::AppState;
-use crate::wire::{double_option, iso, limit, parse_instant};
-
-/// `POST /v1/keys` body.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateKeyRequest {
-    user_id: Option<Uuid>,
-    org_id: Option<String>,
-    name: Option<String>,
-    owner: Option<String>,
-    email: Option<String>,
-    daily_limit: Option<i64>,
-    lifetime_limit: Option<i64>,
-    expires_at: Option<String>,
-    key: Option<String>,
-}
-
-/// `PATCH /v1/keys/{id}` body: present fields change, `null` clears.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateKeyRequest {
-    owner: Option<String>,
-    #[serde(default, deserialize_with = "double_option")]
-    name: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option")]
-    email: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option")]
-    daily_limit: Option<Option<i64>>,
-    #[serde(default, deserialize_with = "double_option")]
-    lifetime_limit: Option<Option<i64>>,
-    #[serde(default, deserialize_with = "double_option")]
-    expires_at: Option<Option<String>>,
-}
-
-/// Query of `GET /v1/keys`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ListKeysQuery {
-    user_id: Option<Uuid>,
-    org_id: Option<String>,
-}
-
-/// Query of `DELETE /v1/keys/{id}`.
-#[derive(Debug, Deserialize)]
-pub struct DeleteQuery {
-    permanent: Option<bool>,
-}
-
-/// The wire shape of a key; `key` (the secret) only when just created.
-#[must_use]
-pub fn key_json(k: &ApiKey, secret: Option<&str>) -> Value {
-    let mut v = json!({
-        "id": k.id,
-        "alias": k.alias,
-        "name": k.name,
-        "owner": k.owner,
-        "email": k.email.as_ref().map(Email::as_str),
-        "user_id": k.user_id,
-        "org_id": k.org_id,
-        "active": k.active,
-        "created_at": iso(k.created_at),
-        "expires_at": k.expires_at.map(iso),
-        "revoked_at": k.revoked_at.map(iso),
-        "erased_at": k.erased_at.map(iso),
-        "daily_limit": k.limits.daily,
-        "lifetime_limit": k.limits.lifetime,
-        "lifetime_used": k.lifetime_used,
-    });
-    if let (Some(s), Some(o)) = (secret, v.as_object_mut()) {
-        o.insert("key".to_owned(), json!(s));
-    }
-    v
-}
+use crate::wire::{limit, parse_instant};
 
 fn bad(e: tally_domain::tenancy::InvalidValue) -> ApiError {
     ApiError::BadRequest(e.0)
@@ -98,6 +27,22 @@ fn bad(e: tally_domain::tenancy::InvalidValue) -> ApiError {
 ///
 /// # Errors
 /// 400 (unknown user, org mismatch, bad fields), 403, 409.
+#[utoipa::path(
+    post,
+    path = "/v1/keys",
+    tag = "v1",
+    operation_id = "v1_keys_create",
+    summary = "Create an API key",
+    description = "Admin only. A key for a user (taking the user's organisation) or an \
+        organisation. 400 also for an unknown or erased `user_id`, an `org_id` other than the \
+        user's, and an unknown organisation.",
+    request_body = CreateKeyRequest,
+    security(("admin_key" = []), ("user_token" = [])),
+    responses(
+        (status = 201, description = "The new key with its secret (shown only here).", body = CreateKeyResponse),
+        (status = 409, description = "`A key with this value already exists` (a custom `key`).", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn create(
     p: Principal,
     state: web::Data<AppState>,
@@ -162,7 +107,10 @@ pub async fn create(
     };
     let service = KeyService::new(state.ports.clone());
     let issued = run_blocking(move || service.issue(spec)).await?;
-    Ok(HttpResponse::Created().json(key_json(&issued.key, Some(issued.secret.expose()))))
+    Ok(HttpResponse::Created().json(CreateKeyResponse {
+        key: KeyResponse::from(&issued.key),
+        secret: issued.secret.expose().to_owned(),
+    }))
 }
 
 /// `GET /v1/keys`: admins see all (optionally by `user_id`/`org_id`); users their own keys; a
@@ -170,6 +118,19 @@ pub async fn create(
 ///
 /// # Errors
 /// 400, 401.
+#[utoipa::path(
+    get,
+    path = "/v1/keys",
+    tag = "v1",
+    operation_id = "v1_keys_list",
+    summary = "List API keys",
+    description = "Admins see every key and may filter; a user the keys bound to them; a key \
+        bound to a user that user's keys, an unbound key itself. Any other query parameter is \
+        400.",
+    params(ListKeysQuery),
+    security(("admin_key" = []), ("user_token" = []), ("api_key" = []), ("session_token" = [])),
+    responses((status = 200, description = "The keys, by id, without secrets.", body = KeyListResponse))
+)]
 pub async fn list(
     p: Principal,
     state: web::Data<AppState>,
@@ -191,17 +152,14 @@ pub async fn list(
             user_id: Some(user),
         }
     } else {
-        let own = p
-            .key()
-            .map(|k| key_json(k, None))
-            .into_iter()
-            .collect::<Vec<_>>();
-        return Ok(HttpResponse::Ok().json(json!({ "keys": own })));
+        let keys = p.key().map(KeyResponse::from).into_iter().collect();
+        return Ok(HttpResponse::Ok().json(KeyListResponse { keys }));
     };
     let keys = state.ports.stores.keys.clone();
     let all = run_blocking(move || keys.list_keys(&filter)).await?;
-    Ok(HttpResponse::Ok()
-        .json(json!({ "keys": all.iter().map(|k| key_json(k, None)).collect::<Vec<_>>() })))
+    Ok(HttpResponse::Ok().json(KeyListResponse {
+        keys: all.iter().map(KeyResponse::from).collect(),
+    }))
 }
 
 /// Loads a key the caller may see (404 otherwise, so ids cannot be probed).
@@ -226,18 +184,50 @@ pub async fn visible_key(p: &Principal, state: &AppState, raw: &str) -> Result<A
 ///
 /// # Errors
 /// 404.
+#[utoipa::path(
+    get,
+    path = "/v1/keys/{id}",
+    tag = "v1",
+    operation_id = "v1_keys_get",
+    summary = "Read an API key",
+    description = "Admins read any key; a user the keys bound to them; a key itself or its \
+        user's keys.",
+    params(("id" = i64, Path, description = "The key's id; anything else is 404.")),
+    security(("admin_key" = []), ("user_token" = []), ("api_key" = []), ("session_token" = [])),
+    responses(
+        (status = 200, description = "The key, without its secret.", body = KeyResponse),
+        (status = 404, description = "`API key not found` (also a key the caller may not see).", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn get(
     p: Principal,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(key_json(&visible_key(&p, &state, &path).await?, None)))
+    Ok(HttpResponse::Ok().json(KeyResponse::from(&visible_key(&p, &state, &path).await?)))
 }
 
 /// `PATCH /v1/keys/{id}` (admin): validated whole, then applied; counters stay.
 ///
 /// # Errors
 /// 400, 403, 404.
+#[utoipa::path(
+    patch,
+    path = "/v1/keys/{id}",
+    tag = "v1",
+    operation_id = "v1_keys_update",
+    summary = "Change an API key",
+    description = "Admin only. Only present fields change; `null` clears a clearable field; \
+        counters never reset. The whole body is validated before anything changes.",
+    params(("id" = i64, Path, description = "The key's id; anything else is 404.")),
+    request_body = UpdateKeyRequest,
+    security(("admin_key" = []), ("user_token" = [])),
+    responses(
+        (status = 200, description = "The updated key.", body = KeyResponse),
+        (status = 404, description = "`API key not found` (also a key the caller may not see).", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`API key is erased`: an erased key keeps nothing that could change.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn update(
     p: Principal,
     state: web::Data<AppState>,
@@ -261,13 +251,31 @@ pub async fn update(
     let updated = run_blocking(move || service.update(key.id, patch))
         .await?
         .ok_or_else(|| ApiError::NotFound("API key not found".to_owned()))?;
-    Ok(HttpResponse::Ok().json(key_json(&updated, None)))
+    Ok(HttpResponse::Ok().json(KeyResponse::from(&updated)))
 }
 
 /// `DELETE /v1/keys/{id}` (admin): revoke, or `?permanent=true` to delete with its history.
 ///
 /// # Errors
 /// 403, 404.
+#[utoipa::path(
+    delete,
+    path = "/v1/keys/{id}",
+    tag = "v1",
+    operation_id = "v1_keys_delete",
+    summary = "Revoke or delete an API key",
+    description = "Admin only. Revoking ends the key's open sessions and kills its tokens; \
+        `permanent=true` deletes the key with its history instead.",
+    params(
+        ("id" = i64, Path, description = "The key's id; anything else is 404."),
+        DeleteQuery,
+    ),
+    security(("admin_key" = []), ("user_token" = [])),
+    responses(
+        (status = 200, description = "`{id, revoked}`, or `{id, deleted}` with `permanent=true`.", body = DeleteKeyResponse),
+        (status = 404, description = "`API key not found` (also a key the caller may not see).", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn delete(
     p: Principal,
     state: web::Data<AppState>,
@@ -279,10 +287,16 @@ pub async fn delete(
     let service = KeyService::new(state.ports.clone());
     if q.permanent == Some(true) {
         run_blocking(move || service.delete(key.id)).await?;
-        Ok(HttpResponse::Ok().json(json!({ "id": key.id, "deleted": true })))
+        Ok(HttpResponse::Ok().json(DeleteKeyResponse::Deleted {
+            id: key.id.0,
+            deleted: true,
+        }))
     } else {
         let revoked = run_blocking(move || service.revoke(key.id)).await?;
-        Ok(HttpResponse::Ok().json(json!({ "id": key.id, "revoked": revoked.is_some() })))
+        Ok(HttpResponse::Ok().json(DeleteKeyResponse::Revoked {
+            id: key.id.0,
+            revoked: revoked.is_some(),
+        }))
     }
 }
 
@@ -291,6 +305,22 @@ pub async fn delete(
 ///
 /// # Errors
 /// 403, 404.
+#[utoipa::path(
+    delete,
+    path = "/v1/keys/{id}/data",
+    tag = "v1",
+    operation_id = "v1_keys_data_erase",
+    summary = "Erase an API key's data (GDPR)",
+    description = "Admin only. What `DELETE /stats` does for a session's own key: one \
+        transaction anonymises and deletes the key's personal data, ends its open sessions and \
+        kills its tokens. Idempotent: no receipt when the key was already erased.",
+    params(("id" = i64, Path, description = "The key's id; anything else is 404.")),
+    security(("admin_key" = []), ("user_token" = [])),
+    responses(
+        (status = 200, description = "Erased.", body = ErasureResponse),
+        (status = 404, description = "`API key not found` (also a key the caller may not see).", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn erase(
     p: Principal,
     state: web::Data<AppState>,
@@ -301,10 +331,5 @@ pub async fn erase(
     let service = ErasureService::new(state.ports.clone());
     let outcome = run_blocking(move || service.erase_key(key.id)).await?;
     crate::observe::erasure("key");
-    let receipts: Vec<Value> = outcome.receipts.iter().map(receipt_json).collect();
-    Ok(HttpResponse::Ok().json(json!({
-        "ok": true,
-        "message": "Your data has been anonymised and deleted.",
-        "receipts": receipts,
-    })))
+    Ok(HttpResponse::Ok().json(ErasureResponse::new(&outcome.receipts)))
 }

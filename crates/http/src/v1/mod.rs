@@ -5,8 +5,12 @@
 
 pub mod analytics;
 pub mod events;
+mod key_wire;
 pub mod keys;
 pub mod orgs;
+mod schema;
+pub mod sessions;
+mod user_wire;
 pub mod users;
 pub mod verify;
 
@@ -32,10 +36,36 @@ pub fn routes(r: &mut Routes) {
         .delete("/v1/keys/{id}/data", keys::erase)
         .post("/v1/verify", verify::verify)
         .post("/v1/events", events::ingest)
-        .get("/v1/analytics", analytics::query);
+        .get("/v1/analytics", analytics::query)
+        .get("/v1/sessions", sessions::list)
+        .get("/v1/sessions/events", sessions::events);
 }
 
 /// The v1 surface's operations in the OpenAPI document (`crate::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(), modifiers(&PROBLEM_ERRORS))]
+#[openapi(
+    paths(
+        orgs::create,
+        orgs::list,
+        orgs::get,
+        users::create,
+        users::list,
+        users::get,
+        users::issue_token,
+        users::erase,
+        users::erasures,
+        keys::create,
+        keys::list,
+        keys::get,
+        keys::update,
+        keys::delete,
+        keys::erase,
+        verify::verify,
+        events::ingest,
+        analytics::query,
+        sessions::list,
+        sessions::events,
+    ),
+    modifiers(&PROBLEM_ERRORS)
+)]
 pub struct V1Api;

@@ -3,15 +3,16 @@
 use std::time::Duration;
 
 use actix_web::{web, HttpResponse};
-use serde::Deserialize;
-use serde_json::{json, Value};
 use tally_auth::UserClaims;
-use tally_domain::erasure::ErasureReceipt;
 use tally_domain::services::ErasureService;
 use tally_domain::tenancy::{Email, OrgId, Role, User, UserId, Username};
 use uuid::Uuid;
 
-use crate::error::ApiError;
+pub use super::user_wire::{
+    CreateUserRequest, ErasureListResponse, ErasureResponse, IssueTokenRequest, IssueTokenResponse,
+    ListUsersQuery, ReceiptResponse, RoleName, UserListResponse, UserResponse,
+};
+use crate::error::{ApiError, Problem};
 use crate::extract::parse_json;
 use crate::principal::Principal;
 use crate::run_blocking;
@@ -22,51 +23,6 @@ use crate::wire::iso;
 pub const DEFAULT_TOKEN_TTL_SECS: u64 = 86_400;
 /// Longest lifetime of a user token: 90 days.
 pub const MAX_TOKEN_TTL_SECS: u64 = 90 * 86_400;
-
-/// `POST /v1/users` body.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateUserRequest {
-    username: Option<String>,
-    email: Option<String>,
-    role: Option<String>,
-    org_id: Option<String>,
-}
-
-/// `POST /v1/users/{id}/tokens` body.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct IssueTokenRequest {
-    ttl_secs: Option<u64>,
-}
-
-/// Query of `GET /v1/users`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ListUsersQuery {
-    org_id: Option<String>,
-}
-
-/// The wire shape of a user.
-#[must_use]
-pub fn user_json(u: &User) -> Value {
-    json!({
-        "id": u.id,
-        "number": u.number,
-        "org_id": u.org_id,
-        "username": u.username.as_str(),
-        "email": u.email.as_ref().map(Email::as_str),
-        "role": u.role.as_str(),
-        "created_at": iso(u.created_at),
-        "erased_at": u.erased_at.map(iso),
-    })
-}
-
-/// An erasure receipt on the wire (`DELETE /v1/users/{id}/data`, `DELETE /v1/keys/{id}/data`,
-/// `GET /v1/erasures`).
-pub(crate) fn receipt_json(r: &ErasureReceipt) -> Value {
-    json!({ "key_id": r.key_id, "org_id": r.org_id, "erased_at": iso(r.erased_at), "rows_deleted": r.rows_deleted })
-}
 
 fn user_id(raw: &str) -> Result<UserId, ApiError> {
     Uuid::parse_str(raw)
@@ -85,6 +41,21 @@ async fn load_user(state: &AppState, id: UserId) -> Result<User, ApiError> {
 ///
 /// # Errors
 /// 400, 403, 409.
+#[utoipa::path(
+    post,
+    path = "/v1/users",
+    tag = "v1",
+    operation_id = "v1_users_create",
+    summary = "Create a user",
+    description = "Admin only. 400 names the bad field (`org_id: unknown organisation` for an \
+        organisation that does not exist).",
+    request_body = CreateUserRequest,
+    security(("admin_key" = []), ("user_token" = [])),
+    responses(
+        (status = 201, description = "The new user.", body = UserResponse),
+        (status = 409, description = "`username already taken`.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn create(
     p: Principal,
     state: web::Data<AppState>,
@@ -123,13 +94,25 @@ pub async fn create(
     };
     let tenants = state.ports.stores.tenants.clone();
     let user = run_blocking(move || tenants.create_user(user)).await?;
-    Ok(HttpResponse::Created().json(user_json(&user)))
+    Ok(HttpResponse::Created().json(UserResponse::from(&user)))
 }
 
 /// `GET /v1/users?org_id=` (admin).
 ///
 /// # Errors
 /// 400, 403.
+#[utoipa::path(
+    get,
+    path = "/v1/users",
+    tag = "v1",
+    operation_id = "v1_users_list",
+    summary = "List users",
+    description = "Admin only. Erased users are listed too, anonymised. Any other query \
+        parameter is 400.",
+    params(ListUsersQuery),
+    security(("admin_key" = []), ("user_token" = [])),
+    responses((status = 200, description = "The users, in creation order.", body = UserListResponse))
+)]
 pub async fn list(
     p: Principal,
     state: web::Data<AppState>,
@@ -144,16 +127,29 @@ pub async fn list(
         .map_err(|e| ApiError::BadRequest(e.0))?;
     let tenants = state.ports.stores.tenants.clone();
     let users = run_blocking(move || tenants.list_users(org.as_ref())).await?;
-    Ok(
-        HttpResponse::Ok()
-            .json(json!({ "users": users.iter().map(user_json).collect::<Vec<_>>() })),
-    )
+    Ok(HttpResponse::Ok().json(UserListResponse {
+        users: users.iter().map(UserResponse::from).collect(),
+    }))
 }
 
 /// `GET /v1/users/{id}`: admins and the user.
 ///
 /// # Errors
 /// 404 (also for someone else, so ids cannot be probed).
+#[utoipa::path(
+    get,
+    path = "/v1/users/{id}",
+    tag = "v1",
+    operation_id = "v1_users_get",
+    summary = "Read a user",
+    description = "Admins read anyone; a user themselves; a key the user it is bound to.",
+    params(("id" = Uuid, Path, description = "The user's id; anything else is 404.")),
+    security(("admin_key" = []), ("user_token" = []), ("api_key" = []), ("session_token" = [])),
+    responses(
+        (status = 200, description = "The user.", body = UserResponse),
+        (status = 404, description = "`user not found`: unknown, not a UUID, or someone the caller may not see.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn get(
     p: Principal,
     state: web::Data<AppState>,
@@ -163,13 +159,31 @@ pub async fn get(
     if !p.may_see_user(id) {
         return Err(ApiError::NotFound("user not found".to_owned()));
     }
-    Ok(HttpResponse::Ok().json(user_json(&load_user(&state, id).await?)))
+    Ok(HttpResponse::Ok().json(UserResponse::from(&load_user(&state, id).await?)))
 }
 
 /// `POST /v1/users/{id}/tokens` (admin): `{ttl_secs?}` → 201 `{token, user_id, role, expires_at}`.
 ///
 /// # Errors
 /// 400, 403, 404, 409 for an erased user.
+#[utoipa::path(
+    post,
+    path = "/v1/users/{id}/tokens",
+    tag = "v1",
+    operation_id = "v1_users_tokens_create",
+    summary = "Issue a user token",
+    description = "Admin only. The token cannot be revoked on its own: it dies at \
+        `expires_at`, when `JWT_SECRET` changes, or when the user is erased. The body is \
+        optional.",
+    params(("id" = Uuid, Path, description = "The user's id; anything else is 404.")),
+    request_body(content = Option<IssueTokenRequest>, description = "Optional: no body (or `null`) takes the defaults."),
+    security(("admin_key" = []), ("user_token" = [])),
+    responses(
+        (status = 201, description = "The token.", body = IssueTokenResponse),
+        (status = 404, description = "`user not found`.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`user is erased`.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn issue_token(
     p: Principal,
     state: web::Data<AppState>,
@@ -177,10 +191,11 @@ pub async fn issue_token(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     p.require_admin()?;
-    let r: IssueTokenRequest = if body.is_empty() {
+    // What the document says the body is: absent, `null`, or the object.
+    let r = if body.is_empty() {
         IssueTokenRequest::default()
     } else {
-        parse_json(&body)?
+        parse_json::<Option<IssueTokenRequest>>(&body)?.unwrap_or_default()
     };
     let ttl = r.ttl_secs.unwrap_or(DEFAULT_TOKEN_TTL_SECS);
     if ttl == 0 || ttl > MAX_TOKEN_TTL_SECS {
@@ -207,12 +222,12 @@ pub async fn issue_token(
         .jwt
         .issue(claims)
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(HttpResponse::Created().json(json!({
-        "token": token,
-        "user_id": user.id,
-        "role": user.role.as_str(),
-        "expires_at": iso(expires),
-    })))
+    Ok(HttpResponse::Created().json(IssueTokenResponse {
+        token,
+        user_id: user.id.0,
+        role: user.role.into(),
+        expires_at: iso(expires),
+    }))
 }
 
 /// `DELETE /v1/users/{id}/data` (admin): erases the user and every key of theirs in one
@@ -220,6 +235,23 @@ pub async fn issue_token(
 ///
 /// # Errors
 /// 403, 404.
+#[utoipa::path(
+    delete,
+    path = "/v1/users/{id}/data",
+    tag = "v1",
+    operation_id = "v1_users_data_erase",
+    summary = "Erase a user and every key of theirs (GDPR)",
+    description = "Admin only. One transaction: each of the user's keys is erased as \
+        `DELETE /stats` erases one (one receipt per key), the user's other usage is deleted, \
+        the user anonymised; their tokens and keys are refused from then on. Idempotent: a \
+        repeat answers 200 with no new receipts.",
+    params(("id" = Uuid, Path, description = "The user's id; anything else is 404.")),
+    security(("admin_key" = []), ("user_token" = [])),
+    responses(
+        (status = 200, description = "Erased.", body = ErasureResponse),
+        (status = 404, description = "`user not found`.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn erase(
     p: Principal,
     state: web::Data<AppState>,
@@ -232,21 +264,29 @@ pub async fn erase(
         .await?
         .ok_or_else(|| ApiError::NotFound("user not found".to_owned()))?;
     crate::observe::erasure("user");
-    Ok(HttpResponse::Ok().json(json!({
-        "ok": true,
-        "message": "Your data has been anonymised and deleted.",
-        "receipts": outcome.receipts.iter().map(receipt_json).collect::<Vec<_>>(),
-    })))
+    Ok(HttpResponse::Ok().json(ErasureResponse::new(&outcome.receipts)))
 }
 
 /// `GET /v1/erasures` (admin): every erasure receipt, oldest first.
 ///
 /// # Errors
 /// 403.
+#[utoipa::path(
+    get,
+    path = "/v1/erasures",
+    tag = "v1",
+    operation_id = "v1_erasures_list",
+    summary = "List erasure receipts",
+    description = "Admin only. One receipt per erased key, from `DELETE /v1/users/{id}/data`, \
+        `DELETE /v1/keys/{id}/data` and `DELETE /stats`.",
+    security(("admin_key" = []), ("user_token" = [])),
+    responses((status = 200, description = "Every receipt, oldest first.", body = ErasureListResponse))
+)]
 pub async fn erasures(p: Principal, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     p.require_admin()?;
     let usage = state.ports.stores.usage.clone();
     let all = run_blocking(move || usage.list_erasures()).await?;
-    Ok(HttpResponse::Ok()
-        .json(json!({ "erasures": all.iter().map(receipt_json).collect::<Vec<_>>() })))
+    Ok(HttpResponse::Ok().json(ErasureListResponse {
+        erasures: all.iter().map(ReceiptResponse::from).collect(),
+    }))
 }

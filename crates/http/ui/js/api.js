@@ -100,3 +100,74 @@ export function query(params) {
   const s = q.toString();
   return s ? `?${s}` : '';
 }
+
+/**
+ * Follows a Server-Sent Events route with the stored credential in its headers (EventSource
+ * cannot send headers, and credentials never go in URLs): calls `onEvent(name, data)` for
+ * every frame, comments skipped. Resolves when the server ends the stream; rejects with an
+ * ApiError when it refuses it (the problem document) or the connection fails. Abort with
+ * `signal`.
+ */
+export async function stream(path, onEvent, signal, cred = credential()) {
+  let res;
+  try {
+    res = await fetch(path, {
+      headers: { ...headers(cred, false), Accept: 'text/event-stream' },
+      cache: 'no-store',
+      credentials: 'omit',
+      redirect: 'error',
+      signal,
+    });
+  } catch (e) {
+    if (signal?.aborted) return;
+    throw new ApiError(0, `Tally did not answer (${e.message}). Is the server running?`);
+  }
+  if (!res.ok) {
+    let data = null;
+    try {
+      data = await res.json();
+    } catch {
+      data = null;
+    }
+    const retry = res.headers.get('Retry-After');
+    if (res.status === 401 && cred && cred === credential()) {
+      window.dispatchEvent(new CustomEvent('tally:unauthorized', { detail: describe(401, data) }));
+    }
+    throw new ApiError(res.status, describe(res.status, data, retry), data, retry);
+  }
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = '';
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buffer += value.replace(/\r\n?/g, '\n');
+      let end;
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        let name = 'message';
+        const data = [];
+        for (const line of block.split('\n')) {
+          if (line.startsWith(':')) continue;
+          const colon = line.indexOf(':');
+          const field = colon < 0 ? line : line.slice(0, colon);
+          const text = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
+          if (field === 'event') name = text;
+          else if (field === 'data') data.push(text);
+        }
+        if (data.length === 0) continue;
+        let parsed = null;
+        try {
+          parsed = JSON.parse(data.join('\n'));
+        } catch {
+          parsed = null;
+        }
+        onEvent(name, parsed);
+      }
+    }
+  } catch (e) {
+    if (signal?.aborted) return;
+    throw new ApiError(0, `The live stream broke off (${e.message}).`);
+  }
+}

@@ -7,8 +7,12 @@ import * as keys from './keys.js';
 import * as users from './users.js';
 import * as logs from './logs.js';
 import * as live from './live.js';
+import * as sites from './sites.js';
+import * as orgs from './orgs.js';
 
-const PAGES = { overview, keys, users, logs, live };
+const PAGES = { overview, keys, users, orgs, logs, live, sites };
+/** Pages only admins may open (others fall back to the overview). */
+const ADMIN_PAGES = new Set(['users', 'orgs']);
 const $ = (id) => document.getElementById(id);
 
 /** Reads a JWT's claims (not verified here: the server checks it on every call). */
@@ -38,6 +42,7 @@ async function whoIs(cred) {
 let me = null;
 
 function showSignIn(text) {
+  for (const page of Object.values(PAGES)) page.leave?.();
   me = null;
   shown = null;
   $('nav').hidden = true;
@@ -65,7 +70,9 @@ let shown = null;
 async function route() {
   if (!me) return;
   let name = location.hash.replace(/^#\//, '') || 'overview';
-  if (!PAGES[name] || (name === 'users' && !me.admin)) name = 'overview';
+  if (!PAGES[name] || (ADMIN_PAGES.has(name) && !me.admin)) name = 'overview';
+  // A page with live parts (the Live page's stream) stops them when another page is shown.
+  for (const page of Object.values(PAGES)) page.leave?.();
   for (const a of document.querySelectorAll('#nav a')) {
     if (a.dataset.page === name) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');

@@ -1,107 +1,141 @@
-// Sites: lcyt's per-site session and caption rollups (GET /usage with the admin key), charted
-// per day or hour and stacked by site. The API has no list of open sessions, so this page
-// shows what the rollups hold: sessions started and ended, captions, peaks.
+// Live: the open caption sessions the caller may see (GET /v1/sessions/events, SSE read with
+// fetch so the credential stays in a header), with their site, key, mic holder and caption
+// rate, updated as the server pushes changes. Reconnects by itself when the stream breaks.
 
-import { api, query } from './api.js';
-import { stackedChart } from './chart.js';
+import { ApiError, query, stream } from './api.js';
 import { field, fmt, h, message, replace, table } from './dom.js';
 
-export const title = 'Sites';
+export const title = 'Live';
 
-const METRICS = {
-  captions_sent: 'Captions sent',
-  captions_failed: 'Captions failed',
-  sessions_started: 'Sessions started',
-  sessions_ended: 'Sessions ended',
-  batches_sent: 'Batches sent',
-  peak_sessions: 'Peak open sessions',
-};
-const DAY = 86400;
-const isoDay = (d) => d.toISOString().slice(0, 10);
-const today = isoDay(new Date());
-const state = { from: isoDay(new Date(Date.now() - 6 * DAY * 1000)), to: today, granularity: 'day', domain: '', metric: 'captions_sent' };
-let chart = null;
+const RETRY_MS = 3000;
+const state = { domain: '' };
+/** The page's live parts, torn down by leave(). */
+let live = null;
+
+/** Captions per minute since the session started (at least one minute, so a new session's
+ * first batch is not a spike). */
+export function captionRate(s, now = Date.now()) {
+  const minutes = Math.max(1, (now - Date.parse(s.started_at)) / 60000);
+  return s.captions_sent / minutes;
+}
+
+function time(iso) {
+  return new Date(iso).toISOString().slice(11, 19);
+}
+
+export function leave() {
+  if (!live) return;
+  live.controller.abort();
+  clearInterval(live.ticker);
+  clearTimeout(live.retry);
+  live = null;
+}
 
 export async function render(root, me) {
-  if (!me.adminKey) {
-    replace(root, h('h2', {}, 'Sites'),
-      message('empty', 'Per-site usage (GET /usage) is read with the admin key: sign in with it to see this page.'));
-    return;
-  }
-  const box = h('div', { id: 'sites' }, message('loading', 'Loading site usage…'));
-  const form = h('form', { class: 'filters', id: 'sites-form' },
-    field('From (UTC day)', h('input', { type: 'date', name: 'from', id: 'sites-from', value: state.from, required: true })),
-    field('To (UTC day, included)', h('input', { type: 'date', name: 'to', id: 'sites-to', value: state.to, required: true })),
-    field('Granularity', h('select', { name: 'granularity', id: 'sites-granularity' },
-      ['day', 'hour'].map((g) => h('option', { value: g, selected: g === state.granularity }, g)))),
-    field('Site (optional)', h('input', { name: 'domain', id: 'sites-domain', value: state.domain, placeholder: 'https://example.com' })),
-    field('Chart', h('select', { name: 'metric', id: 'sites-metric' },
-      Object.entries(METRICS).map(([m, label]) => h('option', { value: m, selected: m === state.metric }, label)))),
+  leave();
+  const status = h('p', { id: 'live-status', class: 'message loading', role: 'status', 'aria-live': 'polite' }, 'Connecting…');
+  const box = h('div', { id: 'live-sessions' });
+  const form = h('form', { class: 'filters', id: 'live-form' },
+    field('Site (optional)', h('input', { name: 'domain', id: 'live-domain', value: state.domain, placeholder: 'https://example.com' })),
     h('button', { type: 'submit' }, 'Show'));
   form.addEventListener('submit', (e) => {
     e.preventDefault();
-    for (const k of Object.keys(state)) state[k] = form.elements[k].value.trim();
-    load(box);
+    state.domain = form.elements.domain.value.trim();
+    render(root, me);
   });
-  replace(root, h('h2', {}, 'Sites'),
-    h('p', { class: 'usage' }, 'Caption sessions per site, from the hourly site rollups (UTC).'), form, box);
-  await load(box);
+  replace(root, h('h2', {}, 'Live sessions'),
+    h('p', { class: 'usage' }, me.admin
+      ? 'Every open caption session, as it happens.'
+      : 'The open caption sessions of your keys, as they happen.'),
+    form, status, box);
+  const view = { sessions: new Map(), more: false };
+  live = {
+    controller: new AbortController(),
+    ticker: setInterval(() => draw(box, view), 10000),
+    retry: null,
+  };
+  connect(live, status, box, view);
 }
 
-async function load(box) {
-  replace(box, message('loading', 'Loading site usage…'));
-  try {
-    const { from, to, granularity, domain } = state;
-    const data = await api('GET', `/usage${query({ from, to, granularity, domain })}`);
-    draw(box, data);
-  } catch (e) {
-    replace(box, message('error', e.message));
-  }
+function setStatus(el, kind, text) {
+  el.className = `message ${kind}`;
+  el.setAttribute('role', kind === 'error' ? 'alert' : 'status');
+  el.textContent = text;
 }
 
-function draw(box, data) {
-  if (data.data.length === 0) {
-    replace(box, message('empty', 'No caption sessions in this range.'));
+function connect(mine, status, box, view) {
+  const path = `/v1/sessions/events${query({ domain: state.domain })}`;
+  const onEvent = (name, data) => {
+    if (live !== mine || !data) return;
+    switch (name) {
+      case 'snapshot':
+        view.sessions = new Map(data.sessions.map((s) => [s.session_id, s]));
+        view.more = data.has_more;
+        break;
+      case 'session':
+        view.sessions.set(data.session_id, data);
+        break;
+      case 'mic_state': {
+        const s = view.sessions.get(data.session_id);
+        if (s) s.mic_holder = data.holder;
+        break;
+      }
+      case 'session_closed':
+        view.sessions.delete(data.session_id);
+        break;
+      case 'unauthorized':
+        window.dispatchEvent(new CustomEvent('tally:unauthorized', { detail: `Signed out: ${data.error}. Sign in again.` }));
+        return;
+      default:
+        return;
+    }
+    setStatus(status, 'ok', `Live · updated ${new Date().toISOString().slice(11, 19)} UTC`);
+    draw(box, view);
+  };
+  stream(path, onEvent, mine.controller.signal)
+    .then(() => {
+      if (live !== mine) return;
+      setStatus(status, 'loading', 'The server closed the stream; reconnecting…');
+      mine.retry = setTimeout(() => connect(mine, status, box, view), RETRY_MS);
+    })
+    .catch((e) => {
+      if (live !== mine) return;
+      const text = e instanceof ApiError ? e.message : `Unexpected error: ${e}`;
+      // A refusal (4xx) will not heal by retrying; a broken connection or a 503 may.
+      const final = e.status >= 400 && e.status < 500;
+      setStatus(status, 'error', final ? text : `${text} Retrying in ${RETRY_MS / 1000} s…`);
+      if (!final) mine.retry = setTimeout(() => connect(mine, status, box, view), RETRY_MS);
+    });
+}
+
+function draw(box, view) {
+  if (!box.isConnected) return;
+  const list = [...view.sessions.values()]
+    .sort((a, b) => b.started_at.localeCompare(a.started_at) || a.session_id.localeCompare(b.session_id));
+  if (list.length === 0) {
+    replace(box, message('empty', 'No open sessions right now. They appear here as soon as a client opens one (POST /live).'));
     return;
   }
-  const step = data.granularity === 'hour' ? 3600 : DAY;
-  const start = Date.parse(`${data.from}T00:00:00Z`) / 1000;
-  const end = Date.parse(`${data.to}T00:00:00Z`) / 1000 + DAY;
-  const xs = [];
-  for (let t = start; t < end; t += step) xs.push(t);
-  const index = new Map(xs.map((t, i) => [t, i]));
-  const sites = new Map();
-  for (const r of data.data) {
-    if (!sites.has(r.domain)) sites.set(r.domain, []);
-    sites.get(r.domain).push(r);
-  }
-  const metric = state.metric;
-  const series = [...sites.entries()].map(([domain, rows]) => {
-    const values = xs.map(() => 0);
-    for (const r of rows) {
-      const t = Date.parse(`${r.date}T00:00:00Z`) / 1000 + (r.hour ?? 0) * 3600;
-      const i = index.get(t);
-      if (i !== undefined) values[i] += r[metric];
-    }
-    return { label: domain, values };
-  });
-  const chartEl = h('div', { class: 'chart', role: 'img',
-    'aria-label': `${METRICS[metric]} per ${data.granularity}, stacked by site; the table below has the numbers` });
-  const totals = [...sites.entries()].map(([domain, rows]) => {
-    const t = { domain, total_duration_ms: 0 };
-    for (const m of Object.keys(METRICS)) t[m] = 0;
-    for (const r of rows) {
-      for (const m of Object.keys(METRICS)) t[m] = m === 'peak_sessions' ? Math.max(t[m], r[m]) : t[m] + r[m];
-      t.total_duration_ms += r.total_duration_ms;
-    }
-    return t;
-  });
-  const headers = ['Site', ...Object.values(METRICS).map((v) => ({ value: v, class: 'num' })), { value: 'Session time', class: 'num' }];
-  replace(box, chartEl, table('Totals per site', headers, totals.map((t) => ({
-    attrs: { 'data-domain': t.domain },
-    cells: [t.domain, ...Object.keys(METRICS).map((m) => ({ value: fmt(t[m]), class: 'num' })),
-      { value: `${fmt(t.total_duration_ms / 60000, 1)} min`, class: 'num' }],
-  })), { id: 'sites-table' }));
-  if (chart) chart.destroy();
-  chart = stackedChart(chartEl, xs, series, { granularity: data.granularity, valueFormat: (v) => fmt(v) });
+  const now = Date.now();
+  const num = (v) => ({ value: fmt(v), class: 'num' });
+  const headers = ['Site', 'Key', 'Mic holder', { value: 'Captions sent', class: 'num' },
+    { value: 'Failed', class: 'num' }, { value: 'Captions / min', class: 'num' }, 'Started (UTC)', 'Last activity (UTC)'];
+  const rows = list.map((s) => ({
+    attrs: { 'data-session-id': s.session_id },
+    cells: [
+      s.domain,
+      `#${s.key_id}`,
+      { value: s.mic_holder ?? '— free', class: s.mic_holder ? 'mic' : 'mic free' },
+      num(s.captions_sent),
+      num(s.captions_failed),
+      { value: fmt(captionRate(s, now), 1), class: 'num rate' },
+      time(s.started_at),
+      time(s.last_activity_at),
+    ],
+  }));
+  replace(box,
+    table('Open sessions', headers, rows, { id: 'live-table' }),
+    h('p', { class: 'usage' }, `${list.length} open session${list.length === 1 ? '' : 's'}`,
+      view.more ? ' (the newest only: filter by site to see others)' : '',
+      '. Captions per minute are averaged since the session started.'));
 }

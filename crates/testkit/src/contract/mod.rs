@@ -9,6 +9,7 @@ pub mod erasure;
 pub mod import;
 pub mod keys;
 pub mod logs;
+pub mod session_list;
 pub mod sessions;
 pub mod tenants;
 pub mod usage;
