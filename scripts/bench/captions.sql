@@ -13,11 +13,11 @@
 SELECT id, org_id, secret_hash, alias, name, owner, email, email_hash, user_id, created_at,
        expires_at, active, revoked_at, erased_at, daily_limit, lifetime_limit, lifetime_used,
        sequence, last_caption_at
-FROM api_keys WHERE id = :k LIMIT 1;
+FROM api_keys WHERE org_id = 'org_default' AND id = :k LIMIT 1;
 BEGIN;
 SET LOCAL synchronous_commit = off;
 UPDATE sessions SET last_activity_at = greatest(last_activity_at, now())
-WHERE id = lpad(to_hex(:k), 16, '0')
+WHERE org_id = 'org_default' AND id = lpad(to_hex(:k), 16, '0')
 RETURNING id, key_id, org_id, domain, stream_key, sequence, targets, started_at,
     last_activity_at, captions_sent, captions_failed, mic_holder, sync_offset_ms;
 COMMIT;
@@ -25,9 +25,9 @@ BEGIN;
 SELECT id, org_id, secret_hash, alias, name, owner, email, email_hash, user_id, created_at,
        expires_at, active, revoked_at, erased_at, daily_limit, lifetime_limit, lifetime_used,
        sequence, last_caption_at
-FROM api_keys WHERE id = :k LIMIT 1 FOR UPDATE;
+FROM api_keys WHERE org_id = 'org_default' AND id = :k LIMIT 1 FOR UPDATE;
 SELECT used FROM key_daily_usage
-WHERE key_id = :k AND day = (now() AT TIME ZONE 'UTC')::date LIMIT 1;
+WHERE org_id = 'org_default' AND key_id = :k AND day = (now() AT TIME ZONE 'UTC')::date LIMIT 1;
 INSERT INTO usage_events (occurred_at, id, org_id, user_id, key_id, session_id, kind, api_name,
     endpoint, method, path, status_code, response_time_ms, model, language, domain, units,
     cost_nanos, tokens, quota, duration_ms, success, error, ip, user_agent, active,
@@ -37,15 +37,15 @@ VALUES (now(), gen_random_uuid(), 'org_default', NULL, :k, lpad(to_hex(:k), 16, 
     NULL, NULL, NULL, true, NULL, now());
 UPDATE sessions SET sequence = sequence + 1, captions_sent = captions_sent + 5,
     last_activity_at = greatest(last_activity_at, now())
-WHERE id = lpad(to_hex(:k), 16, '0') RETURNING id, sequence;
+WHERE org_id = 'org_default' AND id = lpad(to_hex(:k), 16, '0') RETURNING id, sequence;
 WITH k AS (
     UPDATE api_keys SET lifetime_used = lifetime_used + 5, sequence = sequence + 1,
         last_caption_at = now()
-    WHERE id = :k RETURNING 1),
+    WHERE org_id = 'org_default' AND id = :k RETURNING 1),
 d AS (
     INSERT INTO key_daily_usage (key_id, day, org_id, used)
     VALUES (:k, (now() AT TIME ZONE 'UTC')::date, 'org_default', 5)
-    ON CONFLICT (key_id, day) DO UPDATE SET used = key_daily_usage.used + EXCLUDED.used
+    ON CONFLICT (org_id, key_id, day) DO UPDATE SET used = key_daily_usage.used + EXCLUDED.used
     RETURNING 1)
 INSERT INTO usage_rollups AS r
     (hour, org_id, user_id, key_id, model, api_name, language, domain, success, api_call,
@@ -55,9 +55,9 @@ VALUES (date_trunc('hour', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', 'org_de
 ON CONFLICT (hour, org_id, user_id, key_id, model, api_name, language, domain, success,
              api_call, status_class)
 DO UPDATE SET count = r.count + EXCLUDED.count, units = r.units + EXCLUDED.units;
-INSERT INTO domain_rollups AS dr (date, hour, domain, captions_sent, batches_sent)
-VALUES ((now() AT TIME ZONE 'UTC')::date, extract(hour FROM now() AT TIME ZONE 'UTC')::smallint,
+INSERT INTO domain_rollups AS dr (org_id, date, hour, domain, captions_sent, batches_sent)
+VALUES ('org_default', (now() AT TIME ZONE 'UTC')::date, extract(hour FROM now() AT TIME ZONE 'UTC')::smallint,
     'https://bench.example', 5, 1)
-ON CONFLICT (date, hour, domain) DO UPDATE SET captions_sent = dr.captions_sent + 5,
+ON CONFLICT (org_id, date, hour, domain) DO UPDATE SET captions_sent = dr.captions_sent + 5,
     batches_sent = dr.batches_sent + 1;
 COMMIT;

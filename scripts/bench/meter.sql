@@ -7,22 +7,23 @@
 -- tally_store_pg::bulk::seed_keys with secrets 'pgbench-key-<id - minkey>'. minkey = maxkey
 -- is the hot-key variant.
 \set k random(:minkey, :maxkey)
--- find_key: the presented secret's hash (outside the transaction, like the service).
-SELECT id, org_id, secret_hash, alias, name, owner, email, email_hash, user_id, created_at,
-       expires_at, active, revoked_at, erased_at, daily_limit, lifetime_limit, lifetime_used,
-       sequence, last_caption_at
-FROM api_keys
-WHERE secret_hash = encode(sha256(convert_to('pgbench-key-' || (:k - :minkey), 'UTF8')), 'hex')
+-- find_key: the presented secret's hash (outside the transaction, like the service), resolved
+-- to its organisation and key through key_secrets (migration 000040).
+SELECT a.id, a.org_id, a.secret_hash, a.alias, a.name, a.owner, a.email, a.email_hash,
+       a.user_id, a.created_at, a.expires_at, a.active, a.revoked_at, a.erased_at, a.daily_limit,
+       a.lifetime_limit, a.lifetime_used, a.sequence, a.last_caption_at
+FROM key_secrets s JOIN api_keys a ON a.org_id = s.org_id AND a.id = s.key_id
+WHERE s.secret_hash = encode(sha256(convert_to('pgbench-key-' || (:k - :minkey), 'UTF8')), 'hex')
 LIMIT 1;
 BEGIN;
 -- lock_key: the row lock that serialises a key's meters.
 SELECT id, org_id, secret_hash, alias, name, owner, email, email_hash, user_id, created_at,
        expires_at, active, revoked_at, erased_at, daily_limit, lifetime_limit, lifetime_used,
        sequence, last_caption_at
-FROM api_keys WHERE id = :k LIMIT 1 FOR UPDATE;
+FROM api_keys WHERE org_id = 'org_default' AND id = :k LIMIT 1 FOR UPDATE;
 -- The day's counter, read after the lock is held.
 SELECT used FROM key_daily_usage
-WHERE key_id = :k AND day = (now() AT TIME ZONE 'UTC')::date LIMIT 1;
+WHERE org_id = 'org_default' AND key_id = :k AND day = (now() AT TIME ZONE 'UTC')::date LIMIT 1;
 -- insert_event ... RETURNING (a verify without event fields: kind request, 1 unit).
 INSERT INTO usage_events (occurred_at, id, org_id, user_id, key_id, session_id, kind, api_name,
     endpoint, method, path, status_code, response_time_ms, model, language, domain, units,
@@ -37,11 +38,11 @@ RETURNING occurred_at, id, org_id, user_id, key_id, session_id, kind, api_name, 
 WITH k AS (
     UPDATE api_keys SET lifetime_used = lifetime_used + 1, sequence = sequence,
         last_caption_at = last_caption_at
-    WHERE id = :k RETURNING 1),
+    WHERE org_id = 'org_default' AND id = :k RETURNING 1),
 d AS (
     INSERT INTO key_daily_usage (key_id, day, org_id, used)
     VALUES (:k, (now() AT TIME ZONE 'UTC')::date, 'org_default', 1)
-    ON CONFLICT (key_id, day) DO UPDATE SET used = key_daily_usage.used + EXCLUDED.used
+    ON CONFLICT (org_id, key_id, day) DO UPDATE SET used = key_daily_usage.used + EXCLUDED.used
     RETURNING 1)
 INSERT INTO usage_rollups AS r
     (hour, org_id, user_id, key_id, model, api_name, language, domain, success, api_call,

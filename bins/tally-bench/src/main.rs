@@ -80,6 +80,12 @@ pub struct Opts {
     /// analytics: history sizes, seeded cumulatively.
     #[arg(long, value_delimiter = ',', default_value = "1000000,10000000")]
     pub history: Vec<u64>,
+    /// instances: the instance counts to compare, each on one shared Postgres.
+    #[arg(long, value_delimiter = ',', default_value = "1,2,3")]
+    pub instances: Vec<usize>,
+    /// instances: the lifetime limit of the key hammered for the exactness check.
+    #[arg(long, default_value_t = 2_000)]
+    pub exact_limit: u64,
     /// fanout: subscriber counts.
     #[arg(long, value_delimiter = ',', default_value = "1000,10000")]
     pub subscribers: Vec<usize>,
@@ -122,6 +128,11 @@ pub enum Scenario {
     /// With `--target` = a running `examples/product`: its route behind the metering
     /// middleware vs. unmetered vs. metered through `POST /v1/verify` over HTTP
     Embed,
+    /// 1, 2 and 3 Postgres instances sharing one database, connections spread over them:
+    /// throughput, p99 and one lifetime limit admitted exactly across the instances.
+    Instances,
+    /// Bytes on disk per event and per rollup row over a seeded history (`--history`).
+    Storage,
 }
 
 impl Opts {
@@ -133,6 +144,15 @@ impl Opts {
         if let Some(url) = &self.target {
             return Server::target(url, self.target_pid, self.target_database_url.clone());
         }
+        let (bin, log) = self.server_files(label)?;
+        Server::start(&bin, self.store, &self.admin_key, &log)
+    }
+
+    /// The server binary to start and the log file of the server labelled `label`.
+    ///
+    /// # Errors
+    /// [`error::BenchError::Io`] when the work directory cannot be created.
+    pub fn server_files(&self, label: &str) -> Result<(PathBuf, PathBuf)> {
         let bin = match &self.server_bin {
             Some(b) => b.clone(),
             None => std::env::current_exe()?.with_file_name("tally"),
@@ -141,7 +161,7 @@ impl Opts {
         let log = self
             .work_dir
             .join(format!("server-{}-{label}.log", self.store.name()));
-        Server::start(&bin, self.store, &self.admin_key, &log)
+        Ok((bin, log))
     }
 
     /// The store label used in reports.
@@ -191,6 +211,8 @@ fn run(opts: &Opts) -> Result<()> {
                 Scenario::Flood => scenarios::flood::run(opts).await,
                 Scenario::Pgbench => pgbench::run(opts),
                 Scenario::Embed => scenarios::embed::run(opts).await,
+                Scenario::Instances => scenarios::instances::run(opts).await,
+                Scenario::Storage => scenarios::storage::run(opts).await,
             }
         })?;
         println!("{}\n", section.text);

@@ -70,6 +70,21 @@ impl Server {
                 TestDb::create().ok_or_else(|| setup("no Postgres at TALLY_TEST_DATABASE_URL"))?,
             ),
         };
+        let mut server = Self::spawn(bin, db.as_ref().map(TestDb::url), admin_key, log)?;
+        server.db = db;
+        Ok(server)
+    }
+
+    /// Starts `bin` as [`Server::start`] does, on an existing database (`db_url`) that the
+    /// caller keeps and drops: several instances sharing one Postgres.
+    ///
+    /// # Errors
+    /// [`BenchError::Setup`] when the server cannot be started.
+    pub fn start_on(bin: &Path, db_url: &str, admin_key: &str, log: &Path) -> Result<Self> {
+        Self::spawn(bin, Some(db_url), admin_key, log)
+    }
+
+    fn spawn(bin: &Path, db_url: Option<&str>, admin_key: &str, log: &Path) -> Result<Self> {
         let mut cmd = Command::new(bin);
         cmd.arg("serve")
             .env("TALLY_HTTP__PORT", "0")
@@ -83,8 +98,8 @@ impl Server {
             .env_remove("DATABASE_URL")
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(log)?);
-        if let Some(db) = &db {
-            cmd.env("DATABASE_URL", db.url());
+        if let Some(url) = db_url {
+            cmd.env("DATABASE_URL", url);
         }
         let mut child = cmd
             .spawn()
@@ -109,9 +124,9 @@ impl Server {
         Ok(Self {
             addr,
             pid: Some(child.id()),
-            db_url: db.as_ref().map(|d| d.url().to_owned()),
+            db_url: db_url.map(str::to_owned),
             child: Some((child, reader.into_inner())),
-            db,
+            db: None,
         })
     }
 

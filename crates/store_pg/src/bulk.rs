@@ -103,9 +103,15 @@ pub fn seed_keys(
     let count = to_i64(count)?;
     store.read(|c| {
         let ids = diesel::sql_query(
-            "INSERT INTO api_keys (org_id, secret_hash, alias, owner, created_at) \
-             SELECT $1, encode(sha256(convert_to($2 || i, 'UTF8')), 'hex'), 'bench', 'bench', now() \
-             FROM generate_series(0, $3 - 1) AS i ORDER BY i RETURNING id",
+            "WITH k AS ( \
+                 INSERT INTO api_keys (org_id, secret_hash, alias, owner, created_at) \
+                 SELECT $1, encode(sha256(convert_to($2 || i, 'UTF8')), 'hex'), 'bench', \
+                     'bench', now() \
+                 FROM generate_series(0, $3 - 1) AS i ORDER BY i \
+                 RETURNING id, org_id, secret_hash), \
+             s AS (INSERT INTO key_secrets (secret_hash, org_id, key_id) \
+                 SELECT secret_hash, org_id, id FROM k) \
+             SELECT id FROM k ORDER BY id",
         )
         .bind::<Text, _>(org_id)
         .bind::<Text, _>(prefix)
@@ -127,6 +133,59 @@ pub fn analyze(store: &PgStore) -> Result<(), StoreError> {
         c.batch_execute("VACUUM (ANALYZE) domain_rollups")?;
         Ok(c.batch_execute("ANALYZE usage_events")?)
     })
+}
+
+/// The rows of one table and the disk they take.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableSize {
+    /// The table.
+    pub table: String,
+    /// Its rows (an exact count).
+    pub rows: u64,
+    /// `pg_total_relation_size` (heap, TOAST and every index) summed over the table and its
+    /// partitions (`pg_partition_tree` lists none for a plain table, hence the union), bytes.
+    pub bytes: u64,
+}
+
+/// Rows and disk of each table of `tables` (for the storage figures of docs/SCALING.md).
+/// A partitioned table counts its partitions.
+///
+/// # Errors
+/// [`StoreError`] when the database is unreachable or a table does not exist.
+pub fn table_sizes(store: &PgStore, tables: &[&str]) -> Result<Vec<TableSize>, StoreError> {
+    #[derive(QueryableByName)]
+    struct Size {
+        #[diesel(sql_type = BigInt)]
+        rows: i64,
+        #[diesel(sql_type = BigInt)]
+        bytes: i64,
+    }
+    store.read(|c| {
+        let mut out = Vec::with_capacity(tables.len());
+        for table in tables {
+            // A table name cannot be a bind parameter of `FROM`: it is quoted as an identifier.
+            let size = diesel::sql_query(format!(
+                "SELECT (SELECT count(*) FROM {ident})::bigint AS rows, \
+                     (SELECT COALESCE(sum(pg_total_relation_size(r)), 0) FROM ( \
+                          SELECT relid AS r FROM pg_partition_tree($1::regclass) \
+                          UNION SELECT $1::regclass) AS t)::bigint AS bytes",
+                ident = quote_ident(table),
+            ))
+            .bind::<Text, _>(*table)
+            .get_result::<Size>(c)?;
+            out.push(TableSize {
+                table: (*table).to_owned(),
+                rows: u64::try_from(size.rows).unwrap_or(0),
+                bytes: u64::try_from(size.bytes).unwrap_or(0),
+            });
+        }
+        Ok(out)
+    })
+}
+
+/// `name` as a quoted SQL identifier.
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 /// Creates `bench_insert (id bigserial PRIMARY KEY, v int)`, the table of the bare durable
@@ -203,8 +262,8 @@ WITH ins AS (
         quota = r.quota + EXCLUDED.quota, duration_ms = r.duration_ms + EXCLUDED.duration_ms
     RETURNING 1
 )
-INSERT INTO domain_rollups AS d (date, hour, domain, captions_sent, batches_sent)
-SELECT (occurred_at AT TIME ZONE 'UTC')::date,
+INSERT INTO domain_rollups AS d (org_id, date, hour, domain, captions_sent, batches_sent)
+SELECT org_id, (occurred_at AT TIME ZONE 'UTC')::date,
     extract(hour FROM occurred_at AT TIME ZONE 'UTC')::smallint, domain, sum(units), 0
-FROM ins WHERE kind = 'caption' AND domain IS NOT NULL GROUP BY 1, 2, 3
-ON CONFLICT (date, hour, domain) DO UPDATE SET captions_sent = d.captions_sent + EXCLUDED.captions_sent";
+FROM ins WHERE kind = 'caption' AND domain IS NOT NULL GROUP BY 1, 2, 3, 4
+ON CONFLICT (org_id, date, hour, domain) DO UPDATE SET captions_sent = d.captions_sent + EXCLUDED.captions_sent";

@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 
 use crate::convert::{domain, micros, session_id};
 use crate::error::Fail;
-use crate::key_row::{lock_key, write_key};
+use crate::key_row::{forget_secret, lock_key, write_key};
 use crate::rollups::{anonymise_key, bump_domain};
 use crate::rows::keys::{KeyRow, ReceiptRow};
 use crate::rows::tenancy::{NewUserRow, UserRow};
@@ -28,15 +28,20 @@ fn close_sessions(
     ended_at: Option<OffsetDateTime>,
 ) -> Result<Vec<SessionId>, Fail> {
     let rows = diesel::delete(sessions::table.filter(sessions::key_id.eq(key.0)))
-        .returning((sessions::id, sessions::domain, sessions::started_at))
-        .get_results::<(String, String, OffsetDateTime)>(c)?;
+        .returning((
+            sessions::org_id,
+            sessions::id,
+            sessions::domain,
+            sessions::started_at,
+        ))
+        .get_results::<(String, String, String, OffsetDateTime)>(c)?;
     let mut closed = Vec::with_capacity(rows.len());
-    for (id, site, started_at) in rows {
+    for (org, id, site, started_at) in rows {
         if let Some(now) = ended_at {
             let ended = DomainActivity::SessionEnded {
                 duration_ms: duration_ms(started_at, now),
             };
-            bump_domain(c, &domain(&site)?, now, ended)?;
+            bump_domain(c, &org, &domain(&site)?, now, ended)?;
         }
         closed.push(session_id(&id)?);
     }
@@ -172,12 +177,21 @@ pub(crate) fn receipts(c: &mut PgConnection) -> Result<Vec<ErasureReceipt>, Fail
 /// Hard-deletes a key and everything keyed to it, in the caller's transaction (see
 /// [`tally_domain::KeyStore::delete_key`]). Erasure receipts stay: they hold no personal data.
 pub(crate) fn delete_key(c: &mut PgConnection, id: KeyId) -> Result<Option<Vec<SessionId>>, Fail> {
-    if lock_key(c, id)?.is_none() {
+    let Some(key) = lock_key(c, id)? else {
         return Ok(None);
-    }
+    };
+    let org = key.org_id.as_str();
     let closed = close_sessions(c, id, None)?;
     forget_history(c, id)?;
-    diesel::delete(key_daily_usage::table.filter(key_daily_usage::key_id.eq(id.0))).execute(c)?;
-    diesel::delete(api_keys::table.find(id.0)).execute(c)?;
+    diesel::delete(
+        key_daily_usage::table.filter(
+            key_daily_usage::org_id
+                .eq(org)
+                .and(key_daily_usage::key_id.eq(id.0)),
+        ),
+    )
+    .execute(c)?;
+    forget_secret(c, org, id.0)?;
+    diesel::delete(api_keys::table.find((org, id.0))).execute(c)?;
     Ok(Some(closed))
 }

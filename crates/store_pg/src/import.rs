@@ -8,12 +8,14 @@ use tally_domain::import::{Copies, ImportCount, ImportedKey, KeyImport};
 use tally_domain::key::{ApiKey, KeyId};
 use tally_domain::ports::ImportStore;
 use tally_domain::session::{CaptionError, SessionRecord};
+use tally_domain::tenancy::OrgId;
 use tally_domain::usage::{DomainCounters, DomainRollupKey};
 use tally_domain::StoreError;
 use time::Date;
 
 use crate::convert::{micros, opt_to_db, to_db};
 use crate::error::Fail;
+use crate::key_row::{remember_secret, resolve_secrets};
 use crate::rows::keys::NewAuthEvent;
 use crate::rows::sessions::{CaptionErrorRow, DomainRollupRow, RecordRow};
 use crate::schema::{
@@ -69,6 +71,7 @@ fn insert_key(c: &mut PgConnection, k: &ApiKey, id: Option<i64>) -> Result<i64, 
     .bind::<BigInt, _>(to_db(k.sequence, "sequence")?)
     .bind::<Nullable<Timestamptz>, _>(k.last_caption_at.map(micros))
     .get_result::<Id>(c)?;
+    remember_secret(c, &k.secret_hash.to_hex(), k.org_id.as_str(), row.id)?;
     Ok(row.id)
 }
 
@@ -79,11 +82,15 @@ fn import_keys_tx(c: &mut PgConnection, keys: &[ImportedKey]) -> Result<Vec<KeyI
     let mut out = Vec::with_capacity(keys.len());
     let mut kept_ids = false;
     for ImportedKey { key, daily } in keys {
-        let existing = api_keys::table
-            .filter(api_keys::secret_hash.eq(key.secret_hash.to_hex()))
-            .select((api_keys::id, api_keys::erased_at.is_not_null()))
-            .first::<(i64, bool)>(c)
-            .optional()?;
+        let known = resolve_secrets(c, &[key.secret_hash.to_hex()])?.pop();
+        let existing = match known {
+            None => None,
+            Some(at) => api_keys::table
+                .find(at)
+                .select((api_keys::id, api_keys::erased_at.is_not_null()))
+                .first::<(i64, bool)>(c)
+                .optional()?,
+        };
         if let Some((id, erased)) = existing {
             out.push(KeyImport::Existing {
                 id: KeyId(id),
@@ -92,8 +99,10 @@ fn import_keys_tx(c: &mut PgConnection, keys: &[ImportedKey]) -> Result<Vec<KeyI
             continue;
         }
         let free = key.id.0 >= 1
-            && !diesel::select(diesel::dsl::exists(api_keys::table.find(key.id.0)))
-                .get_result::<bool>(c)?;
+            && !diesel::select(diesel::dsl::exists(
+                api_keys::table.filter(api_keys::id.eq(key.id.0)),
+            ))
+            .get_result::<bool>(c)?;
         kept_ids |= free;
         let id = insert_key(c, key, free.then_some(key.id.0))?;
         let rows = daily
@@ -246,9 +255,12 @@ impl ImportStore for PgStore {
         &self,
         rows: &[(DomainRollupKey, DomainCounters)],
     ) -> Result<ImportCount, StoreError> {
+        // The port's rows name a site, not an organisation (lcyt has none): they belong to
+        // the default organisation, which owned every site before rollups were kept per org.
+        let lcyt_org = OrgId::default_org();
         let rows = rows
             .iter()
-            .map(|(k, c)| DomainRollupRow::of(k, c))
+            .map(|(k, c)| DomainRollupRow::of(lcyt_org.as_str(), k, c))
             .collect::<Result<Vec<_>, _>>()
             .map_err(Fail::into_store)?;
         let total = rows.len() as u64;

@@ -12,7 +12,7 @@ use time::{Date, OffsetDateTime};
 
 use crate::convert::{from_db, micros};
 use crate::error::{foreign_key_violation, unique_violation};
-use crate::key_row::{lock_key, write_key};
+use crate::key_row::{lock_key, remember_secret, resolve_secrets, write_key};
 use crate::rows::keys::{AuthEventRow, KeyRow, NewAuthEvent, NewKeyRow};
 use crate::schema::{api_keys, auth_events, key_daily_usage};
 use crate::{erasure, PgStore};
@@ -44,18 +44,19 @@ impl KeyStore for PgStore {
                     return Ok(None);
                 }
             }
-            diesel::insert_into(api_keys::table)
+            let key = diesel::insert_into(api_keys::table)
                 .values(&row)
                 .returning(KeyRow::as_returning())
                 .get_result(c)?
-                .into_domain()
-                .map(Some)
+                .into_domain()?;
+            remember_secret(c, &row.secret_hash, &row.org_id, key.id.0)?;
+            Ok(Some(key))
         });
         match created {
             Ok(Some(k)) => Ok(k),
             Ok(None) => Err(CreateKeyError::EmailKnown),
             Err(e) => Err(match unique_violation(&e) {
-                Some("api_keys_secret_hash_key") => CreateKeyError::DuplicateSecret,
+                Some("key_secrets_pkey") => CreateKeyError::DuplicateSecret,
                 _ if foreign_key_violation(&e) => CreateKeyError::UnknownOrg,
                 _ => CreateKeyError::Store(e.into_store()),
             }),
@@ -65,7 +66,7 @@ impl KeyStore for PgStore {
     fn get_key(&self, id: KeyId) -> Result<Option<ApiKey>, StoreError> {
         self.read(|c| {
             api_keys::table
-                .find(id.0)
+                .filter(api_keys::id.eq(id.0))
                 .select(KeyRow::as_select())
                 .first(c)
                 .optional()?
@@ -76,8 +77,11 @@ impl KeyStore for PgStore {
 
     fn find_key(&self, hash: &SecretHash) -> Result<Option<ApiKey>, StoreError> {
         self.read(|c| {
+            let Some((org, id)) = resolve_secrets(c, &[hash.to_hex()])?.pop() else {
+                return Ok(None);
+            };
             api_keys::table
-                .filter(api_keys::secret_hash.eq(hash.to_hex()))
+                .find((org, id))
                 .select(KeyRow::as_select())
                 .first(c)
                 .optional()?
@@ -114,7 +118,7 @@ impl KeyStore for PgStore {
 
     fn revoke_key(&self, id: KeyId, now: OffsetDateTime) -> Result<Option<ApiKey>, StoreError> {
         self.read(|c| {
-            diesel::update(api_keys::table.find(id.0))
+            diesel::update(api_keys::table.filter(api_keys::id.eq(id.0)))
                 .set((
                     api_keys::active.eq(false),
                     api_keys::revoked_at.eq(micros(now)),
@@ -143,16 +147,16 @@ impl KeyStore for PgStore {
 
     fn key_usage(&self, id: KeyId, day: Date) -> Result<Option<KeyUsage>, StoreError> {
         self.read(|c| {
-            let Some(lifetime) = api_keys::table
-                .find(id.0)
-                .select(api_keys::lifetime_used)
-                .first::<i64>(c)
+            let Some((org, lifetime)) = api_keys::table
+                .filter(api_keys::id.eq(id.0))
+                .select((api_keys::org_id, api_keys::lifetime_used))
+                .first::<(String, i64)>(c)
                 .optional()?
             else {
                 return Ok(None);
             };
             let daily = key_daily_usage::table
-                .find((id.0, day))
+                .find((org, id.0, day))
                 .select(key_daily_usage::used)
                 .first::<i64>(c)
                 .optional()?

@@ -13,8 +13,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Date as SqlDate, Nullable, Text, Timestamptz};
+use diesel::sql_types::{Array, BigInt, Bool, Date as SqlDate, Nullable, Text, Timestamptz};
 use tally_domain::audit::{AuthEvent, AuthEventKind};
 use tally_domain::key::{ApiKey, KeyRejection};
 use tally_domain::limits::{admit, utc_day, KeyUsage};
@@ -27,12 +28,17 @@ use time::{Date, OffsetDateTime};
 
 use crate::convert::{from_db, micros, to_db};
 use crate::error::Fail;
+use crate::key_row::resolve_secrets;
 use crate::rollups::{add_domain, add_usage};
 use crate::rows::events::{EventRow, IdempotencyRow};
 use crate::rows::keys::{KeyRow, NewAuthEvent};
 use crate::rows::sessions::SessionRow;
 use crate::schema::{api_keys, auth_events, idempotency_keys as ik, key_daily_usage as kd};
 use crate::schema::{sessions, usage_events};
+
+/// An admitted meter of a session: its index in the batch, the session's organisation and
+/// id, and whether the meter records its batch as delivered.
+type SessionMeter = (usize, String, String, bool);
 
 /// The answer to one meter of a batch.
 pub(crate) type Outcome = Result<Metered, MeterError>;
@@ -90,7 +96,7 @@ pub(crate) fn meter_batch_tx(
     let resolved: Vec<Option<i64>> = batch.iter().map(key_of).collect();
     // Read after the locks are held, by a statement of its own: a statement that waits for a
     // row lock keeps its older snapshot for everything but the locked row.
-    let mut daily = daily_counters(c, batch, &resolved)?;
+    let mut daily = daily_counters(c, batch, &resolved, &keys)?;
     let mut replays = stored_replays(c, batch, &resolved, &keys)?;
     let open = open_sessions(c, batch)?;
 
@@ -98,9 +104,9 @@ pub(crate) fn meter_batch_tx(
     let mut rows: Vec<EventRow> = Vec::new();
     let mut refusals: Vec<NewAuthEvent> = Vec::new();
     let mut deltas: BTreeMap<RollupKey, Totals> = BTreeMap::new();
-    // (meter, session, whether the meter records its batch as delivered)
-    let mut session_meters: Vec<(usize, String, bool)> = Vec::new();
-    let mut sites: BTreeMap<DomainRollupKey, DomainCounters> = BTreeMap::new();
+    // (meter, session's org, session, whether the meter records its batch as delivered)
+    let mut session_meters: Vec<SessionMeter> = Vec::new();
+    let mut sites: BTreeMap<(String, DomainRollupKey), DomainCounters> = BTreeMap::new();
     // Units admitted per (key, day), the daily counters' writes.
     let mut added: BTreeMap<(i64, Date), u64> = BTreeMap::new();
     for (i, req) in batch.iter().enumerate() {
@@ -193,10 +199,16 @@ pub(crate) fn meter_batch_tx(
         }
         if let Some(x) = &session {
             let delivered = x.delivers_to_itself();
-            session_meters.push((i, x.id.as_str().to_owned(), delivered));
+            session_meters.push((
+                i,
+                x.org_id.as_str().to_owned(),
+                x.id.as_str().to_owned(),
+                delivered,
+            ));
             if delivered {
+                let site = DomainRollupKey::at(x.domain.clone(), now);
                 sites
-                    .entry(DomainRollupKey::at(x.domain.clone(), now))
+                    .entry((x.org_id.as_str().to_owned(), site))
                     .or_default()
                     .apply(DomainActivity::Delivered { batch_size: n });
             }
@@ -271,7 +283,9 @@ fn open_sessions(
         .collect()
 }
 
-/// Locks every key the batch names, in id order.
+/// Locks every key the batch names, in id order. Secrets are resolved to their organisation
+/// and key first (`key_secrets`), so the lock names the organisation of every key given by
+/// secret; keys given by id (a session token's key) are locked by id alone.
 fn lock_keys(
     c: &mut PgConnection,
     batch: &[MeterRequest],
@@ -288,12 +302,28 @@ fn lock_keys(
     ids.dedup();
     hashes.sort_unstable();
     hashes.dedup();
+    let (mut orgs, mut by_secret): (Vec<String>, Vec<i64>) =
+        resolve_secrets(c, &hashes)?.into_iter().unzip();
+    orgs.sort_unstable();
+    orgs.dedup();
+    by_secret.sort_unstable();
+    let (secrets, bare) = (!by_secret.is_empty(), !ids.is_empty());
+    if !secrets && !bare {
+        return Ok(BTreeMap::new());
+    }
+    // Only the parts the batch needs, so a batch of secrets alone filters by organisation
+    // alone (one shard per organisation on a distributed schema).
+    let secret_keys = api_keys::org_id
+        .eq_any(orgs)
+        .and(api_keys::id.eq_any(by_secret));
+    let wanted: Box<dyn BoxableExpression<api_keys::table, Pg, SqlType = Bool>> =
+        match (secrets, bare) {
+            (true, false) => Box::new(secret_keys),
+            (false, _) => Box::new(api_keys::id.eq_any(ids)),
+            (true, true) => Box::new(secret_keys.or(api_keys::id.eq_any(ids))),
+        };
     let rows: Vec<KeyRow> = api_keys::table
-        .filter(
-            api_keys::id
-                .eq_any(&ids)
-                .or(api_keys::secret_hash.eq_any(&hashes)),
-        )
+        .filter(wanted)
         .order(api_keys::id.asc())
         .select(KeyRow::as_select())
         .for_update()
@@ -318,6 +348,7 @@ fn daily_counters(
     c: &mut PgConnection,
     batch: &[MeterRequest],
     resolved: &[Option<i64>],
+    keys: &BTreeMap<i64, KeyState>,
 ) -> Result<HashMap<(i64, Date), u64>, Fail> {
     let mut kids: Vec<i64> = resolved.iter().flatten().copied().collect();
     kids.sort_unstable();
@@ -328,7 +359,11 @@ fn daily_counters(
     if kids.is_empty() {
         return Ok(HashMap::new());
     }
+    let mut orgs: Vec<&str> = keys.values().map(|k| k.key.org_id.as_str()).collect();
+    orgs.sort_unstable();
+    orgs.dedup();
     let found: Vec<(i64, Date, i64)> = kd::table
+        .filter(kd::org_id.eq_any(&orgs))
         .filter(kd::key_id.eq_any(&kids))
         .filter(kd::day.eq_any(&days))
         .select((kd::key_id, kd::day, kd::used))
@@ -362,8 +397,9 @@ fn stored_replays(
     orgs.dedup();
     let found: Vec<(String, String, EventRow)> = ik::table
         .inner_join(
-            usage_events::table.on(usage_events::id
-                .eq(ik::event_id)
+            usage_events::table.on(usage_events::org_id
+                .eq(ik::org_id)
+                .and(usage_events::id.eq(ik::event_id))
                 .and(usage_events::occurred_at.eq(ik::event_occurred_at))),
         )
         .filter(ik::org_id.eq_any(&orgs))
@@ -381,7 +417,7 @@ fn stored_replays(
 fn advance_sessions(
     c: &mut PgConnection,
     batch: &[MeterRequest],
-    session_meters: &[(usize, String, bool)],
+    session_meters: &[SessionMeter],
     outcomes: &mut [Outcome],
     resolved: &[Option<i64>],
     keys: &mut BTreeMap<i64, KeyState>,
@@ -390,22 +426,26 @@ fn advance_sessions(
         return Ok(());
     }
     // Per session: meters, captions recorded as delivered with them, latest instant.
-    let mut per_session: BTreeMap<&str, (i64, i64, OffsetDateTime)> = BTreeMap::new();
-    for (i, id, delivered) in session_meters {
+    let mut per_session: BTreeMap<(&str, &str), (i64, i64, OffsetDateTime)> = BTreeMap::new();
+    for (i, org, id, delivered) in session_meters {
         let req = &batch[*i];
         let at = micros(req.now);
-        let entry = per_session.entry(id.as_str()).or_insert((0, 0, at));
+        let entry = per_session
+            .entry((org.as_str(), id.as_str()))
+            .or_insert((0, 0, at));
         entry.0 += 1;
         if *delivered {
             entry.1 += to_db(req.units.get(), "units")?;
         }
         entry.2 = entry.2.max(at);
     }
+    let mut orgs = Vec::with_capacity(per_session.len());
     let mut ids = Vec::with_capacity(per_session.len());
     let mut counts = Vec::with_capacity(per_session.len());
     let mut sent = Vec::with_capacity(per_session.len());
     let mut ats = Vec::with_capacity(per_session.len());
-    for (id, (n, delivered, at)) in &per_session {
+    for ((org, id), (n, delivered, at)) in &per_session {
+        orgs.push(*org);
         ids.push(*id);
         counts.push(*n);
         sent.push(*delivered);
@@ -413,6 +453,8 @@ fn advance_sessions(
     }
     #[derive(QueryableByName)]
     struct Advanced {
+        #[diesel(sql_type = Text)]
+        org_id: String,
         #[diesel(sql_type = Text)]
         id: String,
         #[diesel(sql_type = BigInt)]
@@ -422,24 +464,27 @@ fn advance_sessions(
         "UPDATE sessions AS s \
          SET sequence = s.sequence + v.n, captions_sent = s.captions_sent + v.sent, \
              last_activity_at = greatest(s.last_activity_at, v.at) \
-         FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::timestamptz[]) \
-              AS v(id, n, sent, at) \
-         WHERE s.id = v.id \
-         RETURNING s.id, s.sequence",
+         FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::timestamptz[], $5::text[]) \
+              AS v(id, n, sent, at, org) \
+         WHERE s.org_id = v.org AND s.id = v.id \
+         RETURNING s.org_id, s.id, s.sequence",
     )
     .bind::<Array<Text>, _>(&ids)
     .bind::<Array<BigInt>, _>(&counts)
     .bind::<Array<BigInt>, _>(&sent)
     .bind::<Array<Timestamptz>, _>(&ats)
+    .bind::<Array<Text>, _>(&orgs)
     .load(c)?;
     // The first sequence each session hands out in this batch.
-    let mut next: HashMap<String, u64> = HashMap::with_capacity(advanced.len());
+    let mut next: HashMap<(String, String), u64> = HashMap::with_capacity(advanced.len());
     for a in advanced {
-        let n = per_session.get(a.id.as_str()).map_or(0, |(n, _, _)| *n);
-        next.insert(a.id, from_db(a.sequence - n + 1, "sequence")?);
+        let n = per_session
+            .get(&(a.org_id.as_str(), a.id.as_str()))
+            .map_or(0, |(n, _, _)| *n);
+        next.insert((a.org_id, a.id), from_db(a.sequence - n + 1, "sequence")?);
     }
-    for (i, id, _) in session_meters {
-        let Some(seq) = next.get_mut(id.as_str()) else {
+    for (i, org, id, _) in session_meters {
+        let Some(seq) = next.get_mut(&(org.clone(), id.clone())) else {
             continue;
         };
         if let Ok(m) = &mut outcomes[*i] {
@@ -461,6 +506,7 @@ fn count(
     daily: &BTreeMap<(i64, Date), u64>,
 ) -> Result<(), Fail> {
     let mut key_ids = Vec::new();
+    let mut key_orgs = Vec::new();
     let mut added = Vec::new();
     let mut sequences = Vec::new();
     let mut caption_ats = Vec::new();
@@ -469,6 +515,7 @@ fn count(
             continue;
         }
         key_ids.push(*id);
+        key_orgs.push(state.key.org_id.as_str());
         added.push(to_db(state.added, "units")?);
         sequences.push(
             state
@@ -498,12 +545,13 @@ fn count(
              SET lifetime_used = a.lifetime_used + v.n, \
                  sequence = COALESCE(v.seq, a.sequence), \
                  last_caption_at = COALESCE(v.at, a.last_caption_at) \
-             FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::timestamptz[]) \
-                  AS v(id, n, seq, at) \
-             WHERE a.id = v.id RETURNING 1) \
+             FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::timestamptz[], \
+                         $9::text[]) AS v(id, n, seq, at, org) \
+             WHERE a.org_id = v.org AND a.id = v.id RETURNING 1) \
          INSERT INTO key_daily_usage (key_id, day, org_id, used) \
          SELECT * FROM unnest($5::bigint[], $6::date[], $7::text[], $8::bigint[]) \
-         ON CONFLICT (key_id, day) DO UPDATE SET used = key_daily_usage.used + EXCLUDED.used",
+         ON CONFLICT (org_id, key_id, day) \
+         DO UPDATE SET used = key_daily_usage.used + EXCLUDED.used",
     )
     .bind::<Array<BigInt>, _>(&key_ids)
     .bind::<Array<BigInt>, _>(&added)
@@ -513,6 +561,7 @@ fn count(
     .bind::<Array<SqlDate>, _>(&days)
     .bind::<Array<Text>, _>(&day_orgs)
     .bind::<Array<BigInt>, _>(&day_units)
+    .bind::<Array<Text>, _>(&key_orgs)
     .execute(c)?;
     Ok(())
 }

@@ -179,38 +179,37 @@ pub(crate) fn compact(c: &mut PgConnection, cutoff: OffsetDateTime) -> Result<u6
     crate::convert::from_db(folded.n, "compacted rollup rows")
 }
 
-/// Applies one piece of site activity to the domain rollup of the hour of `at`: counters are
-/// added, `peak_sessions` is raised.
+/// Applies one piece of site activity of organisation `org` to its domain rollup of the hour
+/// of `at`: counters are added, `peak_sessions` is raised.
 pub(crate) fn bump_domain(
     c: &mut PgConnection,
+    org: &str,
     domain: &Domain,
     at: OffsetDateTime,
     activity: DomainActivity,
 ) -> Result<(), Fail> {
     let mut delta = DomainCounters::default();
     delta.apply(activity);
-    add_domain(
-        c,
-        &BTreeMap::from([(DomainRollupKey::at(domain.clone(), at), delta)]),
-    )
+    let key = (org.to_owned(), DomainRollupKey::at(domain.clone(), at));
+    add_domain(c, &BTreeMap::from([(key, delta)]))
 }
 
-/// Adds each delta to its domain rollup row (counters added, `peak_sessions` raised), in one
-/// statement; the map's order is the lock order.
+/// Adds each delta to its domain rollup row, keyed by organisation and site hour (counters
+/// added, `peak_sessions` raised), in one statement; the map's order is the lock order.
 pub(crate) fn add_domain(
     c: &mut PgConnection,
-    deltas: &BTreeMap<DomainRollupKey, DomainCounters>,
+    deltas: &BTreeMap<(String, DomainRollupKey), DomainCounters>,
 ) -> Result<(), Fail> {
     if deltas.is_empty() {
         return Ok(());
     }
     let rows = deltas
         .iter()
-        .map(|(k, d)| DomainRollupRow::of(k, d))
+        .map(|((org, k), d)| DomainRollupRow::of(org, k, d))
         .collect::<Result<Vec<_>, _>>()?;
     diesel::insert_into(dr::table)
         .values(&rows)
-        .on_conflict((dr::date, dr::hour, dr::domain))
+        .on_conflict((dr::org_id, dr::date, dr::hour, dr::domain))
         .do_update()
         .set((
             dr::sessions_started.eq(dr::sessions_started + excluded(dr::sessions_started)),

@@ -1,7 +1,7 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
-    api_keys (id) {
+    api_keys (org_id, id) {
         id -> Int8,
         org_id -> Text,
         secret_hash -> Text,
@@ -25,7 +25,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    auth_events (id) {
+    auth_events (org_id, id) {
         id -> Int8,
         key_id -> Nullable<Int8>,
         org_id -> Text,
@@ -51,7 +51,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    caption_errors (id) {
+    caption_errors (org_id, id) {
         id -> Int8,
         session_id -> Text,
         key_id -> Int8,
@@ -64,7 +64,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    domain_rollups (date, hour, domain) {
+    domain_rollups (org_id, date, hour, domain) {
         date -> Date,
         hour -> Int2,
         domain -> Text,
@@ -75,11 +75,12 @@ diesel::table! {
         batches_sent -> Int8,
         total_duration_ms -> Int8,
         peak_sessions -> Int8,
+        org_id -> Text,
     }
 }
 
 diesel::table! {
-    erasure_receipts (id) {
+    erasure_receipts (org_id, id) {
         id -> Int8,
         key_id -> Int8,
         org_id -> Text,
@@ -99,11 +100,19 @@ diesel::table! {
 }
 
 diesel::table! {
-    key_daily_usage (key_id, day) {
+    key_daily_usage (org_id, key_id, day) {
         key_id -> Int8,
         day -> Date,
         org_id -> Text,
         used -> Int8,
+    }
+}
+
+diesel::table! {
+    key_secrets (secret_hash) {
+        secret_hash -> Text,
+        org_id -> Text,
+        key_id -> Int8,
     }
 }
 
@@ -116,7 +125,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    session_records (id) {
+    session_records (org_id, id) {
         id -> Int8,
         session_id -> Text,
         key_id -> Int8,
@@ -133,7 +142,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    sessions (id) {
+    sessions (org_id, id) {
         id -> Text,
         key_id -> Int8,
         org_id -> Text,
@@ -231,7 +240,6 @@ diesel::table! {
 }
 
 diesel::joinable!(api_keys -> orgs (org_id));
-diesel::joinable!(key_daily_usage -> api_keys (key_id));
 diesel::joinable!(users -> orgs (org_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -244,6 +252,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     erasure_receipts,
     idempotency_keys,
     key_daily_usage,
+    key_secrets,
     orgs,
     session_records,
     sessions,

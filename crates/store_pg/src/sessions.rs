@@ -22,8 +22,9 @@ use crate::rows::sessions::{targets_to_db, CaptionErrorRow, RecordRow, SessionRo
 use crate::schema::{api_keys, caption_errors, session_records, sessions};
 use crate::{analytics, PgStore};
 
-/// Advisory-lock class for "opening a session on this site" (the object is the site's hash),
-/// so concurrent opens of one site count each other for `peak_sessions`.
+/// Advisory-lock class for "opening a session of this organisation on this site" (the object
+/// is the hash of both), so concurrent opens of one site count each other for
+/// `peak_sessions`, which is counted per organisation.
 const SITE_LOCK_CLASS: i32 = 0x7461_6c73; // "tals"
 
 /// The optional parts of a session update (`None` leaves a column alone).
@@ -44,7 +45,7 @@ fn touch_with(
 ) -> Result<Option<Session>, Fail> {
     let touch =
         sessions::last_activity_at.eq(greatest_instant(sessions::last_activity_at, micros(now)));
-    diesel::update(sessions::table.find(id.as_str()))
+    diesel::update(sessions::table.filter(sessions::id.eq(id.as_str())))
         .set((changes, touch))
         .returning(SessionRow::as_returning())
         .get_result(c)
@@ -67,8 +68,10 @@ fn open_tx(c: &mut PgConnection, spec: &OpenSession) -> Result<OpenedSession, Fa
         });
     }
     let site = spec.domain.as_str();
-    diesel::sql_query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
+    let org = spec.org_id.as_str();
+    diesel::sql_query("SELECT pg_advisory_xact_lock($1, hashtext($2 || ' ' || $3))")
         .bind::<Integer, _>(SITE_LOCK_CLASS)
+        .bind::<Text, _>(org)
         .bind::<Text, _>(site)
         .execute(c)?;
     let now = micros(spec.now);
@@ -89,7 +92,7 @@ fn open_tx(c: &mut PgConnection, spec: &OpenSession) -> Result<OpenedSession, Fa
     };
     let Some(created) = diesel::insert_into(sessions::table)
         .values(&row)
-        .on_conflict(sessions::id)
+        .on_conflict((sessions::org_id, sessions::id))
         .do_nothing()
         .returning(SessionRow::as_returning())
         .get_result(c)
@@ -99,12 +102,14 @@ fn open_tx(c: &mut PgConnection, spec: &OpenSession) -> Result<OpenedSession, Fa
         return Err(Fail::Retry);
     };
     let open: i64 = sessions::table
+        .filter(sessions::org_id.eq(org))
         .filter(sessions::domain.eq(site))
         .count()
         .get_result(c)?;
     let open_sessions = from_db(open, "open sessions")?;
     bump_domain(
         c,
+        org,
         &spec.domain,
         now,
         DomainActivity::SessionStarted { open_sessions },
@@ -121,7 +126,7 @@ fn end_tx(
     reason: EndReason,
     now: OffsetDateTime,
 ) -> Result<Option<SessionRecord>, Fail> {
-    let Some(row) = diesel::delete(sessions::table.find(id.as_str()))
+    let Some(row) = diesel::delete(sessions::table.filter(sessions::id.eq(id.as_str())))
         .returning(SessionRow::as_returning())
         .get_result(c)
         .optional()?
@@ -129,6 +134,7 @@ fn end_tx(
         return Ok(None);
     };
     let now = micros(now);
+    let org = row.org_id.clone();
     let record = row.into_domain()?.record(now, reason);
     if reason.leaves_record() {
         diesel::insert_into(session_records::table)
@@ -137,13 +143,15 @@ fn end_tx(
         let ended = DomainActivity::SessionEnded {
             duration_ms: record.duration_ms,
         };
-        bump_domain(c, &record.domain, now, ended)?;
+        bump_domain(c, &org, &record.domain, now, ended)?;
     }
     Ok(Some(record))
 }
 
 fn delivery_tx(c: &mut PgConnection, r: &DeliveryReport) -> Result<(), Fail> {
-    let session = sessions::table.find(r.session_id.as_str());
+    let session = sessions::table
+        .filter(sessions::org_id.eq(r.org_id.as_str()))
+        .filter(sessions::id.eq(r.session_id.as_str()));
     match &r.outcome {
         DeliveryOutcome::Delivered { batch_size } => {
             let n = to_db(*batch_size, "batch_size")?;
@@ -153,7 +161,7 @@ fn delivery_tx(c: &mut PgConnection, r: &DeliveryReport) -> Result<(), Fail> {
             let activity = DomainActivity::Delivered {
                 batch_size: *batch_size,
             };
-            bump_domain(c, &r.domain, r.at, activity)?;
+            bump_domain(c, r.org_id.as_str(), &r.domain, r.at, activity)?;
         }
         DeliveryOutcome::Failed {
             batch_size,
@@ -167,7 +175,7 @@ fn delivery_tx(c: &mut PgConnection, r: &DeliveryReport) -> Result<(), Fail> {
             let activity = DomainActivity::Failed {
                 batch_size: *batch_size,
             };
-            bump_domain(c, &r.domain, r.at, activity)?;
+            bump_domain(c, r.org_id.as_str(), &r.domain, r.at, activity)?;
             let row = CaptionErrorRow::of(&CaptionError {
                 session_id: r.session_id.clone(),
                 key_id: r.key_id,
@@ -197,7 +205,7 @@ impl SessionStore for PgStore {
     fn get_session(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
         self.read(|c| {
             sessions::table
-                .find(id.as_str())
+                .filter(sessions::id.eq(id.as_str()))
                 .select(SessionRow::as_select())
                 .first(c)
                 .optional()?
@@ -216,7 +224,7 @@ impl SessionStore for PgStore {
         // request does not pay for a durable commit before its real work.
         self.tx(|c| {
             c.batch_execute("SET LOCAL synchronous_commit = off")?;
-            diesel::update(sessions::table.find(id.as_str()))
+            diesel::update(sessions::table.filter(sessions::id.eq(id.as_str())))
                 .set(
                     sessions::last_activity_at
                         .eq(greatest_instant(sessions::last_activity_at, micros(now))),
@@ -254,7 +262,7 @@ impl SessionStore for PgStore {
     ) -> Result<Option<Option<ClientId>>, StoreError> {
         self.tx(|c| {
             let Some(holder) = sessions::table
-                .find(id.as_str())
+                .filter(sessions::id.eq(id.as_str()))
                 .select(sessions::mic_holder)
                 .for_update()
                 .first::<Option<String>>(c)
@@ -266,7 +274,7 @@ impl SessionStore for PgStore {
                 .map(|h| ClientId::parse(&h).map_err(|e| corrupt("mic holder", e)))
                 .transpose()?;
             let next = next_holder(holder, action, client);
-            diesel::update(sessions::table.find(id.as_str()))
+            diesel::update(sessions::table.filter(sessions::id.eq(id.as_str())))
                 .set((
                     sessions::mic_holder.eq(next.as_ref().map(ClientId::as_str)),
                     sessions::last_activity_at

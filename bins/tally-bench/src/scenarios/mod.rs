@@ -8,7 +8,9 @@ pub mod embed;
 pub mod fanout;
 pub mod flood;
 pub mod ingest;
+pub mod instances;
 pub mod seed;
+pub mod storage;
 pub mod verify;
 
 use std::sync::Arc;

@@ -155,6 +155,7 @@ impl CaptionErrorRow {
 #[derive(Debug, Insertable)]
 #[diesel(table_name = domain_rollups)]
 pub(crate) struct DomainRollupRow {
+    pub org_id: String,
     pub date: Date,
     pub hour: i16,
     pub domain: String,
@@ -168,8 +169,9 @@ pub(crate) struct DomainRollupRow {
 }
 
 impl DomainRollupRow {
-    pub(crate) fn of(k: &DomainRollupKey, c: &DomainCounters) -> Result<Self, Fail> {
+    pub(crate) fn of(org: &str, k: &DomainRollupKey, c: &DomainCounters) -> Result<Self, Fail> {
         Ok(Self {
+            org_id: org.to_owned(),
             date: k.date,
             hour: i16::from(k.hour),
             domain: k.domain.as_str().to_owned(),

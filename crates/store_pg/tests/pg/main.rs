@@ -9,6 +9,7 @@
 )]
 
 mod bus;
+mod catalog;
 mod concurrency;
 mod migrations;
 mod outage;

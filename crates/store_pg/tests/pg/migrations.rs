@@ -28,11 +28,11 @@ fn public_tables(url: &str) -> i64 {
 fn migrations_run_up_down_up() {
     let Some(db) = TestDb::create() else { return };
     let store = db.store();
-    assert_eq!(public_tables(db.url()), 16);
+    assert_eq!(public_tables(db.url()), 17);
     revert_all_migrations(&store).unwrap();
     assert_eq!(public_tables(db.url()), 0, "down.sql leaves nothing behind");
     store.migrate().unwrap();
-    assert_eq!(public_tables(db.url()), 16);
+    assert_eq!(public_tables(db.url()), 17);
     assert!(store.get_org(&OrgId::default_org()).unwrap().is_some());
     store.migrate().unwrap();
 }
