@@ -38,7 +38,7 @@ pub fn routes(r: &mut Routes) {
         .post("/v1/events", events::ingest)
         .get("/v1/analytics", analytics::query)
         .get("/v1/sessions", sessions::list)
-        .get("/v1/sessions/events", sessions::events);
+        .get("/v1/sessions/events", sessions::watch::events);
 }
 
 /// The v1 surface's operations in the OpenAPI document (`crate::openapi`).
@@ -64,7 +64,7 @@ pub fn routes(r: &mut Routes) {
         events::ingest,
         analytics::query,
         sessions::list,
-        sessions::events,
+        sessions::watch::events,
     ),
     modifiers(&PROBLEM_ERRORS)
 )]

@@ -5,9 +5,9 @@
 //! token only the sessions of keys bound to that user; keys and session tokens are refused
 //! (403) — a session's own client already has `GET /live` and `GET /events`.
 
-mod watch;
+pub mod watch;
 
-use actix_web::{web, HttpResponse, Responder};
+use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use tally_domain::origin::Domain;
 use tally_domain::session::Session;
@@ -205,39 +205,4 @@ pub async fn list(
     let visible = Visible::of(&p, &q)?;
     let (list, more) = visible.load(&state).await?;
     Ok(HttpResponse::Ok().json(ListSessionsResponse::of(&list, more)))
-}
-
-/// `GET /v1/sessions/events`: the same sessions followed live over SSE (see [`watch`]).
-///
-/// # Errors
-/// 400, 401, 403, 503 (before the stream starts).
-#[utoipa::path(
-    get,
-    path = "/v1/sessions/events",
-    tag = "v1",
-    operation_id = "v1_session_events",
-    summary = "Open sessions the caller may see, live (Server-Sent Events)",
-    description = "The scope and parameters of `GET /v1/sessions`, checked before the stream \
-        starts. Frames: `snapshot` (the listing), `mic_state {session_id, holder}`, `session` \
-        (one session, when it appears or its counters change), `session_closed {session_id}`, \
-        `unauthorized {error}` and `shutdown {}` (each then ends the stream), a keep-alive \
-        comment every 15 s.",
-    params(ListSessionsQuery),
-    security(("admin_key" = []), ("user_token" = [])),
-    responses(
-        (status = 200, description = "The event stream.", content_type = "text/event-stream", body = String),
-    )
-)]
-pub async fn events(
-    p: Principal,
-    state: web::Data<AppState>,
-    q: web::Query<ListSessionsQuery>,
-) -> Result<impl Responder, ApiError> {
-    let visible = Visible::of(&p, &q)?;
-    let first = visible.load(&state).await?;
-    Ok(crate::sse::response(watch::stream(
-        state.get_ref().clone(),
-        visible,
-        first,
-    )))
 }

@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix_web::{web, Responder};
 use actix_web_lab::sse::Event;
 use futures_util::stream::{self, Stream};
 use serde_json::json;
@@ -30,7 +31,9 @@ use tally_domain::session::{Session, SessionId};
 use tokio::sync::mpsc;
 use tokio::time::{interval_at, Instant, Interval, MissedTickBehavior};
 
-use super::{ListSessionsResponse, SessionResponse, Visible};
+use super::{ListSessionsQuery, ListSessionsResponse, SessionResponse, Visible};
+use crate::error::ApiError;
+use crate::principal::Principal;
 use crate::run_blocking;
 use crate::sse::{frame, KEEP_ALIVE, SHUTDOWN_EVENT};
 use crate::state::AppState;
@@ -88,6 +91,41 @@ fn ticker(every: Duration) -> Interval {
     let mut t = interval_at(Instant::now() + every, every);
     t.set_missed_tick_behavior(MissedTickBehavior::Delay);
     t
+}
+
+/// `GET /v1/sessions/events`: the same sessions followed live over SSE (this module).
+///
+/// # Errors
+/// 400, 401, 403, 503 (before the stream starts).
+#[utoipa::path(
+    get,
+    path = "/v1/sessions/events",
+    tag = "v1",
+    operation_id = "v1_session_events",
+    summary = "Open sessions the caller may see, live (Server-Sent Events)",
+    description = "The scope and parameters of `GET /v1/sessions`, checked before the stream \
+        starts. Frames: `snapshot` (the listing), `mic_state {session_id, holder}`, `session` \
+        (one session, when it appears or its counters change), `session_closed {session_id}`, \
+        `unauthorized {error}` and `shutdown {}` (each then ends the stream), a keep-alive \
+        comment every 15 s.",
+    params(ListSessionsQuery),
+    security(("admin_key" = []), ("user_token" = [])),
+    responses(
+        (status = 200, description = "The event stream.", content_type = "text/event-stream", body = String),
+    )
+)]
+pub async fn events(
+    p: Principal,
+    state: web::Data<AppState>,
+    q: web::Query<ListSessionsQuery>,
+) -> Result<impl Responder, ApiError> {
+    let visible = Visible::of(&p, &q)?;
+    let first = visible.load(&state).await?;
+    Ok(crate::sse::response(stream(
+        state.get_ref().clone(),
+        visible,
+        first,
+    )))
 }
 
 /// The stream, starting with `first` (the listing the handler already read) as its snapshot.
