@@ -185,6 +185,13 @@ impl State {
             (None, Some(u)) => self.events_by_user.get(&u).unwrap_or(&empty),
             (None, None) => &self.events_by_time,
         };
+        // A window that ends before it starts (e.g. an `end_date` older than the retention
+        // cutoff the query starts at) holds nothing; `BTreeMap::range` would panic on it.
+        if let (Some(s), Some(e)) = (q.start, q.end) {
+            if s > e {
+                return q.page_of_newest(std::iter::empty());
+            }
+        }
         let lower = q
             .start
             .map_or(Bound::Unbounded, |s| Bound::Included((s, Uuid::nil())));
