@@ -10,13 +10,12 @@
 use std::sync::OnceLock;
 
 use actix_web::http::header;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use utoipa::OpenApi;
 
 use crate::api_doc::{SecuritySchemes, PROBLEM_ERRORS};
 use crate::error::{ApiError, Problem};
-use crate::resource::resource;
-use crate::static_files::{serve, Asset, CSS, HTML, JS, TEXT};
+use crate::static_files::{asset, mount, Asset, CSS, HTML, JS, TEXT};
 use crate::{health, lcyt, ledger, lyrcs, meetbot, newapi, openapi_links, usage_path, v1};
 
 /// The operations below the surfaces (health, this document, and the shared `/usage` path),
@@ -94,50 +93,27 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
      style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; \
      base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
-macro_rules! asset {
-    ($path:literal, $type:expr) => {
-        Asset {
-            path: $path,
-            content_type: $type,
-            body: include_str!(concat!("../apidocs/", $path)),
-        }
-    };
-}
-
 /// Every file of the reference page.
 const ASSETS: &[Asset] = &[
-    asset!("index.html", HTML),
-    asset!("init.js", JS),
-    asset!("docs.css", CSS),
-    asset!("vendor/swagger-ui/swagger-ui-bundle.js", JS),
-    asset!("vendor/swagger-ui/swagger-ui.css", CSS),
-    asset!("vendor/swagger-ui/LICENSE", TEXT),
-    asset!("vendor/swagger-ui/NOTICE", TEXT),
-    asset!("vendor/swagger-ui/swagger-ui-bundle.js.LICENSE.txt", TEXT),
+    asset!("apidocs", "index.html", HTML),
+    asset!("apidocs", "init.js", JS),
+    asset!("apidocs", "docs.css", CSS),
+    asset!("apidocs", "vendor/swagger-ui/swagger-ui-bundle.js", JS),
+    asset!("apidocs", "vendor/swagger-ui/swagger-ui.css", CSS),
+    asset!("apidocs", "vendor/swagger-ui/LICENSE", TEXT),
+    asset!("apidocs", "vendor/swagger-ui/NOTICE", TEXT),
+    asset!(
+        "apidocs",
+        "vendor/swagger-ui/swagger-ui-bundle.js.LICENSE.txt",
+        TEXT
+    ),
 ];
 
 /// Registers `/docs` (a redirect to `/docs/`), `/docs/` and `/docs/{file}`: pages, not API
-/// operations, so they are not in the document.
+/// operations, so they are not in the document. The redirect is relative, so the page also
+/// works where Tally is mounted under a prefix.
 pub fn configure_docs(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/docs").route(web::get().to(redirect)))
-        .service(resource("/docs/").route(web::get().to(index)))
-        .service(resource("/docs/{file:.+}").route(web::get().to(file)));
-}
-
-async fn redirect(req: HttpRequest) -> HttpResponse {
-    // Relative, so the page also works where Tally is mounted under a prefix.
-    let last = req.path().rsplit('/').next().unwrap_or("docs");
-    HttpResponse::PermanentRedirect()
-        .insert_header((header::LOCATION, format!("{last}/")))
-        .finish()
-}
-
-async fn index(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    serve(&req, ASSETS, "index.html", CONTENT_SECURITY_POLICY)
-}
-
-async fn file(req: HttpRequest, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    serve(&req, ASSETS, &path, CONTENT_SECURITY_POLICY)
+    mount(cfg, "/docs", "docs/", ASSETS, CONTENT_SECURITY_POLICY);
 }
 
 #[cfg(test)]

@@ -6,9 +6,10 @@
 //! a revalidation costs a 304.
 
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::error::ApiError;
+use crate::resource::resource;
 
 /// One embedded file.
 pub struct Asset {
@@ -18,6 +19,42 @@ pub struct Asset {
     pub content_type: &'static str,
     /// Its content.
     pub body: &'static str,
+}
+
+/// An [`Asset`] embedded from `crates/http/<dir>/<path>`.
+macro_rules! asset {
+    ($dir:literal, $path:literal, $type:expr) => {
+        $crate::static_files::Asset {
+            path: $path,
+            content_type: $type,
+            body: include_str!(concat!("../", $dir, "/", $path)),
+        }
+    };
+}
+pub(crate) use asset;
+
+/// A set of embedded files mounted at `prefix` (e.g. `/ui`): `prefix` answers a permanent
+/// redirect to `location`, `prefix/` the `index.html`, and `prefix/{file}` the other files,
+/// each with `csp`.
+pub fn mount(
+    cfg: &mut web::ServiceConfig,
+    prefix: &'static str,
+    location: &'static str,
+    assets: &'static [Asset],
+    csp: &'static str,
+) {
+    let redirect = move || async move {
+        HttpResponse::PermanentRedirect()
+            .insert_header((header::LOCATION, location))
+            .finish()
+    };
+    let index = move |req: HttpRequest| async move { serve(&req, assets, "index.html", csp) };
+    let file = move |req: HttpRequest, path: web::Path<String>| async move {
+        serve(&req, assets, &path, csp)
+    };
+    cfg.service(resource(prefix).route(web::get().to(redirect)))
+        .service(resource(&format!("{prefix}/")).route(web::get().to(index)))
+        .service(resource(&format!("{prefix}/{{file:.+}}")).route(web::get().to(file)));
 }
 
 /// `text/html`.
