@@ -8,6 +8,7 @@
 //! limit and media-type check (413, 415) and the store (503) — so every operation shares them.
 //! A handler lists only what it alone answers (a 404 of a lookup, a 409, a 429 of a limit).
 
+use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::Modify;
@@ -20,6 +21,19 @@ pub const SESSION_TOKEN: &str = "session_token";
 pub const USER_TOKEN: &str = "user_token";
 /// `Authorization: Bearer <raw API key>`.
 pub const API_KEY: &str = "api_key";
+
+/// The operations of one path item (the methods Tally serves), for modifiers that edit each.
+pub fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        &mut item.get,
+        &mut item.put,
+        &mut item.post,
+        &mut item.delete,
+        &mut item.patch,
+    ]
+    .into_iter()
+    .flatten()
+}
 
 /// Registers the four credentials of DESIGN §4 as security schemes.
 pub struct SecuritySchemes;
@@ -111,14 +125,7 @@ impl ErrorResponses {
 impl Modify for ErrorResponses {
     fn modify(&self, doc: &mut OpenApi) {
         for (path, item) in &mut doc.paths.paths {
-            let ops = [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.patch,
-            ];
-            for op in ops.into_iter().flatten() {
+            for op in operations_mut(item) {
                 let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
                 let body = op.request_body.is_some();
                 let responses = &mut op.responses.responses;

@@ -8,6 +8,8 @@ use serde_json::{json, Value};
 use utoipa::openapi::link::LinkBuilder;
 use utoipa::openapi::{OpenApi, RefOr};
 
+use crate::api_doc::operations_mut;
+
 /// One link: the answer `status` of operation `from`, named `name`, feeds operation `to` with
 /// path/query `parameters` and an optional request body (runtime expressions, OpenAPI §4.8.20.4).
 pub struct LinkSpec {
@@ -144,14 +146,7 @@ const fn link(
 /// missing is skipped here and reported by `openapi::tests`.
 pub fn add_links(doc: &mut OpenApi) {
     for item in doc.paths.paths.values_mut() {
-        let ops = [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.patch,
-        ];
-        for op in ops.into_iter().flatten() {
+        for op in operations_mut(item) {
             let Some(id) = op.operation_id.clone() else {
                 continue;
             };
