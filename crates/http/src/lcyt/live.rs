@@ -36,7 +36,7 @@ pub struct OpenLiveRequest {
     #[schema(max_length = 256, pattern = "^[ -~]*$")]
     stream_key: Option<String>,
     /// The starting sequence of a new session (a whole number ≥ 0).
-    #[schema(value_type = Option<u64>, minimum = 0)]
+    #[schema(value_type = Option<u64>, minimum = 0, maximum = 9_223_372_036_854_775_807_u64)]
     sequence: Option<Value>,
     /// The session's targets, replacing a joined session's; at most 16 once entries without a
     /// YouTube key are dropped.
@@ -49,7 +49,7 @@ pub struct OpenLiveRequest {
 #[serde(deny_unknown_fields)]
 pub struct PatchLiveRequest {
     /// The session's new sequence (a whole number ≥ 0).
-    #[schema(value_type = Option<u64>, minimum = 0)]
+    #[schema(value_type = Option<u64>, minimum = 0, maximum = 9_223_372_036_854_775_807_u64)]
     sequence: Option<Value>,
     /// The new targets, replacing the current ones (`[]` removes all); at most 16 once entries
     /// without a YouTube key are dropped.
@@ -105,6 +105,9 @@ pub struct EndLiveResponse {
     pub session_id: SessionId,
 }
 
+/// The largest sequence a store keeps (Postgres holds it as a signed 64-bit integer).
+const MAX_SEQUENCE: u64 = i64::MAX as u64;
+
 fn sequence(v: &Value) -> Result<u64, ApiError> {
     v.as_u64()
         .or_else(|| {
@@ -112,6 +115,7 @@ fn sequence(v: &Value) -> Result<u64, ApiError> {
                 .filter(|f| f.is_finite() && *f >= 0.0 && f.fract() == 0.0 && *f < 9.0e15)
                 .map(|f| f as u64)
         })
+        .filter(|n| *n <= MAX_SEQUENCE)
         .ok_or_else(|| ApiError::BadRequest("sequence must be a non-negative number".to_owned()))
 }
 
