@@ -38,6 +38,7 @@ mod analytics;
 pub mod bulk;
 mod bus;
 mod bus_outbox;
+mod columnar;
 mod conn;
 mod convert;
 mod erasure;

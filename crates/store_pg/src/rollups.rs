@@ -12,10 +12,11 @@ use tally_domain::tenancy::UserId;
 use tally_domain::usage::{DomainActivity, DomainCounters, DomainRollupKey, RollupKey, Totals};
 use time::OffsetDateTime;
 
+use crate::columnar::add_rollups;
 use crate::error::Fail;
 use crate::rows::events::RollupDelta;
 use crate::rows::sessions::DomainRollupRow;
-use crate::schema::{domain_rollups as dr, usage_rollups as ur};
+use crate::schema::domain_rollups as dr;
 
 diesel::define_sql_function! {
     /// Postgres `greatest` over two instants.
@@ -29,9 +30,6 @@ diesel::define_sql_function! {
     fn greatest_bigint(a: BigInt, b: BigInt) -> BigInt;
 }
 
-/// Rows per multi-row insert (17 columns each: well under the 65,535 bind limit).
-const CHUNK: usize = 1_000;
-
 /// Adds each delta to its rollup row, creating rows as needed. The map's order is the lock
 /// order, so concurrent writers cannot deadlock on each other's rows.
 pub(crate) fn add_usage(
@@ -43,33 +41,8 @@ pub(crate) fn add_usage(
         .filter(|(_, t)| !t.is_zero())
         .map(|(k, t)| RollupDelta::of(k, t))
         .collect::<Result<Vec<_>, _>>()?;
-    for chunk in rows.chunks(CHUNK) {
-        diesel::insert_into(ur::table)
-            .values(chunk)
-            .on_conflict((
-                ur::hour,
-                ur::org_id,
-                ur::user_id,
-                ur::key_id,
-                ur::model,
-                ur::api_name,
-                ur::language,
-                ur::domain,
-                ur::success,
-                ur::api_call,
-                ur::status_class,
-            ))
-            .do_update()
-            .set((
-                ur::count.eq(ur::count + excluded(ur::count)),
-                ur::units.eq(ur::units + excluded(ur::units)),
-                ur::cost_nanos.eq(ur::cost_nanos + excluded(ur::cost_nanos)),
-                ur::tokens.eq(ur::tokens + excluded(ur::tokens)),
-                ur::quota.eq(ur::quota + excluded(ur::quota)),
-                ur::duration_ms.eq(ur::duration_ms + excluded(ur::duration_ms)),
-            ))
-            .execute(c)?;
-    }
+    // In the map's order: unnest hands the rows to the insert as the arrays hold them.
+    add_rollups(c, &rows)?;
     Ok(())
 }
 

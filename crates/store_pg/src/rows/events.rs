@@ -17,7 +17,7 @@ use crate::error::{corrupt, Fail};
 use crate::schema::{usage_events, usage_rollups};
 
 /// A row of `usage_events`.
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Insertable)]
 #[diesel(table_name = usage_events, check_for_backend(diesel::pg::Pg))]
 pub(crate) struct EventRow {
     pub occurred_at: OffsetDateTime,

@@ -14,7 +14,7 @@ use crate::error::{corrupt, Fail};
 use crate::schema::{api_keys, auth_events, erasure_receipts};
 
 /// A row of `api_keys`.
-#[derive(Debug, Queryable, Selectable)]
+#[derive(Debug, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = api_keys, check_for_backend(diesel::pg::Pg))]
 pub(crate) struct KeyRow {
     pub id: i64,

@@ -19,7 +19,7 @@ pub(crate) fn targets_to_db(t: &[Target]) -> Result<serde_json::Value, Fail> {
 }
 
 /// A row of `sessions`.
-#[derive(Debug, Queryable, Selectable, Insertable)]
+#[derive(Debug, Queryable, QueryableByName, Selectable, Insertable)]
 #[diesel(table_name = sessions, check_for_backend(diesel::pg::Pg))]
 pub(crate) struct SessionRow {
     pub id: String,

@@ -1,0 +1,241 @@
+//! The atomic meter, executed set-based: a batch of meters is one transaction with a constant
+//! number of statements, whatever the batch size ([`crate::group_commit`] gathers them).
+//!
+//! Correctness argument: the batch first locks every key it names with one
+//! `SELECT … ORDER BY id FOR UPDATE` (id order, so concurrent batches cannot deadlock on
+//! keys), so meters of one key run one batch after another, whichever process or pool they
+//! come from. Under those locks the counters read are the committed ones; the batch then
+//! decides each meter in arrival order with the pure domain rule ([`admit`]), carrying the
+//! counters forward from one meter to the next, so meters of one key inside a batch see each
+//! other exactly as they would in separate transactions. The writes (events, idempotency
+//! keys, counters, rollups, session sequences and delivered counts, the site rollup,
+//! refusals' auth events) are one multi-row statement each and commit together or not at all.
+
+mod reads;
+mod writes;
+
+use std::collections::BTreeMap;
+
+use diesel::prelude::*;
+use tally_domain::audit::{AuthEvent, AuthEventKind};
+use tally_domain::key::KeyRejection;
+use tally_domain::limits::{admit, utc_day, KeyUsage};
+use tally_domain::ports::{KeyRef, MeterError, MeterRequest, Metered};
+use tally_domain::usage::{
+    DomainActivity, DomainCounters, DomainRollupKey, RollupKey, Totals, UsageEvent,
+};
+use time::Date;
+
+use crate::columnar::insert_events;
+use crate::convert::micros;
+use crate::error::Fail;
+use crate::rollups::{add_domain, add_usage};
+use crate::rows::events::{EventRow, IdempotencyRow};
+use crate::rows::keys::NewAuthEvent;
+use crate::schema::{auth_events, idempotency_keys as ik};
+use reads::{daily_counters, lock_keys, open_sessions, stored_replays};
+use writes::{advance_sessions, count};
+
+/// An admitted meter of a session: its index in the batch, the session's organisation and
+/// id, and whether the meter records its batch as delivered.
+pub(super) type SessionMeter = (usize, String, String, bool);
+
+/// The answer to one meter of a batch.
+pub(crate) type Outcome = Result<Metered, MeterError>;
+
+/// Remembers the idempotency keys of freshly recorded events. `Retry` when a concurrent
+/// transaction took one of the keys first: the retry then replays that transaction's event.
+pub(crate) fn remember_idempotent(
+    c: &mut PgConnection,
+    events: &[&UsageEvent],
+) -> Result<(), Fail> {
+    let rows: Vec<IdempotencyRow> = events
+        .iter()
+        .filter_map(|e| IdempotencyRow::of(e))
+        .collect();
+    for chunk in rows.chunks(1_000) {
+        let inserted = diesel::insert_into(ik::table)
+            .values(chunk)
+            .on_conflict_do_nothing()
+            .execute(c)?;
+        if inserted < chunk.len() {
+            return Err(Fail::Retry);
+        }
+    }
+    Ok(())
+}
+
+/// Runs `batch` in the caller's transaction, in arrival order, and returns one outcome per
+/// meter: the inner `Err` is a refusal (that meter wrote only its auth event); the outer one
+/// a failure of the database, and then nothing of the batch is written.
+pub(crate) fn meter_batch_tx(
+    c: &mut PgConnection,
+    batch: &[MeterRequest],
+) -> Result<Vec<Outcome>, Fail> {
+    let mut keys = lock_keys(c, batch)?;
+    let by_hash: std::collections::HashMap<[u8; 32], i64> = keys
+        .values()
+        .map(|k| (k.key.secret_hash.0, k.key.id.0))
+        .collect();
+    let key_of = |req: &MeterRequest| match &req.key {
+        KeyRef::Id(id) => keys.contains_key(&id.0).then_some(id.0),
+        KeyRef::Secret(hash) => by_hash.get(&hash.0).copied(),
+    };
+    let resolved: Vec<Option<i64>> = batch.iter().map(key_of).collect();
+    // Read after the locks are held, by a statement of its own: a statement that waits for a
+    // row lock keeps its older snapshot for everything but the locked row.
+    let mut daily = daily_counters(c, batch, &resolved, &keys)?;
+    let mut replays = stored_replays(c, batch, &resolved, &keys)?;
+    let open = open_sessions(c, batch, &resolved, &keys)?;
+
+    let mut outcomes: Vec<Outcome> = Vec::with_capacity(batch.len());
+    let mut rows: Vec<EventRow> = Vec::new();
+    let mut refusals: Vec<NewAuthEvent> = Vec::new();
+    let mut deltas: BTreeMap<RollupKey, Totals> = BTreeMap::new();
+    // (meter, session's org, session, whether the meter records its batch as delivered)
+    let mut session_meters: Vec<SessionMeter> = Vec::new();
+    let mut sites: BTreeMap<(String, DomainRollupKey), DomainCounters> = BTreeMap::new();
+    // Units admitted per (key, day), the daily counters' writes.
+    let mut added: BTreeMap<(i64, Date), u64> = BTreeMap::new();
+    for (i, req) in batch.iter().enumerate() {
+        let Some(state) = resolved[i].and_then(|id| keys.get_mut(&id)) else {
+            outcomes.push(Err(MeterError::Key(KeyRejection::UnknownKey)));
+            continue;
+        };
+        let now = micros(req.now);
+        if let Err(rejection) = state.key.check_usable(now) {
+            outcomes.push(Err(MeterError::Key(rejection)));
+            continue;
+        }
+        let session = match &req.session {
+            None => None,
+            Some(id) => match open.get(id.as_str()).filter(|x| {
+                x.key_id == state.key.id && req.session_lifetime.is_none_or(|t| x.in_lifetime(t))
+            }) {
+                Some(open) => Some(open.clone()),
+                None => {
+                    outcomes.push(Err(MeterError::SessionEnded));
+                    continue;
+                }
+            },
+        };
+        let day = utc_day(now);
+        let day_used = daily.entry((state.key.id.0, day)).or_insert(0);
+        let usage = KeyUsage {
+            lifetime_used: state.key.lifetime_used + state.added,
+            daily_used: *day_used,
+        };
+        let limits = state.key.limits;
+        let scope = req
+            .event
+            .idempotency_key
+            .as_ref()
+            .map(|k| (state.key.org_id.as_str().to_owned(), k.as_str().to_owned()));
+        if let Some(original) = scope.as_ref().and_then(|s| replays.get(s)) {
+            outcomes.push(Ok(Metered {
+                event: original.clone(),
+                usage,
+                limits,
+                sequence: None,
+                session,
+                replayed: true,
+            }));
+            continue;
+        }
+        if let Err(exceeded) = admit(limits, usage, req.units) {
+            refusals.push(NewAuthEvent::from(&AuthEvent {
+                key_id: Some(state.key.id),
+                org_id: state.key.org_id.clone(),
+                kind: AuthEventKind::from(exceeded),
+                domain: session
+                    .as_ref()
+                    .map(|x| x.domain.clone())
+                    .or_else(|| req.event.domain.clone()),
+                occurred_at: now,
+            }));
+            outcomes.push(Err(MeterError::Limit {
+                exceeded,
+                usage,
+                limits,
+            }));
+            continue;
+        }
+        let mut data = req.event.clone();
+        data.org_id = state.key.org_id.clone();
+        data.user_id = state.key.user_id;
+        data.key_id = Some(state.key.id);
+        data.session_id = req.session.clone().or(data.session_id);
+        if let Some(x) = &session {
+            data.domain = Some(x.domain.clone());
+        }
+        // A value the database cannot hold fails this meter alone.
+        let row = match EventRow::of(req.event_id, &data, now) {
+            Ok(row) => row,
+            Err(e) => {
+                outcomes.push(Err(MeterError::Store(e.into_store())));
+                continue;
+            }
+        };
+        let event = row.clone().into_domain()?;
+        let n = req.units.get();
+        state.added += n;
+        *day_used += n;
+        *added.entry((state.key.id.0, day)).or_insert(0) += n;
+        *deltas.entry(RollupKey::of(&event)).or_default() += Totals::of(&event);
+        if let Some(scope) = scope {
+            replays.insert(scope, event.clone());
+        }
+        if let Some(x) = &session {
+            let delivered = x.delivers_to_itself();
+            session_meters.push((
+                i,
+                x.org_id.as_str().to_owned(),
+                x.id.as_str().to_owned(),
+                delivered,
+            ));
+            if delivered {
+                let site = DomainRollupKey::at(x.domain.clone(), now);
+                sites
+                    .entry((x.org_id.as_str().to_owned(), site))
+                    .or_default()
+                    .apply(DomainActivity::Delivered { batch_size: n });
+            }
+        }
+        rows.push(row);
+        outcomes.push(Ok(Metered {
+            event,
+            usage: KeyUsage {
+                lifetime_used: usage.lifetime_used + n,
+                daily_used: usage.daily_used + n,
+            },
+            limits,
+            sequence: None,
+            session,
+            replayed: false,
+        }));
+    }
+
+    insert_events(c, &rows)?;
+    let created: Vec<&UsageEvent> = outcomes
+        .iter()
+        .filter_map(|o| o.as_ref().ok().filter(|m| !m.replayed).map(|m| &m.event))
+        .collect();
+    remember_idempotent(c, &created)?;
+    advance_sessions(
+        c,
+        batch,
+        &session_meters,
+        &mut outcomes,
+        &resolved,
+        &mut keys,
+    )?;
+    count(c, &keys, &added)?;
+    add_usage(c, &deltas)?;
+    add_domain(c, &sites)?;
+    if !refusals.is_empty() {
+        diesel::insert_into(auth_events::table)
+            .values(&refusals)
+            .execute(c)?;
+    }
+    Ok(outcomes)
+}

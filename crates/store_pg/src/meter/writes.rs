@@ -1,0 +1,168 @@
+//! The writes of a meter batch that change rows in place: the sessions' sequences and
+//! delivered counts, and the keys' lifetime and daily counters, one statement each.
+
+use std::collections::{BTreeMap, HashMap};
+
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Date as SqlDate, Nullable, Text, Timestamptz};
+use tally_domain::ports::MeterRequest;
+use time::{Date, OffsetDateTime};
+
+use super::reads::KeyState;
+use super::{Outcome, SessionMeter};
+use crate::convert::{from_db, micros, to_db};
+use crate::error::Fail;
+
+/// Advances the sequence of every open session the batch's admitted caption meters name —
+/// one per meter, in arrival order — touches it, and remembers the last sequence on the key.
+pub(super) fn advance_sessions(
+    c: &mut PgConnection,
+    batch: &[MeterRequest],
+    session_meters: &[SessionMeter],
+    outcomes: &mut [Outcome],
+    resolved: &[Option<i64>],
+    keys: &mut BTreeMap<i64, KeyState>,
+) -> Result<(), Fail> {
+    if session_meters.is_empty() {
+        return Ok(());
+    }
+    // Per session: meters, captions recorded as delivered with them, latest instant.
+    let mut per_session: BTreeMap<(&str, &str), (i64, i64, OffsetDateTime)> = BTreeMap::new();
+    for (i, org, id, delivered) in session_meters {
+        let req = &batch[*i];
+        let at = micros(req.now);
+        let entry = per_session
+            .entry((org.as_str(), id.as_str()))
+            .or_insert((0, 0, at));
+        entry.0 += 1;
+        if *delivered {
+            entry.1 += to_db(req.units.get(), "units")?;
+        }
+        entry.2 = entry.2.max(at);
+    }
+    let mut orgs = Vec::with_capacity(per_session.len());
+    let mut ids = Vec::with_capacity(per_session.len());
+    let mut counts = Vec::with_capacity(per_session.len());
+    let mut sent = Vec::with_capacity(per_session.len());
+    let mut ats = Vec::with_capacity(per_session.len());
+    for ((org, id), (n, delivered, at)) in &per_session {
+        orgs.push(*org);
+        ids.push(*id);
+        counts.push(*n);
+        sent.push(*delivered);
+        ats.push(*at);
+    }
+    #[derive(QueryableByName)]
+    struct Advanced {
+        #[diesel(sql_type = Text)]
+        org_id: String,
+        #[diesel(sql_type = Text)]
+        id: String,
+        #[diesel(sql_type = BigInt)]
+        sequence: i64,
+    }
+    let advanced: Vec<Advanced> = diesel::sql_query(
+        "UPDATE sessions AS s \
+         SET sequence = s.sequence + v.n, captions_sent = s.captions_sent + v.sent, \
+             last_activity_at = greatest(s.last_activity_at, v.at) \
+         FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::timestamptz[], $5::text[]) \
+              AS v(id, n, sent, at, org) \
+         WHERE s.org_id = v.org AND s.id = v.id \
+         RETURNING s.org_id, s.id, s.sequence",
+    )
+    .bind::<Array<Text>, _>(&ids)
+    .bind::<Array<BigInt>, _>(&counts)
+    .bind::<Array<BigInt>, _>(&sent)
+    .bind::<Array<Timestamptz>, _>(&ats)
+    .bind::<Array<Text>, _>(&orgs)
+    .load(c)?;
+    // The first sequence each session hands out in this batch.
+    let mut next: HashMap<(String, String), u64> = HashMap::with_capacity(advanced.len());
+    for a in advanced {
+        let n = per_session
+            .get(&(a.org_id.as_str(), a.id.as_str()))
+            .map_or(0, |(n, _, _)| *n);
+        next.insert((a.org_id, a.id), from_db(a.sequence - n + 1, "sequence")?);
+    }
+    for (i, org, id, _) in session_meters {
+        let Some(seq) = next.get_mut(&(org.clone(), id.clone())) else {
+            continue;
+        };
+        if let Ok(m) = &mut outcomes[*i] {
+            m.sequence = Some(*seq);
+        }
+        if let Some(state) = resolved[*i].and_then(|k| keys.get_mut(&k)) {
+            state.caption = Some((*seq, micros(batch[*i].now)));
+        }
+        *seq += 1;
+    }
+    Ok(())
+}
+
+/// The counters' writes, in one statement: each key's lifetime counter and caption
+/// sequence, and each day's counter.
+pub(super) fn count(
+    c: &mut PgConnection,
+    keys: &BTreeMap<i64, KeyState>,
+    daily: &BTreeMap<(i64, Date), u64>,
+) -> Result<(), Fail> {
+    let mut key_ids = Vec::new();
+    let mut key_orgs = Vec::new();
+    let mut added = Vec::new();
+    let mut sequences = Vec::new();
+    let mut caption_ats = Vec::new();
+    for (id, state) in keys {
+        if state.added == 0 && state.caption.is_none() {
+            continue;
+        }
+        key_ids.push(*id);
+        key_orgs.push(state.key.org_id.as_str());
+        added.push(to_db(state.added, "units")?);
+        sequences.push(
+            state
+                .caption
+                .map(|(s, _)| to_db(s, "sequence"))
+                .transpose()?,
+        );
+        caption_ats.push(state.caption.map(|(_, at)| at));
+    }
+    if key_ids.is_empty() {
+        return Ok(());
+    }
+    let mut day_keys = Vec::with_capacity(daily.len());
+    let mut days = Vec::with_capacity(daily.len());
+    let mut day_orgs = Vec::with_capacity(daily.len());
+    let mut day_units = Vec::with_capacity(daily.len());
+    for ((key, day), units) in daily {
+        let Some(state) = keys.get(key) else { continue };
+        day_keys.push(*key);
+        days.push(*day);
+        day_orgs.push(state.key.org_id.as_str());
+        day_units.push(to_db(*units, "units")?);
+    }
+    diesel::sql_query(
+        "WITH k AS ( \
+             UPDATE api_keys AS a \
+             SET lifetime_used = a.lifetime_used + v.n, \
+                 sequence = COALESCE(v.seq, a.sequence), \
+                 last_caption_at = COALESCE(v.at, a.last_caption_at) \
+             FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::timestamptz[], \
+                         $9::text[]) AS v(id, n, seq, at, org) \
+             WHERE a.org_id = v.org AND a.id = v.id RETURNING 1) \
+         INSERT INTO key_daily_usage (key_id, day, org_id, used) \
+         SELECT * FROM unnest($5::bigint[], $6::date[], $7::text[], $8::bigint[]) \
+         ON CONFLICT (org_id, key_id, day) \
+         DO UPDATE SET used = key_daily_usage.used + EXCLUDED.used",
+    )
+    .bind::<Array<BigInt>, _>(&key_ids)
+    .bind::<Array<BigInt>, _>(&added)
+    .bind::<Array<Nullable<BigInt>>, _>(&sequences)
+    .bind::<Array<Nullable<Timestamptz>>, _>(&caption_ats)
+    .bind::<Array<BigInt>, _>(&day_keys)
+    .bind::<Array<SqlDate>, _>(&days)
+    .bind::<Array<Text>, _>(&day_orgs)
+    .bind::<Array<BigInt>, _>(&day_units)
+    .bind::<Array<Text>, _>(&key_orgs)
+    .execute(c)?;
+    Ok(())
+}
