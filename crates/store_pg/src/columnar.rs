@@ -3,8 +3,8 @@
 //!
 //! A multi-row `VALUES` list is new SQL for every row count — Postgres parses, analyses and
 //! plans ~28 parameters per event row each time (a fifth of its CPU on the verify benchmark).
-//! The `unnest` form is the same short text whatever the batch holds, so its parse and plan
-//! cost is constant per batch.
+//! The `unnest` form is the same short text whatever the batch holds, so it is prepared once
+//! per connection ([`crate::fixed`]) and only bound and executed afterwards.
 
 use diesel::prelude::*;
 use diesel::sql_types::{
@@ -14,6 +14,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::error::Fail;
+use crate::fixed::Fixed;
 use crate::rows::events::{EventRow, RollupDelta};
 
 /// Inserts `rows` into `usage_events` (each partition's own `number` default applies).
@@ -33,7 +34,7 @@ pub(crate) fn insert_events(c: &mut PgConnection, rows: &[EventRow]) -> Result<(
     let int = |f: fn(&EventRow) -> i64| rows.iter().map(f).collect::<Vec<_>>();
     let flag = |f: fn(&EventRow) -> bool| rows.iter().map(f).collect::<Vec<_>>();
     let created: Vec<OffsetDateTime> = rows.iter().map(|r| r.created_at).collect();
-    diesel::sql_query(
+    Fixed::new(
         "INSERT INTO usage_events (occurred_at, id, org_id, user_id, key_id, session_id, kind, \
              api_name, endpoint, method, path, status_code, response_time_ms, model, language, \
              domain, units, cost_nanos, tokens, quota, duration_ms, success, error, ip, \
@@ -92,7 +93,7 @@ pub(crate) fn add_rollups(c: &mut PgConnection, rows: &[RollupDelta]) -> Result<
     let users: Vec<Option<Uuid>> = rows.iter().map(|r| r.user_id).collect();
     let keys: Vec<Option<i64>> = rows.iter().map(|r| r.key_id).collect();
     let classes: Vec<Option<i16>> = rows.iter().map(|r| r.status_class).collect();
-    diesel::sql_query(
+    Fixed::new(
         "INSERT INTO usage_rollups AS r (hour, org_id, user_id, key_id, model, api_name, \
              language, domain, success, api_call, status_class, count, units, cost_nanos, \
              tokens, quota, duration_ms) \

@@ -44,6 +44,7 @@ mod convert;
 mod erasure;
 mod error;
 mod events;
+mod fixed;
 mod group_commit;
 mod import;
 mod key_row;

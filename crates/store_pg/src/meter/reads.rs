@@ -2,11 +2,10 @@
 //! the idempotency keys it replays and the sessions it names.
 //!
 //! Every read names whole primary keys as `unnest`ed tuples joined to the table, so each row
-//! is one primary-key probe whatever the table holds. The earlier form, `org_id = ANY($1) AND
-//! id = ANY($2)`, turned into a generic plan after five runs that probed by organisation alone
-//! and filtered every key of it (1.2 ms per batch at 10,000 keys, growing with the org); a
-//! tuple join has no such plan. The statements are not prepared ([`diesel::sql_query`]), so each
-//! is planned with its values.
+//! is one primary-key probe whatever the table holds, in a custom plan and in the generic plan
+//! a prepared statement ([`crate::fixed`]) turns into after five runs alike. The earlier form,
+//! `org_id = ANY($1) AND id = ANY($2)`, had a generic plan that probed by organisation alone
+//! and filtered every key of it (1.2 ms per batch at 10,000 keys, growing with the org).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -21,6 +20,7 @@ use time::{Date, OffsetDateTime};
 
 use crate::convert::{from_db, micros};
 use crate::error::Fail;
+use crate::fixed::Fixed;
 use crate::key_row::resolve_secrets;
 use crate::rows::events::EventRow;
 use crate::rows::keys::KeyRow;
@@ -60,9 +60,14 @@ pub(super) fn lock_keys(
             return Ok(BTreeMap::new());
         }
         // Keys by id alone (session tokens' keys): the id index finds them.
-        diesel::sql_query("SELECT * FROM api_keys WHERE id = ANY($1) ORDER BY id FOR UPDATE")
-            .bind::<Array<BigInt>, _>(&ids)
-            .load(c)?
+        Fixed::new(
+            "SELECT id, org_id, secret_hash, alias, name, owner, email, email_hash, \
+             user_id, created_at, expires_at, active, revoked_at, erased_at, \
+             daily_limit, lifetime_limit, lifetime_used, sequence, last_caption_at \
+             FROM api_keys WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+        )
+        .bind::<Array<BigInt>, _>(&ids)
+        .load(c)?
     } else {
         let mut pairs = resolve_secrets(c, &hashes)?;
         if !ids.is_empty() {
@@ -73,8 +78,12 @@ pub(super) fn lock_keys(
         pairs.sort_unstable();
         pairs.dedup();
         let (orgs, keys): (Vec<String>, Vec<i64>) = pairs.into_iter().unzip();
-        diesel::sql_query(
-            "SELECT a.* FROM unnest($1::text[], $2::bigint[]) AS v(org, id) \
+        Fixed::new(
+            "SELECT a.id, a.org_id, a.secret_hash, a.alias, a.name, a.owner, a.email, \
+             a.email_hash, a.user_id, a.created_at, a.expires_at, a.active, \
+             a.revoked_at, a.erased_at, a.daily_limit, a.lifetime_limit, \
+             a.lifetime_used, a.sequence, a.last_caption_at \
+             FROM unnest($1::text[], $2::bigint[]) AS v(org, id) \
              JOIN api_keys AS a ON a.org_id = v.org AND a.id = v.id \
              ORDER BY a.id FOR UPDATE OF a",
         )
@@ -107,7 +116,7 @@ fn resolve_ids(c: &mut PgConnection, ids: &[i64]) -> Result<Vec<(String, i64)>, 
         #[diesel(sql_type = BigInt)]
         id: i64,
     }
-    let found: Vec<Pair> = diesel::sql_query("SELECT org_id, id FROM api_keys WHERE id = ANY($1)")
+    let found: Vec<Pair> = Fixed::new("SELECT org_id, id FROM api_keys WHERE id = ANY($1)")
         .bind::<Array<BigInt>, _>(ids)
         .load(c)?;
     Ok(found.into_iter().map(|p| (p.org_id, p.id)).collect())
@@ -154,7 +163,7 @@ pub(super) fn daily_counters(
         #[diesel(sql_type = BigInt)]
         used: i64,
     }
-    let found: Vec<Used> = diesel::sql_query(
+    let found: Vec<Used> = Fixed::new(
         "SELECT d.key_id, d.day, d.used \
          FROM unnest($1::text[], $2::bigint[], $3::date[]) AS v(org, key_id, day) \
          JOIN key_daily_usage AS d \
@@ -201,8 +210,13 @@ pub(super) fn stored_replays(
         #[diesel(embed)]
         event: EventRow,
     }
-    let found: Vec<Replay> = diesel::sql_query(
-        "SELECT i.org_id AS replay_org, i.idempotency_key AS replay_key, e.* \
+    let found: Vec<Replay> = Fixed::new(
+        "SELECT i.org_id AS replay_org, i.idempotency_key AS replay_key, \
+             e.occurred_at, e.id, e.org_id, e.user_id, e.key_id, e.session_id, \
+             e.kind, e.api_name, e.endpoint, e.method, e.path, e.status_code, \
+             e.response_time_ms, e.model, e.language, e.domain, e.units, \
+             e.cost_nanos, e.tokens, e.quota, e.duration_ms, e.success, e.error, \
+             e.ip, e.user_agent, e.active, e.idempotency_key, e.created_at \
          FROM unnest($1::text[], $2::text[]) AS v(org, idem) \
          JOIN idempotency_keys AS i ON i.org_id = v.org AND i.idempotency_key = v.idem \
          JOIN usage_events AS e ON e.org_id = i.org_id AND e.id = i.event_id \
@@ -241,8 +255,11 @@ pub(super) fn open_sessions(
     wanted.sort_unstable();
     wanted.dedup();
     let (orgs, ids): (Vec<&str>, Vec<&str>) = wanted.into_iter().unzip();
-    let rows: Vec<SessionRow> = diesel::sql_query(
-        "SELECT s.* FROM unnest($1::text[], $2::text[]) AS v(org, id) \
+    let rows: Vec<SessionRow> = Fixed::new(
+        "SELECT s.id, s.key_id, s.org_id, s.domain, s.stream_key, s.sequence, \
+             s.targets, s.started_at, s.last_activity_at, s.captions_sent, \
+             s.captions_failed, s.mic_holder, s.sync_offset_ms \
+             FROM unnest($1::text[], $2::text[]) AS v(org, id) \
          JOIN sessions AS s ON s.org_id = v.org AND s.id = v.id",
     )
     .bind::<Array<Text>, _>(&orgs)

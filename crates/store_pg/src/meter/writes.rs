@@ -12,6 +12,7 @@ use super::reads::KeyState;
 use super::{Outcome, SessionMeter};
 use crate::convert::{from_db, micros, to_db};
 use crate::error::Fail;
+use crate::fixed::Fixed;
 
 /// Advances the sequence of every open session the batch's admitted caption meters name —
 /// one per meter, in arrival order — touches it, and remembers the last sequence on the key.
@@ -61,7 +62,7 @@ pub(super) fn advance_sessions(
         #[diesel(sql_type = BigInt)]
         sequence: i64,
     }
-    let advanced: Vec<Advanced> = diesel::sql_query(
+    let advanced: Vec<Advanced> = Fixed::new(
         "UPDATE sessions AS s \
          SET sequence = s.sequence + v.n, captions_sent = s.captions_sent + v.sent, \
              last_activity_at = greatest(s.last_activity_at, v.at) \
@@ -140,7 +141,7 @@ pub(super) fn count(
         day_orgs.push(state.key.org_id.as_str());
         day_units.push(to_db(*units, "units")?);
     }
-    diesel::sql_query(
+    Fixed::new(
         "WITH k AS ( \
              UPDATE api_keys AS a \
              SET lifetime_used = a.lifetime_used + v.n, \
