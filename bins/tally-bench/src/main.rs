@@ -117,6 +117,9 @@ pub enum Scenario {
     Ingest,
     /// Analytics endpoints over seeded histories.
     Analytics,
+    /// Analytics latency idle vs. under verify load, and verify's rate with and without
+    /// analytics running (first `--history` size).
+    AnalyticsUnderLoad,
     /// Each dashboard page loaded in headless Chromium over seeded histories.
     Dashboard,
     /// SSE subscribers of one session: `POST /mic` to the last `mic_state`.
@@ -206,6 +209,7 @@ fn run(opts: &Opts) -> Result<()> {
                 Scenario::Captions => scenarios::captions::run(opts).await,
                 Scenario::Ingest => scenarios::ingest::run(opts).await,
                 Scenario::Analytics => scenarios::analytics::run(opts).await,
+                Scenario::AnalyticsUnderLoad => scenarios::analytics_load::run(opts).await,
                 Scenario::Dashboard => scenarios::dashboard::run(opts).await,
                 Scenario::Fanout => scenarios::fanout::run(opts).await,
                 Scenario::Flood => scenarios::flood::run(opts).await,

@@ -1,7 +1,11 @@
 //! `tally_store_mem` — the in-memory adapter of every Tally storage port.
 //!
 //! `MemStore` keeps everything in one state behind one mutex, so every port method is atomic
-//! exactly as a Postgres transaction would be, and passes the same contract suite. It is for
+//! exactly as a Postgres transaction would be, and passes the same contract suite. Reads that
+//! scan — aggregations over the rollups, request-log pages and counts — hold the lock only
+//! to take the rollup hours or event-index chunks they need (shared, copied on write: see
+//! `rollups` and `event_index`) and do their work after releasing it, so they never stall a
+//! meter and still see one instant's state, as a transaction's snapshot would. It is for
 //! tests, for embedding in tests of other services, and for trying Tally out: nothing is
 //! persisted. It must not depend on diesel or any other I/O library.
 //!
@@ -45,9 +49,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod event_index;
 mod import;
 mod keys;
 mod retention;
+mod rollups;
 mod sessions;
 mod state;
 mod tenants;

@@ -20,11 +20,7 @@ impl State {
     ) -> RetentionReport {
         let mut report = RetentionReport::default();
         if let Some(cutoff) = policy.raw_cutoff(now) {
-            let expired: Vec<Uuid> = self
-                .events_by_time
-                .range(..(cutoff, Uuid::nil()))
-                .map(|(_, id)| *id)
-                .collect();
+            let expired: Vec<Uuid> = self.events_by_time.ids_before(cutoff);
             let mut months = BTreeSet::new();
             for id in &expired {
                 if let Some(e) = self.remove_event(id) {
@@ -37,13 +33,7 @@ impl State {
             report.months_removed = months.len() as u64;
         }
         if let Some(cutoff) = policy.hourly_cutoff(now) {
-            let hourly: Vec<_> = self
-                .rollups
-                .keys()
-                .filter(|k| k.hour < cutoff && k.compacted() != **k)
-                .cloned()
-                .collect();
-            for key in hourly {
+            for key in self.rollups.keys_before(cutoff, |k| k.compacted() != *k) {
                 let totals = self.rollups.remove(&key).unwrap_or_default();
                 self.add_rollup(key.compacted(), totals, false);
                 report.rollups_compacted += 1;

@@ -1,8 +1,9 @@
 //! The one state behind `MemStore`'s lock, with the helpers several ports share.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
+use std::sync::Arc;
+
 use tally_domain::audit::AuthEvent;
 use tally_domain::erasure::{anonymise, ErasureOutcome, ErasureReceipt};
 use tally_domain::key::{ApiKey, KeyId, SecretHash};
@@ -18,8 +19,8 @@ use tally_domain::usage::{
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
-/// Events ordered by `(occurred_at, id)`: read backwards, newest first.
-pub(crate) type EventIndex = BTreeSet<(OffsetDateTime, Uuid)>;
+use crate::event_index::{EventIndex, IndexSnapshot, Logged};
+use crate::rollups::RollupTable;
 
 #[derive(Debug)]
 pub(crate) struct State {
@@ -36,18 +37,19 @@ pub(crate) struct State {
     /// Viewer stream opens per (key, day, viewer key).
     pub viewer_days: BTreeMap<(KeyId, Date, ViewerKey), u64>,
     pub domain_rollups: BTreeMap<DomainRollupKey, DomainCounters>,
-    pub events: HashMap<Uuid, UsageEvent>,
-    /// Every event's number (`LogPage::numbers`).
-    pub event_numbers: HashMap<Uuid, u64>,
+    /// Every event with its number (`LogPage::numbers`), shared with the indexes.
+    pub events: HashMap<Uuid, Arc<Logged>>,
     pub next_event_number: u64,
     pub next_user_number: u64,
     /// Time-ordered indexes of the events (all, per user, per key), so request logs read
-    /// only the caller's events, newest first, and stop once their page and count are done.
+    /// only the caller's events, newest first, and stop once their page and count are done
+    /// — outside the lock, from a snapshot (`event_index`).
     pub events_by_time: EventIndex,
     pub events_by_user: HashMap<UserId, EventIndex>,
     pub events_by_key: HashMap<KeyId, EventIndex>,
     pub idempotency: HashMap<(OrgId, IdempotencyKey), Uuid>,
-    pub rollups: HashMap<RollupKey, Totals>,
+    /// Hourly (and compacted daily) rollups, aggregated outside the lock (`rollups`).
+    pub rollups: RollupTable,
     pub erasures: Vec<ErasureReceipt>,
 }
 
@@ -72,29 +74,20 @@ impl State {
             viewer_days: BTreeMap::new(),
             domain_rollups: BTreeMap::new(),
             events: HashMap::new(),
-            event_numbers: HashMap::new(),
             next_event_number: 1,
             next_user_number: 1,
-            events_by_time: EventIndex::new(),
+            events_by_time: EventIndex::default(),
             events_by_user: HashMap::new(),
             events_by_key: HashMap::new(),
             idempotency: HashMap::new(),
-            rollups: HashMap::new(),
+            rollups: RollupTable::default(),
             erasures: Vec::new(),
         }
     }
 
     /// Adds `delta` to an event's rollup row, dropping rows that become empty.
     pub fn add_rollup(&mut self, key: RollupKey, delta: Totals, subtract: bool) {
-        let row = self.rollups.entry(key.clone()).or_default();
-        if subtract {
-            *row -= delta;
-        } else {
-            *row += delta;
-        }
-        if row.is_zero() {
-            self.rollups.remove(&key);
-        }
+        self.rollups.add(key, delta, subtract);
     }
 
     /// Records how a caption batch fared: the session's and the site's counts, and a caption
@@ -142,73 +135,101 @@ impl State {
                 .insert((event.data.org_id.clone(), k.clone()), event.id);
         }
         self.add_rollup(RollupKey::of(&event), Totals::of(&event), false);
-        let number = self.next_event_number;
+        let logged = Arc::new(Logged {
+            number: self.next_event_number,
+            event,
+        });
         self.next_event_number += 1;
-        self.event_numbers.insert(event.id, number);
-        let at = (event.data.occurred_at, event.id);
-        self.events_by_time.insert(at);
-        if let Some(user) = event.data.user_id {
-            self.events_by_user.entry(user).or_default().insert(at);
-        }
-        if let Some(key) = event.data.key_id {
-            self.events_by_key.entry(key).or_default().insert(at);
-        }
-        self.events.insert(event.id, event.clone());
+        self.index(&logged);
+        let event = logged.event.clone();
+        self.events.insert(event.id, logged);
         event
+    }
+
+    /// Replaces a stored event by its corrected version (same id, time, user and key: an
+    /// `EventPatch` changes none of them), keeping its number; not its rollup contribution.
+    pub fn replace_event(&mut self, event: UsageEvent) {
+        let Some(number) = self.events.get(&event.id).map(|l| l.number) else {
+            return;
+        };
+        let logged = Arc::new(Logged { number, event });
+        self.index(&logged);
+        self.events.insert(logged.event.id, logged);
+    }
+
+    /// Lists an event in every index that covers it (replacing an entry at its place).
+    fn index(&mut self, logged: &Arc<Logged>) {
+        let data = &logged.event.data;
+        self.events_by_time.insert(Arc::clone(logged));
+        if let Some(user) = data.user_id {
+            let ix = self.events_by_user.entry(user).or_default();
+            ix.insert(Arc::clone(logged));
+        }
+        if let Some(key) = data.key_id {
+            let ix = self.events_by_key.entry(key).or_default();
+            ix.insert(Arc::clone(logged));
+        }
     }
 
     /// Removes an event with its number and index entries (not its rollup contribution).
     pub fn remove_event(&mut self, id: &Uuid) -> Option<UsageEvent> {
-        let e = self.events.remove(id)?;
-        self.event_numbers.remove(id);
-        let at = (e.data.occurred_at, e.id);
+        let logged = self.events.remove(id)?;
+        let at = logged.at();
+        let e = &logged.event;
         self.events_by_time.remove(&at);
         if let Some(user) = e.data.user_id {
             if let Some(ix) = self.events_by_user.get_mut(&user) {
                 ix.remove(&at);
+                if ix.is_empty() {
+                    self.events_by_user.remove(&user);
+                }
             }
         }
         if let Some(key) = e.data.key_id {
             if let Some(ix) = self.events_by_key.get_mut(&key) {
                 ix.remove(&at);
+                if ix.is_empty() {
+                    self.events_by_key.remove(&key);
+                }
             }
         }
-        Some(e)
+        Some(Arc::unwrap_or_clone(logged).event)
     }
 
-    /// A page of the log: the narrowest index the query's scope allows (key, user, or every
-    /// event), walked newest first within the query's time range.
-    pub fn list_events(&self, q: &LogQuery) -> LogPage {
-        let empty = EventIndex::new();
+    /// The events a log query may list, to page through once the lock is released: the
+    /// narrowest index the query's scope allows (key, user, or every event), within the
+    /// query's time range. See [`State::page_of`].
+    pub fn log_snapshot(&self, q: &LogQuery) -> Option<IndexSnapshot> {
         let index = match (q.key_id, q.user_id) {
-            (Some(k), _) => self.events_by_key.get(&k).unwrap_or(&empty),
-            (None, Some(u)) => self.events_by_user.get(&u).unwrap_or(&empty),
+            (Some(k), _) => self.events_by_key.get(&k)?,
+            (None, Some(u)) => self.events_by_user.get(&u)?,
             (None, None) => &self.events_by_time,
         };
         // A window that ends before it starts (e.g. an `end_date` older than the retention
-        // cutoff the query starts at) holds nothing; `BTreeMap::range` would panic on it.
-        if let (Some(s), Some(e)) = (q.start, q.end) {
-            if s > e {
-                return q.page_of_newest(std::iter::empty());
-            }
-        }
+        // cutoff the query starts at) holds nothing; the snapshot is empty then.
         let lower = q
             .start
             .map_or(Bound::Unbounded, |s| Bound::Included((s, Uuid::nil())));
         let upper = q
             .end
             .map_or(Bound::Unbounded, |e| Bound::Excluded((e, Uuid::nil())));
-        let ordered = index
-            .range((lower, upper))
-            .rev()
-            .filter_map(|(_, id)| Some((*self.event_numbers.get(id)?, self.events.get(id)?)));
-        q.page_of_newest(ordered)
+        Some(index.snapshot(lower, upper))
+    }
+
+    /// A page of the log from [`State::log_snapshot`]'s events, walked newest first.
+    pub fn page_of(q: &LogQuery, events: Option<&IndexSnapshot>) -> LogPage {
+        match events {
+            Some(snapshot) => {
+                q.page_of_newest(snapshot.newest_first().map(|l| (l.number, &l.event)))
+            }
+            None => q.page_of_newest(std::iter::empty()),
+        }
     }
 
     /// The original event for an idempotency key already seen in `org`.
     pub fn replay(&self, org: &OrgId, key: Option<&IdempotencyKey>) -> Option<UsageEvent> {
         let id = self.idempotency.get(&(org.clone(), key?.clone()))?;
-        self.events.get(id).cloned()
+        self.events.get(id).map(|l| l.event.clone())
     }
 
     /// Removes a key's raw history and moves its rollups to the anonymous bucket; returns
@@ -241,8 +262,8 @@ impl State {
         let gone: Vec<Uuid> = self
             .events
             .values()
-            .filter(|e| which(e))
-            .map(|e| e.id)
+            .filter(|l| which(&l.event))
+            .map(|l| l.event.id)
             .collect();
         for event_id in &gone {
             if let Some(e) = self.remove_event(event_id) {
@@ -256,8 +277,7 @@ impl State {
 
     /// Moves the rollup rows matching `which` to the anonymous bucket.
     fn anonymise_rollups(&mut self, which: impl Fn(&RollupKey) -> bool) {
-        let moved: Vec<RollupKey> = self.rollups.keys().filter(|k| which(k)).cloned().collect();
-        for k in moved {
+        for k in self.rollups.keys_where(which) {
             if let Some(t) = self.rollups.remove(&k) {
                 self.add_rollup(k.anonymised(), t, false);
             }

@@ -16,6 +16,7 @@ use tally_domain::usage::{
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::state::State;
 use crate::MemStore;
 
 impl UsageStore for MemStore {
@@ -167,20 +168,20 @@ impl UsageStore for MemStore {
 
     fn get_event(&self, id: Uuid) -> Result<Option<UsageEvent>, StoreError> {
         self.available()?;
-        Ok(self.lock().events.get(&id).cloned())
+        Ok(self.lock().events.get(&id).map(|l| l.event.clone()))
     }
 
     fn update_event(&self, id: Uuid, patch: &EventPatch) -> Result<Option<UsageEvent>, StoreError> {
         self.available()?;
         let mut s = self.lock();
-        let Some(old) = s.events.get(&id).cloned() else {
+        let Some(old) = s.events.get(&id).map(|l| l.event.clone()) else {
             return Ok(None);
         };
         let mut new = old.clone();
         patch.apply_to(&mut new);
         s.add_rollup(RollupKey::of(&old), Totals::of(&old), true);
         s.add_rollup(RollupKey::of(&new), Totals::of(&new), false);
-        s.events.insert(id, new.clone());
+        s.replace_event(new.clone());
         Ok(Some(new))
     }
 
@@ -197,14 +198,20 @@ impl UsageStore for MemStore {
         Ok(true)
     }
 
+    /// The lock is held only to take the window's index chunks; the page is cut and the
+    /// total counted from them after it is released, so a long walk never holds up a meter.
     fn list_events(&self, query: &LogQuery) -> Result<LogPage, StoreError> {
         self.available()?;
-        Ok(self.lock().list_events(query))
+        let events = self.lock().log_snapshot(query);
+        Ok(State::page_of(query, events.as_ref()))
     }
 
+    /// The lock is held only to take the window's hours; they are summed after it is
+    /// released, so an aggregation never holds up a meter.
     fn aggregate(&self, query: &UsageQuery) -> Result<Vec<UsageRow>, StoreError> {
         self.available()?;
-        Ok(query.evaluate(&self.lock().rollups))
+        let hours = self.lock().rollups.snapshot(query.from(), query.to());
+        Ok(query.evaluate(hours.rows()))
     }
 
     fn erase_keys(

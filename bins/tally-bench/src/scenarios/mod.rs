@@ -2,6 +2,7 @@
 //! through the HTTP API and returns its Markdown section.
 
 pub mod analytics;
+pub mod analytics_load;
 pub mod captions;
 pub mod dashboard;
 pub mod embed;

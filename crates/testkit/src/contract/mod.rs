@@ -12,6 +12,7 @@ pub mod logs;
 pub mod retention;
 pub mod session_list;
 pub mod sessions;
+pub mod snapshots;
 pub mod tenants;
 pub mod usage;
 
