@@ -9,7 +9,8 @@ use rand::rngs::OsRng;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use tally_domain::key::KeyId;
-use tally_domain::session::SessionId;
+use tally_domain::services::TokenSession;
+use tally_domain::session::{SessionId, SessionRef};
 use tally_domain::tenancy::{OrgId, Role, UserId};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -19,6 +20,11 @@ use uuid::Uuid;
 pub struct SessionClaims {
     /// The session.
     pub sid: SessionId,
+    /// The session's organisation (its key's): with `sid` it names the session, so a session
+    /// request reaches one shard of a schema distributed by organisation. Absent from tokens
+    /// issued before it existed; those still work until they expire ([`Self::session`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org: Option<OrgId>,
     /// The key that opened it.
     pub kid: KeyId,
     /// A unique token id: every `POST /live` issues a fresh token.
@@ -50,12 +56,31 @@ impl SessionClaims {
         })
     }
 
-    /// Claims issued at `now`, valid for `ttl` (rounded up to whole seconds).
+    /// The session the token names, as the session service takes it (an old token's
+    /// organisation is `None`: the service resolves it from the key).
     #[must_use]
-    pub fn new(sid: SessionId, kid: KeyId, jti: Uuid, now: OffsetDateTime, ttl: Duration) -> Self {
+    pub fn session(&self) -> TokenSession {
+        TokenSession {
+            org: self.org.clone(),
+            id: self.sid.clone(),
+            key_id: self.kid,
+        }
+    }
+
+    /// Claims for the session `session` opened by key `kid`, issued at `now`, valid for `ttl`
+    /// (rounded up to whole seconds).
+    #[must_use]
+    pub fn new(
+        session: SessionRef,
+        kid: KeyId,
+        jti: Uuid,
+        now: OffsetDateTime,
+        ttl: Duration,
+    ) -> Self {
         let (iat, exp) = window(now, ttl);
         Self {
-            sid,
+            sid: session.id().clone(),
+            org: Some(session.org().clone()),
             kid,
             jti,
             iat,

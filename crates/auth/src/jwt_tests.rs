@@ -12,14 +12,15 @@ fn keys() -> JwtKeys {
     JwtKeys::from_secret(b"a test secret of reasonable length")
 }
 
-fn session() -> SessionClaims {
-    SessionClaims::new(
-        serde_json::from_str("\"0123456789abcdef\"").unwrap(),
-        KeyId(42),
-        Uuid::from_u128(7),
-        NOW,
-        TTL,
+fn the_session() -> SessionRef {
+    SessionRef::new(
+        OrgId::parse("org_acme").unwrap(),
+        SessionId::parse("0123456789abcdef").unwrap(),
     )
+}
+
+fn session() -> SessionClaims {
+    SessionClaims::new(the_session(), KeyId(42), Uuid::from_u128(7), NOW, TTL)
 }
 
 fn user() -> UserClaims {
@@ -56,11 +57,12 @@ fn session_token_round_trips_with_its_wire_claims() {
     let wire = payload(&token);
     assert_eq!(wire["typ"], "session");
     assert_eq!(wire["sid"], "0123456789abcdef");
+    assert_eq!(wire["org"], "org_acme");
     assert_eq!(wire["kid"], 42);
     assert_eq!(wire["jti"], Uuid::from_u128(7).to_string());
     let mut names: Vec<_> = wire.as_object().unwrap().keys().cloned().collect();
     names.sort();
-    assert_eq!(names, ["exp", "iat", "jti", "kid", "sid", "typ"]);
+    assert_eq!(names, ["exp", "iat", "jti", "kid", "org", "sid", "typ"]);
 }
 
 #[test]
@@ -95,14 +97,14 @@ fn expiry_is_exact_with_zero_leeway() {
 #[test]
 fn sub_second_ttl_rounds_up_to_a_whole_second() {
     let c = SessionClaims::new(
-        session().sid,
+        the_session(),
         KeyId(1),
         Uuid::nil(),
         NOW,
         Duration::from_millis(1),
     );
     assert_eq!(c.exp - c.iat, 1);
-    let c = SessionClaims::new(session().sid, KeyId(1), Uuid::nil(), NOW, Duration::ZERO);
+    let c = SessionClaims::new(the_session(), KeyId(1), Uuid::nil(), NOW, Duration::ZERO);
     assert_eq!(c.exp, c.iat);
     let token = keys().issue(c).unwrap();
     assert_eq!(keys().verify(&token, NOW), Err(VerifyError::Expired));
@@ -207,4 +209,21 @@ fn session_tokens_carry_the_lifetime_they_were_issued_in() {
         None
     );
     assert!(payload(&bare).get("sst").is_none());
+}
+
+#[test]
+fn a_token_from_before_the_org_claim_still_verifies_and_names_no_org() {
+    // The shape `POST /live` issued before tokens carried `org`.
+    let mut old = session();
+    old.org = None;
+    let token = keys().issue(old).unwrap();
+    assert!(payload(&token).get("org").is_none());
+    let back = keys().verify_session(&token, NOW).unwrap();
+    let named = back.session();
+    assert_eq!(
+        (named.org, named.id.as_str(), named.key_id),
+        (None, "0123456789abcdef", KeyId(42))
+    );
+    let new = session().session();
+    assert_eq!(new.org, Some(OrgId::parse("org_acme").unwrap()));
 }

@@ -38,6 +38,7 @@ pub mod ports;
 pub mod services;
 pub mod session;
 pub mod session_filter;
+pub mod session_ref;
 pub mod target;
 pub mod tenancy;
 pub mod usage;

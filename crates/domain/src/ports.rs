@@ -16,7 +16,7 @@ use crate::mic::{ClientId, MicAction};
 use crate::origin::Domain;
 use crate::session::{
     CaptionError, DeliveryOutcome, EndReason, OpenSession, Session, SessionId, SessionPatch,
-    SessionRecord, ViewerDay, ViewerKey,
+    SessionRecord, SessionRef, ViewerDay, ViewerKey,
 };
 use crate::session_filter::SessionFilter;
 use crate::tenancy::{EmailHash, Org, OrgId, User, UserId, Username};
@@ -151,6 +151,15 @@ pub trait KeyStore: Send + Sync {
     /// [`StoreError`] on a backend failure.
     fn get_key(&self, id: KeyId) -> Result<Option<ApiKey>, StoreError>;
 
+    /// The key with this id in organisation `org` (revoked and erased keys included); `None`
+    /// when there is no such key in that organisation, even if another organisation has a
+    /// key with that id. Unlike [`Self::get_key`] it names the organisation, so it can be
+    /// routed to that organisation's rows only.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a backend failure.
+    fn get_key_in(&self, org: &OrgId, id: KeyId) -> Result<Option<ApiKey>, StoreError>;
+
     /// The key whose secret hashes to `hash`.
     ///
     /// # Errors
@@ -226,7 +235,8 @@ pub struct DeliveryReport {
     pub session_id: SessionId,
     /// Its key.
     pub key_id: KeyId,
-    /// The key's organisation.
+    /// The key's (and so the session's) organisation: with `session_id` it names the session,
+    /// so recording a delivery touches one organisation's rows only.
     pub org_id: OrgId,
     /// The session's site.
     pub domain: Domain,
@@ -236,24 +246,31 @@ pub struct DeliveryReport {
     pub at: OffsetDateTime,
 }
 
-/// Sessions, their records, caption errors and the domain rollup.
+/// Sessions, their records, caption errors and the domain rollup (kept per organisation and
+/// site: two organisations using one site keep separate rows).
+///
+/// A session is named by its organisation and id ([`SessionRef`]) wherever it is looked up,
+/// touched, changed or ended: sessions are keyed `(org, id)`, and a session of another
+/// organisation with the same id is another session, never this one. An implementation MUST
+/// NOT find, change or end a session through the id alone.
 pub trait SessionStore: Send + Sync {
-    /// Opens the session `spec.id`, or joins it when it is open. Joining touches it and
-    /// replaces its targets when `spec.targets` is set. Opening stores it with
-    /// `spec.sequence`, zero counters and no mic holder, and bumps the domain rollup of
-    /// `spec.now`: `sessions_started + 1` and `peak_sessions` raised to the number of open
-    /// sessions of that domain (itself included). Atomic: two concurrent opens of one id
-    /// create it once.
+    /// Opens the session `spec.id` of `spec.org_id`, or joins it when it is open. Joining
+    /// touches it and replaces its targets when `spec.targets` is set. Opening stores it with
+    /// `spec.sequence`, zero counters and no mic holder, and bumps the organisation's domain
+    /// rollup of `spec.now`: `sessions_started + 1` and `peak_sessions` raised to the number
+    /// of open sessions of that organisation on that domain (itself included). Atomic: two
+    /// concurrent opens of one session create it once.
     ///
     /// # Errors
     /// [`StoreError`] on a backend failure; nothing changes then.
     fn open_session(&self, spec: OpenSession) -> Result<OpenedSession, StoreError>;
 
-    /// The open session with this id.
+    /// The open session `session` (that organisation's session of that id); `None` when it is
+    /// not open.
     ///
     /// # Errors
     /// [`StoreError`] on a backend failure.
-    fn get_session(&self, id: &SessionId) -> Result<Option<Session>, StoreError>;
+    fn get_session(&self, session: &SessionRef) -> Result<Option<Session>, StoreError>;
 
     /// Records activity at `now` (`last_activity_at` never moves backwards) and returns the
     /// session as it is afterwards, in one step; `None` when it is not open.
@@ -262,7 +279,7 @@ pub trait SessionStore: Send + Sync {
     /// [`StoreError`] on a backend failure.
     fn touch_session(
         &self,
-        id: &SessionId,
+        session: &SessionRef,
         now: OffsetDateTime,
     ) -> Result<Option<Session>, StoreError>;
 
@@ -273,7 +290,7 @@ pub trait SessionStore: Send + Sync {
     /// [`StoreError`] on a backend failure.
     fn update_session(
         &self,
-        id: &SessionId,
+        session: &SessionRef,
         patch: &SessionPatch,
         now: OffsetDateTime,
     ) -> Result<Option<Session>, StoreError>;
@@ -285,16 +302,16 @@ pub trait SessionStore: Send + Sync {
     /// [`StoreError`] on a backend failure.
     fn apply_mic(
         &self,
-        id: &SessionId,
+        session: &SessionRef,
         action: MicAction,
         client: &ClientId,
         now: OffsetDateTime,
     ) -> Result<Option<Option<ClientId>>, StoreError>;
 
-    /// Records a delivery outcome in one transaction: the open session's `captions_sent` or
-    /// `captions_failed` (+batch size, when still open), the domain rollup of `report.at`
-    /// (`captions_sent`/`batches_sent` or `captions_failed`), and for a failure a caption
-    /// error row.
+    /// Records a delivery outcome in one transaction: `captions_sent` or `captions_failed`
+    /// (+batch size) of the session (`report.org_id`, `report.session_id`) when it is still
+    /// open, the organisation's domain rollup of `report.at` (`captions_sent`/`batches_sent`
+    /// or `captions_failed`), and for a failure a caption error row.
     ///
     /// # Errors
     /// [`StoreError`] on a backend failure; nothing changes then.
@@ -310,7 +327,7 @@ pub trait SessionStore: Send + Sync {
     /// [`StoreError`] on a backend failure; the session stays open then.
     fn end_session(
         &self,
-        id: &SessionId,
+        session: &SessionRef,
         reason: EndReason,
         now: OffsetDateTime,
     ) -> Result<Option<SessionRecord>, StoreError>;
@@ -332,11 +349,13 @@ pub trait SessionStore: Send + Sync {
     fn list_sessions(&self, filter: &SessionFilter, limit: u32)
         -> Result<Vec<Session>, StoreError>;
 
-    /// Open sessions whose last activity is at or before `cutoff`.
+    /// Open sessions whose last activity is at or before `cutoff`, each named by its
+    /// organisation and id (so ending them is routed like any other session statement),
+    /// ordered by last activity, then organisation and id.
     ///
     /// # Errors
     /// [`StoreError`] on a backend failure.
-    fn idle_sessions(&self, cutoff: OffsetDateTime) -> Result<Vec<SessionId>, StoreError>;
+    fn idle_sessions(&self, cutoff: OffsetDateTime) -> Result<Vec<SessionRef>, StoreError>;
 
     /// The key's session records, newest end first, at most `limit`.
     ///
@@ -355,7 +374,9 @@ pub trait SessionStore: Send + Sync {
     fn list_caption_errors(&self, key: KeyId, limit: u32) -> Result<Vec<CaptionError>, StoreError>;
 
     /// Answers a `GET /usage` question from the domain rollup (see
-    /// [`DomainUsageQuery::evaluate`] for the exact result).
+    /// [`DomainUsageQuery::evaluate`] for the exact result): a site across organisations
+    /// sums their counters and takes the largest of their peaks, unless the query is scoped
+    /// to one organisation ([`DomainUsageQuery::within`]), which then sees only its own rows.
     ///
     /// # Errors
     /// [`StoreError`] on a backend failure.

@@ -11,6 +11,7 @@ use crate::mic::ClientId;
 use crate::origin::Domain;
 use crate::tenancy::{InvalidValue, OrgId};
 
+pub use crate::session_ref::SessionRef;
 pub use crate::target::{StreamKey, Target, ViewerDay, ViewerKey, MAX_TARGETS, MAX_TARGET_HEADERS};
 
 /// A session id: the first 16 hex characters of SHA-256 of `<key>:<streamKey or "">:<domain>`.
@@ -140,6 +141,12 @@ pub struct Session {
 }
 
 impl Session {
+    /// How this session is named: its organisation and id.
+    #[must_use]
+    pub fn reference(&self) -> SessionRef {
+        SessionRef::new(self.org_id.clone(), self.id.clone())
+    }
+
     /// Whether this is the lifetime of the session that started at `started` — a token
     /// carries its session's start (to the millisecond, which is what tokens hold), so that
     /// a session ended and opened again does not revive the old lifetime's tokens.

@@ -224,10 +224,9 @@ async fn resolve_jwt(state: &AppState, token: &str) -> Result<Principal, ApiErro
                 .lifetime_start()
                 .ok_or_else(|| ApiError::Unauthorized("Invalid or expired token".to_owned()))?;
             let service = session_service(state);
-            let (session, key) = run_short(state, move || {
-                service.authorize_lifetime(&c.sid, c.kid, started)
-            })
-            .await?;
+            let named = c.session();
+            let (session, key) =
+                run_short(state, move || service.authorize_lifetime(&named, started)).await?;
             Ok(Principal::Session {
                 session: Box::new(session),
                 key,

@@ -20,7 +20,7 @@ use futures_util::stream::{self, Stream};
 use serde_json::json;
 use tally_domain::bus::{EventSink, SinkStatus, Subscription};
 use tally_domain::live::{LiveEvent, Topic};
-use tally_domain::session::SessionId;
+use tally_domain::session::{SessionId, SessionRef, ViewerKey};
 use tokio::sync::mpsc;
 
 use crate::state::AppState;
@@ -60,7 +60,7 @@ pub fn frame(name: &str, data: &str) -> Event {
 #[derive(Debug, Clone)]
 pub struct ProjectStream {
     /// The session whose events the stream carries.
-    pub session: SessionId,
+    pub session: SessionRef,
     /// When that session started (for `session.closed`'s `durationMs`).
     pub started_at: time::OffsetDateTime,
     /// The `projectId` of the envelopes.
@@ -125,7 +125,7 @@ impl ProjectStream {
         }
         let raw = serde_json::value::RawValue::from_string(data).ok()?;
         let envelope = ProjectEnvelope {
-            session_id: &self.session,
+            session_id: self.session.id(),
             topic,
             project_id: &self.project_id,
             ts: now.unix_timestamp_nanos() / 1_000_000,
@@ -143,7 +143,7 @@ struct StreamState {
     ticker: tokio::time::Interval,
     pending: Vec<Event>,
     done: bool,
-    session: Option<SessionId>,
+    session: Option<SessionRef>,
     state: AppState,
     _subscription: Subscription,
     _open: crate::observe::OpenStream,
@@ -152,10 +152,10 @@ struct StreamState {
 /// The keep-alive's check of a session stream: records the open stream as activity, and says
 /// `session_closed` when the session ended under it (a store failure says nothing: the next
 /// tick asks again).
-async fn session_snapshot(state: &AppState, id: &SessionId) -> Option<LiveEvent> {
+async fn session_snapshot(state: &AppState, session: &SessionRef) -> Option<LiveEvent> {
     let sessions = state.ports.stores.sessions.clone();
-    let (id2, now) = (id.clone(), state.ports.clock.now());
-    let open = web::block(move || sessions.touch_session(&id2, now))
+    let (session, now) = (session.clone(), state.ports.clock.now());
+    let open = web::block(move || sessions.touch_session(&session, now))
         .await
         .ok()?
         .ok()?;
@@ -178,9 +178,9 @@ async fn next_frame(mut s: StreamState) -> Option<(Result<Event, Infallible>, St
             if s.project.is_some() {
                 return Some((Ok(frame("resync", "{}")), s));
             }
-            if let Some(id) = s.session.clone() {
+            if let Some(session) = s.session.clone() {
                 let sessions = s.state.ports.stores.sessions.clone();
-                let current = web::block(move || sessions.get_session(&id))
+                let current = web::block(move || sessions.get_session(&session))
                     .await
                     .ok()
                     .and_then(Result::ok)
@@ -237,14 +237,31 @@ async fn next_frame(mut s: StreamState) -> Option<(Result<Event, Infallible>, St
     }
 }
 
-/// The live events of `topic` as SSE frames, `first` (the `connected` frame) ahead of them;
-/// on a session topic the stream ends after `session_closed`.
-pub fn events(
+/// The live events of `session` as SSE frames, `first` (the `connected` frame) ahead of
+/// them; the stream ends after `session_closed`.
+pub fn session_events(
     state: AppState,
-    topic: Topic,
-    first: Option<Event>,
+    session: SessionRef,
+    first: Event,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
-    stream(state, topic, first, None, KEEP_ALIVE)
+    let topic = Topic::Session(session.id().clone());
+    stream(state, topic, Some(first), Some(session), None, KEEP_ALIVE)
+}
+
+/// The public stream of viewer key `key` as SSE frames, `first` ahead of them.
+pub fn viewer_events(
+    state: AppState,
+    key: ViewerKey,
+    first: Event,
+) -> impl Stream<Item = Result<Event, Infallible>> {
+    stream(
+        state,
+        Topic::Viewer(key),
+        Some(first),
+        None,
+        None,
+        KEEP_ALIVE,
+    )
 }
 
 /// The unified stream of lcyt (`GET /events/stream`) over one session's events, `first`
@@ -254,8 +271,16 @@ pub fn project_events(
     project: ProjectStream,
     first: Event,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
-    let topic = Topic::Session(project.session.clone());
-    stream(state, topic, Some(first), Some(project), HEARTBEAT)
+    let session = project.session.clone();
+    let topic = Topic::Session(session.id().clone());
+    stream(
+        state,
+        topic,
+        Some(first),
+        Some(session),
+        Some(project),
+        HEARTBEAT,
+    )
 }
 
 /// The name of the last frame of every stream when the server stops (`data: {}`).
@@ -264,10 +289,12 @@ pub const SHUTDOWN_EVENT: &str = "shutdown";
 /// Interval of the unified stream's `: heartbeat` comment (lcyt's).
 pub const HEARTBEAT: Duration = Duration::from_secs(25);
 
+/// `session`: the session of a session topic, which the keep-alive checks.
 fn stream(
     state: AppState,
     topic: Topic,
     first: Option<Event>,
+    session: Option<SessionRef>,
     project: Option<ProjectStream>,
     keep_alive: Duration,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
@@ -282,10 +309,6 @@ fn stream(
     );
     let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + keep_alive, keep_alive);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let session = match topic {
-        Topic::Session(id) => Some(id),
-        Topic::Viewer(_) => None,
-    };
     let s = StreamState {
         project,
         rx,

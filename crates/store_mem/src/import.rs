@@ -1,10 +1,13 @@
 //! `ImportStore` for `MemStore`: each batch under the one lock, so it is atomic.
 
+use std::collections::btree_map::Entry;
+
 use tally_domain::audit::AuthEvent;
 use tally_domain::import::{Copies, ImportCount, ImportedKey, KeyImport};
 use tally_domain::key::KeyId;
 use tally_domain::ports::{ImportStore, StoreError};
 use tally_domain::session::{CaptionError, SessionRecord};
+use tally_domain::tenancy::OrgId;
 use tally_domain::usage::{DomainCounters, DomainRollupKey};
 
 use crate::MemStore;
@@ -85,14 +88,17 @@ impl ImportStore for MemStore {
         rows: &[(DomainRollupKey, DomainCounters)],
     ) -> Result<ImportCount, StoreError> {
         self.available()?;
+        // lcyt has no organisations: its site rows belong to the default one, as on Postgres.
+        let lcyt_org = OrgId::default_org();
         let mut s = self.lock();
         let mut count = ImportCount::default();
         for (k, c) in rows {
-            if s.domain_rollups.contains_key(k) {
-                count.skipped += 1;
-            } else {
-                s.domain_rollups.insert(k.clone(), *c);
-                count.imported += 1;
+            match s.domain_rollups.entry((lcyt_org.clone(), k.clone())) {
+                Entry::Occupied(_) => count.skipped += 1,
+                Entry::Vacant(row) => {
+                    row.insert(*c);
+                    count.imported += 1;
+                }
             }
         }
         Ok(count)

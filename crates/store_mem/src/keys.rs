@@ -4,8 +4,8 @@ use tally_domain::audit::AuthEvent;
 use tally_domain::key::{ApiKey, KeyFilter, KeyId, KeyPatch, NewApiKey, SecretHash};
 use tally_domain::limits::KeyUsage;
 use tally_domain::ports::{CreateKeyError, KeyStore, StoreError};
-use tally_domain::session::SessionId;
-use tally_domain::tenancy::{Email, EmailHash};
+use tally_domain::session::{Session, SessionId, SessionRef};
+use tally_domain::tenancy::{Email, EmailHash, OrgId};
 use time::{Date, OffsetDateTime};
 
 use crate::MemStore;
@@ -59,6 +59,16 @@ impl KeyStore for MemStore {
         Ok(self.lock().keys.get(&id).cloned())
     }
 
+    fn get_key_in(&self, org: &OrgId, id: KeyId) -> Result<Option<ApiKey>, StoreError> {
+        self.available()?;
+        Ok(self
+            .lock()
+            .keys
+            .get(&id)
+            .filter(|k| k.org_id == *org)
+            .cloned())
+    }
+
     fn find_key(&self, hash: &SecretHash) -> Result<Option<ApiKey>, StoreError> {
         self.available()?;
         let s = self.lock();
@@ -105,19 +115,19 @@ impl KeyStore for MemStore {
             return Ok(None);
         };
         s.key_by_hash.remove(&key.secret_hash);
-        let mut closed: Vec<SessionId> = s
+        let mut closed: Vec<SessionRef> = s
             .sessions
             .values()
             .filter(|x| x.key_id == id)
-            .map(|x| x.id.clone())
+            .map(Session::reference)
             .collect();
         closed.sort();
-        for sid in &closed {
-            s.sessions.remove(sid);
+        for session in &closed {
+            s.sessions.remove(session);
         }
         s.daily.retain(|(k, _), _| *k != id);
         s.forget_key_history(id);
-        Ok(Some(closed))
+        Ok(Some(closed.into_iter().map(|x| x.id().clone()).collect()))
     }
 
     fn email_hash_known(&self, hash: &EmailHash) -> Result<bool, StoreError> {

@@ -4,7 +4,7 @@ use tally_domain::key::KeyId;
 use tally_domain::mic::{next_holder, ClientId, MicAction};
 use tally_domain::ports::{DeliveryReport, OpenedSession, SessionStore, StoreError};
 use tally_domain::session::{
-    CaptionError, EndReason, OpenSession, Session, SessionId, SessionPatch, SessionRecord, Target,
+    CaptionError, EndReason, OpenSession, Session, SessionPatch, SessionRecord, SessionRef, Target,
     ViewerDay, ViewerKey,
 };
 use tally_domain::session_filter::{listing_order, SessionFilter};
@@ -17,7 +17,8 @@ impl SessionStore for MemStore {
     fn open_session(&self, spec: OpenSession) -> Result<OpenedSession, StoreError> {
         self.available()?;
         let mut s = self.lock();
-        if let Some(existing) = s.sessions.get_mut(&spec.id) {
+        let at = SessionRef::new(spec.org_id.clone(), spec.id.clone());
+        if let Some(existing) = s.sessions.get_mut(&at) {
             existing.last_activity_at = existing.last_activity_at.max(spec.now);
             if let Some(targets) = spec.targets {
                 existing.targets = targets;
@@ -30,7 +31,7 @@ impl SessionStore for MemStore {
         let session = Session {
             id: spec.id.clone(),
             key_id: spec.key_id,
-            org_id: spec.org_id,
+            org_id: spec.org_id.clone(),
             domain: spec.domain.clone(),
             stream_key: spec.stream_key,
             sequence: spec.sequence,
@@ -42,9 +43,10 @@ impl SessionStore for MemStore {
             mic_holder: None,
             sync_offset_ms: 0,
         };
-        s.sessions.insert(spec.id, session.clone());
-        let open_sessions = s.open_sessions_of(&spec.domain);
+        s.sessions.insert(at, session.clone());
+        let open_sessions = s.open_sessions_of(&spec.org_id, &spec.domain);
         s.domain_activity(
+            &spec.org_id,
             DomainRollupKey::at(spec.domain, spec.now),
             DomainActivity::SessionStarted { open_sessions },
         );
@@ -54,19 +56,19 @@ impl SessionStore for MemStore {
         })
     }
 
-    fn get_session(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
+    fn get_session(&self, session: &SessionRef) -> Result<Option<Session>, StoreError> {
         self.available()?;
-        Ok(self.lock().sessions.get(id).cloned())
+        Ok(self.lock().sessions.get(session).cloned())
     }
 
     fn touch_session(
         &self,
-        id: &SessionId,
+        session: &SessionRef,
         now: OffsetDateTime,
     ) -> Result<Option<Session>, StoreError> {
         self.available()?;
         let mut s = self.lock();
-        Ok(s.sessions.get_mut(id).map(|x| {
+        Ok(s.sessions.get_mut(session).map(|x| {
             x.last_activity_at = x.last_activity_at.max(now);
             x.clone()
         }))
@@ -74,13 +76,13 @@ impl SessionStore for MemStore {
 
     fn update_session(
         &self,
-        id: &SessionId,
+        session: &SessionRef,
         patch: &SessionPatch,
         now: OffsetDateTime,
     ) -> Result<Option<Session>, StoreError> {
         self.available()?;
         let mut s = self.lock();
-        Ok(s.sessions.get_mut(id).map(|x| {
+        Ok(s.sessions.get_mut(session).map(|x| {
             if let Some(seq) = patch.sequence {
                 x.sequence = seq;
             }
@@ -97,14 +99,14 @@ impl SessionStore for MemStore {
 
     fn apply_mic(
         &self,
-        id: &SessionId,
+        session: &SessionRef,
         action: MicAction,
         client: &ClientId,
         now: OffsetDateTime,
     ) -> Result<Option<Option<ClientId>>, StoreError> {
         self.available()?;
         let mut s = self.lock();
-        Ok(s.sessions.get_mut(id).map(|x| {
+        Ok(s.sessions.get_mut(session).map(|x| {
             x.mic_holder = next_holder(x.mic_holder.take(), action, client);
             x.last_activity_at = x.last_activity_at.max(now);
             x.mic_holder.clone()
@@ -119,19 +121,20 @@ impl SessionStore for MemStore {
 
     fn end_session(
         &self,
-        id: &SessionId,
+        session: &SessionRef,
         reason: EndReason,
         now: OffsetDateTime,
     ) -> Result<Option<SessionRecord>, StoreError> {
         self.available()?;
         let mut s = self.lock();
-        let Some(session) = s.sessions.remove(id) else {
+        let Some(session) = s.sessions.remove(session) else {
             return Ok(None);
         };
         let record = session.record(now, reason);
         if reason.leaves_record() {
             s.records.push(record.clone());
             s.domain_activity(
+                &session.org_id,
                 DomainRollupKey::at(session.domain, now),
                 DomainActivity::SessionEnded {
                     duration_ms: record.duration_ms,
@@ -209,17 +212,18 @@ impl SessionStore for MemStore {
         Ok(out)
     }
 
-    fn idle_sessions(&self, cutoff: OffsetDateTime) -> Result<Vec<SessionId>, StoreError> {
+    fn idle_sessions(&self, cutoff: OffsetDateTime) -> Result<Vec<SessionRef>, StoreError> {
         self.available()?;
         let s = self.lock();
-        let mut out: Vec<SessionId> = s
+        let mut idle: Vec<&Session> = s
             .sessions
             .values()
             .filter(|x| x.last_activity_at <= cutoff)
-            .map(|x| x.id.clone())
             .collect();
-        out.sort();
-        Ok(out)
+        idle.sort_by(|a, b| {
+            (a.last_activity_at, &a.org_id, &a.id).cmp(&(b.last_activity_at, &b.org_id, &b.id))
+        });
+        Ok(idle.into_iter().map(Session::reference).collect())
     }
 
     fn list_session_records(
@@ -262,6 +266,7 @@ impl SessionStore for MemStore {
 
     fn domain_usage(&self, query: &DomainUsageQuery) -> Result<Vec<DomainUsageRow>, StoreError> {
         self.available()?;
-        Ok(query.evaluate(&self.lock().domain_rollups))
+        let s = self.lock();
+        Ok(query.evaluate(s.domain_rollups.iter().map(|((org, k), c)| (org, k, c))))
     }
 }

@@ -7,8 +7,9 @@ use std::sync::Arc;
 use tally_domain::audit::AuthEvent;
 use tally_domain::erasure::{anonymise, ErasureOutcome, ErasureReceipt};
 use tally_domain::key::{ApiKey, KeyId, SecretHash};
+use tally_domain::origin::Domain;
 use tally_domain::ports::DeliveryReport;
-use tally_domain::session::{CaptionError, Session, SessionId, SessionRecord, ViewerKey};
+use tally_domain::session::{CaptionError, Session, SessionRecord, SessionRef, ViewerKey};
 use tally_domain::session::{DeliveryOutcome, EndReason};
 use tally_domain::tenancy::{Org, OrgId, User, UserId};
 use tally_domain::usage::{
@@ -31,12 +32,14 @@ pub(crate) struct State {
     pub next_key_id: i64,
     pub daily: HashMap<(KeyId, Date), u64>,
     pub auth_events: Vec<AuthEvent>,
-    pub sessions: HashMap<SessionId, Session>,
+    /// Open sessions by organisation and id.
+    pub sessions: HashMap<SessionRef, Session>,
     pub records: Vec<SessionRecord>,
     pub caption_errors: Vec<CaptionError>,
     /// Viewer stream opens per (key, day, viewer key).
     pub viewer_days: BTreeMap<(KeyId, Date, ViewerKey), u64>,
-    pub domain_rollups: BTreeMap<DomainRollupKey, DomainCounters>,
+    /// The site rollup per organisation, as Postgres keeps it (`(org_id, date, hour, domain)`).
+    pub domain_rollups: BTreeMap<(OrgId, DomainRollupKey), DomainCounters>,
     /// Every event with its number (`LogPage::numbers`), shared with the indexes.
     pub events: HashMap<Uuid, Arc<Logged>>,
     pub next_event_number: u64,
@@ -94,22 +97,25 @@ impl State {
     /// error for a failure.
     pub fn record_delivery(&mut self, report: DeliveryReport) {
         let site = DomainRollupKey::at(report.domain, report.at);
+        let session = SessionRef::new(report.org_id.clone(), report.session_id.clone());
         match report.outcome {
             DeliveryOutcome::Delivered { batch_size } => {
-                if let Some(x) = self.sessions.get_mut(&report.session_id) {
+                if let Some(x) = self.sessions.get_mut(&session) {
                     x.captions_sent += batch_size;
                 }
-                self.domain_activity(site, DomainActivity::Delivered { batch_size });
+                let activity = DomainActivity::Delivered { batch_size };
+                self.domain_activity(&report.org_id, site, activity);
             }
             DeliveryOutcome::Failed {
                 batch_size,
                 error,
                 status_code,
             } => {
-                if let Some(x) = self.sessions.get_mut(&report.session_id) {
+                if let Some(x) = self.sessions.get_mut(&session) {
                     x.captions_failed += batch_size;
                 }
-                self.domain_activity(site, DomainActivity::Failed { batch_size });
+                let activity = DomainActivity::Failed { batch_size };
+                self.domain_activity(&report.org_id, site, activity);
                 self.caption_errors.push(CaptionError {
                     session_id: report.session_id,
                     key_id: report.key_id,
@@ -123,9 +129,12 @@ impl State {
         }
     }
 
-    /// Records site activity in the domain rollup.
-    pub fn domain_activity(&mut self, key: DomainRollupKey, activity: DomainActivity) {
-        self.domain_rollups.entry(key).or_default().apply(activity);
+    /// Records an organisation's site activity in its domain rollup.
+    pub fn domain_activity(&mut self, org: &OrgId, key: DomainRollupKey, activity: DomainActivity) {
+        self.domain_rollups
+            .entry((org.clone(), key))
+            .or_default()
+            .apply(activity);
     }
 
     /// Inserts a new event with its idempotency record and rollup contribution.
@@ -284,11 +293,11 @@ impl State {
         }
     }
 
-    /// Open sessions of a domain.
-    pub fn open_sessions_of(&self, domain: &tally_domain::origin::Domain) -> u64 {
+    /// Open sessions of an organisation on a domain.
+    pub fn open_sessions_of(&self, org: &OrgId, domain: &Domain) -> u64 {
         self.sessions
             .values()
-            .filter(|s| s.domain == *domain)
+            .filter(|s| s.org_id == *org && s.domain == *domain)
             .count() as u64
     }
 
@@ -305,11 +314,11 @@ impl State {
                 continue;
             }
             s.keys.insert(*id, anonymise(&key, now));
-            let mut closed: Vec<SessionId> = s
+            let mut closed: Vec<SessionRef> = s
                 .sessions
                 .values()
                 .filter(|x| x.key_id == *id)
-                .map(|x| x.id.clone())
+                .map(Session::reference)
                 .collect();
             closed.sort();
             for sid in &closed {
@@ -319,12 +328,14 @@ impl State {
                 if let Some(session) = s.sessions.remove(sid) {
                     let duration_ms = tally_domain::session::duration_ms(session.started_at, now);
                     s.domain_activity(
+                        &session.org_id,
                         DomainRollupKey::at(session.domain, now),
                         DomainActivity::SessionEnded { duration_ms },
                     );
                 }
             }
-            out.closed_sessions.extend(closed);
+            out.closed_sessions
+                .extend(closed.into_iter().map(|x| x.id().clone()));
             let rows_deleted = s.forget_key_history(*id);
             let receipt = ErasureReceipt {
                 key_id: *id,

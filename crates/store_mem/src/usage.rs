@@ -7,7 +7,7 @@ use tally_domain::limits::{admit, utc_day, KeyUsage};
 use tally_domain::ports::{
     DeliveryReport, Ingested, KeyRef, MeterError, MeterRequest, Metered, StoreError, UsageStore,
 };
-use tally_domain::session::DeliveryOutcome;
+use tally_domain::session::{DeliveryOutcome, SessionRef};
 use tally_domain::tenancy::UserId;
 use tally_domain::usage::{
     EventPatch, LogPage, LogQuery, NewUsageEvent, RetentionPolicy, RetentionReport, RollupKey,
@@ -37,7 +37,7 @@ impl UsageStore for MemStore {
             None => None,
             Some(id) => Some(
                 s.sessions
-                    .get(id)
+                    .get(&SessionRef::new(org_id.clone(), id.clone()))
                     .filter(|x| x.key_id == key_id)
                     .filter(|x| req.session_lifetime.is_none_or(|t| x.in_lifetime(t)))
                     .cloned()
@@ -100,10 +100,9 @@ impl UsageStore for MemStore {
             active: true,
             data,
         });
-        let sequence = req
-            .session
+        let sequence = session
             .as_ref()
-            .and_then(|sid| s.sessions.get_mut(sid))
+            .and_then(|x| s.sessions.get_mut(&x.reference()))
             .map(|sess| {
                 sess.sequence += 1;
                 sess.last_activity_at = sess.last_activity_at.max(req.now);

@@ -220,6 +220,7 @@ pub(crate) fn domain_usage(
          WHERE date >= $1 AND date <= $2 \
            AND ($3::text IS NULL OR domain = $3) \
            AND ($4::text[] IS NULL OR substr(domain, strpos(domain, '://') + 3) = ANY($4)) \
+           AND ($5::text IS NULL OR org_id = $5) \
          GROUP BY 1, 2, 3"
     );
     let only: Option<Vec<String>> = q
@@ -230,6 +231,7 @@ pub(crate) fn domain_usage(
         .bind::<SqlDate, _>(q.to())
         .bind::<Nullable<Text>, _>(q.domain().map(|d| d.as_str().to_owned()))
         .bind::<Nullable<Array<Text>>, _>(only)
+        .bind::<Nullable<Text>, _>(q.org().map(|o| o.as_str().to_owned()))
         .load(c)?;
     let mut rows = groups
         .into_iter()

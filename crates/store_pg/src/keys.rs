@@ -6,7 +6,7 @@ use tally_domain::key::{ApiKey, KeyFilter, KeyId, KeyPatch, NewApiKey, SecretHas
 use tally_domain::limits::KeyUsage;
 use tally_domain::ports::{CreateKeyError, KeyStore};
 use tally_domain::session::SessionId;
-use tally_domain::tenancy::EmailHash;
+use tally_domain::tenancy::{EmailHash, OrgId};
 use tally_domain::StoreError;
 use time::{Date, OffsetDateTime};
 
@@ -66,6 +66,19 @@ impl KeyStore for PgStore {
     fn get_key(&self, id: KeyId) -> Result<Option<ApiKey>, StoreError> {
         self.read(|c| {
             api_keys::table
+                .filter(api_keys::id.eq(id.0))
+                .select(KeyRow::as_select())
+                .first(c)
+                .optional()?
+                .map(KeyRow::into_domain)
+                .transpose()
+        })
+    }
+
+    fn get_key_in(&self, org: &OrgId, id: KeyId) -> Result<Option<ApiKey>, StoreError> {
+        self.read(|c| {
+            api_keys::table
+                .filter(api_keys::org_id.eq(org.as_str()))
                 .filter(api_keys::id.eq(id.0))
                 .select(KeyRow::as_select())
                 .first(c)

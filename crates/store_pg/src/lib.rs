@@ -55,6 +55,7 @@ mod pool;
 mod rollups;
 mod rows;
 mod schema;
+mod session_lists;
 mod sessions;
 mod tenants;
 pub mod testing;

@@ -1,4 +1,7 @@
 //! `SessionStore`: open sessions, activity, mic, deliveries, ends and their records.
+//!
+//! Every statement on `sessions` that finds one session filters by `org_id` and `id` (the
+//! table's key), so on a schema distributed by organisation it is routed to one shard.
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
@@ -7,8 +10,8 @@ use tally_domain::key::KeyId;
 use tally_domain::mic::{next_holder, ClientId, MicAction};
 use tally_domain::ports::{DeliveryReport, OpenedSession, SessionStore};
 use tally_domain::session::{
-    CaptionError, DeliveryOutcome, EndReason, OpenSession, Session, SessionId, SessionPatch,
-    SessionRecord, ViewerDay, ViewerKey,
+    CaptionError, DeliveryOutcome, EndReason, OpenSession, Session, SessionPatch, SessionRecord,
+    SessionRef, ViewerDay, ViewerKey,
 };
 use tally_domain::session_filter::SessionFilter;
 use tally_domain::usage::{DomainActivity, DomainUsageQuery, DomainUsageRow};
@@ -19,8 +22,8 @@ use crate::convert::{from_db, micros, to_db};
 use crate::error::{corrupt, Fail};
 use crate::rollups::{bump_domain, greatest_instant};
 use crate::rows::sessions::{targets_to_db, CaptionErrorRow, RecordRow, SessionRow};
-use crate::schema::{api_keys, caption_errors, session_records, sessions};
-use crate::{analytics, PgStore};
+use crate::schema::{caption_errors, session_records, sessions};
+use crate::{analytics, session_lists, PgStore};
 
 /// Advisory-lock class for "opening a session of this organisation on this site" (the object
 /// is the hash of both), so concurrent opens of one site count each other for
@@ -36,16 +39,25 @@ struct SessionChanges {
     sync_offset_ms: Option<i64>,
 }
 
+/// The one session `session` names: its organisation and id.
+macro_rules! one_session {
+    ($session:expr) => {
+        sessions::table
+            .filter(sessions::org_id.eq($session.org().as_str()))
+            .filter(sessions::id.eq($session.id().as_str()))
+    };
+}
+
 /// Touches the session and applies `changes`; `None` when it is not open.
 fn touch_with(
     c: &mut PgConnection,
-    id: &SessionId,
+    session: &SessionRef,
     changes: SessionChanges,
     now: OffsetDateTime,
 ) -> Result<Option<Session>, Fail> {
     let touch =
         sessions::last_activity_at.eq(greatest_instant(sessions::last_activity_at, micros(now)));
-    diesel::update(sessions::table.filter(sessions::id.eq(id.as_str())))
+    diesel::update(one_session!(session))
         .set((changes, touch))
         .returning(SessionRow::as_returning())
         .get_result(c)
@@ -61,7 +73,8 @@ fn open_tx(c: &mut PgConnection, spec: &OpenSession) -> Result<OpenedSession, Fa
         targets: targets.clone(),
         sync_offset_ms: None,
     };
-    if let Some(session) = touch_with(c, &spec.id, join, spec.now)? {
+    let at = SessionRef::new(spec.org_id.clone(), spec.id.clone());
+    if let Some(session) = touch_with(c, &at, join, spec.now)? {
         return Ok(OpenedSession {
             session,
             created: false,
@@ -122,11 +135,11 @@ fn open_tx(c: &mut PgConnection, spec: &OpenSession) -> Result<OpenedSession, Fa
 
 fn end_tx(
     c: &mut PgConnection,
-    id: &SessionId,
+    session: &SessionRef,
     reason: EndReason,
     now: OffsetDateTime,
 ) -> Result<Option<SessionRecord>, Fail> {
-    let Some(row) = diesel::delete(sessions::table.filter(sessions::id.eq(id.as_str())))
+    let Some(row) = diesel::delete(one_session!(session))
         .returning(SessionRow::as_returning())
         .get_result(c)
         .optional()?
@@ -149,13 +162,11 @@ fn end_tx(
 }
 
 fn delivery_tx(c: &mut PgConnection, r: &DeliveryReport) -> Result<(), Fail> {
-    let session = sessions::table
-        .filter(sessions::org_id.eq(r.org_id.as_str()))
-        .filter(sessions::id.eq(r.session_id.as_str()));
+    let at = SessionRef::new(r.org_id.clone(), r.session_id.clone());
     match &r.outcome {
         DeliveryOutcome::Delivered { batch_size } => {
             let n = to_db(*batch_size, "batch_size")?;
-            diesel::update(session)
+            diesel::update(one_session!(at))
                 .set(sessions::captions_sent.eq(sessions::captions_sent + n))
                 .execute(c)?;
             let activity = DomainActivity::Delivered {
@@ -169,7 +180,7 @@ fn delivery_tx(c: &mut PgConnection, r: &DeliveryReport) -> Result<(), Fail> {
             status_code,
         } => {
             let n = to_db(*batch_size, "batch_size")?;
-            diesel::update(session)
+            diesel::update(one_session!(at))
                 .set(sessions::captions_failed.eq(sessions::captions_failed + n))
                 .execute(c)?;
             let activity = DomainActivity::Failed {
@@ -193,19 +204,14 @@ fn delivery_tx(c: &mut PgConnection, r: &DeliveryReport) -> Result<(), Fail> {
     Ok(())
 }
 
-fn sessions_of(rows: Vec<SessionRow>) -> Result<Vec<Session>, Fail> {
-    rows.into_iter().map(SessionRow::into_domain).collect()
-}
-
 impl SessionStore for PgStore {
     fn open_session(&self, spec: OpenSession) -> Result<OpenedSession, StoreError> {
         self.tx(|c| open_tx(c, &spec))
     }
 
-    fn get_session(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
+    fn get_session(&self, session: &SessionRef) -> Result<Option<Session>, StoreError> {
         self.read(|c| {
-            sessions::table
-                .filter(sessions::id.eq(id.as_str()))
+            one_session!(session)
                 .select(SessionRow::as_select())
                 .first(c)
                 .optional()?
@@ -216,7 +222,7 @@ impl SessionStore for PgStore {
 
     fn touch_session(
         &self,
-        id: &SessionId,
+        session: &SessionRef,
         now: OffsetDateTime,
     ) -> Result<Option<Session>, StoreError> {
         // Activity only moves the idle deadline: it is committed without waiting for the WAL
@@ -224,7 +230,7 @@ impl SessionStore for PgStore {
         // request does not pay for a durable commit before its real work.
         self.tx(|c| {
             c.batch_execute("SET LOCAL synchronous_commit = off")?;
-            diesel::update(sessions::table.filter(sessions::id.eq(id.as_str())))
+            diesel::update(one_session!(session))
                 .set(
                     sessions::last_activity_at
                         .eq(greatest_instant(sessions::last_activity_at, micros(now))),
@@ -239,7 +245,7 @@ impl SessionStore for PgStore {
 
     fn update_session(
         &self,
-        id: &SessionId,
+        session: &SessionRef,
         patch: &SessionPatch,
         now: OffsetDateTime,
     ) -> Result<Option<Session>, StoreError> {
@@ -249,20 +255,19 @@ impl SessionStore for PgStore {
                 targets: patch.targets.as_deref().map(targets_to_db).transpose()?,
                 sync_offset_ms: patch.sync_offset_ms,
             };
-            touch_with(c, id, changes, now)
+            touch_with(c, session, changes, now)
         })
     }
 
     fn apply_mic(
         &self,
-        id: &SessionId,
+        session: &SessionRef,
         action: MicAction,
         client: &ClientId,
         now: OffsetDateTime,
     ) -> Result<Option<Option<ClientId>>, StoreError> {
         self.tx(|c| {
-            let Some(holder) = sessions::table
-                .filter(sessions::id.eq(id.as_str()))
+            let Some(holder) = one_session!(session)
                 .select(sessions::mic_holder)
                 .for_update()
                 .first::<Option<String>>(c)
@@ -274,7 +279,7 @@ impl SessionStore for PgStore {
                 .map(|h| ClientId::parse(&h).map_err(|e| corrupt("mic holder", e)))
                 .transpose()?;
             let next = next_holder(holder, action, client);
-            diesel::update(sessions::table.filter(sessions::id.eq(id.as_str())))
+            diesel::update(one_session!(session))
                 .set((
                     sessions::mic_holder.eq(next.as_ref().map(ClientId::as_str)),
                     sessions::last_activity_at
@@ -291,11 +296,11 @@ impl SessionStore for PgStore {
 
     fn end_session(
         &self,
-        id: &SessionId,
+        session: &SessionRef,
         reason: EndReason,
         now: OffsetDateTime,
     ) -> Result<Option<SessionRecord>, StoreError> {
-        self.tx(|c| end_tx(c, id, reason, now))
+        self.tx(|c| end_tx(c, session, reason, now))
     }
 
     fn record_viewer_open(&self, viewer: &ViewerKey, day: Date) -> Result<(), StoreError> {
@@ -307,16 +312,7 @@ impl SessionStore for PgStore {
     }
 
     fn list_open_sessions(&self, key: Option<KeyId>) -> Result<Vec<Session>, StoreError> {
-        self.read(|c| {
-            let mut q = sessions::table
-                .select(SessionRow::as_select())
-                .order((sessions::started_at.asc(), sessions::id.asc()))
-                .into_boxed();
-            if let Some(key) = key {
-                q = q.filter(sessions::key_id.eq(key.0));
-            }
-            sessions_of(q.load(c)?)
-        })
+        self.read(|c| session_lists::open(c, key))
     }
 
     fn list_sessions(
@@ -324,42 +320,11 @@ impl SessionStore for PgStore {
         filter: &SessionFilter,
         limit: u32,
     ) -> Result<Vec<Session>, StoreError> {
-        self.read(|c| {
-            // Only open sessions live in this table, so it stays small: no index is needed
-            // beyond the key's, and the order is sorted in the statement.
-            let mut q = sessions::table
-                .select(SessionRow::as_select())
-                .order((sessions::started_at.desc(), sessions::id.asc()))
-                .limit(i64::from(limit))
-                .into_boxed();
-            if let Some(org) = &filter.org_id {
-                q = q.filter(sessions::org_id.eq(org.as_str().to_owned()));
-            }
-            if let Some(user) = filter.user_id {
-                let keys = api_keys::table
-                    .filter(api_keys::user_id.eq(user.0))
-                    .select(api_keys::id);
-                q = q.filter(sessions::key_id.eq_any(keys));
-            }
-            if let Some(key) = filter.key_id {
-                q = q.filter(sessions::key_id.eq(key.0));
-            }
-            if let Some(domain) = &filter.domain {
-                q = q.filter(sessions::domain.eq(domain.as_str().to_owned()));
-            }
-            sessions_of(q.load(c)?)
-        })
+        self.read(|c| session_lists::filtered(c, filter, limit))
     }
 
-    fn idle_sessions(&self, cutoff: OffsetDateTime) -> Result<Vec<SessionId>, StoreError> {
-        self.read(|c| {
-            let rows = sessions::table
-                .filter(sessions::last_activity_at.le(micros(cutoff)))
-                .order((sessions::last_activity_at.asc(), sessions::id.asc()))
-                .select(SessionRow::as_select())
-                .load(c)?;
-            Ok(sessions_of(rows)?.into_iter().map(|s| s.id).collect())
-        })
+    fn idle_sessions(&self, cutoff: OffsetDateTime) -> Result<Vec<SessionRef>, StoreError> {
+        self.read(|c| session_lists::idle(c, cutoff))
     }
 
     fn list_session_records(
@@ -367,34 +332,11 @@ impl SessionStore for PgStore {
         key: KeyId,
         limit: u32,
     ) -> Result<Vec<SessionRecord>, StoreError> {
-        self.read(|c| {
-            session_records::table
-                .filter(session_records::key_id.eq(key.0))
-                .order((session_records::ended_at.desc(), session_records::id.desc()))
-                .limit(i64::from(limit))
-                .select(RecordRow::as_select())
-                .load(c)?
-                .into_iter()
-                .map(RecordRow::into_domain)
-                .collect()
-        })
+        self.read(|c| session_lists::records(c, key, limit))
     }
 
     fn list_caption_errors(&self, key: KeyId, limit: u32) -> Result<Vec<CaptionError>, StoreError> {
-        self.read(|c| {
-            caption_errors::table
-                .filter(caption_errors::key_id.eq(key.0))
-                .order((
-                    caption_errors::occurred_at.desc(),
-                    caption_errors::id.desc(),
-                ))
-                .limit(i64::from(limit))
-                .select(CaptionErrorRow::as_select())
-                .load(c)?
-                .into_iter()
-                .map(CaptionErrorRow::into_domain)
-                .collect()
-        })
+        self.read(|c| session_lists::caption_errors(c, key, limit))
     }
 
     fn domain_usage(&self, query: &DomainUsageQuery) -> Result<Vec<DomainUsageRow>, StoreError> {

@@ -27,6 +27,7 @@ mod lcyt_payloads;
 mod lcyt_stats;
 mod lcyt_stream;
 mod lcyt_sweep;
+mod lcyt_tokens;
 mod lcyt_usage;
 mod lcyt_youtube;
 mod ledger;

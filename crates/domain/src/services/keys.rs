@@ -207,7 +207,7 @@ impl KeyService {
                 .ports
                 .stores
                 .sessions
-                .end_session(&session.id, EndReason::Revoked, now)?
+                .end_session(&session.reference(), EndReason::Revoked, now)?
                 .is_some()
             {
                 self.ports.publish(&session.id, LiveEvent::SessionClosed {});

@@ -74,6 +74,7 @@ pub use keys::{CreateKey, IssueKeyError, IssuedKey, KeyService, UpdateKeyError, 
 pub use meter::{MeterService, VerifyDone, VerifyError};
 pub use sessions::{
     AuthorizeSessionError, OpenRequest, OpenSessionError, Opened, SessionService, SessionSettings,
+    TokenSession,
 };
 pub use usage::{IngestError, UsageService};
 

@@ -11,7 +11,7 @@ use crate::origin::{AllowedDomains, Domain};
 use crate::ports::{DeliveryReport, StoreError};
 use crate::session::{
     initial_sequence, DeliveryOutcome, DeliveryReceipt, EndReason, OpenSession, Session, SessionId,
-    SessionPatch, SessionRecord, Target, MAX_TARGETS,
+    SessionPatch, SessionRecord, SessionRef, Target, MAX_TARGETS,
 };
 use crate::tenancy::{InvalidValue, OrgId};
 
@@ -79,6 +79,21 @@ pub enum AuthorizeSessionError {
     /// Backend failure.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// The session a verified session token names, as the token says it.
+///
+/// With the organisation, every read a session request makes (its key, its session) is
+/// named by organisation and id, so each reaches one shard of a schema distributed by
+/// organisation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenSession {
+    /// The session's organisation; `None` for a token issued before tokens carried it.
+    pub org: Option<OrgId>,
+    /// The session id.
+    pub id: SessionId,
+    /// The key that opened it.
+    pub key_id: KeyId,
 }
 
 /// Session use cases.
@@ -170,11 +185,10 @@ impl SessionService {
     /// and opened again is [`AuthorizeSessionError::SessionEnded`].
     pub fn authorize_lifetime(
         &self,
-        id: &SessionId,
-        key_id: KeyId,
+        token: &TokenSession,
         started_at: OffsetDateTime,
     ) -> Result<(Session, ApiKey), AuthorizeSessionError> {
-        let (session, key) = self.authorize(id, key_id)?;
+        let (session, key) = self.authorize(token)?;
         if !session.in_lifetime(started_at) {
             return Err(AuthorizeSessionError::SessionEnded);
         }
@@ -187,26 +201,31 @@ impl SessionService {
     /// [`AuthorizeSessionError`].
     pub fn authorize(
         &self,
-        id: &SessionId,
-        key_id: KeyId,
+        token: &TokenSession,
     ) -> Result<(Session, ApiKey), AuthorizeSessionError> {
-        let key = self
-            .ports
-            .stores
-            .keys
-            .get_key(key_id)?
-            .ok_or(AuthorizeSessionError::Key(KeyRejection::UnknownKey))?;
+        let keys = &self.ports.stores.keys;
+        let key = match &token.org {
+            Some(org) => keys.get_key_in(org, token.key_id)?,
+            // A token issued before tokens named the organisation: the key is read by id
+            // alone — the one lookup of the session routes that a distributed schema cannot
+            // route to one shard. It disappears once such tokens have expired (they live at
+            // most the session TTL after the upgrade).
+            None => keys.get_key(token.key_id)?,
+        }
+        .ok_or(AuthorizeSessionError::Key(KeyRejection::UnknownKey))?;
         let now = self.ports.clock.now();
         // The same rule as everywhere a key is used: erased, revoked or expired keys end
         // their sessions' tokens too.
         key.check_usable(now).map_err(AuthorizeSessionError::Key)?;
+        // A session belongs to its key's organisation.
+        let session = SessionRef::new(key.org_id.clone(), token.id.clone());
         let session = self
             .ports
             .stores
             .sessions
-            .touch_session(id, now)?
+            .touch_session(&session, now)?
             .ok_or(AuthorizeSessionError::SessionEnded)?;
-        if session.key_id != key_id {
+        if session.key_id != token.key_id {
             return Err(AuthorizeSessionError::SessionEnded);
         }
         Ok((session, key))
@@ -218,7 +237,7 @@ impl SessionService {
     /// Too many targets; store.
     pub fn update(
         &self,
-        id: &SessionId,
+        session: &SessionRef,
         patch: &SessionPatch,
     ) -> Result<Option<Session>, OpenSessionError> {
         if patch
@@ -232,7 +251,7 @@ impl SessionService {
             .ports
             .stores
             .sessions
-            .update_session(id, patch, self.ports.clock.now())?)
+            .update_session(session, patch, self.ports.clock.now())?)
     }
 
     /// Ends a session once and tells its subscribers.
@@ -241,16 +260,17 @@ impl SessionService {
     /// Store.
     pub fn end(
         &self,
-        id: &SessionId,
+        session: &SessionRef,
         reason: EndReason,
     ) -> Result<Option<SessionRecord>, StoreError> {
-        let record = self
-            .ports
-            .stores
-            .sessions
-            .end_session(id, reason, self.ports.clock.now())?;
+        let record =
+            self.ports
+                .stores
+                .sessions
+                .end_session(session, reason, self.ports.clock.now())?;
         if record.is_some() {
-            self.ports.publish(id, LiveEvent::SessionClosed {});
+            self.ports
+                .publish(session.id(), LiveEvent::SessionClosed {});
         }
         Ok(record)
     }
@@ -259,12 +279,12 @@ impl SessionService {
     ///
     /// # Errors
     /// Store.
-    pub fn sweep(&self) -> Result<Vec<SessionId>, StoreError> {
+    pub fn sweep(&self) -> Result<Vec<SessionRef>, StoreError> {
         let cutoff = self.ports.clock.now() - self.settings.idle_ttl;
         let mut ended = Vec::new();
-        for id in self.ports.stores.sessions.idle_sessions(cutoff)? {
-            if self.end(&id, EndReason::Ttl)?.is_some() {
-                ended.push(id);
+        for session in self.ports.stores.sessions.idle_sessions(cutoff)? {
+            if self.end(&session, EndReason::Ttl)?.is_some() {
+                ended.push(session);
             }
         }
         Ok(ended)
@@ -277,18 +297,19 @@ impl SessionService {
     /// Store.
     pub fn mic(
         &self,
-        id: &SessionId,
+        session: &SessionRef,
         action: MicAction,
         client: &ClientId,
     ) -> Result<Option<Option<ClientId>>, StoreError> {
-        let holder =
-            self.ports
-                .stores
-                .sessions
-                .apply_mic(id, action, client, self.ports.clock.now())?;
+        let holder = self.ports.stores.sessions.apply_mic(
+            session,
+            action,
+            client,
+            self.ports.clock.now(),
+        )?;
         if let Some(h) = &holder {
             self.ports
-                .publish(id, LiveEvent::MicState { holder: h.clone() });
+                .publish(session.id(), LiveEvent::MicState { holder: h.clone() });
         }
         Ok(holder)
     }

@@ -1,13 +1,15 @@
-//! The lcyt domain rollup: per (UTC date, hour, site) session and caption counters.
+//! The lcyt domain rollup: per (organisation, UTC date, hour, site) session and caption
+//! counters.
 
 use std::collections::BTreeMap;
 
 use time::{Date, OffsetDateTime};
 
 use crate::origin::Domain;
-use crate::tenancy::InvalidValue;
+use crate::tenancy::{InvalidValue, OrgId};
 
-/// The row a piece of site activity lands in.
+/// The row a piece of site activity lands in, within its organisation (stores keep the rows
+/// of each organisation apart: `(org, DomainRollupKey)`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct DomainRollupKey {
     /// UTC date.
@@ -46,7 +48,7 @@ pub struct DomainCounters {
     pub batches_sent: u64,
     /// Sum of the durations of the sessions that ended.
     pub total_duration_ms: u64,
-    /// Most sessions of this site open at once, as seen in the hour.
+    /// Most sessions of this site open at once within the organisation, as seen in the hour.
     pub peak_sessions: u64,
 }
 
@@ -120,6 +122,7 @@ pub struct DomainUsageQuery {
     hourly: bool,
     domain: Option<Domain>,
     only: Option<Vec<Domain>>,
+    org: Option<OrgId>,
 }
 
 impl DomainUsageQuery {
@@ -147,7 +150,16 @@ impl DomainUsageQuery {
             hourly,
             domain,
             only,
+            org: None,
         })
+    }
+
+    /// The same question about one organisation's rows only (its sessions on the sites),
+    /// which a store can answer from that organisation's shard.
+    #[must_use]
+    pub fn within(mut self, org: OrgId) -> Self {
+        self.org = Some(org);
+        self
     }
 
     /// First date.
@@ -175,11 +187,17 @@ impl DomainUsageQuery {
     pub fn only(&self) -> Option<&[Domain]> {
         self.only.as_deref()
     }
-
-    /// Whether a row is selected.
+    /// One organisation's rows only.
     #[must_use]
-    pub fn selects(&self, k: &DomainRollupKey) -> bool {
-        k.date >= self.from
+    pub fn org(&self) -> Option<&OrgId> {
+        self.org.as_ref()
+    }
+
+    /// Whether organisation `org`'s row `k` is selected.
+    #[must_use]
+    pub fn selects(&self, org: &OrgId, k: &DomainRollupKey) -> bool {
+        self.org.as_ref().is_none_or(|o| o == org)
+            && k.date >= self.from
             && k.date <= self.to
             && self.domain.as_ref().is_none_or(|d| *d == k.domain)
             && self
@@ -188,14 +206,16 @@ impl DomainUsageQuery {
                 .is_none_or(|only| only.iter().any(|d| d.same_site(&k.domain)))
     }
 
-    /// The reference evaluation: hour rows ordered (date, hour, domain), or day rows summed per
-    /// (date, domain) with the largest peak, ordered (date, domain).
+    /// The reference evaluation over `(org, row, counters)`: hour rows ordered (date, hour,
+    /// domain), or day rows summed per (date, domain) with the largest peak, ordered (date,
+    /// domain). Rows of several organisations on one site merge the same way (sums, the
+    /// largest peak).
     pub fn evaluate<'a>(
         &self,
-        rows: impl IntoIterator<Item = (&'a DomainRollupKey, &'a DomainCounters)>,
+        rows: impl IntoIterator<Item = (&'a OrgId, &'a DomainRollupKey, &'a DomainCounters)>,
     ) -> Vec<DomainUsageRow> {
         let mut out: BTreeMap<(Date, Option<u8>, Domain), DomainCounters> = BTreeMap::new();
-        for (k, c) in rows.into_iter().filter(|(k, _)| self.selects(k)) {
+        for (_, k, c) in rows.into_iter().filter(|(o, k, _)| self.selects(o, k)) {
             let hour = self.hourly.then_some(k.hour);
             out.entry((k.date, hour, k.domain.clone()))
                 .or_default()
@@ -226,167 +246,5 @@ pub struct DomainUsageRow {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use time::macros::{date, datetime};
-
-    fn d(s: &str) -> Domain {
-        Domain::parse(s).unwrap()
-    }
-
-    #[test]
-    fn captions_count_per_caption_and_batches_only_above_one() {
-        let mut c = DomainCounters::default();
-        c.apply(DomainActivity::Delivered { batch_size: 2 });
-        c.apply(DomainActivity::Delivered { batch_size: 1 });
-        c.apply(DomainActivity::Failed { batch_size: 5 });
-        assert_eq!(
-            (c.captions_sent, c.batches_sent, c.captions_failed),
-            (3, 1, 5)
-        );
-    }
-
-    #[test]
-    fn peak_is_the_largest_concurrency_seen() {
-        let mut c = DomainCounters::default();
-        for open in [1, 3, 2] {
-            c.apply(DomainActivity::SessionStarted {
-                open_sessions: open,
-            });
-        }
-        c.apply(DomainActivity::SessionEnded { duration_ms: 500 });
-        assert_eq!(
-            (
-                c.sessions_started,
-                c.peak_sessions,
-                c.sessions_ended,
-                c.total_duration_ms
-            ),
-            (3, 3, 1, 500)
-        );
-    }
-
-    #[test]
-    fn rows_land_in_the_utc_hour() {
-        let k = DomainRollupKey::at(d("a.example"), datetime!(2026-01-01 23:59:59 UTC));
-        assert_eq!((k.date, k.hour), (date!(2026 - 01 - 01), 23));
-        let k = DomainRollupKey::at(d("a.example"), datetime!(2026-01-02 0:00 UTC));
-        assert_eq!((k.date, k.hour), (date!(2026 - 01 - 02), 0));
-    }
-
-    #[test]
-    fn day_rows_sum_and_keep_max_peak() {
-        let a = d("a.example");
-        let rows = [
-            (
-                DomainRollupKey {
-                    date: date!(2026 - 01 - 01),
-                    hour: 1,
-                    domain: a.clone(),
-                },
-                DomainCounters {
-                    captions_sent: 2,
-                    peak_sessions: 4,
-                    ..DomainCounters::default()
-                },
-            ),
-            (
-                DomainRollupKey {
-                    date: date!(2026 - 01 - 01),
-                    hour: 5,
-                    domain: a.clone(),
-                },
-                DomainCounters {
-                    captions_sent: 3,
-                    peak_sessions: 2,
-                    ..DomainCounters::default()
-                },
-            ),
-            (
-                DomainRollupKey {
-                    date: date!(2026 - 01 - 03),
-                    hour: 5,
-                    domain: a.clone(),
-                },
-                DomainCounters {
-                    captions_sent: 9,
-                    ..DomainCounters::default()
-                },
-            ),
-            (
-                DomainRollupKey {
-                    date: date!(2026 - 01 - 01),
-                    hour: 5,
-                    domain: d("b.example"),
-                },
-                DomainCounters {
-                    captions_sent: 1,
-                    ..DomainCounters::default()
-                },
-            ),
-        ];
-        let q = DomainUsageQuery::new(
-            date!(2026 - 01 - 01),
-            date!(2026 - 01 - 02),
-            false,
-            None,
-            Some(vec![d("http://a.example")]),
-        )
-        .unwrap();
-        let out = q.evaluate(rows.iter().map(|(k, v)| (k, v)));
-        assert_eq!(out.len(), 1);
-        assert_eq!(
-            (
-                out[0].counters.captions_sent,
-                out[0].counters.peak_sessions,
-                out[0].hour
-            ),
-            (5, 4, None)
-        );
-        let q = DomainUsageQuery::new(
-            date!(2026 - 01 - 01),
-            date!(2026 - 01 - 03),
-            true,
-            Some(a),
-            None,
-        )
-        .unwrap();
-        assert_eq!(q.evaluate(rows.iter().map(|(k, v)| (k, v))).len(), 3);
-    }
-
-    #[test]
-    fn range_rules() {
-        assert!(DomainUsageQuery::new(
-            date!(2026 - 01 - 02),
-            date!(2026 - 01 - 01),
-            false,
-            None,
-            None
-        )
-        .is_err());
-        assert!(DomainUsageQuery::new(
-            date!(2025 - 01 - 01),
-            date!(2026 - 01 - 01),
-            false,
-            None,
-            None
-        )
-        .is_ok());
-        assert!(DomainUsageQuery::new(
-            date!(2024 - 01 - 01),
-            date!(2024 - 12 - 31),
-            false,
-            None,
-            None
-        )
-        .is_ok());
-        assert!(DomainUsageQuery::new(
-            date!(2024 - 01 - 01),
-            date!(2025 - 01 - 01),
-            false,
-            None,
-            None
-        )
-        .is_err());
-    }
-}
+#[path = "domain_rollup_tests.rs"]
+mod tests;

@@ -96,11 +96,9 @@ impl SessionToken {
     pub async fn authorize(&self, req: &HttpRequest) -> Result<SessionAuth, ApiError> {
         let state = state_of(req)?;
         let service = session_service(&state);
-        let (sid, kid, lifetime) = (self.claims.sid.clone(), self.claims.kid, self.lifetime);
-        let (session, key) = run_short(&state, move || {
-            service.authorize_lifetime(&sid, kid, lifetime)
-        })
-        .await?;
+        let (named, lifetime) = (self.claims.session(), self.lifetime);
+        let (session, key) =
+            run_short(&state, move || service.authorize_lifetime(&named, lifetime)).await?;
         req.extensions_mut()
             .insert(SessionDomain(session.domain.clone()));
         Ok(SessionAuth {

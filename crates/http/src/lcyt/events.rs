@@ -7,7 +7,6 @@ use actix_web::http::header;
 use actix_web::{web, Responder};
 use serde::Deserialize;
 use serde_json::json;
-use tally_domain::live::Topic;
 use tally_domain::session::ViewerKey;
 use utoipa::IntoParams;
 
@@ -67,10 +66,10 @@ pub async fn session_events(
 ) -> impl Responder {
     let connected = json!({ "sessionId": auth.session.id, "micHolder": auth.session.mic_holder });
     let first = frame("connected", &connected.to_string());
-    sse::response(sse::events(
+    sse::response(sse::session_events(
         state.get_ref().clone(),
-        Topic::Session(auth.session.id),
-        Some(first),
+        auth.session.reference(),
+        first,
     ))
 }
 
@@ -133,7 +132,7 @@ pub async fn event_stream(
         .map(ToOwned::to_owned)
         .collect();
     let project = ProjectStream {
-        session: auth.session.id.clone(),
+        session: auth.session.reference(),
         started_at: auth.session.started_at,
         project_id: auth.key.alias.clone(),
         flat: q.flat.as_deref() == Some("1"),
@@ -189,10 +188,8 @@ pub async fn viewer_events(
         tracing::warn!(error = %e, "viewer open not counted");
     }
     let connected = frame("connected", r#"{"ok":true}"#);
-    Ok(sse::response(sse::events(
-        state.get_ref().clone(),
-        Topic::Viewer(key),
-        Some(connected),
-    ))
-    .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")))
+    Ok(
+        sse::response(sse::viewer_events(state.get_ref().clone(), key, connected))
+            .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")),
+    )
 }

@@ -248,7 +248,7 @@ pub async fn open(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpRe
     }
     let now = state.ports.clock.now();
     let claims = SessionClaims::new(
-        opened.session.id.clone(),
+        opened.session.reference(),
         opened.key.id,
         state.ports.ids.uuid(),
         now,
@@ -319,8 +319,8 @@ pub async fn patch(
         sync_offset_ms: None,
     };
     let service = session_service(&state);
-    let id = auth.session.id.clone();
-    let session = run_short(&state, move || service.update(&id, &patch))
+    let at = auth.session.reference();
+    let session = run_short(&state, move || service.update(&at, &patch))
         .await?
         .ok_or_else(|| ApiError::Unauthorized("Session has ended".to_owned()))?;
     Ok(HttpResponse::Ok().json(PatchLiveResponse {
@@ -349,8 +349,8 @@ pub async fn patch(
 )]
 pub async fn end(auth: SessionAuth, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let service = session_service(&state);
-    let id = auth.session.id.clone();
-    run_short(&state, move || service.end(&id, EndReason::Client)).await?;
+    let at = auth.session.reference();
+    run_short(&state, move || service.end(&at, EndReason::Client)).await?;
     Ok(HttpResponse::Ok().json(EndLiveResponse {
         removed: true,
         session_id: auth.session.id,

@@ -69,8 +69,8 @@ pub async fn mic(
         .and_then(|a| MicAction::parse(a).ok())
         .ok_or_else(|| ApiError::BadRequest("action must be claim or release".to_owned()))?;
     let service = session_service(&state);
-    let id = auth.session.id.clone();
-    let holder = run_short(&state, move || service.mic(&id, action, &client))
+    let session = auth.session.reference();
+    let holder = run_short(&state, move || service.mic(&session, action, &client))
         .await?
         .ok_or_else(|| ApiError::Unauthorized("Session has ended".to_owned()))?;
     Ok(HttpResponse::Ok().json(MicResponse {

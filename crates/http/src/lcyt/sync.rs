@@ -62,12 +62,12 @@ pub async fn sync_session(state: &AppState, session: &Session) -> Result<Synced,
     let session = match offset {
         Some(ms) => {
             let service = session_service(state);
-            let id = session.id.clone();
+            let at = session.reference();
             let patch = SessionPatch {
                 sync_offset_ms: Some(ms),
                 ..SessionPatch::default()
             };
-            run_short(state, move || service.update(&id, &patch))
+            run_short(state, move || service.update(&at, &patch))
                 .await
                 .map_err(SyncError::Store)?
                 .unwrap_or_else(|| session.clone())

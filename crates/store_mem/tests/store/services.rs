@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex};
 
 use tally_domain::audit::AuthEventKind;
 use tally_domain::bus::{EventSink, SinkStatus};
-use tally_domain::key::{KeyRejection, KeySecret};
+use tally_domain::key::{KeyId, KeyRejection, KeySecret};
 use tally_domain::limits::{LimitExceeded, Limits, Units};
 use tally_domain::live::{LiveEvent, Topic};
 use tally_domain::mic::{ClientId, MicAction};
@@ -12,9 +12,9 @@ use tally_domain::origin::AllowedDomains;
 use tally_domain::services::{
     AuthorizeSessionError, CreateKey, ErasureService, IngestError, IssueKeyError, KeyService,
     MeterService, OpenRequest, OpenSessionError, Ports, SessionService, SessionSettings, Stores,
-    UsageService, FREE_TIER_LIMITS,
+    TokenSession, UsageService, FREE_TIER_LIMITS,
 };
-use tally_domain::session::{DeliveryOutcome, DeliveryReceipt, EndReason, SessionId};
+use tally_domain::session::{DeliveryOutcome, DeliveryReceipt, EndReason, Session, SessionId};
 use tally_domain::tenancy::{OrgId, UserId};
 use tally_domain::usage::{EventKind, NewUsageEvent};
 use tally_domain::LocalBus;
@@ -22,6 +22,15 @@ use tally_store_mem::MemStore;
 use tally_testkit::{create_org, create_user, uuid, FixedClock, SeqIds, T0};
 use time::macros::datetime;
 use time::Duration;
+
+/// What a current session token names: the session's organisation, its id and the key.
+fn token(s: &Session, key: KeyId) -> TokenSession {
+    TokenSession {
+        org: Some(s.org_id.clone()),
+        id: s.id.clone(),
+        key_id: key,
+    }
+}
 
 struct World {
     ports: Ports,
@@ -240,13 +249,13 @@ fn the_sequence_carries_over_for_two_hours() {
         .meter_captions(&opened.session.id, k.id, opened.session.started_at, 1)
         .unwrap();
     w.sessions()
-        .end(&opened.session.id, EndReason::Client)
+        .end(&opened.session.reference(), EndReason::Client)
         .unwrap();
     w.clock.advance(Duration::minutes(119));
     let again = w.open("carry-key-001", "a.example").unwrap();
     assert_eq!(again.session.sequence, 2);
     w.sessions()
-        .end(&again.session.id, EndReason::Client)
+        .end(&again.session.reference(), EndReason::Client)
         .unwrap();
     w.clock.advance(Duration::minutes(2));
     assert_eq!(
@@ -263,10 +272,10 @@ fn tokens_die_with_their_session_and_key() {
     let w = World::new();
     let k = w.key("token-key-001", Limits::default());
     let s = w.open("token-key-001", "a.example").unwrap().session;
-    assert!(w.sessions().authorize(&s.id, k.id).is_ok());
-    w.sessions().end(&s.id, EndReason::Client).unwrap();
+    assert!(w.sessions().authorize(&token(&s, k.id)).is_ok());
+    w.sessions().end(&s.reference(), EndReason::Client).unwrap();
     assert_eq!(
-        w.sessions().authorize(&s.id, k.id).unwrap_err(),
+        w.sessions().authorize(&token(&s, k.id)).unwrap_err(),
         AuthorizeSessionError::SessionEnded
     );
 
@@ -274,7 +283,7 @@ fn tokens_die_with_their_session_and_key() {
     let (events, _sub) = w.listen(&s.id);
     w.keys().revoke(k.id).unwrap();
     assert_eq!(
-        w.sessions().authorize(&s.id, k.id).unwrap_err(),
+        w.sessions().authorize(&token(&s, k.id)).unwrap_err(),
         AuthorizeSessionError::Key(KeyRejection::Revoked)
     );
     assert_eq!(events.names(), vec!["session_closed"]);
@@ -297,7 +306,7 @@ fn tokens_die_with_their_session_and_key() {
         .erase_key(e.id)
         .unwrap();
     assert_eq!(
-        w.sessions().authorize(&s.id, e.id).unwrap_err(),
+        w.sessions().authorize(&token(&s, e.id)).unwrap_err(),
         AuthorizeSessionError::Key(KeyRejection::Erased)
     );
     assert_eq!(events.names(), vec!["session_closed"]);
@@ -317,11 +326,37 @@ fn a_key_that_expires_ends_its_tokens_too() {
         ..Default::default()
     };
     w.ports.stores.keys.update_key(k.id, &patch).unwrap();
-    assert!(w.sessions().authorize(&s.id, k.id).is_ok());
+    assert!(w.sessions().authorize(&token(&s, k.id)).is_ok());
     w.clock.advance(Duration::minutes(10));
     assert_eq!(
-        w.sessions().authorize(&s.id, k.id).unwrap_err(),
+        w.sessions().authorize(&token(&s, k.id)).unwrap_err(),
         AuthorizeSessionError::Key(KeyRejection::Expired)
+    );
+}
+
+#[test]
+fn a_token_names_its_session_by_org_and_old_tokens_resolve_it_from_the_key() {
+    let w = World::new();
+    let k = w.key("token-org-key1", Limits::default());
+    let s = w.open("token-org-key1", "a.example").unwrap().session;
+    let (found, key) = w.sessions().authorize(&token(&s, k.id)).unwrap();
+    assert_eq!((found.id, key.id), (s.id.clone(), k.id));
+    // A token from before tokens carried `org`: its key says which organisation.
+    let old = TokenSession {
+        org: None,
+        ..token(&s, k.id)
+    };
+    let (found, _) = w.sessions().authorize(&old).unwrap();
+    assert_eq!(found.reference(), s.reference());
+    // A token naming another organisation finds neither the key nor the session there.
+    let elsewhere = create_org(&w.ports.stores, "org_elsewhere").id;
+    let elsewhere = TokenSession {
+        org: Some(elsewhere),
+        ..token(&s, k.id)
+    };
+    assert_eq!(
+        w.sessions().authorize(&elsewhere).unwrap_err(),
+        AuthorizeSessionError::Key(KeyRejection::UnknownKey)
     );
 }
 
@@ -336,19 +371,19 @@ fn the_sweep_ends_idle_sessions_only() {
     w.ports
         .stores
         .sessions
-        .touch_session(&busy.id, w.clock_now())
+        .touch_session(&busy.reference(), w.clock_now())
         .unwrap();
     w.clock.advance(Duration::minutes(29));
     assert!(w.sessions().sweep().unwrap().is_empty());
     w.clock.advance(Duration::minutes(1));
     let (events, _sub) = w.listen(&idle.id);
-    assert_eq!(w.sessions().sweep().unwrap(), vec![idle.id.clone()]);
+    assert_eq!(w.sessions().sweep().unwrap(), vec![idle.reference()]);
     assert_eq!(events.names(), vec!["session_closed"]);
     assert!(w
         .ports
         .stores
         .sessions
-        .get_session(&busy.id)
+        .get_session(&busy.reference())
         .unwrap()
         .is_some());
 }
@@ -368,15 +403,21 @@ fn every_mic_call_is_pushed_even_a_no_op() {
     let a = ClientId::parse("a").unwrap();
     let b = ClientId::parse("b").unwrap();
     assert_eq!(
-        w.sessions().mic(&s.id, MicAction::Claim, &a).unwrap(),
+        w.sessions()
+            .mic(&s.reference(), MicAction::Claim, &a)
+            .unwrap(),
         Some(Some(a.clone()))
     );
     assert_eq!(
-        w.sessions().mic(&s.id, MicAction::Release, &b).unwrap(),
+        w.sessions()
+            .mic(&s.reference(), MicAction::Release, &b)
+            .unwrap(),
         Some(Some(a.clone()))
     );
     assert_eq!(
-        w.sessions().mic(&s.id, MicAction::Release, &a).unwrap(),
+        w.sessions()
+            .mic(&s.reference(), MicAction::Release, &a)
+            .unwrap(),
         Some(None)
     );
     let seen = events.0.lock().unwrap().clone();
@@ -481,7 +522,13 @@ fn captions_are_metered_per_caption_and_pushed() {
             AuthEventKind::SessionStart
         ]
     );
-    let sess = w.ports.stores.sessions.get_session(&s.id).unwrap().unwrap();
+    let sess = w
+        .ports
+        .stores
+        .sessions
+        .get_session(&s.reference())
+        .unwrap()
+        .unwrap();
     assert_eq!((sess.captions_sent, sess.captions_failed), (5, 1));
 }
 

@@ -20,7 +20,7 @@ fn a_switched_off_store_refuses_every_port_and_changes_nothing() {
     let stores = Stores::from_one(mem.clone(), Arc::new(LocalBus::new()));
     let key = create_key(&stores, "secret-key-1", limits(None, Some(10)));
     let spec = open_spec(&key, "secret-key-1", "a.example", T0);
-    let sid = spec.id.clone();
+    let sid = tally_domain::session::SessionRef::new(spec.org_id.clone(), spec.id.clone());
     stores.sessions.open_session(spec.clone()).unwrap();
 
     mem.set_unavailable(true);

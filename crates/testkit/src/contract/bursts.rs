@@ -12,6 +12,7 @@ use tally_domain::key::{ApiKey, KeyId, KeyRejection, KeySecret};
 use tally_domain::limits::utc_day;
 use tally_domain::ports::{KeyRef, MeterError, Metered};
 use tally_domain::services::Stores;
+use tally_domain::session::SessionRef;
 use tally_domain::usage::{IdempotencyKey, LogQuery};
 
 use super::units_recorded;
@@ -244,7 +245,14 @@ pub fn bursts_session_sequences_are_handed_out_once(s: &Stores) {
     let mut sequences = sequences.into_inner().unwrap();
     sequences.sort_unstable();
     assert_eq!(sequences, (6..6 + 240).collect::<Vec<u64>>());
-    assert_eq!(s.sessions.get_session(&id).unwrap().unwrap().sequence, 245);
+    assert_eq!(
+        s.sessions
+            .get_session(&SessionRef::new(k.org_id.clone(), id.clone()))
+            .unwrap()
+            .unwrap()
+            .sequence,
+        245
+    );
     assert_eq!(s.keys.get_key(k.id).unwrap().unwrap().sequence, 245);
 }
 
@@ -285,7 +293,11 @@ pub fn bursts_delivered_caption_meters_count_once(s: &Stores) {
     });
     let (captions, batches) = admitted.into_inner().unwrap();
     assert!(captions > 290 && captions <= 300, "admitted {captions}");
-    let sess = s.sessions.get_session(&id).unwrap().unwrap();
+    let sess = s
+        .sessions
+        .get_session(&SessionRef::new(k.org_id.clone(), id.clone()))
+        .unwrap()
+        .unwrap();
     assert_eq!((sess.captions_sent, sess.captions_failed), (captions, 0));
     let q = tally_domain::usage::DomainUsageQuery::new(utc_day(T0), utc_day(T0), false, None, None)
         .unwrap();

@@ -42,7 +42,7 @@ pub fn erasure_follows_the_plan(s: &Stores) {
         .unwrap()
         .session;
     s.sessions
-        .end_session(&old.id, EndReason::Client, T0)
+        .end_session(&old.reference(), EndReason::Client, T0)
         .unwrap();
     let live = s
         .sessions
@@ -116,8 +116,8 @@ pub fn erasure_follows_the_plan(s: &Stores) {
         Some(Email::parse("alice@example.com").unwrap().hash())
     );
     assert_eq!(key.lifetime_used, 5, "limits survive erasure");
-    assert_eq!(s.sessions.get_session(&live.id).unwrap(), None);
-    assert!(s.sessions.get_session(&by.id).unwrap().is_some());
+    assert_eq!(s.sessions.get_session(&live.reference()).unwrap(), None);
+    assert!(s.sessions.get_session(&by.reference()).unwrap().is_some());
     assert!(s
         .sessions
         .list_session_records(k.id, 100)

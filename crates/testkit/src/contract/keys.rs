@@ -231,7 +231,10 @@ pub fn keys_hard_delete_removes_everything(s: &Stores) {
     assert_eq!(closed, vec![opened.session.id.clone()]);
     assert_eq!(s.keys.get_key(k.id).unwrap(), None);
     assert_eq!(s.keys.find_key(&k.secret_hash).unwrap(), None);
-    assert_eq!(s.sessions.get_session(&opened.session.id).unwrap(), None);
+    assert_eq!(
+        s.sessions.get_session(&opened.session.reference()).unwrap(),
+        None
+    );
     assert!(s.keys.list_auth_events(k.id, 10).unwrap().is_empty());
     let mut q = LogQuery::new(100).unwrap();
     q.key_id = Some(k.id);

@@ -11,6 +11,7 @@ pub mod keys;
 pub mod logs;
 pub mod retention;
 pub mod session_list;
+pub mod session_orgs;
 pub mod sessions;
 pub mod snapshots;
 pub mod tenants;

@@ -40,7 +40,7 @@ pub fn session_list_filters_orders_and_bounds(s: &Stores) {
     let holder = ClientId::parse("desk-1").unwrap();
     s.sessions
         .apply_mic(
-            &s_a2.id,
+            &s_a2.reference(),
             MicAction::Claim,
             &holder,
             T0 + Duration::minutes(5),
@@ -118,12 +118,16 @@ pub fn session_list_filters_orders_and_bounds(s: &Stores) {
     assert_eq!(a2_listed.org_id, acme.id);
     assert_eq!(
         Some(a2_listed.clone()),
-        s.sessions.get_session(&s_a2.id).unwrap()
+        s.sessions.get_session(&s_a2.reference()).unwrap()
     );
 
     // An ended session is no longer listed.
     s.sessions
-        .end_session(&s_a1.id, EndReason::Client, T0 + Duration::minutes(6))
+        .end_session(
+            &s_a1.reference(),
+            EndReason::Client,
+            T0 + Duration::minutes(6),
+        )
         .unwrap();
     assert_eq!(ids(&mine, 100), of(&[&s_a1b, &s_a2]));
 }

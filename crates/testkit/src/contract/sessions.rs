@@ -5,7 +5,7 @@ use tally_domain::mic::{ClientId, MicAction};
 use tally_domain::ports::DeliveryReport;
 use tally_domain::services::Stores;
 use tally_domain::session::{
-    DeliveryOutcome, EndReason, SessionId, SessionPatch, StreamKey, Target, ViewerKey,
+    DeliveryOutcome, EndReason, SessionId, SessionPatch, SessionRef, StreamKey, Target, ViewerKey,
 };
 use tally_domain::usage::{DomainCounters, DomainUsageQuery};
 use time::macros::date;
@@ -55,7 +55,7 @@ pub fn sessions_open_creates_then_joins(s: &Stores) {
     );
     assert_eq!(sess.targets, vec![viewer("room-1")]);
     assert_eq!(
-        s.sessions.get_session(&sess.id).unwrap(),
+        s.sessions.get_session(&sess.reference()).unwrap(),
         Some(sess.clone())
     );
 
@@ -120,7 +120,7 @@ pub fn sessions_peak_counts_open_sessions_of_the_domain(s: &Stores) {
         .open_session(open_spec(&c, "peak-key-c-1", "b.example", T0))
         .unwrap();
     s.sessions
-        .end_session(&s1.session.id, EndReason::Client, T0)
+        .end_session(&s1.session.reference(), EndReason::Client, T0)
         .unwrap();
     s.sessions
         .open_session(open_spec(&c, "peak-key-c-1", "a.example", T0))
@@ -159,7 +159,7 @@ pub fn sessions_touch_and_idle(s: &Stores) {
         .open_session(open_spec(&k, "idle-key-001", "a.example", T0))
         .unwrap()
         .session
-        .id;
+        .reference();
     let touched = s
         .sessions
         .touch_session(&id, T0 + Duration::minutes(30))
@@ -189,7 +189,10 @@ pub fn sessions_touch_and_idle(s: &Stores) {
             .unwrap(),
         vec![id.clone()]
     );
-    let missing = SessionId::parse("ffffffffffffffff").unwrap();
+    let missing = SessionRef::new(
+        k.org_id.clone(),
+        SessionId::parse("ffffffffffffffff").unwrap(),
+    );
     assert_eq!(s.sessions.touch_session(&missing, T0).unwrap(), None);
 }
 
@@ -202,7 +205,7 @@ pub fn sessions_patch_applies_whole(s: &Stores) {
         .open_session(open_spec(&k, "patch-key-01", "a.example", T0))
         .unwrap()
         .session
-        .id;
+        .reference();
     let later = T0 + Duration::minutes(1);
     let hook = Target::generic(
         "https://hook.example/in",
@@ -233,7 +236,10 @@ pub fn sessions_patch_applies_whole(s: &Stores) {
         (42, targets, later, -1250)
     );
     assert_eq!(s.sessions.get_session(&id).unwrap(), Some(sess));
-    let missing = SessionId::parse("ffffffffffffffff").unwrap();
+    let missing = SessionRef::new(
+        k.org_id.clone(),
+        SessionId::parse("ffffffffffffffff").unwrap(),
+    );
     assert_eq!(
         s.sessions.update_session(&missing, &patch, later).unwrap(),
         None
@@ -248,7 +254,7 @@ pub fn sessions_mic_claim_and_release(s: &Stores) {
         .open_session(open_spec(&k, "mic-key-0001", "a.example", T0))
         .unwrap()
         .session
-        .id;
+        .reference();
     let a = ClientId::parse("client-a").unwrap();
     let b = ClientId::parse("client-b").unwrap();
     assert_eq!(
@@ -278,7 +284,10 @@ pub fn sessions_mic_claim_and_release(s: &Stores) {
     );
     let sess = s.sessions.get_session(&id).unwrap().unwrap();
     assert_eq!((sess.mic_holder, sess.last_activity_at), (None, later));
-    let missing = SessionId::parse("ffffffffffffffff").unwrap();
+    let missing = SessionRef::new(
+        k.org_id.clone(),
+        SessionId::parse("ffffffffffffffff").unwrap(),
+    );
     assert_eq!(
         s.sessions
             .apply_mic(&missing, MicAction::Claim, &a, T0)
@@ -298,18 +307,18 @@ pub fn sessions_end_once_with_record_and_rollup(s: &Stores) {
     let end = T0 + Duration::hours(1) + Duration::milliseconds(250);
     let record = s
         .sessions
-        .end_session(&sess.id, EndReason::Ttl, end)
+        .end_session(&sess.reference(), EndReason::Ttl, end)
         .unwrap()
         .unwrap();
     assert_eq!(record, sess.record(end, EndReason::Ttl));
     assert_eq!(record.duration_ms, 3_600_250);
     assert_eq!(
         s.sessions
-            .end_session(&sess.id, EndReason::Client, end)
+            .end_session(&sess.reference(), EndReason::Client, end)
             .unwrap(),
         None
     );
-    assert_eq!(s.sessions.get_session(&sess.id).unwrap(), None);
+    assert_eq!(s.sessions.get_session(&sess.reference()).unwrap(), None);
     assert_eq!(
         s.sessions.list_session_records(k.id, 100).unwrap(),
         vec![record]
@@ -336,7 +345,11 @@ pub fn sessions_erasure_end_leaves_no_record(s: &Stores) {
         .session;
     let r = s
         .sessions
-        .end_session(&sess.id, EndReason::Erased, T0 + Duration::minutes(1))
+        .end_session(
+            &sess.reference(),
+            EndReason::Erased,
+            T0 + Duration::minutes(1),
+        )
         .unwrap();
     assert_eq!(r.map(|r| r.ended_by), Some(EndReason::Erased));
     assert!(s
@@ -388,7 +401,7 @@ pub fn sessions_delivery_outcomes_are_counted(s: &Stores) {
         status_code: None,
     };
     s.sessions.record_delivery(report(net, 4)).unwrap();
-    let now = s.sessions.get_session(&sess.id).unwrap().unwrap();
+    let now = s.sessions.get_session(&sess.reference()).unwrap().unwrap();
     assert_eq!((now.captions_sent, now.captions_failed), (4, 3));
     let c = day_usage(s, false)[0].counters;
     assert_eq!(
@@ -423,7 +436,11 @@ pub fn sessions_delivery_outcomes_are_counted(s: &Stores) {
 
     // A delivery that finishes after the session ended still counts for the site.
     s.sessions
-        .end_session(&sess.id, EndReason::Client, T0 + Duration::minutes(5))
+        .end_session(
+            &sess.reference(),
+            EndReason::Client,
+            T0 + Duration::minutes(5),
+        )
         .unwrap();
     s.sessions
         .record_delivery(report(DeliveryOutcome::Delivered { batch_size: 2 }, 6))
@@ -442,7 +459,7 @@ pub fn sessions_records_newest_first_and_limited(s: &Stores) {
             .open_session(open_spec(&k, "records-key1", site, at))
             .unwrap()
             .session
-            .id;
+            .reference();
         s.sessions
             .end_session(&id, EndReason::Client, at + Duration::minutes(1))
             .unwrap();
@@ -452,7 +469,7 @@ pub fn sessions_records_newest_first_and_limited(s: &Stores) {
         .open_session(open_spec(&other, "records-key2", "a.example", T0))
         .unwrap()
         .session
-        .id;
+        .reference();
     s.sessions.end_session(&o, EndReason::Client, T0).unwrap();
     let sites: Vec<String> = s
         .sessions

@@ -4,6 +4,7 @@ use tally_domain::key::{KeyId, KeyPatch, KeyRejection};
 use tally_domain::limits::{utc_day, KeyUsage, LimitExceeded, Units};
 use tally_domain::ports::{Ingested, MeterError};
 use tally_domain::services::Stores;
+use tally_domain::session::SessionRef;
 use tally_domain::tenancy::OrgId;
 use tally_domain::usage::{
     CostNanos, DimValue, Dimension, EventPatch, Granularity, IdempotencyKey, LogQuery, Totals,
@@ -271,7 +272,11 @@ pub fn usage_meter_advances_the_session_sequence(s: &Stores) {
     assert_eq!(s.usage.meter(req.clone()).unwrap().sequence, Some(11));
     req.event_id = crate::next_event_id();
     assert_eq!(s.usage.meter(req).unwrap().sequence, Some(12));
-    let sess = s.sessions.get_session(&id).unwrap().unwrap();
+    let sess = s
+        .sessions
+        .get_session(&SessionRef::new(k.org_id.clone(), id.clone()))
+        .unwrap()
+        .unwrap();
     assert_eq!((sess.sequence, sess.last_activity_at), (12, later));
     let key = s.keys.get_key(k.id).unwrap().unwrap();
     assert_eq!((key.sequence, key.last_caption_at), (12, Some(later)));
@@ -636,7 +641,11 @@ pub fn usage_meter_requires_the_keys_open_session(s: &Stores) {
     let found = m.session.expect("the metered session");
     assert_eq!((found.id.clone(), found.key_id), (id.clone(), k.id));
     s.sessions
-        .end_session(&id, tally_domain::session::EndReason::Client, T0)
+        .end_session(
+            &SessionRef::new(k.org_id.clone(), id.clone()),
+            tally_domain::session::EndReason::Client,
+            T0,
+        )
         .unwrap();
     req.event_id = crate::next_event_id();
     assert_eq!(s.usage.meter(req.clone()), Err(MeterError::SessionEnded));
