@@ -26,6 +26,38 @@ use crate::rows::events::EventRow;
 use crate::rows::keys::KeyRow;
 use crate::rows::sessions::SessionRow;
 
+// Column lists spelled out, not `*`: a prepared statement's result shape is fixed, so a
+// column added by a later migration must not change what a cached statement returns.
+macro_rules! key_columns {
+    ($before:literal, $after:literal) => {
+        concat!(
+            $before,
+            " ",
+            "id, org_id, secret_hash, alias, name, owner, email, email_hash, user_id, \
+         created_at, expires_at, active, revoked_at, erased_at, daily_limit, \
+         lifetime_limit, lifetime_used, sequence, last_caption_at",
+            " ",
+            $after
+        )
+    };
+}
+
+macro_rules! event_columns {
+    () => {
+        "occurred_at, id, org_id, user_id, key_id, session_id, kind, api_name, endpoint, \
+         method, path, status_code, response_time_ms, model, language, domain, units, \
+         cost_nanos, tokens, quota, duration_ms, success, error, ip, user_agent, active, \
+         idempotency_key, created_at"
+    };
+}
+
+macro_rules! session_columns {
+    () => {
+        "id, key_id, org_id, domain, stream_key, sequence, targets, started_at, \
+         last_activity_at, captions_sent, captions_failed, mic_holder, sync_offset_ms"
+    };
+}
+
 /// A locked key and its counters as the batch moves through it.
 pub(super) struct KeyState {
     pub key: ApiKey,
@@ -60,12 +92,11 @@ pub(super) fn lock_keys(
             return Ok(BTreeMap::new());
         }
         // Keys by id alone (session tokens' keys): the id index finds them.
-        Fixed::new(
-            "SELECT id, org_id, secret_hash, alias, name, owner, email, email_hash, \
-             user_id, created_at, expires_at, active, revoked_at, erased_at, \
-             daily_limit, lifetime_limit, lifetime_used, sequence, last_caption_at \
-             FROM api_keys WHERE id = ANY($1) ORDER BY id FOR UPDATE",
-        )
+        Fixed::new(concat!(
+            "SELECT a.* FROM unnest($1::bigint[]) AS v(id) CROSS JOIN LATERAL (",
+            key_columns!("SELECT", "FROM api_keys WHERE id = v.id FOR UPDATE"),
+            ") AS a",
+        ))
         .bind::<Array<BigInt>, _>(&ids)
         .load(c)?
     } else {
@@ -75,18 +106,18 @@ pub(super) fn lock_keys(
             // so one statement locks the union in id order.
             pairs.extend(resolve_ids(c, &ids)?);
         }
-        pairs.sort_unstable();
+        // The probes lock in the arrays' order: id order, as every batch locks.
+        pairs.sort_unstable_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
         pairs.dedup();
         let (orgs, keys): (Vec<String>, Vec<i64>) = pairs.into_iter().unzip();
-        Fixed::new(
-            "SELECT a.id, a.org_id, a.secret_hash, a.alias, a.name, a.owner, a.email, \
-             a.email_hash, a.user_id, a.created_at, a.expires_at, a.active, \
-             a.revoked_at, a.erased_at, a.daily_limit, a.lifetime_limit, \
-             a.lifetime_used, a.sequence, a.last_caption_at \
-             FROM unnest($1::text[], $2::bigint[]) AS v(org, id) \
-             JOIN api_keys AS a ON a.org_id = v.org AND a.id = v.id \
-             ORDER BY a.id FOR UPDATE OF a",
-        )
+        Fixed::new(concat!(
+            "SELECT a.* FROM unnest($1::text[], $2::bigint[]) AS v(org, id) CROSS JOIN LATERAL (",
+            key_columns!(
+                "SELECT",
+                "FROM api_keys WHERE org_id = v.org AND id = v.id FOR UPDATE"
+            ),
+            ") AS a",
+        ))
         .bind::<Array<Text>, _>(&orgs)
         .bind::<Array<BigInt>, _>(&keys)
         .load(c)?
@@ -116,9 +147,12 @@ fn resolve_ids(c: &mut PgConnection, ids: &[i64]) -> Result<Vec<(String, i64)>, 
         #[diesel(sql_type = BigInt)]
         id: i64,
     }
-    let found: Vec<Pair> = Fixed::new("SELECT org_id, id FROM api_keys WHERE id = ANY($1)")
-        .bind::<Array<BigInt>, _>(ids)
-        .load(c)?;
+    let found: Vec<Pair> = Fixed::new(
+        "SELECT a.org_id, a.id FROM unnest($1::bigint[]) AS v(id) \
+         CROSS JOIN LATERAL (SELECT org_id, id FROM api_keys WHERE id = v.id) AS a",
+    )
+    .bind::<Array<BigInt>, _>(ids)
+    .load(c)?;
     Ok(found.into_iter().map(|p| (p.org_id, p.id)).collect())
 }
 
@@ -164,10 +198,10 @@ pub(super) fn daily_counters(
         used: i64,
     }
     let found: Vec<Used> = Fixed::new(
-        "SELECT d.key_id, d.day, d.used \
+        "SELECT v.key_id, v.day, d.used \
          FROM unnest($1::text[], $2::bigint[], $3::date[]) AS v(org, key_id, day) \
-         JOIN key_daily_usage AS d \
-           ON d.org_id = v.org AND d.key_id = v.key_id AND d.day = v.day",
+         CROSS JOIN LATERAL (SELECT used FROM key_daily_usage \
+             WHERE org_id = v.org AND key_id = v.key_id AND day = v.day) AS d",
     )
     .bind::<Array<Text>, _>(&orgs)
     .bind::<Array<BigInt>, _>(&kids)
@@ -210,18 +244,16 @@ pub(super) fn stored_replays(
         #[diesel(embed)]
         event: EventRow,
     }
-    let found: Vec<Replay> = Fixed::new(
-        "SELECT i.org_id AS replay_org, i.idempotency_key AS replay_key, \
-             e.occurred_at, e.id, e.org_id, e.user_id, e.key_id, e.session_id, \
-             e.kind, e.api_name, e.endpoint, e.method, e.path, e.status_code, \
-             e.response_time_ms, e.model, e.language, e.domain, e.units, \
-             e.cost_nanos, e.tokens, e.quota, e.duration_ms, e.success, e.error, \
-             e.ip, e.user_agent, e.active, e.idempotency_key, e.created_at \
+    let found: Vec<Replay> = Fixed::new(concat!(
+        "SELECT v.org AS replay_org, v.idem AS replay_key, e.* \
          FROM unnest($1::text[], $2::text[]) AS v(org, idem) \
-         JOIN idempotency_keys AS i ON i.org_id = v.org AND i.idempotency_key = v.idem \
-         JOIN usage_events AS e ON e.org_id = i.org_id AND e.id = i.event_id \
-                               AND e.occurred_at = i.event_occurred_at",
-    )
+         CROSS JOIN LATERAL (SELECT event_id, event_occurred_at FROM idempotency_keys \
+             WHERE org_id = v.org AND idempotency_key = v.idem) AS i \
+         CROSS JOIN LATERAL (SELECT ",
+        event_columns!(),
+        " FROM usage_events \
+             WHERE org_id = v.org AND id = i.event_id AND occurred_at = i.event_occurred_at) AS e",
+    ))
     .bind::<Array<Text>, _>(&orgs)
     .bind::<Array<Text>, _>(&idems)
     .load(c)?;
@@ -255,13 +287,13 @@ pub(super) fn open_sessions(
     wanted.sort_unstable();
     wanted.dedup();
     let (orgs, ids): (Vec<&str>, Vec<&str>) = wanted.into_iter().unzip();
-    let rows: Vec<SessionRow> = Fixed::new(
-        "SELECT s.id, s.key_id, s.org_id, s.domain, s.stream_key, s.sequence, \
-             s.targets, s.started_at, s.last_activity_at, s.captions_sent, \
-             s.captions_failed, s.mic_holder, s.sync_offset_ms \
-             FROM unnest($1::text[], $2::text[]) AS v(org, id) \
-         JOIN sessions AS s ON s.org_id = v.org AND s.id = v.id",
-    )
+    let rows: Vec<SessionRow> = Fixed::new(concat!(
+        "SELECT s.* FROM unnest($1::text[], $2::text[]) AS v(org, id) \
+         CROSS JOIN LATERAL (SELECT ",
+        session_columns!(),
+        " FROM sessions \
+             WHERE org_id = v.org AND id = v.id) AS s",
+    ))
     .bind::<Array<Text>, _>(&orgs)
     .bind::<Array<Text>, _>(&ids)
     .load(c)?;

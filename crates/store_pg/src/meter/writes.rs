@@ -68,7 +68,7 @@ pub(super) fn advance_sessions(
              last_activity_at = greatest(s.last_activity_at, v.at) \
          FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::timestamptz[], $5::text[]) \
               AS v(id, n, sent, at, org) \
-         WHERE s.org_id = v.org AND s.id = v.id \
+         WHERE s.org_id = v.org AND s.id = v.id AND s.id = ANY($1) \
          RETURNING s.org_id, s.id, s.sequence",
     )
     .bind::<Array<Text>, _>(&ids)
@@ -149,7 +149,7 @@ pub(super) fn count(
                  last_caption_at = COALESCE(v.at, a.last_caption_at) \
              FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::timestamptz[], \
                          $9::text[]) AS v(id, n, seq, at, org) \
-             WHERE a.org_id = v.org AND a.id = v.id RETURNING 1) \
+             WHERE a.org_id = v.org AND a.id = v.id AND a.id = ANY($1) RETURNING 1) \
          INSERT INTO key_daily_usage (key_id, day, org_id, used) \
          SELECT * FROM unnest($5::bigint[], $6::date[], $7::text[], $8::bigint[]) \
          ON CONFLICT (org_id, key_id, day) \
