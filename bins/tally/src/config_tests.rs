@@ -63,7 +63,7 @@ fn defaults() {
             pool_size: 16,
             statement_timeout: Duration::from_secs(10),
             batch_max: 256,
-            batch_wait: Duration::ZERO,
+            batch_wait: Duration::from_micros(500),
             batch_writers: 2,
         }
     );

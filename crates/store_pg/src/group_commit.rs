@@ -32,7 +32,8 @@ pub struct BatchOptions {
     /// Most meters per transaction.
     pub max_batch: usize,
     /// How long a writer holding fewer than `max_batch` meters waits for more before it
-    /// starts the transaction (zero: start at once with whatever is queued).
+    /// starts the transaction, while another writer's batch is in flight (zero: start at once
+    /// with whatever is queued). An idle store never waits.
     pub max_wait: Duration,
     /// Writer threads, i.e. batches in flight at once (each holds a pooled connection while
     /// it runs).
@@ -43,7 +44,7 @@ impl Default for BatchOptions {
     fn default() -> Self {
         Self {
             max_batch: 256,
-            max_wait: Duration::ZERO,
+            max_wait: Duration::from_micros(500),
             writers: 2,
         }
     }
@@ -81,6 +82,8 @@ impl Reply {
 struct State {
     pending: VecDeque<Job>,
     closed: bool,
+    /// Writers running a batch right now.
+    busy: usize,
 }
 
 struct Shared {
@@ -191,6 +194,7 @@ impl Shared {
                 batch.into_iter().map(|j| (j.request, j.reply)).unzip();
             tracing::trace!(size = requests.len(), "meter batch");
             let outcomes = run(&self.pool, &requests);
+            self.lock().busy -= 1;
             for (reply, outcome) in replies.into_iter().zip(outcomes) {
                 reply.send(outcome);
             }
@@ -211,7 +215,10 @@ impl Shared {
                 .wait(state)
                 .unwrap_or_else(PoisonError::into_inner);
         }
-        if !options.max_wait.is_zero() && state.pending.len() < options.max_batch {
+        // Waiting for more pays only while another batch is in flight: the meters arriving
+        // meanwhile would otherwise wait for its commit anyway. An idle store starts at once.
+        if !options.max_wait.is_zero() && state.busy > 0 && state.pending.len() < options.max_batch
+        {
             let deadline = Instant::now() + options.max_wait;
             while state.pending.len() < options.max_batch && !state.closed {
                 let Some(left) = deadline.checked_duration_since(Instant::now()) else {
@@ -227,6 +234,7 @@ impl Shared {
         let n = state.pending.len().min(options.max_batch);
         let batch: Vec<Job> = state.pending.drain(..n).collect();
         let more = !state.pending.is_empty();
+        state.busy += 1;
         drop(state);
         if more {
             self.wake.notify_one();
