@@ -8,14 +8,16 @@
 
 use diesel::prelude::*;
 use diesel::sql_types::{
-    Array, BigInt, Bool, Integer, Nullable, SmallInt, Text, Timestamptz, Uuid as SqlUuid,
+    Array, BigInt, Bool, Date as SqlDate, Integer, Nullable, SmallInt, Text, Timestamptz,
+    Uuid as SqlUuid,
 };
-use time::OffsetDateTime;
+use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
 use crate::error::Fail;
 use crate::fixed::Fixed;
-use crate::rows::events::{EventRow, RollupDelta};
+use crate::rows::events::{EventRow, IdempotencyRow, RollupDelta};
+use crate::rows::sessions::DomainRollupRow;
 
 /// Inserts `rows` into `usage_events` (each partition's own `number` default applies).
 pub(crate) fn insert_events(c: &mut PgConnection, rows: &[EventRow]) -> Result<(), Fail> {
@@ -127,4 +129,75 @@ pub(crate) fn add_rollups(c: &mut PgConnection, rows: &[RollupDelta]) -> Result<
     .bind::<Array<BigInt>, _>(int(|r| r.duration_ms))
     .execute(c)?;
     Ok(())
+}
+
+/// Adds each delta of `rows` to its site rollup row (`peak_sessions` is raised, not added).
+/// One delta per row, as for [`add_rollups`].
+pub(crate) fn add_sites(c: &mut PgConnection, rows: &[DomainRollupRow]) -> Result<(), Fail> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let int = |f: fn(&DomainRollupRow) -> i64| rows.iter().map(f).collect::<Vec<_>>();
+    let orgs: Vec<&str> = rows.iter().map(|r| r.org_id.as_str()).collect();
+    let dates: Vec<Date> = rows.iter().map(|r| r.date).collect();
+    let hours: Vec<i16> = rows.iter().map(|r| r.hour).collect();
+    let domains: Vec<&str> = rows.iter().map(|r| r.domain.as_str()).collect();
+    Fixed::new(
+        "INSERT INTO domain_rollups AS d (org_id, date, hour, domain, sessions_started, \
+             sessions_ended, captions_sent, captions_failed, batches_sent, total_duration_ms, \
+             peak_sessions) \
+         SELECT * FROM unnest($1::text[], $2::date[], $3::smallint[], $4::text[], \
+             $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], \
+             $10::bigint[], $11::bigint[]) \
+         ON CONFLICT (org_id, date, hour, domain) DO UPDATE SET \
+             sessions_started = d.sessions_started + EXCLUDED.sessions_started, \
+             sessions_ended = d.sessions_ended + EXCLUDED.sessions_ended, \
+             captions_sent = d.captions_sent + EXCLUDED.captions_sent, \
+             captions_failed = d.captions_failed + EXCLUDED.captions_failed, \
+             batches_sent = d.batches_sent + EXCLUDED.batches_sent, \
+             total_duration_ms = d.total_duration_ms + EXCLUDED.total_duration_ms, \
+             peak_sessions = greatest(d.peak_sessions, EXCLUDED.peak_sessions)",
+    )
+    .bind::<Array<Text>, _>(&orgs)
+    .bind::<Array<SqlDate>, _>(&dates)
+    .bind::<Array<SmallInt>, _>(&hours)
+    .bind::<Array<Text>, _>(&domains)
+    .bind::<Array<BigInt>, _>(int(|r| r.sessions_started))
+    .bind::<Array<BigInt>, _>(int(|r| r.sessions_ended))
+    .bind::<Array<BigInt>, _>(int(|r| r.captions_sent))
+    .bind::<Array<BigInt>, _>(int(|r| r.captions_failed))
+    .bind::<Array<BigInt>, _>(int(|r| r.batches_sent))
+    .bind::<Array<BigInt>, _>(int(|r| r.total_duration_ms))
+    .bind::<Array<BigInt>, _>(int(|r| r.peak_sessions))
+    .execute(c)?;
+    Ok(())
+}
+
+/// Records `rows` in `idempotency_keys`, skipping keys already taken; answers how many were
+/// new.
+pub(crate) fn insert_idempotency(
+    c: &mut PgConnection,
+    rows: &[IdempotencyRow],
+) -> Result<usize, Fail> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let orgs: Vec<&str> = rows.iter().map(|r| r.org_id.as_str()).collect();
+    let idems: Vec<&str> = rows.iter().map(|r| r.idempotency_key.as_str()).collect();
+    let events: Vec<Uuid> = rows.iter().map(|r| r.event_id).collect();
+    let ats: Vec<OffsetDateTime> = rows.iter().map(|r| r.event_occurred_at).collect();
+    let keys: Vec<Option<i64>> = rows.iter().map(|r| r.key_id).collect();
+    Ok(Fixed::new(
+        "INSERT INTO idempotency_keys (org_id, idempotency_key, event_id, event_occurred_at, \
+             key_id) \
+         SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], $4::timestamptz[], \
+             $5::bigint[]) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind::<Array<Text>, _>(&orgs)
+    .bind::<Array<Text>, _>(&idems)
+    .bind::<Array<SqlUuid>, _>(&events)
+    .bind::<Array<Timestamptz>, _>(&ats)
+    .bind::<Array<Nullable<BigInt>>, _>(&keys)
+    .execute(c)?)
 }

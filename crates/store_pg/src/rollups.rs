@@ -5,18 +5,16 @@ use std::collections::BTreeMap;
 
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Timestamptz};
-use diesel::upsert::excluded;
 use tally_domain::key::KeyId;
 use tally_domain::origin::Domain;
 use tally_domain::tenancy::UserId;
 use tally_domain::usage::{DomainActivity, DomainCounters, DomainRollupKey, RollupKey, Totals};
 use time::OffsetDateTime;
 
-use crate::columnar::add_rollups;
+use crate::columnar::{add_rollups, add_sites};
 use crate::error::Fail;
 use crate::rows::events::RollupDelta;
 use crate::rows::sessions::DomainRollupRow;
-use crate::schema::domain_rollups as dr;
 
 diesel::define_sql_function! {
     /// Postgres `greatest` over two instants.
@@ -180,22 +178,6 @@ pub(crate) fn add_domain(
         .iter()
         .map(|((org, k), d)| DomainRollupRow::of(org, k, d))
         .collect::<Result<Vec<_>, _>>()?;
-    diesel::insert_into(dr::table)
-        .values(&rows)
-        .on_conflict((dr::org_id, dr::date, dr::hour, dr::domain))
-        .do_update()
-        .set((
-            dr::sessions_started.eq(dr::sessions_started + excluded(dr::sessions_started)),
-            dr::sessions_ended.eq(dr::sessions_ended + excluded(dr::sessions_ended)),
-            dr::captions_sent.eq(dr::captions_sent + excluded(dr::captions_sent)),
-            dr::captions_failed.eq(dr::captions_failed + excluded(dr::captions_failed)),
-            dr::batches_sent.eq(dr::batches_sent + excluded(dr::batches_sent)),
-            dr::total_duration_ms.eq(dr::total_duration_ms + excluded(dr::total_duration_ms)),
-            dr::peak_sessions.eq(greatest_bigint(
-                dr::peak_sessions,
-                excluded(dr::peak_sessions),
-            )),
-        ))
-        .execute(c)?;
+    add_sites(c, &rows)?;
     Ok(())
 }

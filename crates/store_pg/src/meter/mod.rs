@@ -26,13 +26,13 @@ use tally_domain::usage::{
 };
 use time::Date;
 
-use crate::columnar::insert_events;
+use crate::columnar::{insert_events, insert_idempotency};
 use crate::convert::micros;
 use crate::error::Fail;
 use crate::rollups::{add_domain, add_usage};
 use crate::rows::events::{EventRow, IdempotencyRow};
 use crate::rows::keys::NewAuthEvent;
-use crate::schema::{auth_events, idempotency_keys as ik};
+use crate::schema::auth_events;
 use reads::{daily_counters, lock_keys, open_sessions, stored_replays};
 use writes::{advance_sessions, count};
 
@@ -53,14 +53,8 @@ pub(crate) fn remember_idempotent(
         .iter()
         .filter_map(|e| IdempotencyRow::of(e))
         .collect();
-    for chunk in rows.chunks(1_000) {
-        let inserted = diesel::insert_into(ik::table)
-            .values(chunk)
-            .on_conflict_do_nothing()
-            .execute(c)?;
-        if inserted < chunk.len() {
-            return Err(Fail::Retry);
-        }
+    if insert_idempotency(c, &rows)? < rows.len() {
+        return Err(Fail::Retry);
     }
     Ok(())
 }
