@@ -403,6 +403,9 @@ pub trait SessionStore: Send + Sync {
 pub enum KeyRef {
     /// By id (a session's key, already resolved).
     Id(KeyId),
+    /// By organisation and id (a session token that names both): found on the organisation's
+    /// shard alone on a distributed schema. A key of another organisation is unknown.
+    InOrg(OrgId, KeyId),
     /// By the hash of the presented secret (`POST /v1/verify`): the store finds and locks the
     /// key in the meter itself, so verifying costs one store call.
     Secret(SecretHash),

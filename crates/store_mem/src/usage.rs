@@ -25,6 +25,7 @@ impl UsageStore for MemStore {
         let mut s = self.lock();
         let key_id = match &req.key {
             KeyRef::Id(id) => Some(*id),
+            KeyRef::InOrg(org, id) => s.keys.get(id).filter(|k| &k.org_id == org).map(|k| k.id),
             KeyRef::Secret(hash) => s.key_by_hash.get(hash).copied(),
         };
         let key = key_id

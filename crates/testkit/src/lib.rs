@@ -145,6 +145,7 @@ macro_rules! store_contract_tests {
             session_orgs::session_orgs_same_id_names_two_sessions,
             session_orgs::session_orgs_site_rollups_are_kept_per_org,
             session_orgs::session_orgs_key_is_found_only_in_its_org,
+            session_orgs::session_orgs_meter_finds_its_key_in_its_org,
             usage::usage_meter_counts_and_records,
             usage::usage_meter_rejects_unusable_keys,
             usage::usage_meter_rejects_whole_and_counts_nothing,

@@ -3,13 +3,14 @@
 use uuid::Uuid;
 
 use super::Ports;
-use crate::key::{KeyId, KeyRejection, KeySecret};
+use crate::key::{KeyRejection, KeySecret};
 use crate::limits::{seconds_until_daily_reset, KeyUsage, LimitExceeded, Limits, Units};
 use crate::live::LiveEvent;
 use crate::ports::{KeyRef, MeterError, MeterRequest, Metered, StoreError};
 
 /// Where the `…_then` use cases of [`MeterService`] send their answer.
 pub type VerifyDone = Box<dyn FnOnce(Result<Metered, VerifyError>) + Send>;
+use super::sessions::TokenSession;
 use crate::session::SessionId;
 use crate::tenancy::{InvalidValue, OrgId};
 use crate::usage::{EventKind, NewUsageEvent};
@@ -116,13 +117,12 @@ impl MeterService {
     /// [`VerifyError`]. A limit refusal writes an auth event with the session's domain.
     pub fn meter_captions(
         &self,
-        session: &SessionId,
-        key: KeyId,
+        token: &TokenSession,
         lifetime: OffsetDateTime,
         count: u64,
     ) -> Result<Metered, VerifyError> {
-        let metered = self.meter(self.captions_request(session, key, lifetime, count)?)?;
-        publish_usage(&self.ports, session, &metered);
+        let metered = self.meter(self.captions_request(token, lifetime, count)?)?;
+        publish_usage(&self.ports, &token.id, &metered);
         Ok(metered)
     }
 
@@ -130,17 +130,16 @@ impl MeterService {
     /// [`MeterService::verify_then`]); the counters are pushed before `done` runs.
     pub fn meter_captions_then(
         &self,
-        session: &SessionId,
-        key: KeyId,
+        token: &TokenSession,
         lifetime: OffsetDateTime,
         count: u64,
         done: VerifyDone,
     ) {
-        let request = match self.captions_request(session, key, lifetime, count) {
+        let request = match self.captions_request(token, lifetime, count) {
             Ok(request) => request,
             Err(e) => return done(Err(e)),
         };
-        let (ports, session) = (self.ports.clone(), session.clone());
+        let (ports, session) = (self.ports.clone(), token.id.clone());
         self.meter_then(
             request,
             Box::new(move |result| {
@@ -154,11 +153,11 @@ impl MeterService {
 
     fn captions_request(
         &self,
-        session: &SessionId,
-        key: KeyId,
+        token: &TokenSession,
         lifetime: OffsetDateTime,
         count: u64,
     ) -> Result<MeterRequest, VerifyError> {
+        let session = &token.id;
         let units = Units::new(i64::try_from(count).unwrap_or(i64::MAX))?;
         let now = self.ports.clock.now();
         // The store sets the organisation (and user) from the key and the domain from the
@@ -168,7 +167,11 @@ impl MeterService {
         event.session_id = Some(session.clone());
         Ok(MeterRequest {
             event_id: self.ports.ids.uuid(),
-            key: KeyRef::Id(key),
+            // A token naming its organisation names the key's shard too.
+            key: match &token.org {
+                Some(org) => KeyRef::InOrg(org.clone(), token.key_id),
+                None => KeyRef::Id(token.key_id),
+            },
             units,
             event,
             session: Some(session.clone()),

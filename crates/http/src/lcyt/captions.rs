@@ -214,8 +214,7 @@ pub async fn post(
     let started = std::time::Instant::now();
     let metered = run_then(|done| {
         service.meter_captions_then(
-            &session_id,
-            token.claims.kid,
+            &token.claims.session(),
             token.lifetime,
             n,
             Box::new(move |r| done(Ok::<_, ApiError>(r))),

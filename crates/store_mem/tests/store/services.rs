@@ -243,10 +243,10 @@ fn the_sequence_carries_over_for_two_hours() {
     let k = w.key("carry-key-001", Limits::default());
     let opened = w.open("carry-key-001", "a.example").unwrap();
     w.meter()
-        .meter_captions(&opened.session.id, k.id, opened.session.started_at, 2)
+        .meter_captions(&token(&opened.session, k.id), opened.session.started_at, 2)
         .unwrap();
     w.meter()
-        .meter_captions(&opened.session.id, k.id, opened.session.started_at, 1)
+        .meter_captions(&token(&opened.session, k.id), opened.session.started_at, 1)
         .unwrap();
     w.sessions()
         .end(&opened.session.reference(), EndReason::Client)
@@ -487,12 +487,12 @@ fn captions_are_metered_per_caption_and_pushed() {
     let (events, _sub) = w.listen(&s.id);
     let m = w
         .meter()
-        .meter_captions(&s.id, k.id, s.started_at, 5)
+        .meter_captions(&token(&s, k.id), s.started_at, 5)
         .unwrap();
     assert_eq!((m.usage.lifetime_used, m.sequence), (5, Some(1)));
     assert!(w
         .meter()
-        .meter_captions(&s.id, k.id, s.started_at, 1)
+        .meter_captions(&token(&s, k.id), s.started_at, 1)
         .is_err());
     // A session without targets delivers to itself: the meter recorded the batch as
     // delivered, and the delivery worker only announces it.

@@ -73,6 +73,10 @@ pub(crate) fn meter_batch_tx(
         .collect();
     let key_of = |req: &MeterRequest| match &req.key {
         KeyRef::Id(id) => keys.contains_key(&id.0).then_some(id.0),
+        KeyRef::InOrg(org, id) => keys
+            .get(&id.0)
+            .filter(|k| &k.key.org_id == org)
+            .map(|k| k.key.id.0),
         KeyRef::Secret(hash) => by_hash.get(&hash.0).copied(),
     };
     let resolved: Vec<Option<i64>> = batch.iter().map(key_of).collect();

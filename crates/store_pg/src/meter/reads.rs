@@ -77,9 +77,11 @@ pub(super) fn lock_keys(
 ) -> Result<BTreeMap<i64, KeyState>, Fail> {
     let mut ids = Vec::new();
     let mut hashes = Vec::new();
+    let mut named = Vec::new();
     for req in batch {
         match &req.key {
             KeyRef::Id(id) => ids.push(id.0),
+            KeyRef::InOrg(org, id) => named.push((org.as_str().to_owned(), id.0)),
             KeyRef::Secret(hash) => hashes.push(hash.to_hex()),
         }
     }
@@ -87,7 +89,7 @@ pub(super) fn lock_keys(
     ids.dedup();
     hashes.sort_unstable();
     hashes.dedup();
-    let rows: Vec<KeyRow> = if hashes.is_empty() {
+    let rows: Vec<KeyRow> = if hashes.is_empty() && named.is_empty() {
         if ids.is_empty() {
             return Ok(BTreeMap::new());
         }
@@ -101,6 +103,7 @@ pub(super) fn lock_keys(
         .load(c)?
     } else {
         let mut pairs = resolve_secrets(c, &hashes)?;
+        pairs.extend(named);
         if !ids.is_empty() {
             // Both kinds in one batch: name the keys given by id by their organisation too,
             // so one statement locks the union in id order.

@@ -2,9 +2,9 @@
 //! named by its organisation and id, so two organisations holding the same session id hold two
 //! sessions, and the site rollup is kept per organisation.
 
-use tally_domain::key::ApiKey;
+use tally_domain::key::{ApiKey, KeyRejection};
 use tally_domain::mic::{ClientId, MicAction};
-use tally_domain::ports::DeliveryReport;
+use tally_domain::ports::{DeliveryReport, KeyRef, MeterError};
 use tally_domain::services::Stores;
 use tally_domain::session::{DeliveryOutcome, EndReason, OpenSession, SessionPatch, SessionRef};
 use tally_domain::tenancy::OrgId;
@@ -198,4 +198,24 @@ pub fn session_orgs_key_is_found_only_in_its_org(s: &Stores) {
         None
     );
     assert_eq!(s.keys.get_key(k.id).unwrap().map(|x| x.id), Some(k.id));
+}
+
+/// A meter that names its key by organisation and id (a caption request's token) finds the key
+/// in that organisation only: in another it is an unknown key and counts nothing.
+pub fn session_orgs_meter_finds_its_key_in_its_org(s: &Stores) {
+    let other = create_org(s, "org_meter_two").id;
+    let k = key_in(s, &other, "org-meter-in-b1");
+    let mut wrong = crate::meter(&k, 2, T0);
+    wrong.key = KeyRef::InOrg(OrgId::default_org(), k.id);
+    assert!(matches!(
+        s.usage.meter(wrong),
+        Err(MeterError::Key(KeyRejection::UnknownKey))
+    ));
+    let mut right = crate::meter(&k, 2, T0);
+    right.key = KeyRef::InOrg(other.clone(), k.id);
+    let metered = s.usage.meter(right).unwrap();
+    assert_eq!(metered.usage.lifetime_used, 2);
+    assert_eq!(metered.event.data.org_id, other);
+    let stored = s.keys.get_key(k.id).unwrap().unwrap();
+    assert_eq!(stored.lifetime_used, 2, "the refused meter counted nothing");
 }
