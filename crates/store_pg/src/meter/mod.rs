@@ -11,6 +11,7 @@
 //! keys, counters, rollups, session sequences and delivered counts, the site rollup,
 //! refusals' auth events) are one multi-row statement each and commit together or not at all.
 
+mod outcome;
 mod reads;
 mod writes;
 
@@ -33,15 +34,10 @@ use crate::rollups::{add_domain, add_usage};
 use crate::rows::events::{EventRow, IdempotencyRow};
 use crate::rows::keys::NewAuthEvent;
 use crate::schema::auth_events;
+pub(crate) use outcome::Outcome;
+use outcome::SessionMeter;
 use reads::{daily_counters, lock_keys, open_sessions, stored_replays};
 use writes::{advance_sessions, count};
-
-/// An admitted meter of a session: its index in the batch, the session's organisation and
-/// id, and whether the meter records its batch as delivered.
-pub(super) type SessionMeter = (usize, String, String, bool);
-
-/// The answer to one meter of a batch.
-pub(crate) type Outcome = Result<Metered, MeterError>;
 
 /// Remembers the idempotency keys of freshly recorded events. `Retry` when a concurrent
 /// transaction took one of the keys first: the retry then replays that transaction's event.

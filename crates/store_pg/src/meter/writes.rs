@@ -8,8 +8,8 @@ use diesel::sql_types::{Array, BigInt, Date as SqlDate, Nullable, Text, Timestam
 use tally_domain::ports::MeterRequest;
 use time::{Date, OffsetDateTime};
 
+use super::outcome::{Outcome, SessionMeter};
 use super::reads::KeyState;
-use super::{Outcome, SessionMeter};
 use crate::convert::{from_db, micros, to_db};
 use crate::error::Fail;
 use crate::fixed::Fixed;
