@@ -11,7 +11,7 @@ use tally_domain::StoreError;
 use time::{Date, OffsetDateTime};
 
 use crate::convert::{from_db, micros};
-use crate::error::{foreign_key_violation, unique_violation};
+use crate::error::{foreign_key_violation, unique_violation, Fail};
 use crate::key_row::{lock_key, remember_secret, resolve_secrets, write_key};
 use crate::rows::keys::{AuthEventRow, KeyRow, NewAuthEvent, NewKeyRow};
 use crate::schema::{api_keys, auth_events, key_daily_usage};
@@ -76,16 +76,7 @@ impl KeyStore for PgStore {
     }
 
     fn get_key_in(&self, org: &OrgId, id: KeyId) -> Result<Option<ApiKey>, StoreError> {
-        self.read(|c| {
-            api_keys::table
-                .filter(api_keys::org_id.eq(org.as_str()))
-                .filter(api_keys::id.eq(id.0))
-                .select(KeyRow::as_select())
-                .first(c)
-                .optional()?
-                .map(KeyRow::into_domain)
-                .transpose()
-        })
+        self.read(|c| key_in(c, org.as_str(), id.0))
     }
 
     fn find_key(&self, hash: &SecretHash) -> Result<Option<ApiKey>, StoreError> {
@@ -93,13 +84,7 @@ impl KeyStore for PgStore {
             let Some((org, id)) = resolve_secrets(c, &[hash.to_hex()])?.pop() else {
                 return Ok(None);
             };
-            api_keys::table
-                .find((org, id))
-                .select(KeyRow::as_select())
-                .first(c)
-                .optional()?
-                .map(KeyRow::into_domain)
-                .transpose()
+            key_in(c, &org, id)
         })
     }
 
@@ -203,4 +188,15 @@ impl KeyStore for PgStore {
                 .collect()
         })
     }
+}
+
+/// The key `id` of organisation `org`, by its whole primary key.
+fn key_in(c: &mut PgConnection, org: &str, id: i64) -> Result<Option<ApiKey>, Fail> {
+    api_keys::table
+        .find((org, id))
+        .select(KeyRow::as_select())
+        .first(c)
+        .optional()?
+        .map(KeyRow::into_domain)
+        .transpose()
 }
