@@ -11,31 +11,31 @@ use diesel::sql_types::{
     Array, BigInt, Bool, Date as SqlDate, Integer, Nullable, SmallInt, Text, Timestamptz,
     Uuid as SqlUuid,
 };
-use time::{Date, OffsetDateTime};
-use uuid::Uuid;
 
 use crate::error::Fail;
 use crate::fixed::Fixed;
 use crate::rows::events::{EventRow, IdempotencyRow, RollupDelta};
 use crate::rows::sessions::DomainRollupRow;
 
+/// One column of `rows`, as the array parameter that carries it.
+fn column<'a, R, T>(rows: &'a [R], f: impl Fn(&'a R) -> T) -> Vec<T> {
+    rows.iter().map(f).collect()
+}
+
 /// Inserts `rows` into `usage_events` (each partition's own `number` default applies).
 pub(crate) fn insert_events(c: &mut PgConnection, rows: &[EventRow]) -> Result<(), Fail> {
     if rows.is_empty() {
         return Ok(());
     }
-    let col = |f: fn(&EventRow) -> Option<String>| rows.iter().map(f).collect::<Vec<_>>();
-    let occurred: Vec<OffsetDateTime> = rows.iter().map(|r| r.occurred_at).collect();
-    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
-    let orgs: Vec<&str> = rows.iter().map(|r| r.org_id.as_str()).collect();
-    let users: Vec<Option<Uuid>> = rows.iter().map(|r| r.user_id).collect();
-    let keys: Vec<Option<i64>> = rows.iter().map(|r| r.key_id).collect();
-    let kinds: Vec<&str> = rows.iter().map(|r| r.kind.as_str()).collect();
-    let statuses: Vec<Option<i32>> = rows.iter().map(|r| r.status_code).collect();
-    let latencies: Vec<Option<i64>> = rows.iter().map(|r| r.response_time_ms).collect();
-    let int = |f: fn(&EventRow) -> i64| rows.iter().map(f).collect::<Vec<_>>();
-    let flag = |f: fn(&EventRow) -> bool| rows.iter().map(f).collect::<Vec<_>>();
-    let created: Vec<OffsetDateTime> = rows.iter().map(|r| r.created_at).collect();
+    let occurred = column(rows, |r| r.occurred_at);
+    let ids = column(rows, |r| r.id);
+    let orgs = column(rows, |r| r.org_id.as_str());
+    let users = column(rows, |r| r.user_id);
+    let keys = column(rows, |r| r.key_id);
+    let kinds = column(rows, |r| r.kind.as_str());
+    let statuses = column(rows, |r| r.status_code);
+    let latencies = column(rows, |r| r.response_time_ms);
+    let created = column(rows, |r| r.created_at);
     Fixed::new(
         "INSERT INTO usage_events (occurred_at, id, org_id, user_id, key_id, session_id, kind, \
              api_name, endpoint, method, path, status_code, response_time_ms, model, language, \
@@ -53,28 +53,28 @@ pub(crate) fn insert_events(c: &mut PgConnection, rows: &[EventRow]) -> Result<(
     .bind::<Array<Text>, _>(&orgs)
     .bind::<Array<Nullable<SqlUuid>>, _>(&users)
     .bind::<Array<Nullable<BigInt>>, _>(&keys)
-    .bind::<Array<Nullable<Text>>, _>(col(|r| r.session_id.clone()))
+    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.session_id.clone()))
     .bind::<Array<Text>, _>(&kinds)
-    .bind::<Array<Nullable<Text>>, _>(col(|r| r.api_name.clone()))
-    .bind::<Array<Nullable<Text>>, _>(col(|r| r.endpoint.clone()))
-    .bind::<Array<Nullable<Text>>, _>(col(|r| r.method.clone()))
-    .bind::<Array<Nullable<Text>>, _>(col(|r| r.path.clone()))
+    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.api_name.clone()))
+    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.endpoint.clone()))
+    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.method.clone()))
+    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.path.clone()))
     .bind::<Array<Nullable<Integer>>, _>(&statuses)
     .bind::<Array<Nullable<BigInt>>, _>(&latencies)
-    .bind::<Array<Nullable<Text>>, _>(col(|r| r.model.clone()))
-    .bind::<Array<Nullable<Text>>, _>(col(|r| r.language.clone()))
-    .bind::<Array<Nullable<Text>>, _>(col(|r| r.domain.clone()))
-    .bind::<Array<BigInt>, _>(int(|r| r.units))
-    .bind::<Array<BigInt>, _>(int(|r| r.cost_nanos))
-    .bind::<Array<BigInt>, _>(int(|r| r.tokens))
-    .bind::<Array<BigInt>, _>(int(|r| r.quota))
-    .bind::<Array<BigInt>, _>(int(|r| r.duration_ms))
-    .bind::<Array<Bool>, _>(flag(|r| r.success))
-    .bind::<Array<Nullable<Text>>, _>(col(|r| r.error.clone()))
-    .bind::<Array<Nullable<Text>>, _>(col(|r| r.ip.clone()))
-    .bind::<Array<Nullable<Text>>, _>(col(|r| r.user_agent.clone()))
-    .bind::<Array<Bool>, _>(flag(|r| r.active))
-    .bind::<Array<Nullable<Text>>, _>(col(|r| r.idempotency_key.clone()))
+    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.model.clone()))
+    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.language.clone()))
+    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.domain.clone()))
+    .bind::<Array<BigInt>, _>(column(rows, |r| r.units))
+    .bind::<Array<BigInt>, _>(column(rows, |r| r.cost_nanos))
+    .bind::<Array<BigInt>, _>(column(rows, |r| r.tokens))
+    .bind::<Array<BigInt>, _>(column(rows, |r| r.quota))
+    .bind::<Array<BigInt>, _>(column(rows, |r| r.duration_ms))
+    .bind::<Array<Bool>, _>(column(rows, |r| r.success))
+    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.error.clone()))
+    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.ip.clone()))
+    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.user_agent.clone()))
+    .bind::<Array<Bool>, _>(column(rows, |r| r.active))
+    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.idempotency_key.clone()))
     .bind::<Array<Timestamptz>, _>(&created)
     .execute(c)?;
     Ok(())
@@ -87,14 +87,11 @@ pub(crate) fn add_rollups(c: &mut PgConnection, rows: &[RollupDelta]) -> Result<
     if rows.is_empty() {
         return Ok(());
     }
-    let text = |f: fn(&RollupDelta) -> Option<String>| rows.iter().map(f).collect::<Vec<_>>();
-    let int = |f: fn(&RollupDelta) -> i64| rows.iter().map(f).collect::<Vec<_>>();
-    let flag = |f: fn(&RollupDelta) -> bool| rows.iter().map(f).collect::<Vec<_>>();
-    let hours: Vec<OffsetDateTime> = rows.iter().map(|r| r.hour).collect();
-    let orgs: Vec<&str> = rows.iter().map(|r| r.org_id.as_str()).collect();
-    let users: Vec<Option<Uuid>> = rows.iter().map(|r| r.user_id).collect();
-    let keys: Vec<Option<i64>> = rows.iter().map(|r| r.key_id).collect();
-    let classes: Vec<Option<i16>> = rows.iter().map(|r| r.status_class).collect();
+    let hours = column(rows, |r| r.hour);
+    let orgs = column(rows, |r| r.org_id.as_str());
+    let users = column(rows, |r| r.user_id);
+    let keys = column(rows, |r| r.key_id);
+    let classes = column(rows, |r| r.status_class);
     Fixed::new(
         "INSERT INTO usage_rollups AS r (hour, org_id, user_id, key_id, model, api_name, \
              language, domain, success, api_call, status_class, count, units, cost_nanos, \
@@ -114,19 +111,19 @@ pub(crate) fn add_rollups(c: &mut PgConnection, rows: &[RollupDelta]) -> Result<
     .bind::<Array<Text>, _>(&orgs)
     .bind::<Array<Nullable<SqlUuid>>, _>(&users)
     .bind::<Array<Nullable<BigInt>>, _>(&keys)
-    .bind::<Array<Nullable<Text>>, _>(text(|r| r.model.clone()))
-    .bind::<Array<Nullable<Text>>, _>(text(|r| r.api_name.clone()))
-    .bind::<Array<Nullable<Text>>, _>(text(|r| r.language.clone()))
-    .bind::<Array<Nullable<Text>>, _>(text(|r| r.domain.clone()))
-    .bind::<Array<Bool>, _>(flag(|r| r.success))
-    .bind::<Array<Bool>, _>(flag(|r| r.api_call))
+    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.model.clone()))
+    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.api_name.clone()))
+    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.language.clone()))
+    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.domain.clone()))
+    .bind::<Array<Bool>, _>(column(rows, |r| r.success))
+    .bind::<Array<Bool>, _>(column(rows, |r| r.api_call))
     .bind::<Array<Nullable<SmallInt>>, _>(&classes)
-    .bind::<Array<BigInt>, _>(int(|r| r.count))
-    .bind::<Array<BigInt>, _>(int(|r| r.units))
-    .bind::<Array<BigInt>, _>(int(|r| r.cost_nanos))
-    .bind::<Array<BigInt>, _>(int(|r| r.tokens))
-    .bind::<Array<BigInt>, _>(int(|r| r.quota))
-    .bind::<Array<BigInt>, _>(int(|r| r.duration_ms))
+    .bind::<Array<BigInt>, _>(column(rows, |r| r.count))
+    .bind::<Array<BigInt>, _>(column(rows, |r| r.units))
+    .bind::<Array<BigInt>, _>(column(rows, |r| r.cost_nanos))
+    .bind::<Array<BigInt>, _>(column(rows, |r| r.tokens))
+    .bind::<Array<BigInt>, _>(column(rows, |r| r.quota))
+    .bind::<Array<BigInt>, _>(column(rows, |r| r.duration_ms))
     .execute(c)?;
     Ok(())
 }
@@ -137,11 +134,10 @@ pub(crate) fn add_sites(c: &mut PgConnection, rows: &[DomainRollupRow]) -> Resul
     if rows.is_empty() {
         return Ok(());
     }
-    let int = |f: fn(&DomainRollupRow) -> i64| rows.iter().map(f).collect::<Vec<_>>();
-    let orgs: Vec<&str> = rows.iter().map(|r| r.org_id.as_str()).collect();
-    let dates: Vec<Date> = rows.iter().map(|r| r.date).collect();
-    let hours: Vec<i16> = rows.iter().map(|r| r.hour).collect();
-    let domains: Vec<&str> = rows.iter().map(|r| r.domain.as_str()).collect();
+    let orgs = column(rows, |r| r.org_id.as_str());
+    let dates = column(rows, |r| r.date);
+    let hours = column(rows, |r| r.hour);
+    let domains = column(rows, |r| r.domain.as_str());
     Fixed::new(
         "INSERT INTO domain_rollups AS d (org_id, date, hour, domain, sessions_started, \
              sessions_ended, captions_sent, captions_failed, batches_sent, total_duration_ms, \
@@ -162,13 +158,13 @@ pub(crate) fn add_sites(c: &mut PgConnection, rows: &[DomainRollupRow]) -> Resul
     .bind::<Array<SqlDate>, _>(&dates)
     .bind::<Array<SmallInt>, _>(&hours)
     .bind::<Array<Text>, _>(&domains)
-    .bind::<Array<BigInt>, _>(int(|r| r.sessions_started))
-    .bind::<Array<BigInt>, _>(int(|r| r.sessions_ended))
-    .bind::<Array<BigInt>, _>(int(|r| r.captions_sent))
-    .bind::<Array<BigInt>, _>(int(|r| r.captions_failed))
-    .bind::<Array<BigInt>, _>(int(|r| r.batches_sent))
-    .bind::<Array<BigInt>, _>(int(|r| r.total_duration_ms))
-    .bind::<Array<BigInt>, _>(int(|r| r.peak_sessions))
+    .bind::<Array<BigInt>, _>(column(rows, |r| r.sessions_started))
+    .bind::<Array<BigInt>, _>(column(rows, |r| r.sessions_ended))
+    .bind::<Array<BigInt>, _>(column(rows, |r| r.captions_sent))
+    .bind::<Array<BigInt>, _>(column(rows, |r| r.captions_failed))
+    .bind::<Array<BigInt>, _>(column(rows, |r| r.batches_sent))
+    .bind::<Array<BigInt>, _>(column(rows, |r| r.total_duration_ms))
+    .bind::<Array<BigInt>, _>(column(rows, |r| r.peak_sessions))
     .execute(c)?;
     Ok(())
 }
@@ -182,11 +178,11 @@ pub(crate) fn insert_idempotency(
     if rows.is_empty() {
         return Ok(0);
     }
-    let orgs: Vec<&str> = rows.iter().map(|r| r.org_id.as_str()).collect();
-    let idems: Vec<&str> = rows.iter().map(|r| r.idempotency_key.as_str()).collect();
-    let events: Vec<Uuid> = rows.iter().map(|r| r.event_id).collect();
-    let ats: Vec<OffsetDateTime> = rows.iter().map(|r| r.event_occurred_at).collect();
-    let keys: Vec<Option<i64>> = rows.iter().map(|r| r.key_id).collect();
+    let orgs = column(rows, |r| r.org_id.as_str());
+    let idems = column(rows, |r| r.idempotency_key.as_str());
+    let events = column(rows, |r| r.event_id);
+    let ats = column(rows, |r| r.event_occurred_at);
+    let keys = column(rows, |r| r.key_id);
     Ok(Fixed::new(
         "INSERT INTO idempotency_keys (org_id, idempotency_key, event_id, event_occurred_at, \
              key_id) \

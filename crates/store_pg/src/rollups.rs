@@ -22,12 +22,6 @@ diesel::define_sql_function! {
     fn greatest_instant(a: Timestamptz, b: Timestamptz) -> Timestamptz;
 }
 
-diesel::define_sql_function! {
-    /// Postgres `greatest` over two integers.
-    #[sql_name = "greatest"]
-    fn greatest_bigint(a: BigInt, b: BigInt) -> BigInt;
-}
-
 /// Adds each delta to its rollup row, creating rows as needed. The map's order is the lock
 /// order, so concurrent writers cannot deadlock on each other's rows.
 pub(crate) fn add_usage(
