@@ -5,9 +5,9 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 
-use super::seed::{self, DAYS};
+use super::seed::{self, DAYS, USERS};
 use super::{admin, bearer};
 use crate::error::Result;
 use crate::http::{Conn, Request};
@@ -16,17 +16,9 @@ use crate::report::Section;
 use crate::report::{row, HEADER};
 use crate::Opts;
 
-/// Users (each with one key) the history is spread over; the per-user endpoints see 1/10.
-const USERS: usize = 10;
-
-fn ymd(t: OffsetDateTime) -> String {
-    let d = t.date();
-    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
-}
-
 /// `(label, request)` for every endpoint measured.
 fn queries(opts: &Opts, key: &str, end: OffsetDateTime) -> Vec<(String, Request)> {
-    let (from, to) = (ymd(end - Duration::days(i64::from(DAYS) - 1)), ymd(end));
+    let (from, to) = seed::window(end);
     let usage = format!("/usage?from={from}&to={to}");
     let analytics = format!("/v1/analytics?from={from}&to={to}&granularity=day&group_by=model");
     let meetbot = "/v1/users/me/analytics?period=30d";

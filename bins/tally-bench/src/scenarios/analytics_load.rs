@@ -8,10 +8,10 @@
 use std::sync::Arc;
 
 use serde_json::json;
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 
 use super::analytics::size;
-use super::seed::{self, DAYS};
+use super::seed::{self, DAYS, USERS};
 use super::{admin, bearer, measure, send_all};
 use crate::error::Result;
 use crate::http::{Conn, Request};
@@ -20,19 +20,11 @@ use crate::report::{row, Section, HEADER};
 use crate::stats::{ms, Summary};
 use crate::Opts;
 
-/// Users (each with one key) the history is spread over, as in `analytics`.
-const USERS: usize = 10;
-
-fn ymd(t: OffsetDateTime) -> String {
-    let d = t.date();
-    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
-}
-
 /// `(label, request)` of each analytics query timed: the generic aggregation over the whole
 /// seeded window (every rollup row of it), and a user's request log, plain and with a filter
 /// that is not a rollup dimension (its total is counted from raw events).
 fn queries(opts: &Opts, key: &str, end: OffsetDateTime) -> Vec<(String, Request)> {
-    let (from, to) = (ymd(end - Duration::days(i64::from(DAYS) - 1)), ymd(end));
+    let (from, to) = seed::window(end);
     let analytics = format!("/v1/analytics?from={from}&to={to}&granularity=day&group_by=model");
     let logs = "/v1/users/me/api-logs?page=1&page_size=50";
     let logs_500 = "/v1/users/me/api-logs?page=1&page_size=50&status_code=500";

@@ -14,15 +14,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use super::seed;
+use super::seed::{self, USERS};
 use super::{admin, analytics::size};
 use crate::error::{setup, BenchError, Result};
 use crate::http::{Conn, Request};
 use crate::report::Section;
 use crate::Opts;
-
-/// Users (each with one key) the history is spread over, as in the analytics scenario.
-const USERS: usize = 10;
 
 /// `(page, credential kind, test for "the data is on screen")`.
 const PAGES: &[(&str, &str, &str)] = &[

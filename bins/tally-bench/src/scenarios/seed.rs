@@ -18,6 +18,20 @@ use crate::Opts;
 
 /// Days the history spans.
 pub const DAYS: u32 = 30;
+/// Users (each with one key) the analytics scenarios spread the history over; the per-user
+/// endpoints see 1/`USERS` of it.
+pub const USERS: usize = 10;
+
+/// The seeded history's first and last day ending at `end`, as `YYYY-MM-DD`.
+#[must_use]
+pub fn window(end: OffsetDateTime) -> (String, String) {
+    let ymd = |t: OffsetDateTime| {
+        let d = t.date();
+        format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+    };
+    (ymd(end - Duration::days(i64::from(DAYS) - 1)), ymd(end))
+}
+
 /// Events per `POST /v1/events` when seeding over HTTP.
 const HTTP_BATCH: u64 = 1_000;
 

@@ -69,8 +69,8 @@ pub(super) struct KeyState {
 
 /// Locks every key the batch names, in id order (so concurrent batches cannot deadlock).
 /// Secrets are resolved to `(org, key)` through the `key_secrets` reference table first, so
-/// the lock names whole primary keys; keys given by id alone (a session token's key) are
-/// locked by id.
+/// the lock names whole primary keys, as keys given by organisation and id already do; keys
+/// given by id alone (a token from before tokens named their organisation) are locked by id.
 pub(super) fn lock_keys(
     c: &mut PgConnection,
     batch: &[MeterRequest],
