@@ -14,7 +14,7 @@ has no idempotency key; each caption thread sends its batches one after another 
 of its own, so a stored caption event belongs to the attempt whose send-to-answer window holds
 its `occurred_at` (same machine, same clock), and its `units` must be that batch's size.
 
-Only the schema of migrations/ is read (usage_events, api_keys, key_daily_usage,
+Only the schema of migrations/ is read (usage_events, api_keys and its daily counter, key_daily_usage,
 usage_rollups, idempotency_keys, sessions), never the server's internals.
 """
 
@@ -237,12 +237,15 @@ CONSISTENCY = {
         LEFT JOIN (SELECT key_id, sum(units) AS units FROM usage_events GROUP BY key_id) e
                ON e.key_id = k.id
         WHERE k.lifetime_used <> COALESCE(e.units, 0)""",
-    "key_daily_usage.used = sum(usage_events.units) per key and UTC day": """
+    "daily counters (api_keys.daily_used, key_daily_usage) = sum(usage_events.units) per key and UTC day": """
         WITH e AS (SELECT key_id, (occurred_at AT TIME ZONE 'UTC')::date AS day,
                           sum(units) AS units
-                   FROM usage_events WHERE key_id IS NOT NULL GROUP BY 1, 2)
+                   FROM usage_events WHERE key_id IS NOT NULL GROUP BY 1, 2),
+             d AS (SELECT key_id, day, used FROM key_daily_usage
+                   UNION ALL
+                   SELECT id, daily_day, daily_used FROM api_keys WHERE daily_day IS NOT NULL)
         SELECT COALESCE(d.key_id, e.key_id), COALESCE(d.day, e.day), d.used, e.units
-        FROM key_daily_usage d FULL JOIN e ON e.key_id = d.key_id AND e.day = d.day
+        FROM d FULL JOIN e ON e.key_id = d.key_id AND e.day = d.day
         WHERE d.used IS DISTINCT FROM e.units AND NOT (d.used = 0 AND e.units IS NULL)""",
     "usage_rollups = sums over active usage_events per key and hour": """
         WITH e AS (SELECT key_id, date_trunc('hour', occurred_at) AS hour, count(*) AS c,
@@ -262,8 +265,11 @@ CONSISTENCY = {
         SELECT id, lifetime_used, lifetime_limit FROM api_keys
         WHERE lifetime_limit IS NOT NULL AND lifetime_used > lifetime_limit""",
     "no key over its daily limit": """
+        WITH d AS (SELECT key_id, day, used FROM key_daily_usage
+                   UNION ALL
+                   SELECT id, daily_day, daily_used FROM api_keys WHERE daily_day IS NOT NULL)
         SELECT d.key_id, d.day, d.used, k.daily_limit
-        FROM key_daily_usage d JOIN api_keys k ON k.id = d.key_id
+        FROM d JOIN api_keys k ON k.id = d.key_id
         WHERE k.daily_limit IS NOT NULL AND d.used > k.daily_limit""",
     "every event with an idempotency key has its idempotency_keys row": """
         SELECT e.id, e.idempotency_key FROM usage_events e

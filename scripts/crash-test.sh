@@ -9,7 +9,7 @@
 #   postgres restart  Postgres is stopped with a fast shutdown mid-load and started again
 #                     after CRASH_PG_DOWNTIME seconds; tally keeps running.
 # After each run the client checks the log against the database: every acknowledged meter
-# stored exactly once, and api_keys.lifetime_used, key_daily_usage and usage_rollups equal to
+# stored exactly once, and api_keys.lifetime_used, the daily counters and usage_rollups equal to
 # the sums over usage_events. One summary line per run; exit status 1 on any loss, duplicate,
 # inconsistency or 5xx other than 503 (see docs/OPERATIONS.md).
 #

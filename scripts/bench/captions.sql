@@ -1,10 +1,10 @@
 -- pgbench custom script: the database work of one `POST /captions` (a batch of 5 captions on a
 -- session without targets) on Tally's real schema, as one transaction per request —
 -- statement for statement what tally_store_pg issued before group commit: authorise the
--- token (read the key, record the session's activity), then the meter (lock the key, read
--- the day's counter, insert the event, advance the session's sequence and delivered count,
--- count the key, the day and the hourly rollup, and the site's rollup). The single-transaction
--- baseline of the captions scenario.
+-- token (read the key, record the session's activity), then the meter (lock the key, insert
+-- the event, advance the session's sequence and delivered count, count the key and its day —
+-- on the key row since migration 000044 —, the hourly rollup and the site's rollup). The
+-- single-transaction baseline of the captions scenario.
 --
 -- Variables (set by `tally-bench pgbench` with -D): minkey, maxkey — ids of keys created by
 -- tally_store_pg::bulk::seed_keys, each with an open session (bulk::seed_caption_sessions).
@@ -24,10 +24,8 @@ COMMIT;
 BEGIN;
 SELECT id, org_id, secret_hash, alias, name, owner, email, email_hash, user_id, created_at,
        expires_at, active, revoked_at, erased_at, daily_limit, lifetime_limit, lifetime_used,
-       sequence, last_caption_at
+       sequence, last_caption_at, daily_day, daily_used
 FROM api_keys WHERE org_id = 'org_default' AND id = :k LIMIT 1 FOR UPDATE;
-SELECT used FROM key_daily_usage
-WHERE org_id = 'org_default' AND key_id = :k AND day = (now() AT TIME ZONE 'UTC')::date LIMIT 1;
 INSERT INTO usage_events (occurred_at, id, org_id, user_id, key_id, session_id, kind, api_name,
     endpoint, method, path, status_code, response_time_ms, model, language, domain, units,
     cost_nanos, tokens, quota, duration_ms, success, error, ip, user_agent, active,
@@ -40,13 +38,10 @@ UPDATE sessions SET sequence = sequence + 1, captions_sent = captions_sent + 5,
 WHERE org_id = 'org_default' AND id = lpad(to_hex(:k), 16, '0') RETURNING id, sequence;
 WITH k AS (
     UPDATE api_keys SET lifetime_used = lifetime_used + 5, sequence = sequence + 1,
-        last_caption_at = now()
-    WHERE org_id = 'org_default' AND id = :k RETURNING 1),
-d AS (
-    INSERT INTO key_daily_usage (key_id, day, org_id, used)
-    VALUES (:k, (now() AT TIME ZONE 'UTC')::date, 'org_default', 5)
-    ON CONFLICT (org_id, key_id, day) DO UPDATE SET used = key_daily_usage.used + EXCLUDED.used
-    RETURNING 1)
+        last_caption_at = now(), daily_day = (now() AT TIME ZONE 'UTC')::date,
+        daily_used = CASE WHEN daily_day = (now() AT TIME ZONE 'UTC')::date
+                          THEN daily_used + 5 ELSE 5 END
+    WHERE org_id = 'org_default' AND id = :k RETURNING 1)
 INSERT INTO usage_rollups AS r
     (hour, org_id, user_id, key_id, model, api_name, language, domain, success, api_call,
      status_class, count, units, cost_nanos, tokens, quota, duration_ms)

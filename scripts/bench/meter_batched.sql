@@ -1,8 +1,8 @@
 -- pgbench custom script: the set-based form of the meter, :batch meters per transaction —
 -- the statements tally_store_pg's group commit issues for a batch (crates/store_pg/src/
 -- meter.rs meter_batch_tx): resolve the batch's secrets, lock the batch's keys in id order,
--- read their daily counters, insert every event in one statement, then the key and daily counters in one statement and
--- the hourly rollups in one. pgbench's tps × :batch is the database's batched ceiling.
+-- insert every event in one statement, then the key counters (lifetime and daily, both on the
+-- key row since migration 000044) in one statement and the hourly rollups in one. pgbench's tps × :batch is the database's batched ceiling.
 --
 -- Variables (set by `tally-bench pgbench` with -D): minkey, maxkey (as in meter.sql; equal
 -- for the hot-key variant: every meter of the batch on one key), batch.
@@ -16,15 +16,11 @@ WHERE secret_hash IN (
     FROM generate_series(0, :batch - 1) g);
 SELECT id, org_id, secret_hash, alias, name, owner, email, email_hash, user_id, created_at,
        expires_at, active, revoked_at, erased_at, daily_limit, lifetime_limit, lifetime_used,
-       sequence, last_caption_at
+       sequence, last_caption_at, daily_day, daily_used
 FROM api_keys
 WHERE org_id = 'org_default' AND id IN (SELECT :minkey + (:k - :minkey + g) % (:maxkey - :minkey + 1)
              FROM generate_series(0, :batch - 1) g)
 ORDER BY id FOR UPDATE;
-SELECT key_id, day, used FROM key_daily_usage
-WHERE org_id = 'org_default' AND key_id IN (SELECT :minkey + (:k - :minkey + g) % (:maxkey - :minkey + 1)
-                 FROM generate_series(0, :batch - 1) g)
-  AND day = (now() AT TIME ZONE 'UTC')::date;
 INSERT INTO usage_events (occurred_at, id, org_id, user_id, key_id, session_id, kind, api_name,
     endpoint, method, path, status_code, response_time_ms, model, language, domain, units,
     cost_nanos, tokens, quota, duration_ms, success, error, ip, user_agent, active,
@@ -38,11 +34,12 @@ WITH v AS (
     FROM generate_series(0, :batch - 1) g GROUP BY 1),
 k AS (
     UPDATE api_keys AS a SET lifetime_used = a.lifetime_used + v.n,
-        sequence = a.sequence, last_caption_at = a.last_caption_at
+        sequence = a.sequence, last_caption_at = a.last_caption_at,
+        daily_day = (now() AT TIME ZONE 'UTC')::date,
+        daily_used = CASE WHEN a.daily_day = (now() AT TIME ZONE 'UTC')::date
+                          THEN a.daily_used + v.n ELSE v.n END
     FROM v WHERE a.org_id = 'org_default' AND a.id = v.id RETURNING 1)
-INSERT INTO key_daily_usage (key_id, day, org_id, used)
-SELECT id, (now() AT TIME ZONE 'UTC')::date, 'org_default', n FROM v
-ON CONFLICT (org_id, key_id, day) DO UPDATE SET used = key_daily_usage.used + EXCLUDED.used;
+SELECT count(*) FROM k;
 INSERT INTO usage_rollups AS r
     (hour, org_id, user_id, key_id, model, api_name, language, domain, success, api_call,
      status_class, count, units, cost_nanos, tokens, quota, duration_ms)

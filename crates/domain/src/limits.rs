@@ -125,6 +125,48 @@ pub fn utc_day(t: OffsetDateTime) -> Date {
     t.to_offset(time::UtcOffset::UTC).date()
 }
 
+/// A key's daily counter: the units admitted on the latest day the key counted. The counter
+/// keeps one day; when a meter of a later day arrives the counter turns, and the day it held
+/// becomes history (the `turned` day of [`DayCounter::charge`]). A meter of a day before the
+/// counter's (stamped just before midnight, arriving just after the turn) counts in that
+/// day's history, so every day stays exact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DayCounter {
+    /// The day counted.
+    pub day: Date,
+    /// Units admitted on it.
+    pub used: u64,
+}
+
+impl DayCounter {
+    /// The units counted on `day` as far as the counter knows: its own units on its day, zero
+    /// on a later day (or with no counter); `None` for an earlier day, which is history.
+    #[must_use]
+    pub fn used_on(current: Option<Self>, day: Date) -> Option<u64> {
+        match current {
+            Some(c) if c.day == day => Some(c.used),
+            Some(c) if c.day > day => None,
+            _ => Some(0),
+        }
+    }
+
+    /// Charges `units` admitted at `day` to `current`: the new counter and the day it turned
+    /// away from, when that day had units (it becomes history). `None` when `day` is before
+    /// the counter's day: that meter counts in its day's history instead.
+    #[must_use]
+    pub fn charge(current: Option<Self>, day: Date, units: u64) -> Option<(Self, Option<Self>)> {
+        let used = Self::used_on(current, day)?;
+        let turned = current.filter(|c| c.day < day && c.used > 0);
+        Some((
+            Self {
+                day,
+                used: used.saturating_add(units),
+            },
+            turned,
+        ))
+    }
+}
+
 /// The instant the daily counter of `t`'s day resets: the next UTC midnight.
 #[must_use]
 pub fn next_daily_reset(t: OffsetDateTime) -> OffsetDateTime {
@@ -280,5 +322,31 @@ mod tests {
                 prop_assert!(daily.is_none_or(|x| u.daily_used <= x));
             }
         }
+    }
+
+    #[test]
+    fn the_day_counter_turns_forward_and_leaves_earlier_days_to_history() {
+        let d = time::macros::date!(2026 - 03 - 10);
+        let next = d.next_day().unwrap();
+        let (c, old) = DayCounter::charge(None, d, 2).unwrap();
+        assert_eq!((c, old), (DayCounter { day: d, used: 2 }, None));
+        let (c, old) = DayCounter::charge(Some(c), d, 3).unwrap();
+        assert_eq!((c, old), (DayCounter { day: d, used: 5 }, None));
+        // The next day starts at zero; the old day becomes history.
+        let (c, old) = DayCounter::charge(Some(c), next, 1).unwrap();
+        assert_eq!(c, DayCounter { day: next, used: 1 });
+        assert_eq!(old, Some(DayCounter { day: d, used: 5 }));
+        // A meter of the day before is history's business.
+        assert_eq!(DayCounter::charge(Some(c), d, 1), None);
+        assert_eq!(DayCounter::used_on(Some(c), d), None);
+        assert_eq!(DayCounter::used_on(Some(c), next), Some(1));
+        assert_eq!(
+            DayCounter::used_on(Some(c), next.next_day().unwrap()),
+            Some(0)
+        );
+        assert_eq!(DayCounter::used_on(None, d), Some(0));
+        // An empty day is not history.
+        let empty = DayCounter { day: d, used: 0 };
+        assert_eq!(DayCounter::charge(Some(empty), next, 1).unwrap().1, None);
     }
 }

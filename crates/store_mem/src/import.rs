@@ -54,9 +54,7 @@ impl ImportStore for MemStore {
             stored.id = id;
             s.key_by_hash.insert(stored.secret_hash, id);
             s.keys.insert(id, stored);
-            for (day, used) in daily {
-                s.daily.insert((id, *day), *used);
-            }
+            s.set_days(id, daily);
             out.push(KeyImport::Created(id));
         }
         Ok(out)

@@ -126,6 +126,7 @@ impl KeyStore for MemStore {
             s.sessions.remove(session);
         }
         s.daily.retain(|(k, _), _| *k != id);
+        s.today.remove(&id);
         s.forget_key_history(id);
         Ok(Some(closed.into_iter().map(|x| x.id().clone()).collect()))
     }
@@ -144,7 +145,7 @@ impl KeyStore for MemStore {
         let s = self.lock();
         Ok(s.keys.get(&id).map(|k| KeyUsage {
             lifetime_used: k.lifetime_used,
-            daily_used: s.daily.get(&(id, day)).copied().unwrap_or(0),
+            daily_used: s.used_on(id, day),
         }))
     }
 

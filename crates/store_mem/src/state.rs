@@ -7,6 +7,7 @@ use std::sync::Arc;
 use tally_domain::audit::AuthEvent;
 use tally_domain::erasure::{anonymise, ErasureOutcome, ErasureReceipt};
 use tally_domain::key::{ApiKey, KeyId, SecretHash};
+use tally_domain::limits::DayCounter;
 use tally_domain::origin::Domain;
 use tally_domain::ports::DeliveryReport;
 use tally_domain::session::{CaptionError, Session, SessionRecord, SessionRef, ViewerKey};
@@ -30,6 +31,9 @@ pub(crate) struct State {
     pub keys: BTreeMap<KeyId, ApiKey>,
     pub key_by_hash: HashMap<SecretHash, KeyId>,
     pub next_key_id: i64,
+    /// Each key's daily counter (its latest day).
+    pub today: HashMap<KeyId, DayCounter>,
+    /// Units of the days before each key's latest one (history, read by `key_usage`).
     pub daily: HashMap<(KeyId, Date), u64>,
     pub auth_events: Vec<AuthEvent>,
     /// Open sessions by organisation and id.
@@ -69,6 +73,7 @@ impl State {
             keys: BTreeMap::new(),
             key_by_hash: HashMap::new(),
             next_key_id: 1,
+            today: HashMap::new(),
             daily: HashMap::new(),
             auth_events: Vec::new(),
             sessions: HashMap::new(),
@@ -85,6 +90,44 @@ impl State {
             idempotency: HashMap::new(),
             rollups: RollupTable::default(),
             erasures: Vec::new(),
+        }
+    }
+
+    /// The units of `key` counted on `day` (see [`DayCounter::used_on`]).
+    pub fn used_on(&self, key: KeyId, day: Date) -> u64 {
+        DayCounter::used_on(self.today.get(&key).copied(), day)
+            .unwrap_or_else(|| self.daily.get(&(key, day)).copied().unwrap_or(0))
+    }
+
+    /// Charges `units` admitted at `day` to the key's daily counter (a day it turns away
+    /// from becomes history), or to the history of `day` when that is before the counter's.
+    pub fn charge_day(&mut self, key: KeyId, day: Date, units: u64) {
+        match DayCounter::charge(self.today.get(&key).copied(), day, units) {
+            Some((counter, turned)) => {
+                if let Some(old) = turned {
+                    self.daily.insert((key, old.day), old.used);
+                }
+                self.today.insert(key, counter);
+            }
+            None => *self.daily.entry((key, day)).or_insert(0) += units,
+        }
+    }
+
+    /// Sets a key's counted days (an import): the latest is its counter, the rest history.
+    pub fn set_days(&mut self, key: KeyId, days: &[(Date, u64)]) {
+        let latest = days.iter().max_by_key(|(day, _)| *day);
+        for (day, used) in days {
+            if Some(day) == latest.map(|(d, _)| d) {
+                self.today.insert(
+                    key,
+                    DayCounter {
+                        day: *day,
+                        used: *used,
+                    },
+                );
+            } else {
+                self.daily.insert((key, *day), *used);
+            }
         }
     }
 

@@ -45,10 +45,10 @@ impl UsageStore for MemStore {
                     .ok_or(MeterError::SessionEnded)?,
             ),
         };
-        let day = (key_id, utc_day(req.now));
+        let day = utc_day(req.now);
         let usage = KeyUsage {
             lifetime_used: key.lifetime_used,
-            daily_used: s.daily.get(&day).copied().unwrap_or(0),
+            daily_used: s.used_on(key_id, day),
         };
         if let Some(original) = s.replay(&org_id, req.event.idempotency_key.as_ref()) {
             return Ok(Metered {
@@ -86,7 +86,7 @@ impl UsageStore for MemStore {
             lifetime_used: usage.lifetime_used + n,
             daily_used: usage.daily_used + n,
         };
-        s.daily.insert(day, usage.daily_used);
+        s.charge_day(key_id, day, n);
         let mut data = req.event;
         data.org_id = org_id;
         data.user_id = user_id;

@@ -105,8 +105,19 @@ fn import_keys_tx(c: &mut PgConnection, keys: &[ImportedKey]) -> Result<Vec<KeyI
             .get_result::<bool>(c)?;
         kept_ids |= free;
         let id = insert_key(c, key, free.then_some(key.id.0))?;
+        // The latest day is the key's counter (on its row); the days before it are history.
+        let latest = daily.iter().map(|(day, _)| *day).max();
+        if let Some((day, used)) = daily.iter().find(|(day, _)| Some(*day) == latest) {
+            diesel::update(api_keys::table.find((key.org_id.as_str(), id)))
+                .set((
+                    api_keys::daily_day.eq(Some(*day)),
+                    api_keys::daily_used.eq(to_db(*used, "daily usage")?),
+                ))
+                .execute(c)?;
+        }
         let rows = daily
             .iter()
+            .filter(|(day, _)| Some(*day) != latest)
             .map(|(day, used)| {
                 Ok(DailyRow {
                     key_id: id,

@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 use tally_domain::audit::AuthEvent;
 use tally_domain::key::{ApiKey, KeyFilter, KeyId, KeyPatch, NewApiKey, SecretHash};
-use tally_domain::limits::KeyUsage;
+use tally_domain::limits::{DayCounter, KeyUsage};
 use tally_domain::ports::{CreateKeyError, KeyStore};
 use tally_domain::session::SessionId;
 use tally_domain::tenancy::{EmailHash, OrgId};
@@ -145,23 +145,40 @@ impl KeyStore for PgStore {
 
     fn key_usage(&self, id: KeyId, day: Date) -> Result<Option<KeyUsage>, StoreError> {
         self.read(|c| {
-            let Some((org, lifetime)) = api_keys::table
+            let Some((org, lifetime, counted, used)) = api_keys::table
                 .filter(api_keys::id.eq(id.0))
-                .select((api_keys::org_id, api_keys::lifetime_used))
-                .first::<(String, i64)>(c)
+                .select((
+                    api_keys::org_id,
+                    api_keys::lifetime_used,
+                    api_keys::daily_day,
+                    api_keys::daily_used,
+                ))
+                .first::<(String, i64, Option<Date>, i64)>(c)
                 .optional()?
             else {
                 return Ok(None);
             };
-            let daily = key_daily_usage::table
-                .find((org, id.0, day))
-                .select(key_daily_usage::used)
-                .first::<i64>(c)
-                .optional()?
-                .unwrap_or(0);
+            let counter = counted
+                .map(|day| {
+                    Ok::<_, Fail>(DayCounter {
+                        day,
+                        used: from_db(used, "daily_used")?,
+                    })
+                })
+                .transpose()?;
+            let daily = match DayCounter::used_on(counter, day) {
+                Some(n) => n,
+                // A day before the key's latest: its history row.
+                None => key_daily_usage::table
+                    .find((org, id.0, day))
+                    .select(key_daily_usage::used)
+                    .first::<i64>(c)
+                    .optional()?
+                    .map_or(Ok(0), |n| from_db(n, "daily_used"))?,
+            };
             Ok(Some(KeyUsage {
                 lifetime_used: from_db(lifetime, "lifetime_used")?,
-                daily_used: from_db(daily, "daily_used")?,
+                daily_used: daily,
             }))
         })
     }

@@ -21,6 +21,8 @@ diesel::table! {
         lifetime_used -> Int8,
         sequence -> Int8,
         last_caption_at -> Nullable<Timestamptz>,
+        daily_day -> Nullable<Date>,
+        daily_used -> Int8,
     }
 }
 

@@ -150,6 +150,7 @@ macro_rules! store_contract_tests {
             usage::usage_meter_rejects_unusable_keys,
             usage::usage_meter_rejects_whole_and_counts_nothing,
             usage::usage_meter_day_turns_at_utc_midnight,
+            usage::usage_meter_stamped_before_the_keys_day_counts_in_its_day,
             usage::usage_meter_replays_idempotent_requests,
             usage::usage_meter_advances_the_session_sequence,
             usage::usage_meter_requires_the_keys_open_session,

@@ -4,7 +4,9 @@
 //! Correctness argument: the batch first locks every key it names with one
 //! `SELECT … ORDER BY id FOR UPDATE` (id order, so concurrent batches cannot deadlock on
 //! keys), so meters of one key run one batch after another, whichever process or pool they
-//! come from. Under those locks the counters read are the committed ones; the batch then
+//! come from. The lock returns the rows' latest committed versions, counters included (the
+//! lifetime counter and the daily one, both on the key row), so under those locks the
+//! counters read are the committed ones; the batch then
 //! decides each meter in arrival order with the pure domain rule ([`admit`]), carrying the
 //! counters forward from one meter to the next, so meters of one key inside a batch see each
 //! other exactly as they would in separate transactions. The writes (events, idempotency
@@ -20,12 +22,11 @@ use std::collections::BTreeMap;
 use diesel::prelude::*;
 use tally_domain::audit::{AuthEvent, AuthEventKind};
 use tally_domain::key::KeyRejection;
-use tally_domain::limits::{admit, utc_day, KeyUsage};
+use tally_domain::limits::{admit, utc_day, DayCounter, KeyUsage};
 use tally_domain::ports::{KeyRef, MeterError, MeterRequest, Metered};
 use tally_domain::usage::{
     DomainActivity, DomainCounters, DomainRollupKey, RollupKey, Totals, UsageEvent,
 };
-use time::Date;
 
 use crate::columnar::{insert_events, insert_idempotency};
 use crate::convert::micros;
@@ -36,8 +37,8 @@ use crate::rows::keys::NewAuthEvent;
 use crate::schema::auth_events;
 pub(crate) use outcome::Outcome;
 use outcome::SessionMeter;
-use reads::{daily_counters, lock_keys, open_sessions, stored_replays};
-use writes::{advance_sessions, count};
+use reads::{lock_keys, open_sessions, past_days, stored_replays};
+use writes::{advance_sessions, archive_days, count};
 
 /// Remembers the idempotency keys of freshly recorded events. `Retry` when a concurrent
 /// transaction took one of the keys first: the retry then replays that transaction's event.
@@ -76,9 +77,9 @@ pub(crate) fn meter_batch_tx(
         KeyRef::Secret(hash) => by_hash.get(&hash.0).copied(),
     };
     let resolved: Vec<Option<i64>> = batch.iter().map(key_of).collect();
-    // Read after the locks are held, by a statement of its own: a statement that waits for a
-    // row lock keeps its older snapshot for everything but the locked row.
-    let mut daily = daily_counters(c, batch, &resolved, &keys)?;
+    // Read after the locks are held, by statements of their own: a statement that waits for
+    // a row lock keeps its older snapshot for everything but the locked row.
+    let mut past = past_days(c, batch, &resolved, &keys)?;
     let mut replays = stored_replays(c, batch, &resolved, &keys)?;
     let open = open_sessions(c, batch, &resolved, &keys)?;
 
@@ -89,8 +90,6 @@ pub(crate) fn meter_batch_tx(
     // (meter, session's org, session, whether the meter records its batch as delivered)
     let mut session_meters: Vec<SessionMeter> = Vec::new();
     let mut sites: BTreeMap<(String, DomainRollupKey), DomainCounters> = BTreeMap::new();
-    // Units admitted per (key, day), the daily counters' writes.
-    let mut added: BTreeMap<(i64, Date), u64> = BTreeMap::new();
     for (i, req) in batch.iter().enumerate() {
         let Some(state) = resolved[i].and_then(|id| keys.get_mut(&id)) else {
             outcomes.push(Err(MeterError::Key(KeyRejection::UnknownKey)));
@@ -114,10 +113,10 @@ pub(crate) fn meter_batch_tx(
             },
         };
         let day = utc_day(now);
-        let day_used = daily.entry((state.key.id.0, day)).or_insert(0);
         let usage = KeyUsage {
             lifetime_used: state.key.lifetime_used + state.added,
-            daily_used: *day_used,
+            daily_used: DayCounter::used_on(state.daily, day)
+                .unwrap_or_else(|| past.get(&(state.key.id.0, day)).map_or(0, |d| d.0)),
         };
         let limits = state.key.limits;
         let scope = req
@@ -173,8 +172,19 @@ pub(crate) fn meter_batch_tx(
         let event = row.clone().into_domain()?;
         let n = req.units.get();
         state.added += n;
-        *day_used += n;
-        *added.entry((state.key.id.0, day)).or_insert(0) += n;
+        match DayCounter::charge(state.daily, day, n) {
+            Some((counter, turned)) => {
+                state.daily = Some(counter);
+                state.daily_charged = true;
+                if let Some(old) = turned {
+                    past.insert((state.key.id.0, old.day), (old.used, true));
+                }
+            }
+            None => {
+                let d = past.entry((state.key.id.0, day)).or_insert((0, false));
+                *d = (d.0 + n, true);
+            }
+        }
         *deltas.entry(RollupKey::of(&event)).or_default() += Totals::of(&event);
         if let Some(scope) = scope {
             replays.insert(scope, event.clone());
@@ -223,7 +233,8 @@ pub(crate) fn meter_batch_tx(
         &resolved,
         &mut keys,
     )?;
-    count(c, &keys, &added)?;
+    count(c, &keys)?;
+    archive_days(c, &keys, &past)?;
     add_usage(c, &deltas)?;
     add_domain(c, &sites)?;
     if !refusals.is_empty() {

@@ -1,5 +1,5 @@
-//! The reads of a meter batch: lock its keys, then read their daily counters, the events of
-//! the idempotency keys it replays and the sessions it names.
+//! The reads of a meter batch: lock its keys (with their counters, the daily one included),
+//! then read the events of the idempotency keys it replays and the sessions it names.
 //!
 //! Every read names whole primary keys as `unnest`ed tuples joined to the table, so each row
 //! is one primary-key probe whatever the table holds, in a custom plan and in the generic plan
@@ -10,9 +10,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Date as SqlDate, Text};
+use diesel::sql_types::{Array, BigInt, Date as SqlDate, Nullable, Text};
 use tally_domain::key::ApiKey;
-use tally_domain::limits::utc_day;
+use tally_domain::limits::{utc_day, DayCounter};
 use tally_domain::ports::{KeyRef, MeterRequest};
 use tally_domain::session::Session;
 use tally_domain::usage::UsageEvent;
@@ -35,7 +35,7 @@ macro_rules! key_columns {
             " ",
             "id, org_id, secret_hash, alias, name, owner, email, email_hash, user_id, \
          created_at, expires_at, active, revoked_at, erased_at, daily_limit, \
-         lifetime_limit, lifetime_used, sequence, last_caption_at",
+         lifetime_limit, lifetime_used, sequence, last_caption_at, daily_day, daily_used",
             " ",
             $after
         )
@@ -63,6 +63,10 @@ pub(super) struct KeyState {
     pub key: ApiKey,
     /// Units admitted by this batch so far.
     pub added: u64,
+    /// The key's daily counter: as committed, then as this batch charges it.
+    pub daily: Option<DayCounter>,
+    /// Whether this batch charged the daily counter (then it is written back).
+    pub daily_charged: bool,
     /// The key's caption sequence after this batch's last session meter, with its instant.
     pub caption: Option<(u64, OffsetDateTime)>,
 }
@@ -89,7 +93,7 @@ pub(super) fn lock_keys(
     ids.dedup();
     hashes.sort_unstable();
     hashes.dedup();
-    let rows: Vec<KeyRow> = if hashes.is_empty() && named.is_empty() {
+    let rows: Vec<LockedKey> = if hashes.is_empty() && named.is_empty() {
         if ids.is_empty() {
             return Ok(BTreeMap::new());
         }
@@ -127,17 +131,39 @@ pub(super) fn lock_keys(
     };
     rows.into_iter()
         .map(|row| {
-            let key = row.into_domain()?;
+            let daily = row
+                .daily_day
+                .map(|day| {
+                    Ok::<_, Fail>(DayCounter {
+                        day,
+                        used: from_db(row.daily_used, "daily_used")?,
+                    })
+                })
+                .transpose()?;
+            let key = row.key.into_domain()?;
             Ok((
                 key.id.0,
                 KeyState {
                     key,
                     added: 0,
+                    daily,
+                    daily_charged: false,
                     caption: None,
                 },
             ))
         })
         .collect()
+}
+
+/// A key row as the lock reads it: the key and its daily counter.
+#[derive(QueryableByName)]
+struct LockedKey {
+    #[diesel(embed)]
+    key: KeyRow,
+    #[diesel(sql_type = Nullable<SqlDate>)]
+    daily_day: Option<Date>,
+    #[diesel(sql_type = BigInt)]
+    daily_used: i64,
 }
 
 /// The `(org, id)` of each existing key of `ids`, unlocked (a key's organisation never
@@ -159,29 +185,34 @@ fn resolve_ids(c: &mut PgConnection, ids: &[i64]) -> Result<Vec<(String, i64)>, 
     Ok(found.into_iter().map(|p| (p.org_id, p.id)).collect())
 }
 
-/// The committed daily counters of the `(key, day)` pairs the batch charges. Read after the
-/// locks are held, by a statement of its own: a statement that waits for a row lock keeps its
-/// older snapshot for everything but the locked row.
-pub(super) fn daily_counters(
+/// Units of days before their keys' counters, by `(key, day)`, with whether this batch
+/// changed them (then they are written back).
+pub(super) type PastDays = BTreeMap<(i64, Date), (u64, bool)>;
+
+/// The history rows of the days before their keys' counters that the batch's meters are
+/// stamped with (a meter stamped just before midnight arriving after its key's day turned).
+/// Read only for such meters — around midnight, if ever — so nearly every batch skips it.
+pub(super) fn past_days(
     c: &mut PgConnection,
     batch: &[MeterRequest],
     resolved: &[Option<i64>],
     keys: &BTreeMap<i64, KeyState>,
-) -> Result<HashMap<(i64, Date), u64>, Fail> {
+) -> Result<PastDays, Fail> {
     let mut wanted: Vec<(&str, i64, Date)> = batch
         .iter()
         .zip(resolved)
         .filter_map(|(r, k)| {
             let state = keys.get(&(*k)?)?;
-            Some((
+            let day = utc_day(micros(r.now));
+            DayCounter::used_on(state.daily, day).is_none().then_some((
                 state.key.org_id.as_str(),
                 state.key.id.0,
-                utc_day(micros(r.now)),
+                day,
             ))
         })
         .collect();
     if wanted.is_empty() {
-        return Ok(HashMap::new());
+        return Ok(BTreeMap::new());
     }
     wanted.sort_unstable();
     wanted.dedup();
@@ -212,7 +243,7 @@ pub(super) fn daily_counters(
     .load(c)?;
     found
         .into_iter()
-        .map(|u| Ok(((u.key_id, u.day), from_db(u.used, "daily_used")?)))
+        .map(|u| Ok(((u.key_id, u.day), (from_db(u.used, "daily_used")?, false))))
         .collect()
 }
 

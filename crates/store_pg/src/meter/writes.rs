@@ -1,15 +1,16 @@
 //! The writes of a meter batch that change rows in place: the sessions' sequences and
-//! delivered counts, and the keys' lifetime and daily counters, one statement each.
+//! delivered counts, and the keys' lifetime and daily counters, one statement each; and the
+//! days keys' counters turned away from, as history.
 
 use std::collections::{BTreeMap, HashMap};
 
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Date as SqlDate, Nullable, Text, Timestamptz};
 use tally_domain::ports::MeterRequest;
-use time::{Date, OffsetDateTime};
+use time::OffsetDateTime;
 
 use super::outcome::{Outcome, SessionMeter};
-use super::reads::KeyState;
+use super::reads::{KeyState, PastDays};
 use crate::convert::{from_db, micros, to_db};
 use crate::error::Fail;
 use crate::fixed::Fixed;
@@ -100,20 +101,18 @@ pub(super) fn advance_sessions(
     Ok(())
 }
 
-/// The counters' writes, in one statement: each key's lifetime counter and caption
-/// sequence, and each day's counter.
-pub(super) fn count(
-    c: &mut PgConnection,
-    keys: &BTreeMap<i64, KeyState>,
-    daily: &BTreeMap<(i64, Date), u64>,
-) -> Result<(), Fail> {
+/// The counters' writes, in one statement: each key's lifetime counter, daily counter and
+/// caption sequence, on the key's row.
+pub(super) fn count(c: &mut PgConnection, keys: &BTreeMap<i64, KeyState>) -> Result<(), Fail> {
     let mut key_ids = Vec::new();
     let mut key_orgs = Vec::new();
     let mut added = Vec::new();
     let mut sequences = Vec::new();
     let mut caption_ats = Vec::new();
+    let mut days = Vec::new();
+    let mut day_units = Vec::new();
     for (id, state) in keys {
-        if state.added == 0 && state.caption.is_none() {
+        if state.added == 0 && state.caption.is_none() && !state.daily_charged {
             continue;
         }
         key_ids.push(*id);
@@ -126,44 +125,67 @@ pub(super) fn count(
                 .transpose()?,
         );
         caption_ats.push(state.caption.map(|(_, at)| at));
+        // Written back as the lock read it when this batch did not charge it.
+        days.push(state.daily.map(|d| d.day));
+        day_units.push(to_db(state.daily.map_or(0, |d| d.used), "daily_used")?);
     }
     if key_ids.is_empty() {
         return Ok(());
     }
-    let mut day_keys = Vec::with_capacity(daily.len());
-    let mut days = Vec::with_capacity(daily.len());
-    let mut day_orgs = Vec::with_capacity(daily.len());
-    let mut day_units = Vec::with_capacity(daily.len());
-    for ((key, day), units) in daily {
-        let Some(state) = keys.get(key) else { continue };
-        day_keys.push(*key);
-        days.push(*day);
-        day_orgs.push(state.key.org_id.as_str());
-        day_units.push(to_db(*units, "units")?);
-    }
     Fixed::new(
-        "WITH k AS ( \
-             UPDATE api_keys AS a \
-             SET lifetime_used = a.lifetime_used + v.n, \
-                 sequence = COALESCE(v.seq, a.sequence), \
-                 last_caption_at = COALESCE(v.at, a.last_caption_at) \
-             FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::timestamptz[], \
-                         $9::text[]) AS v(id, n, seq, at, org) \
-             WHERE a.org_id = v.org AND a.id = v.id AND a.id = ANY($1) RETURNING 1) \
-         INSERT INTO key_daily_usage (key_id, day, org_id, used) \
-         SELECT * FROM unnest($5::bigint[], $6::date[], $7::text[], $8::bigint[]) \
-         ON CONFLICT (org_id, key_id, day) \
-         DO UPDATE SET used = key_daily_usage.used + EXCLUDED.used",
+        "UPDATE api_keys AS a \
+         SET lifetime_used = a.lifetime_used + v.n, \
+             sequence = COALESCE(v.seq, a.sequence), \
+             last_caption_at = COALESCE(v.at, a.last_caption_at), \
+             daily_day = v.day, daily_used = v.used \
+         FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::timestamptz[], \
+                     $5::text[], $6::date[], $7::bigint[]) AS v(id, n, seq, at, org, day, used) \
+         WHERE a.org_id = v.org AND a.id = v.id AND a.id = ANY($1)",
     )
     .bind::<Array<BigInt>, _>(&key_ids)
     .bind::<Array<BigInt>, _>(&added)
     .bind::<Array<Nullable<BigInt>>, _>(&sequences)
     .bind::<Array<Nullable<Timestamptz>>, _>(&caption_ats)
-    .bind::<Array<BigInt>, _>(&day_keys)
-    .bind::<Array<SqlDate>, _>(&days)
-    .bind::<Array<Text>, _>(&day_orgs)
-    .bind::<Array<BigInt>, _>(&day_units)
     .bind::<Array<Text>, _>(&key_orgs)
+    .bind::<Array<Nullable<SqlDate>>, _>(&days)
+    .bind::<Array<BigInt>, _>(&day_units)
+    .execute(c)?;
+    Ok(())
+}
+
+/// Writes the days before their keys' counters the batch changed — the days it turned
+/// counters away from, and the earlier days late meters counted in — to `key_daily_usage`
+/// (as absolute values: the batch holds the keys' locks). Almost every batch has none.
+pub(super) fn archive_days(
+    c: &mut PgConnection,
+    keys: &BTreeMap<i64, KeyState>,
+    past: &PastDays,
+) -> Result<(), Fail> {
+    let mut ids = Vec::new();
+    let mut days = Vec::new();
+    let mut orgs = Vec::new();
+    let mut used = Vec::new();
+    for ((id, day), (n, changed)) in past {
+        let Some(state) = keys.get(id).filter(|_| *changed) else {
+            continue;
+        };
+        ids.push(*id);
+        days.push(*day);
+        orgs.push(state.key.org_id.as_str());
+        used.push(to_db(*n, "daily_used")?);
+    }
+    if ids.is_empty() {
+        return Ok(());
+    }
+    Fixed::new(
+        "INSERT INTO key_daily_usage (key_id, day, org_id, used) \
+         SELECT * FROM unnest($1::bigint[], $2::date[], $3::text[], $4::bigint[]) \
+         ON CONFLICT (org_id, key_id, day) DO UPDATE SET used = EXCLUDED.used",
+    )
+    .bind::<Array<BigInt>, _>(&ids)
+    .bind::<Array<SqlDate>, _>(&days)
+    .bind::<Array<Text>, _>(&orgs)
+    .bind::<Array<BigInt>, _>(&used)
     .execute(c)?;
     Ok(())
 }

@@ -224,6 +224,43 @@ pub fn usage_meter_day_turns_at_utc_midnight(s: &Stores) {
     );
 }
 
+/// A meter stamped just before midnight that arrives after the key's day has turned (another
+/// instance's clock a little behind) counts in its own day, exactly, and the new day's
+/// counter is untouched.
+pub fn usage_meter_stamped_before_the_keys_day_counts_in_its_day(s: &Stores) {
+    let k = create_key(s, "late-clock-key", limits(Some(3), None));
+    let last_second = datetime!(2026-03-10 23:59:59 UTC);
+    let midnight = datetime!(2026-03-11 0:00 UTC);
+    s.usage.meter(meter(&k, 1, midnight)).unwrap();
+    let late = s.usage.meter(meter(&k, 2, last_second)).unwrap();
+    assert_eq!(
+        late.usage,
+        KeyUsage {
+            lifetime_used: 3,
+            daily_used: 2
+        }
+    );
+    assert_eq!(late.event.data.occurred_at, last_second);
+    assert!(matches!(
+        s.usage.meter(meter(&k, 2, last_second)),
+        Err(MeterError::Limit {
+            exceeded: LimitExceeded::Daily,
+            ..
+        })
+    ));
+    s.usage.meter(meter(&k, 1, last_second)).unwrap();
+    let m = s.usage.meter(meter(&k, 2, midnight)).unwrap();
+    assert_eq!(m.usage.daily_used, 3);
+    let usage = |t| {
+        s.keys
+            .key_usage(k.id, utc_day(t))
+            .unwrap()
+            .unwrap()
+            .daily_used
+    };
+    assert_eq!((usage(last_second), usage(midnight)), (3, 3));
+}
+
 /// A request with a seen idempotency key returns the original and counts nothing.
 pub fn usage_meter_replays_idempotent_requests(s: &Stores) {
     let k = create_key(s, "idem-key-001", limits(None, Some(10)));
