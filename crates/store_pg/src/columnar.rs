@@ -22,20 +22,9 @@ fn column<'a, R, T>(rows: &'a [R], f: impl Fn(&'a R) -> T) -> Vec<T> {
     rows.iter().map(f).collect()
 }
 
-/// Inserts `rows` into `usage_events` (each partition's own `number` default applies).
-pub(crate) fn insert_events(c: &mut PgConnection, rows: &[EventRow]) -> Result<(), Fail> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let occurred = column(rows, |r| r.occurred_at);
-    let ids = column(rows, |r| r.id);
-    let orgs = column(rows, |r| r.org_id.as_str());
-    let users = column(rows, |r| r.user_id);
-    let keys = column(rows, |r| r.key_id);
-    let kinds = column(rows, |r| r.kind.as_str());
-    let statuses = column(rows, |r| r.status_code);
-    let latencies = column(rows, |r| r.response_time_ms);
-    let created = column(rows, |r| r.created_at);
+/// Inserts `rows` into `usage_events` (each partition's own `number` default applies): the
+/// meter runs it as part of its [`crate::fixed::Chain`].
+pub(crate) fn events_insert<'a>(rows: &'a [EventRow]) -> Fixed<'a> {
     Fixed::new(
         "INSERT INTO usage_events (occurred_at, id, org_id, user_id, key_id, session_id, kind, \
              api_name, endpoint, method, path, status_code, response_time_ms, model, language, \
@@ -48,36 +37,34 @@ pub(crate) fn insert_events(c: &mut PgConnection, rows: &[EventRow]) -> Result<(
              $22::boolean[], $23::text[], $24::text[], $25::text[], $26::boolean[], $27::text[], \
              $28::timestamptz[])",
     )
-    .bind::<Array<Timestamptz>, _>(&occurred)
-    .bind::<Array<SqlUuid>, _>(&ids)
-    .bind::<Array<Text>, _>(&orgs)
-    .bind::<Array<Nullable<SqlUuid>>, _>(&users)
-    .bind::<Array<Nullable<BigInt>>, _>(&keys)
-    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.session_id.clone()))
-    .bind::<Array<Text>, _>(&kinds)
-    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.api_name.clone()))
-    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.endpoint.clone()))
-    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.method.clone()))
-    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.path.clone()))
-    .bind::<Array<Nullable<Integer>>, _>(&statuses)
-    .bind::<Array<Nullable<BigInt>>, _>(&latencies)
-    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.model.clone()))
-    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.language.clone()))
-    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.domain.clone()))
+    .bind::<Array<Timestamptz>, _>(column(rows, |r| r.occurred_at))
+    .bind::<Array<SqlUuid>, _>(column(rows, |r| r.id))
+    .bind::<Array<Text>, _>(column(rows, |r| r.org_id.as_str()))
+    .bind::<Array<Nullable<SqlUuid>>, _>(column(rows, |r| r.user_id))
+    .bind::<Array<Nullable<BigInt>>, _>(column(rows, |r| r.key_id))
+    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.session_id.as_deref()))
+    .bind::<Array<Text>, _>(column(rows, |r| r.kind.as_str()))
+    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.api_name.as_deref()))
+    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.endpoint.as_deref()))
+    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.method.as_deref()))
+    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.path.as_deref()))
+    .bind::<Array<Nullable<Integer>>, _>(column(rows, |r| r.status_code))
+    .bind::<Array<Nullable<BigInt>>, _>(column(rows, |r| r.response_time_ms))
+    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.model.as_deref()))
+    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.language.as_deref()))
+    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.domain.as_deref()))
     .bind::<Array<BigInt>, _>(column(rows, |r| r.units))
     .bind::<Array<BigInt>, _>(column(rows, |r| r.cost_nanos))
     .bind::<Array<BigInt>, _>(column(rows, |r| r.tokens))
     .bind::<Array<BigInt>, _>(column(rows, |r| r.quota))
     .bind::<Array<BigInt>, _>(column(rows, |r| r.duration_ms))
     .bind::<Array<Bool>, _>(column(rows, |r| r.success))
-    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.error.clone()))
-    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.ip.clone()))
-    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.user_agent.clone()))
+    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.error.as_deref()))
+    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.ip.as_deref()))
+    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.user_agent.as_deref()))
     .bind::<Array<Bool>, _>(column(rows, |r| r.active))
-    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.idempotency_key.clone()))
-    .bind::<Array<Timestamptz>, _>(&created)
-    .execute(c)?;
-    Ok(())
+    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.idempotency_key.as_deref()))
+    .bind::<Array<Timestamptz>, _>(column(rows, |r| r.created_at))
 }
 
 /// Adds each delta of `rows` to the `usage_rollups` row of its dimensions (creating it).
@@ -87,11 +74,12 @@ pub(crate) fn add_rollups(c: &mut PgConnection, rows: &[RollupDelta]) -> Result<
     if rows.is_empty() {
         return Ok(());
     }
-    let hours = column(rows, |r| r.hour);
-    let orgs = column(rows, |r| r.org_id.as_str());
-    let users = column(rows, |r| r.user_id);
-    let keys = column(rows, |r| r.key_id);
-    let classes = column(rows, |r| r.status_class);
+    rollups_upsert(rows).execute(c)?;
+    Ok(())
+}
+
+/// The statement of [`add_rollups`], to run alone or as part of a [`crate::fixed::Chain`].
+pub(crate) fn rollups_upsert<'a>(rows: &'a [RollupDelta]) -> Fixed<'a> {
     Fixed::new(
         "INSERT INTO usage_rollups AS r (hour, org_id, user_id, key_id, model, api_name, \
              language, domain, success, api_call, status_class, count, units, cost_nanos, \
@@ -107,25 +95,23 @@ pub(crate) fn add_rollups(c: &mut PgConnection, rows: &[RollupDelta]) -> Result<
              tokens = r.tokens + EXCLUDED.tokens, quota = r.quota + EXCLUDED.quota, \
              duration_ms = r.duration_ms + EXCLUDED.duration_ms",
     )
-    .bind::<Array<Timestamptz>, _>(&hours)
-    .bind::<Array<Text>, _>(&orgs)
-    .bind::<Array<Nullable<SqlUuid>>, _>(&users)
-    .bind::<Array<Nullable<BigInt>>, _>(&keys)
-    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.model.clone()))
-    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.api_name.clone()))
-    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.language.clone()))
-    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.domain.clone()))
+    .bind::<Array<Timestamptz>, _>(column(rows, |r| r.hour))
+    .bind::<Array<Text>, _>(column(rows, |r| r.org_id.as_str()))
+    .bind::<Array<Nullable<SqlUuid>>, _>(column(rows, |r| r.user_id))
+    .bind::<Array<Nullable<BigInt>>, _>(column(rows, |r| r.key_id))
+    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.model.as_deref()))
+    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.api_name.as_deref()))
+    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.language.as_deref()))
+    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.domain.as_deref()))
     .bind::<Array<Bool>, _>(column(rows, |r| r.success))
     .bind::<Array<Bool>, _>(column(rows, |r| r.api_call))
-    .bind::<Array<Nullable<SmallInt>>, _>(&classes)
+    .bind::<Array<Nullable<SmallInt>>, _>(column(rows, |r| r.status_class))
     .bind::<Array<BigInt>, _>(column(rows, |r| r.count))
     .bind::<Array<BigInt>, _>(column(rows, |r| r.units))
     .bind::<Array<BigInt>, _>(column(rows, |r| r.cost_nanos))
     .bind::<Array<BigInt>, _>(column(rows, |r| r.tokens))
     .bind::<Array<BigInt>, _>(column(rows, |r| r.quota))
     .bind::<Array<BigInt>, _>(column(rows, |r| r.duration_ms))
-    .execute(c)?;
-    Ok(())
 }
 
 /// Adds each delta of `rows` to its site rollup row (`peak_sessions` is raised, not added).
@@ -134,10 +120,12 @@ pub(crate) fn add_sites(c: &mut PgConnection, rows: &[DomainRollupRow]) -> Resul
     if rows.is_empty() {
         return Ok(());
     }
-    let orgs = column(rows, |r| r.org_id.as_str());
-    let dates = column(rows, |r| r.date);
-    let hours = column(rows, |r| r.hour);
-    let domains = column(rows, |r| r.domain.as_str());
+    sites_upsert(rows).execute(c)?;
+    Ok(())
+}
+
+/// The statement of [`add_sites`], to run alone or as part of a [`crate::fixed::Chain`].
+pub(crate) fn sites_upsert<'a>(rows: &'a [DomainRollupRow]) -> Fixed<'a> {
     Fixed::new(
         "INSERT INTO domain_rollups AS d (org_id, date, hour, domain, sessions_started, \
              sessions_ended, captions_sent, captions_failed, batches_sent, total_duration_ms, \
@@ -154,10 +142,10 @@ pub(crate) fn add_sites(c: &mut PgConnection, rows: &[DomainRollupRow]) -> Resul
              total_duration_ms = d.total_duration_ms + EXCLUDED.total_duration_ms, \
              peak_sessions = greatest(d.peak_sessions, EXCLUDED.peak_sessions)",
     )
-    .bind::<Array<Text>, _>(&orgs)
-    .bind::<Array<SqlDate>, _>(&dates)
-    .bind::<Array<SmallInt>, _>(&hours)
-    .bind::<Array<Text>, _>(&domains)
+    .bind::<Array<Text>, _>(column(rows, |r| r.org_id.as_str()))
+    .bind::<Array<SqlDate>, _>(column(rows, |r| r.date))
+    .bind::<Array<SmallInt>, _>(column(rows, |r| r.hour))
+    .bind::<Array<Text>, _>(column(rows, |r| r.domain.as_str()))
     .bind::<Array<BigInt>, _>(column(rows, |r| r.sessions_started))
     .bind::<Array<BigInt>, _>(column(rows, |r| r.sessions_ended))
     .bind::<Array<BigInt>, _>(column(rows, |r| r.captions_sent))
@@ -165,8 +153,6 @@ pub(crate) fn add_sites(c: &mut PgConnection, rows: &[DomainRollupRow]) -> Resul
     .bind::<Array<BigInt>, _>(column(rows, |r| r.batches_sent))
     .bind::<Array<BigInt>, _>(column(rows, |r| r.total_duration_ms))
     .bind::<Array<BigInt>, _>(column(rows, |r| r.peak_sessions))
-    .execute(c)?;
-    Ok(())
 }
 
 /// Records `rows` in `idempotency_keys`, skipping keys already taken; answers how many were

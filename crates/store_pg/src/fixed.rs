@@ -69,8 +69,9 @@ impl<'a> Fixed<'a> {
     }
 }
 
-impl QueryFragment<Pg> for Fixed<'_> {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+impl Fixed<'_> {
+    /// Writes the text with this statement's parameters at its placeholders.
+    fn walk<'b>(&'b self, out: &mut AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         // diesel writes each placeholder itself, numbered in the order values are pushed, so
         // the text is cut at every `$n` and parameter n pushed there.
         let mut rest = self.sql;
@@ -92,13 +93,61 @@ impl QueryFragment<Pg> for Fixed<'_> {
                         .into(),
                     )
                 })?;
-            param.push(&mut out)?;
+            param.push(out)?;
             rest = &rest[at + 1 + digits..];
         }
         out.push_sql(rest);
         Ok(())
     }
 }
+
+impl QueryFragment<Pg> for Fixed<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        self.walk(&mut out)
+    }
+}
+
+/// Several [`Fixed`] data-modifying statements run as one: `WITH a AS (…), b AS (…) main`.
+/// Each part keeps its own `$1…` numbering (they are renumbered as they are written out), so
+/// the statements that run alone elsewhere are reused as they are; one round trip instead of
+/// one per statement, and, being fixed text too, prepared once per connection. Postgres runs
+/// every part to completion, on one snapshot: the parts must not read each other's rows.
+pub(crate) struct Chain<'a> {
+    ctes: Vec<(&'static str, Fixed<'a>)>,
+    main: Fixed<'a>,
+}
+
+impl<'a> Chain<'a> {
+    /// `main`, preceded by the named parts in order.
+    pub(crate) fn new(ctes: Vec<(&'static str, Fixed<'a>)>, main: Fixed<'a>) -> Self {
+        Self { ctes, main }
+    }
+}
+
+impl QueryFragment<Pg> for Chain<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        for (i, (name, part)) in self.ctes.iter().enumerate() {
+            out.push_sql(if i == 0 { "WITH " } else { ", " });
+            out.push_sql(name);
+            out.push_sql(" AS (");
+            part.walk(&mut out)?;
+            out.push_sql(")");
+        }
+        out.push_sql(" ");
+        self.main.walk(&mut out)
+    }
+}
+
+impl QueryId for Chain<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl Query for Chain<'_> {
+    type SqlType = Untyped;
+}
+
+impl<Conn> RunQueryDsl<Conn> for Chain<'_> {}
 
 // No static id: diesel keys its statement cache by the text and the parameters' types.
 impl QueryId for Fixed<'_> {

@@ -28,14 +28,18 @@ pub(crate) fn add_usage(
     c: &mut PgConnection,
     deltas: &BTreeMap<RollupKey, Totals>,
 ) -> Result<(), Fail> {
-    let rows = deltas
+    add_rollups(c, &usage_rows(deltas)?)?;
+    Ok(())
+}
+
+/// The rows [`add_usage`] writes: the non-zero deltas in the map's order (unnest hands them
+/// to the insert as the arrays hold them, so that is the lock order).
+pub(crate) fn usage_rows(deltas: &BTreeMap<RollupKey, Totals>) -> Result<Vec<RollupDelta>, Fail> {
+    deltas
         .iter()
         .filter(|(_, t)| !t.is_zero())
         .map(|(k, t)| RollupDelta::of(k, t))
-        .collect::<Result<Vec<_>, _>>()?;
-    // In the map's order: unnest hands the rows to the insert as the arrays hold them.
-    add_rollups(c, &rows)?;
-    Ok(())
+        .collect()
 }
 
 /// Adds one event's contribution (`sign` +1) or removes it (`sign` -1).
@@ -165,13 +169,16 @@ pub(crate) fn add_domain(
     c: &mut PgConnection,
     deltas: &BTreeMap<(String, DomainRollupKey), DomainCounters>,
 ) -> Result<(), Fail> {
-    if deltas.is_empty() {
-        return Ok(());
-    }
-    let rows = deltas
+    add_sites(c, &domain_rows(deltas)?)?;
+    Ok(())
+}
+
+/// The rows [`add_domain`] writes, in the map's order.
+pub(crate) fn domain_rows(
+    deltas: &BTreeMap<(String, DomainRollupKey), DomainCounters>,
+) -> Result<Vec<DomainRollupRow>, Fail> {
+    deltas
         .iter()
         .map(|((org, k), d)| DomainRollupRow::of(org, k, d))
-        .collect::<Result<Vec<_>, _>>()?;
-    add_sites(c, &rows)?;
-    Ok(())
+        .collect()
 }

@@ -10,8 +10,9 @@
 //! decides each meter in arrival order with the pure domain rule ([`admit`]), carrying the
 //! counters forward from one meter to the next, so meters of one key inside a batch see each
 //! other exactly as they would in separate transactions. The writes (events, idempotency
-//! keys, counters, rollups, session sequences and delivered counts, the site rollup,
-//! refusals' auth events) are one multi-row statement each and commit together or not at all.
+//! keys, session sequences and delivered counts, refusals' auth events) are one multi-row
+//! statement each — the events, key counters, hourly and site rollups one statement together
+//! ([`Chain`]) — and commit together or not at all.
 
 mod outcome;
 mod reads;
@@ -28,17 +29,18 @@ use tally_domain::usage::{
     DomainActivity, DomainCounters, DomainRollupKey, RollupKey, Totals, UsageEvent,
 };
 
-use crate::columnar::{insert_events, insert_idempotency};
+use crate::columnar::{events_insert, insert_idempotency, rollups_upsert, sites_upsert};
 use crate::convert::micros;
 use crate::error::Fail;
-use crate::rollups::{add_domain, add_usage};
+use crate::fixed::Chain;
+use crate::rollups::{domain_rows, usage_rows};
 use crate::rows::events::{EventRow, IdempotencyRow};
 use crate::rows::keys::NewAuthEvent;
 use crate::schema::auth_events;
 pub(crate) use outcome::Outcome;
 use outcome::SessionMeter;
 use reads::{lock_keys, open_sessions, past_days, stored_replays};
-use writes::{advance_sessions, archive_days, count};
+use writes::{advance_sessions, archive_days, counters_update};
 
 /// Remembers the idempotency keys of freshly recorded events. `Retry` when a concurrent
 /// transaction took one of the keys first: the retry then replays that transaction's event.
@@ -219,7 +221,6 @@ pub(crate) fn meter_batch_tx(
         }));
     }
 
-    insert_events(c, &rows)?;
     let created: Vec<&UsageEvent> = outcomes
         .iter()
         .filter_map(|o| o.as_ref().ok().filter(|m| !m.replayed).map(|m| &m.event))
@@ -233,10 +234,21 @@ pub(crate) fn meter_batch_tx(
         &resolved,
         &mut keys,
     )?;
-    count(c, &keys)?;
+    // Events, key counters, site rollups and hourly rollups: one statement, one round trip.
+    let usage = usage_rows(&deltas)?;
+    let sites = domain_rows(&sites)?;
+    if !(rows.is_empty() && usage.is_empty() && sites.is_empty()) {
+        Chain::new(
+            vec![
+                ("events", events_insert(&rows)),
+                ("counters", counters_update(&keys)?),
+                ("sites", sites_upsert(&sites)),
+            ],
+            rollups_upsert(&usage),
+        )
+        .execute(c)?;
+    }
     archive_days(c, &keys, &past)?;
-    add_usage(c, &deltas)?;
-    add_domain(c, &sites)?;
     if !refusals.is_empty() {
         diesel::insert_into(auth_events::table)
             .values(&refusals)

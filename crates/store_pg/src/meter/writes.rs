@@ -101,9 +101,9 @@ pub(super) fn advance_sessions(
     Ok(())
 }
 
-/// The counters' writes, in one statement: each key's lifetime counter, daily counter and
-/// caption sequence, on the key's row.
-pub(super) fn count(c: &mut PgConnection, keys: &BTreeMap<i64, KeyState>) -> Result<(), Fail> {
+/// The counters' writes, as one statement: each key's lifetime counter, daily counter and
+/// caption sequence, on the key's row (keys the batch did not change are left out).
+pub(super) fn counters_update(keys: &BTreeMap<i64, KeyState>) -> Result<Fixed<'_>, Fail> {
     let mut key_ids = Vec::new();
     let mut key_orgs = Vec::new();
     let mut added = Vec::new();
@@ -129,10 +129,7 @@ pub(super) fn count(c: &mut PgConnection, keys: &BTreeMap<i64, KeyState>) -> Res
         days.push(state.daily.map(|d| d.day));
         day_units.push(to_db(state.daily.map_or(0, |d| d.used), "daily_used")?);
     }
-    if key_ids.is_empty() {
-        return Ok(());
-    }
-    Fixed::new(
+    Ok(Fixed::new(
         "UPDATE api_keys AS a \
          SET lifetime_used = a.lifetime_used + v.n, \
              sequence = COALESCE(v.seq, a.sequence), \
@@ -142,15 +139,13 @@ pub(super) fn count(c: &mut PgConnection, keys: &BTreeMap<i64, KeyState>) -> Res
                      $5::text[], $6::date[], $7::bigint[]) AS v(id, n, seq, at, org, day, used) \
          WHERE a.org_id = v.org AND a.id = v.id AND a.id = ANY($1)",
     )
-    .bind::<Array<BigInt>, _>(&key_ids)
-    .bind::<Array<BigInt>, _>(&added)
-    .bind::<Array<Nullable<BigInt>>, _>(&sequences)
-    .bind::<Array<Nullable<Timestamptz>>, _>(&caption_ats)
-    .bind::<Array<Text>, _>(&key_orgs)
-    .bind::<Array<Nullable<SqlDate>>, _>(&days)
-    .bind::<Array<BigInt>, _>(&day_units)
-    .execute(c)?;
-    Ok(())
+    .bind::<Array<BigInt>, _>(key_ids)
+    .bind::<Array<BigInt>, _>(added)
+    .bind::<Array<Nullable<BigInt>>, _>(sequences)
+    .bind::<Array<Nullable<Timestamptz>>, _>(caption_ats)
+    .bind::<Array<Text>, _>(key_orgs)
+    .bind::<Array<Nullable<SqlDate>>, _>(days)
+    .bind::<Array<BigInt>, _>(day_units))
 }
 
 /// Writes the days before their keys' counters the batch changed — the days it turned
