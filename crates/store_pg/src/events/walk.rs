@@ -30,9 +30,13 @@ use crate::fixed::Fixed;
 
 /// The planner settings of a walk's transaction (see the module docs). Parallel plans are
 /// ruled out too: a walk reads a bounded range, where starting workers only adds latency.
+/// And the generic plan is used from the first run: it is the same walk (runtime pruning
+/// drops the months outside the window), and planning a custom one took longer than running
+/// it (~1 ms for the page over five partitions of ten indexes each, measured at 3 M events).
 pub(super) const PINNED: &str = "SET LOCAL enable_seqscan = off; \
      SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off; \
-     SET LOCAL enable_incremental_sort = off; SET LOCAL max_parallel_workers_per_gather = 0";
+     SET LOCAL enable_incremental_sort = off; SET LOCAL max_parallel_workers_per_gather = 0; \
+     SET LOCAL plan_cache_mode = force_generic_plan";
 
 /// Postgres' epoch for timestamps.
 const PG_EPOCH: OffsetDateTime = datetime!(2000-01-01 0:00 UTC);
