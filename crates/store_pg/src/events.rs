@@ -1,4 +1,7 @@
-//! Usage events outside the meter: batch ingestion, corrections, deletion and request logs.
+//! Usage events outside the meter: batch ingestion, corrections, deletion and request logs
+//! (read as index walks where one index answers the query exactly, see [`walk`]).
+
+mod walk;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -17,6 +20,7 @@ use crate::meter::remember_idempotent;
 use crate::rollups::{add_one, add_usage};
 use crate::rows::events::EventRow;
 use crate::schema::{idempotency_keys as ik, usage_events as ue};
+use walk::Walk;
 
 /// Events per multi-row insert (28 columns each: well under the 65,535 bind limit).
 const CHUNK: usize = 1_000;
@@ -244,44 +248,81 @@ fn escape_like(text: &str) -> String {
     out
 }
 
+/// A listed event with its number.
+#[derive(QueryableByName)]
+struct Numbered {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    number: i64,
+    #[diesel(embed)]
+    row: EventRow,
+}
+
+/// A page's events and their numbers.
+fn page_of(rows: Vec<Numbered>) -> Result<(Vec<UsageEvent>, Vec<u64>), Fail> {
+    let mut events = Vec::with_capacity(rows.len());
+    let mut numbers = Vec::with_capacity(rows.len());
+    for r in rows {
+        numbers.push(from_db(r.number, "event number")?);
+        events.push(r.row.into_domain()?);
+    }
+    Ok((events, numbers))
+}
+
+/// For [`LogCount::AtMost`]`(n)`: the most matches the total may report, `m = max(n, offset
+/// + limit)`, and how many a count reads to know whether there are more (`m + 1`).
+fn count_cap(q: &LogQuery, n: u64) -> (u64, i64) {
+    let most = n.max(q.offset.saturating_add(u64::from(q.limit)));
+    (
+        most,
+        i64::try_from(most.saturating_add(1)).unwrap_or(i64::MAX),
+    )
+}
+
+/// The total and whether it is exact, from the matches a capped count saw.
+fn bounded_total(seen: u64, most: u64) -> (u64, bool) {
+    if seen > most {
+        (most, false)
+    } else {
+        (seen, true)
+    }
+}
+
 /// A page of events and their numbers, counted as [`LogQuery::count`] says, exactly as
-/// [`LogQuery::evaluate`] would cut and count it.
+/// [`LogQuery::evaluate`] would cut and count it. A query one index answers exactly is read
+/// as a [`Walk`] of that index, bounded by its limits whatever the history; any other is left
+/// to the planner.
 pub(crate) fn list(c: &mut PgConnection, q: &LogQuery) -> Result<LogPage, Fail> {
+    if let Some(walk) = Walk::of(q) {
+        return walk.list(c, q);
+    }
     let offset = i64::try_from(q.offset).unwrap_or(i64::MAX);
-    let mut events = Vec::new();
-    let mut numbers = Vec::new();
-    if q.limit > 0 {
-        let rows: Vec<(i64, EventRow)> = filtered(q)
+    let rows: Vec<Numbered> = if q.limit > 0 {
+        filtered(q)
             .order((ue::occurred_at.desc(), ue::id.desc()))
             .offset(offset)
             .limit(i64::from(q.limit))
             .select((ue::number, EventRow::as_select()))
-            .load(c)?;
-        for (number, row) in rows {
-            numbers.push(from_db(number, "event number")?);
-            events.push(row.into_domain()?);
-        }
-    }
+            .load::<(i64, EventRow)>(c)?
+            .into_iter()
+            .map(|(number, row)| Numbered { number, row })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let (events, numbers) = page_of(rows)?;
     let (total, total_exact) = match q.count {
         LogCount::Exact => {
             let n: i64 = filtered(q).count().get_result(c)?;
             (from_db(n, "event count")?, true)
         }
         LogCount::AtMost(n) => {
-            // The count reads at most `m + 1` matches (off the same index as the page), so
-            // its cost is bounded whatever the history's size.
-            let m = n.max(q.offset.saturating_add(u64::from(q.limit)));
-            let cap = i64::try_from(m.saturating_add(1)).unwrap_or(i64::MAX);
+            let (most, cap) = count_cap(q, n);
             let seen = filtered(q)
                 .select(diesel::dsl::sql::<diesel::sql_types::Integer>("1"))
                 .limit(cap)
                 .load::<i32>(c)?
                 .len() as u64;
-            if seen > m {
-                (m, false)
-            } else {
-                (seen, true)
-            }
+            bounded_total(seen, most)
         }
         LogCount::Skip => (q.offset.saturating_add(events.len() as u64), false),
     };

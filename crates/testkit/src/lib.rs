@@ -162,6 +162,7 @@ macro_rules! store_contract_tests {
             logs::logs_total_is_bounded_otherwise,
             logs::logs_events_have_stable_numbers,
             logs::logs_window_ending_before_it_starts_is_empty,
+            logs::logs_api_calls_match_the_reference,
             snapshots::snapshots_long_logs_match_the_reference,
             snapshots::snapshots_reads_beside_meters_see_whole_meters,
             usage::usage_aggregate_groups_and_buckets,

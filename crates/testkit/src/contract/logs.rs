@@ -195,6 +195,65 @@ pub fn logs_total_is_bounded_otherwise(s: &Stores) {
     );
 }
 
+/// The request log's own shapes — a user's or a key's API calls, refunds left out, of one
+/// status or of all — page, number and count exactly as the reference evaluation does over
+/// every stored event, in every window, offset and count mode tried (a store may read them
+/// off an index of their own; this is what it must still answer).
+pub fn logs_api_calls_match_the_reference(s: &Stores) {
+    let (base, _) = history(s);
+    let mut all = LogQuery::new(1000).unwrap();
+    all.count = LogCount::Skip;
+    let stored = s.usage.list_events(&all).unwrap();
+    assert_eq!(
+        stored.events.len(),
+        51,
+        "50 of the user's, one of someone else's"
+    );
+    let numbered = || stored.numbers.iter().copied().zip(stored.events.iter());
+    let key = stored
+        .events
+        .iter()
+        .find(|e| e.data.user_id == base.user_id)
+        .and_then(|e| e.data.key_id)
+        .unwrap();
+    let windows = [
+        (None, None),
+        (
+            Some(T0 + Duration::minutes(30)),
+            Some(T0 + Duration::minutes(200)),
+        ),
+        (Some(T0 + Duration::minutes(61)), None),
+    ];
+    let pages = [
+        (0, LogCount::Exact),
+        (0, LogCount::AtMost(5)),
+        (12, LogCount::AtMost(5)),
+        (30, LogCount::AtMost(100)),
+        (3, LogCount::Skip),
+    ];
+    let mut cases = 0;
+    for by_key in [false, true] {
+        for status in [None, Some(500), Some(200)] {
+            for (start, end) in windows {
+                for (offset, count) in pages {
+                    let mut q = base.clone();
+                    if by_key {
+                        q.user_id = None;
+                        q.key_id = Some(key);
+                    }
+                    q.status_code = status;
+                    (q.start, q.end) = (start, end);
+                    (q.offset, q.count) = (offset, count);
+                    let want = q.evaluate(numbered());
+                    assert_eq!(s.usage.list_events(&q).unwrap(), want, "{q:?}");
+                    cases += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(cases, 90);
+}
+
 /// Events carry unique numbers, later recordings higher ones, unchanged by corrections.
 pub fn logs_events_have_stable_numbers(s: &Stores) {
     let (mut q, _) = history(s);
