@@ -21,6 +21,7 @@ use tally_domain::StoreError;
 use time::OffsetDateTime;
 
 use crate::PgStore;
+use indexes::quote_ident;
 
 /// Events written per statement while the indexes are maintained: bounds the memory of the
 /// `RETURNING` set the rollups are computed from.
@@ -251,11 +252,6 @@ pub fn table_sizes(store: &PgStore, tables: &[&str]) -> Result<Vec<TableSize>, S
         }
         Ok(out)
     })
-}
-
-/// `name` as a quoted SQL identifier.
-fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 /// Creates `bench_insert (id bigserial PRIMARY KEY, v int)`, the table of the bare durable

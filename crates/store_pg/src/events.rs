@@ -1,6 +1,7 @@
 //! Usage events outside the meter: batch ingestion, corrections, deletion and request logs
 //! (read as index walks where one index answers the query exactly, see [`walk`]).
 
+mod page;
 mod walk;
 
 use std::collections::{BTreeMap, HashMap};
@@ -20,6 +21,7 @@ use crate::meter::remember_idempotent;
 use crate::rollups::{add_one, add_usage};
 use crate::rows::events::EventRow;
 use crate::schema::{idempotency_keys as ik, usage_events as ue};
+use page::{bounded_total, count_cap, page_of, Numbered};
 use walk::Walk;
 
 /// Events per multi-row insert (28 columns each: well under the 65,535 bind limit).
@@ -246,45 +248,6 @@ fn escape_like(text: &str) -> String {
         out.push(ch);
     }
     out
-}
-
-/// A listed event with its number.
-#[derive(QueryableByName)]
-struct Numbered {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    number: i64,
-    #[diesel(embed)]
-    row: EventRow,
-}
-
-/// A page's events and their numbers.
-fn page_of(rows: Vec<Numbered>) -> Result<(Vec<UsageEvent>, Vec<u64>), Fail> {
-    let mut events = Vec::with_capacity(rows.len());
-    let mut numbers = Vec::with_capacity(rows.len());
-    for r in rows {
-        numbers.push(from_db(r.number, "event number")?);
-        events.push(r.row.into_domain()?);
-    }
-    Ok((events, numbers))
-}
-
-/// For [`LogCount::AtMost`]`(n)`: the most matches the total may report, `m = max(n, offset
-/// + limit)`, and how many a count reads to know whether there are more (`m + 1`).
-fn count_cap(q: &LogQuery, n: u64) -> (u64, i64) {
-    let most = n.max(q.offset.saturating_add(u64::from(q.limit)));
-    (
-        most,
-        i64::try_from(most.saturating_add(1)).unwrap_or(i64::MAX),
-    )
-}
-
-/// The total and whether it is exact, from the matches a capped count saw.
-fn bounded_total(seen: u64, most: u64) -> (u64, bool) {
-    if seen > most {
-        (most, false)
-    } else {
-        (seen, true)
-    }
 }
 
 /// A page of events and their numbers, counted as [`LogQuery::count`] says, exactly as

@@ -13,7 +13,6 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{Nullable, Text};
 
-use super::quote_ident;
 use crate::error::Fail;
 
 /// One index of `usage_events` as the catalog defines it.
@@ -68,4 +67,9 @@ pub(super) fn create_all(c: &mut PgConnection, indexes: &[EventIndex]) -> Result
         })?;
     }
     Ok(())
+}
+
+/// `name` as a quoted SQL identifier.
+pub(super) fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
 }

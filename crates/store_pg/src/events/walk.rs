@@ -23,7 +23,7 @@ use time::macros::datetime;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{bounded_total, count_cap, page_of, Numbered};
+use super::page::{bounded_total, count_cap, page_of, Numbered};
 use crate::convert::{from_db, micros};
 use crate::error::Fail;
 use crate::fixed::Fixed;
