@@ -9,7 +9,7 @@
 //! on a production database.
 //!
 //! A large history is seeded with the event indexes set aside and built again afterwards
-//! ([`EventIndexes::Rebuilt`], see [`indexes`]): the same rows and the same schema, several
+//! ([`EventIndexes::Rebuilt`], see the `indexes` module): the same rows and the same schema, several
 //! times faster than maintaining ten indexes row by row.
 
 mod indexes;
