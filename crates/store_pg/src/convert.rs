@@ -2,11 +2,12 @@
 //! validated strings parsed back on the way out.
 
 use tally_domain::clock::truncate_to_micros;
+use tally_domain::limits::DayCounter;
 use tally_domain::origin::Domain;
 use tally_domain::session::SessionId;
 use tally_domain::tenancy::OrgId;
 use tally_domain::StoreError;
-use time::OffsetDateTime;
+use time::{Date, OffsetDateTime};
 
 use crate::error::{corrupt, Fail};
 
@@ -69,4 +70,15 @@ pub(crate) fn status_to_db(s: Option<u16>) -> Option<i32> {
 pub(crate) fn status_from_db(s: Option<i32>) -> Result<Option<u16>, Fail> {
     s.map(|s| u16::try_from(s).map_err(|_| corrupt("status code", s)))
         .transpose()
+}
+
+/// A key's daily counter from its row's `daily_day` and `daily_used` (no day: never counted).
+pub(crate) fn day_counter(day: Option<Date>, used: i64) -> Result<Option<DayCounter>, Fail> {
+    day.map(|day| {
+        Ok(DayCounter {
+            day,
+            used: from_db(used, "daily_used")?,
+        })
+    })
+    .transpose()
 }

@@ -10,7 +10,7 @@ use tally_domain::tenancy::{EmailHash, OrgId};
 use tally_domain::StoreError;
 use time::{Date, OffsetDateTime};
 
-use crate::convert::{from_db, micros};
+use crate::convert::{day_counter, from_db, micros};
 use crate::error::{foreign_key_violation, unique_violation, Fail};
 use crate::key_row::{lock_key, remember_secret, resolve_secrets, write_key};
 use crate::rows::keys::{AuthEventRow, KeyRow, NewAuthEvent, NewKeyRow};
@@ -158,14 +158,7 @@ impl KeyStore for PgStore {
             else {
                 return Ok(None);
             };
-            let counter = counted
-                .map(|day| {
-                    Ok::<_, Fail>(DayCounter {
-                        day,
-                        used: from_db(used, "daily_used")?,
-                    })
-                })
-                .transpose()?;
+            let counter = day_counter(counted, used)?;
             let daily = match DayCounter::used_on(counter, day) {
                 Some(n) => n,
                 // A day before the key's latest: its history row.

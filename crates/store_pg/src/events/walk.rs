@@ -27,6 +27,7 @@ use super::page::{bounded_total, count_cap, page_of, Numbered};
 use crate::convert::{from_db, micros};
 use crate::error::Fail;
 use crate::fixed::Fixed;
+use crate::rows::events::event_columns;
 
 /// The planner settings of a walk's transaction (see the module docs). Parallel plans are
 /// ruled out too: a walk reads a bounded range, where starting workers only adds latency.
@@ -63,15 +64,6 @@ struct Statements {
     page: &'static str,
     capped: &'static str,
     exact: &'static str,
-}
-
-macro_rules! event_columns {
-    () => {
-        "occurred_at, id, org_id, user_id, key_id, session_id, kind, api_name, endpoint, \
-         method, path, status_code, response_time_ms, model, language, domain, units, \
-         cost_nanos, tokens, quota, duration_ms, success, error, ip, user_agent, active, \
-         idempotency_key, created_at"
-    };
 }
 
 /// The statements of a walk whose filter is `$filter` (binding the keys), with the window at

@@ -18,10 +18,11 @@ use tally_domain::session::Session;
 use tally_domain::usage::UsageEvent;
 use time::{Date, OffsetDateTime};
 
-use crate::convert::{from_db, micros};
+use crate::convert::{day_counter, from_db, micros};
 use crate::error::Fail;
 use crate::fixed::Fixed;
 use crate::key_row::resolve_secrets;
+use crate::rows::events::event_columns;
 use crate::rows::events::EventRow;
 use crate::rows::keys::KeyRow;
 use crate::rows::sessions::SessionRow;
@@ -39,15 +40,6 @@ macro_rules! key_columns {
             " ",
             $after
         )
-    };
-}
-
-macro_rules! event_columns {
-    () => {
-        "occurred_at, id, org_id, user_id, key_id, session_id, kind, api_name, endpoint, \
-         method, path, status_code, response_time_ms, model, language, domain, units, \
-         cost_nanos, tokens, quota, duration_ms, success, error, ip, user_agent, active, \
-         idempotency_key, created_at"
     };
 }
 
@@ -148,15 +140,7 @@ pub(super) fn lock_keys(
     };
     rows.into_iter()
         .map(|row| {
-            let daily = row
-                .daily_day
-                .map(|day| {
-                    Ok::<_, Fail>(DayCounter {
-                        day,
-                        used: from_db(row.daily_used, "daily_used")?,
-                    })
-                })
-                .transpose()?;
+            let daily = day_counter(row.daily_day, row.daily_used)?;
             let key = row.key.into_domain()?;
             Ok((
                 key.id.0,

@@ -16,6 +16,19 @@ use crate::convert::{
 use crate::error::{corrupt, Fail};
 use crate::schema::{usage_events, usage_rollups};
 
+/// The columns of `usage_events`, spelled out for hand-written statements: a prepared
+/// statement's result shape is fixed, so a column a later migration adds must not change what
+/// a cached statement returns (`SELECT *` would).
+macro_rules! event_columns {
+    () => {
+        "occurred_at, id, org_id, user_id, key_id, session_id, kind, api_name, endpoint, \
+         method, path, status_code, response_time_ms, model, language, domain, units, \
+         cost_nanos, tokens, quota, duration_ms, success, error, ip, user_agent, active, \
+         idempotency_key, created_at"
+    };
+}
+pub(crate) use event_columns;
+
 /// A row of `usage_events`.
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Insertable)]
 #[diesel(table_name = usage_events, check_for_backend(diesel::pg::Pg))]
