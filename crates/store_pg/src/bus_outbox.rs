@@ -3,15 +3,17 @@
 //! delivering captions, and not while the database is away (a publish then costs nothing; the
 //! notifications of that moment are dropped with a warning, as a disconnected listener's are,
 //! and subscribers resynchronise from the store). Nothing is sent while no other instance's
-//! listener is registered in `bus_listeners` (see [`peers_listen`]).
+//! listener is registered in `bus_listeners` (see [`PEER_FRESH_SECS`]).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
+use std::time::Duration;
 
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Text};
 
+use crate::fixed::Fixed;
 use crate::PgStore;
 
 /// Most notifications waiting to be sent; beyond it new ones are dropped (and counted in the
@@ -26,15 +28,26 @@ const PER_STATEMENT: usize = 500;
 /// statement, so an instance whose listener has registered receives every event published
 /// after that — there is no moment when a peer is known to the database but not yet to us.
 /// How recent another listener's heartbeat (every 5 s, `crate::bus`) must be for a bus to
-/// notify: four heartbeats.
+/// notify: four heartbeats. Spelled out in the text of `peers_listen!`, which a test checks.
+#[cfg_attr(
+    not(test),
+    expect(dead_code, reason = "the statement text spells the value out")
+)]
 pub(crate) const PEER_FRESH_SECS: u32 = 20;
 
-fn peers_listen() -> String {
-    format!(
+/// The condition as statement text, for statements prepared once per connection
+/// ([`Fixed`]); the interval is [`PEER_FRESH_SECS`] (a test holds them together).
+macro_rules! peers_listen {
+    () => {
         "EXISTS (SELECT 1 FROM bus_listeners \
-         WHERE origin <> $3 AND seen_at > now() - interval '{PEER_FRESH_SECS} seconds')"
-    )
+         WHERE origin <> $3 AND seen_at > now() - interval '20 seconds')"
+    };
 }
+
+/// How long the sender lets notifications gather after the first one arrives, so that a
+/// busy instance sends one statement for many events instead of one for every few (a meter
+/// batch publishes several): the cost is this much delay for other instances' subscribers.
+const GATHER: Duration = Duration::from_millis(2);
 
 /// One notification to send.
 pub(crate) enum Outgoing {
@@ -96,6 +109,10 @@ impl Outbox {
                 return;
             }
             q.items.push_back(item);
+            // Only an empty queue has a sender waiting on it.
+            if q.items.len() > 1 {
+                return;
+            }
         }
         self.shared.wake.notify_one();
     }
@@ -136,6 +153,11 @@ impl Sender {
                 if q.items.is_empty() {
                     return;
                 }
+                if q.items.len() < PER_STATEMENT && !q.stopped {
+                    drop(q);
+                    thread::sleep(GATHER);
+                    q = self.shared.lock();
+                }
                 let items: Vec<Outgoing> = q.items.drain(..).collect();
                 (items, std::mem::take(&mut q.dropped))
             };
@@ -175,10 +197,11 @@ impl Sender {
         }
         let n = payloads.len();
         let sent = self.store.read(|c| {
-            diesel::sql_query(format!(
+            Fixed::new(concat!(
                 "SELECT pg_notify($1, p) FROM unnest($2::text[]) WITH ORDINALITY AS t(p, i) \
-                 WHERE {} ORDER BY i",
-                peers_listen()
+                 WHERE ",
+                peers_listen!(),
+                " ORDER BY i"
             ))
             .bind::<Text, _>(self.channel)
             .bind::<Array<Text>, _>(&payloads)
@@ -193,11 +216,11 @@ impl Sender {
 
     fn notify_stored(&self, envelope: String) {
         let sent = self.store.read(|c| {
-            diesel::sql_query(format!(
-                "WITH p AS (INSERT INTO bus_payloads (payload) SELECT $1 \
-                            WHERE {} RETURNING id) \
-                 SELECT pg_notify($2, json_build_object('o', $3::text, 'r', p.id)::text) FROM p",
-                peers_listen()
+            Fixed::new(concat!(
+                "WITH p AS (INSERT INTO bus_payloads (payload) SELECT $1 WHERE ",
+                peers_listen!(),
+                " RETURNING id) \
+                 SELECT pg_notify($2, json_build_object('o', $3::text, 'r', p.id)::text) FROM p"
             ))
             .bind::<Text, _>(envelope)
             .bind::<Text, _>(self.channel)
@@ -212,5 +235,15 @@ impl Sender {
         if let Err(e) = sent {
             tracing::warn!(error = %e, "a large live event was not sent to other instances");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PEER_FRESH_SECS;
+
+    #[test]
+    fn the_statements_freshness_interval_is_peer_fresh_secs() {
+        assert!(peers_listen!().contains(&format!("interval '{PEER_FRESH_SECS} seconds'")));
     }
 }
