@@ -10,15 +10,16 @@
 //! decides each meter in arrival order with the pure domain rule ([`admit`]), carrying the
 //! counters forward from one meter to the next, so meters of one key inside a batch see each
 //! other exactly as they would in separate transactions. The writes (events, idempotency
-//! keys, session sequences and delivered counts, refusals' auth events) are one multi-row
-//! statement each — the events, key counters, hourly and site rollups one statement together
-//! ([`Chain`]) — and commit together or not at all.
+//! keys, refusals' auth events) are one multi-row statement each — the events, key counters,
+//! session sequences and delivered counts, hourly and site rollups one statement together
+//! ([`Chain`]) — and commit together or not at all. The sessions the batch names are locked
+//! after its keys, so it hands out their sequences itself.
 
 mod outcome;
 mod reads;
 mod writes;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use diesel::prelude::*;
 use tally_domain::audit::{AuthEvent, AuthEventKind};
@@ -39,8 +40,8 @@ use crate::rows::keys::NewAuthEvent;
 use crate::schema::auth_events;
 pub(crate) use outcome::Outcome;
 use outcome::SessionMeter;
-use reads::{lock_keys, open_sessions, past_days, stored_replays};
-use writes::{advance_sessions, archive_days, counters_update};
+use reads::{lock_keys, lock_sessions, past_days, stored_replays};
+use writes::{archive_days, counters_update, sessions_update};
 
 /// Remembers the idempotency keys of freshly recorded events. `Retry` when a concurrent
 /// transaction took one of the keys first: the retry then replays that transaction's event.
@@ -66,7 +67,7 @@ pub(crate) fn meter_batch_tx(
     batch: &[MeterRequest],
 ) -> Result<Vec<Outcome>, Fail> {
     let mut keys = lock_keys(c, batch)?;
-    let by_hash: std::collections::HashMap<[u8; 32], i64> = keys
+    let by_hash: HashMap<[u8; 32], i64> = keys
         .values()
         .map(|k| (k.key.secret_hash.0, k.key.id.0))
         .collect();
@@ -83,7 +84,9 @@ pub(crate) fn meter_batch_tx(
     // a row lock keeps its older snapshot for everything but the locked row.
     let mut past = past_days(c, batch, &resolved, &keys)?;
     let mut replays = stored_replays(c, batch, &resolved, &keys)?;
-    let open = open_sessions(c, batch, &resolved, &keys)?;
+    let open = lock_sessions(c, batch, &resolved, &keys)?;
+    // The last sequence handed out of each session so far, by session id.
+    let mut sequences: HashMap<&str, u64> = HashMap::new();
 
     let mut outcomes: Vec<Outcome> = Vec::with_capacity(batch.len());
     let mut rows: Vec<EventRow> = Vec::new();
@@ -191,7 +194,14 @@ pub(crate) fn meter_batch_tx(
         if let Some(scope) = scope {
             replays.insert(scope, event.clone());
         }
+        let mut sequence = None;
         if let Some(x) = &session {
+            let next = sequences
+                .entry(req.session.as_ref().map_or("", |id| id.as_str()))
+                .or_insert(x.sequence);
+            *next += 1;
+            sequence = Some(*next);
+            state.caption = Some((*next, now));
             let delivered = x.delivers_to_itself();
             session_meters.push((
                 i,
@@ -215,7 +225,7 @@ pub(crate) fn meter_batch_tx(
                 daily_used: usage.daily_used + n,
             },
             limits,
-            sequence: None,
+            sequence,
             session,
             replayed: false,
         }));
@@ -226,27 +236,23 @@ pub(crate) fn meter_batch_tx(
         .filter_map(|o| o.as_ref().ok().filter(|m| !m.replayed).map(|m| &m.event))
         .collect();
     remember_idempotent(c, &created)?;
-    advance_sessions(
-        c,
-        batch,
-        &session_meters,
-        &mut outcomes,
-        &resolved,
-        &mut keys,
-    )?;
-    // Events, key counters, site rollups and hourly rollups: one statement, one round trip.
+    // Events, key counters, sessions, site rollups and hourly rollups: one statement, one
+    // round trip.
     let usage = usage_rows(&deltas)?;
     let sites = domain_rows(&sites)?;
     if !(rows.is_empty() && usage.is_empty() && sites.is_empty()) {
-        Chain::new(
-            vec![
-                ("events", events_insert(&rows)),
-                ("counters", counters_update(&keys)?),
-                ("sites", sites_upsert(&sites)),
-            ],
-            rollups_upsert(&usage),
-        )
-        .execute(c)?;
+        let mut parts = vec![
+            ("events", events_insert(&rows)),
+            ("counters", counters_update(&keys)?),
+        ];
+        if !session_meters.is_empty() {
+            parts.push((
+                "sessions",
+                sessions_update(batch, &session_meters, &sequences)?,
+            ));
+        }
+        parts.push(("sites", sites_upsert(&sites)));
+        Chain::new(parts, rollups_upsert(&usage)).execute(c)?;
     }
     archive_days(c, &keys, &past)?;
     if !refusals.is_empty() {

@@ -1,5 +1,5 @@
 //! The reads of a meter batch: lock its keys (with their counters, the daily one included),
-//! then read the events of the idempotency keys it replays and the sessions it names.
+//! then read the events of the idempotency keys it replays and lock the sessions it names.
 //!
 //! Every read names whole primary keys as `unnest`ed tuples joined to the table, so each row
 //! is one primary-key probe whatever the table holds, in a custom plan and in the generic plan
@@ -299,10 +299,13 @@ pub(super) fn stored_replays(
 }
 
 /// The open sessions the batch's meters name, by id, looked up in their key's organisation (a
-/// session of another organisation is not the key's session anyway). Read without a lock: a
-/// session that ends while the batch runs is one whose last captions were metered just
-/// before its end.
-pub(super) fn open_sessions(
+/// session of another organisation is not the key's session anyway), and locked, in
+/// `(organisation, id)` order, after their keys: every writer of a session that also locks
+/// keys locks the keys first, so the order cannot deadlock. Under the lock the rows read
+/// are the latest committed ones, so the batch hands out each session's next sequences
+/// itself and writes them in its one write statement. A session that ends while the batch
+/// waits for its lock is gone from the answer: its meters are refused as after its end.
+pub(super) fn lock_sessions(
     c: &mut PgConnection,
     batch: &[MeterRequest],
     resolved: &[Option<i64>],
@@ -327,7 +330,7 @@ pub(super) fn open_sessions(
          CROSS JOIN LATERAL (SELECT ",
         session_columns!(),
         " FROM sessions \
-             WHERE org_id = v.org AND id = v.id) AS s",
+             WHERE org_id = v.org AND id = v.id FOR UPDATE) AS s",
     ))
     .bind::<Array<Text>, _>(&orgs)
     .bind::<Array<Text>, _>(&ids)

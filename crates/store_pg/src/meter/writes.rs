@@ -1,104 +1,74 @@
 //! The writes of a meter batch that change rows in place: the sessions' sequences and
-//! delivered counts, and the keys' lifetime and daily counters, one statement each; and the
-//! days keys' counters turned away from, as history.
+//! delivered counts, and the keys' lifetime and daily counters, one statement each (parts of
+//! the batch's one write statement); and the days keys' counters turned away from, as
+//! history.
 
 use std::collections::{BTreeMap, HashMap};
 
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Date as SqlDate, Nullable, Text, Timestamptz};
 use tally_domain::ports::MeterRequest;
+use tally_domain::StoreError;
 use time::OffsetDateTime;
 
-use super::outcome::{Outcome, SessionMeter};
+use super::outcome::SessionMeter;
 use super::reads::{KeyState, PastDays};
-use crate::convert::{from_db, micros, to_db};
+use crate::convert::{micros, to_db};
 use crate::error::Fail;
 use crate::fixed::Fixed;
 
-/// Advances the sequence of every open session the batch's admitted caption meters name —
-/// one per meter, in arrival order — touches it, and remembers the last sequence on the key.
-pub(super) fn advance_sessions(
-    c: &mut PgConnection,
+/// The sessions' writes, as one statement: each session the batch's admitted caption meters
+/// name gets the last sequence the batch handed out of it (the batch holds the session's
+/// lock, see [`super::reads::lock_sessions`]), the captions recorded as delivered with them
+/// and its latest activity.
+pub(super) fn sessions_update<'a>(
     batch: &[MeterRequest],
-    session_meters: &[SessionMeter],
-    outcomes: &mut [Outcome],
-    resolved: &[Option<i64>],
-    keys: &mut BTreeMap<i64, KeyState>,
-) -> Result<(), Fail> {
-    if session_meters.is_empty() {
-        return Ok(());
-    }
-    // Per session: meters, captions recorded as delivered with them, latest instant.
-    let mut per_session: BTreeMap<(&str, &str), (i64, i64, OffsetDateTime)> = BTreeMap::new();
+    session_meters: &'a [SessionMeter],
+    last_sequences: &HashMap<&str, u64>,
+) -> Result<Fixed<'a>, Fail> {
+    // Per session: captions recorded as delivered, latest instant.
+    let mut per_session: BTreeMap<(&str, &str), (i64, OffsetDateTime)> = BTreeMap::new();
     for (i, org, id, delivered) in session_meters {
         let req = &batch[*i];
         let at = micros(req.now);
         let entry = per_session
             .entry((org.as_str(), id.as_str()))
-            .or_insert((0, 0, at));
-        entry.0 += 1;
+            .or_insert((0, at));
         if *delivered {
-            entry.1 += to_db(req.units.get(), "units")?;
+            entry.0 += to_db(req.units.get(), "units")?;
         }
-        entry.2 = entry.2.max(at);
+        entry.1 = entry.1.max(at);
     }
     let mut orgs = Vec::with_capacity(per_session.len());
     let mut ids = Vec::with_capacity(per_session.len());
-    let mut counts = Vec::with_capacity(per_session.len());
+    let mut sequences = Vec::with_capacity(per_session.len());
     let mut sent = Vec::with_capacity(per_session.len());
     let mut ats = Vec::with_capacity(per_session.len());
-    for ((org, id), (n, delivered, at)) in &per_session {
-        orgs.push(*org);
-        ids.push(*id);
-        counts.push(*n);
-        sent.push(*delivered);
-        ats.push(*at);
+    for ((org, id), (delivered, at)) in per_session {
+        let last = last_sequences.get(id).copied().ok_or_else(|| {
+            Fail::Store(StoreError::Internal(format!(
+                "no sequence handed out for session {id}"
+            )))
+        })?;
+        orgs.push(org);
+        ids.push(id);
+        sequences.push(to_db(last, "sequence")?);
+        sent.push(delivered);
+        ats.push(at);
     }
-    #[derive(QueryableByName)]
-    struct Advanced {
-        #[diesel(sql_type = Text)]
-        org_id: String,
-        #[diesel(sql_type = Text)]
-        id: String,
-        #[diesel(sql_type = BigInt)]
-        sequence: i64,
-    }
-    let advanced: Vec<Advanced> = Fixed::new(
+    Ok(Fixed::new(
         "UPDATE sessions AS s \
-         SET sequence = s.sequence + v.n, captions_sent = s.captions_sent + v.sent, \
+         SET sequence = v.seq, captions_sent = s.captions_sent + v.sent, \
              last_activity_at = greatest(s.last_activity_at, v.at) \
          FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::timestamptz[], $5::text[]) \
-              AS v(id, n, sent, at, org) \
-         WHERE s.org_id = v.org AND s.id = v.id AND s.id = ANY($1) \
-         RETURNING s.org_id, s.id, s.sequence",
+              AS v(id, seq, sent, at, org) \
+         WHERE s.org_id = v.org AND s.id = v.id AND s.id = ANY($1)",
     )
-    .bind::<Array<Text>, _>(&ids)
-    .bind::<Array<BigInt>, _>(&counts)
-    .bind::<Array<BigInt>, _>(&sent)
-    .bind::<Array<Timestamptz>, _>(&ats)
-    .bind::<Array<Text>, _>(&orgs)
-    .load(c)?;
-    // The first sequence each session hands out in this batch.
-    let mut next: HashMap<(String, String), u64> = HashMap::with_capacity(advanced.len());
-    for a in advanced {
-        let n = per_session
-            .get(&(a.org_id.as_str(), a.id.as_str()))
-            .map_or(0, |(n, _, _)| *n);
-        next.insert((a.org_id, a.id), from_db(a.sequence - n + 1, "sequence")?);
-    }
-    for (i, org, id, _) in session_meters {
-        let Some(seq) = next.get_mut(&(org.clone(), id.clone())) else {
-            continue;
-        };
-        if let Ok(m) = &mut outcomes[*i] {
-            m.sequence = Some(*seq);
-        }
-        if let Some(state) = resolved[*i].and_then(|k| keys.get_mut(&k)) {
-            state.caption = Some((*seq, micros(batch[*i].now)));
-        }
-        *seq += 1;
-    }
-    Ok(())
+    .bind::<Array<Text>, _>(ids)
+    .bind::<Array<BigInt>, _>(sequences)
+    .bind::<Array<BigInt>, _>(sent)
+    .bind::<Array<Timestamptz>, _>(ats)
+    .bind::<Array<Text>, _>(orgs))
 }
 
 /// The counters' writes, as one statement: each key's lifetime counter, daily counter and
