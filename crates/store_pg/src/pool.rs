@@ -85,6 +85,7 @@ impl PgStore {
     /// [`StoreError::Unavailable`] when the database cannot be reached within
     /// `options.connect_timeout`; [`StoreError::Internal`] for an unusable URL.
     pub fn connect(url: &str, options: PgOptions) -> Result<Self, StoreError> {
+        init_tls();
         let url: Arc<str> = with_connect_timeout(url, options.connect_timeout).into();
         let manager = Manager::new(&url, options.statement_timeout);
         let pool = Pool::builder()
@@ -263,4 +264,14 @@ pub struct PoolStats {
     pub waiting: usize,
     /// Meters queued for the group commit, not yet in a batch.
     pub meters_queued: usize,
+}
+
+/// Initialises OpenSSL, once per process, without the exit handler libpq would otherwise
+/// register on its first TLS connection: that handler frees OpenSSL's state when the process
+/// exits, while the pool's, the meter writers' and the bus's threads may still be inside a
+/// TLS call on their connections — a crash (SIGSEGV, "double free or corruption") at the end
+/// of an otherwise clean stop, in `tally` and in any process embedding this store. The
+/// process's memory goes with it anyway.
+pub(crate) fn init_tls() {
+    openssl::init();
 }

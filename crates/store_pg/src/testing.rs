@@ -200,6 +200,7 @@ impl TestDb {
     #[must_use]
     pub fn create() -> Option<Self> {
         static NEXT: AtomicU64 = AtomicU64::new(0);
+        crate::pool::init_tls();
         let admin = admin_url();
         let template = match template(&admin) {
             Ok(t) => t,

@@ -73,6 +73,7 @@ pub async fn spawn_app() -> TestApp {
 
 /// The server for this configuration on the suite's store.
 pub fn spawn_on(config: &Config) -> TestApp {
+    openssl::init();
     if on_postgres() {
         let db = TestDb::create().expect("TALLY_TEST_STORE=postgres needs a reachable Postgres");
         let mut app = spawn_with_stores(config, db.stores(), StoreKind::Postgres);
@@ -86,6 +87,11 @@ pub fn spawn_on(config: &Config) -> TestApp {
 
 /// The server on the given stores.
 pub fn spawn_with_stores(config: &Config, stores: Stores, kind: StoreKind) -> TestApp {
+    // As `tally`'s `main` does: OpenSSL initialised without its exit handler, which would
+    // otherwise free OpenSSL's state when the test process exits while servers' threads
+    // (webhook deliveries, pool connections) may still be inside it — seen once as "double
+    // free or corruption" after every test of the suite had passed.
+    openssl::init();
     let state = wiring::state(config, stores, kind);
     let running = tally::serve(state, &config.http).expect("server starts");
     let handle = running.server.handle();
