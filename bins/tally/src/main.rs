@@ -10,12 +10,6 @@ use tally::config::{self, Sources};
 use tally::wiring::{self, StartupError};
 use tracing_subscriber::EnvFilter;
 
-// The server allocates on every request and hands buffers between threads (HTTP workers, the
-// meter's writers, the bus); glibc's allocator spent a sixth of the server's CPU on the
-// Postgres captions benchmark (docs/BENCHMARKS.md, session 7).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Tally: API keys, exact usage limits, sessions, usage analytics, GDPR erasure.
 #[derive(Debug, Parser)]
 #[command(version, about)]
