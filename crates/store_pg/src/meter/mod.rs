@@ -92,7 +92,6 @@ pub(crate) fn meter_batch_tx(
     let mut rows: Vec<EventRow> = Vec::new();
     let mut refusals: Vec<NewAuthEvent> = Vec::new();
     let mut deltas: BTreeMap<RollupKey, Totals> = BTreeMap::new();
-    // (meter, session's org, session, whether the meter records its batch as delivered)
     let mut session_meters: Vec<SessionMeter> = Vec::new();
     let mut sites: BTreeMap<(String, DomainRollupKey), DomainCounters> = BTreeMap::new();
     for (i, req) in batch.iter().enumerate() {
@@ -110,7 +109,7 @@ pub(crate) fn meter_batch_tx(
             Some(id) => match open.get(id.as_str()).filter(|x| {
                 x.key_id == state.key.id && req.session_lifetime.is_none_or(|t| x.in_lifetime(t))
             }) {
-                Some(open) => Some(open.clone()),
+                Some(open) => Some(open),
                 None => {
                     outcomes.push(Err(MeterError::SessionEnded));
                     continue;
@@ -135,7 +134,7 @@ pub(crate) fn meter_batch_tx(
                 usage,
                 limits,
                 sequence: None,
-                session,
+                session: session.cloned(),
                 replayed: true,
             }));
             continue;
@@ -146,7 +145,6 @@ pub(crate) fn meter_batch_tx(
                 org_id: state.key.org_id.clone(),
                 kind: AuthEventKind::from(exceeded),
                 domain: session
-                    .as_ref()
                     .map(|x| x.domain.clone())
                     .or_else(|| req.event.domain.clone()),
                 occurred_at: now,
@@ -163,7 +161,7 @@ pub(crate) fn meter_batch_tx(
         data.user_id = state.key.user_id;
         data.key_id = Some(state.key.id);
         data.session_id = req.session.clone().or(data.session_id);
-        if let Some(x) = &session {
+        if let Some(x) = session {
             data.domain = Some(x.domain.clone());
         }
         // A value the database cannot hold fails this meter alone.
@@ -195,20 +193,18 @@ pub(crate) fn meter_batch_tx(
             replays.insert(scope, event.clone());
         }
         let mut sequence = None;
-        if let Some(x) = &session {
-            let next = sequences
-                .entry(req.session.as_ref().map_or("", |id| id.as_str()))
-                .or_insert(x.sequence);
+        if let Some(x) = session {
+            let next = sequences.entry(x.id.as_str()).or_insert(x.sequence);
             *next += 1;
             sequence = Some(*next);
             state.caption = Some((*next, now));
             let delivered = x.delivers_to_itself();
-            session_meters.push((
-                i,
-                x.org_id.as_str().to_owned(),
-                x.id.as_str().to_owned(),
+            session_meters.push(SessionMeter {
+                index: i,
+                session: x,
                 delivered,
-            ));
+                sequence: *next,
+            });
             if delivered {
                 let site = DomainRollupKey::at(x.domain.clone(), now);
                 sites
@@ -226,7 +222,7 @@ pub(crate) fn meter_batch_tx(
             },
             limits,
             sequence,
-            session,
+            session: session.cloned(),
             replayed: false,
         }));
     }
@@ -246,10 +242,7 @@ pub(crate) fn meter_batch_tx(
             ("counters", counters_update(&keys)?),
         ];
         if !session_meters.is_empty() {
-            parts.push((
-                "sessions",
-                sessions_update(batch, &session_meters, &sequences)?,
-            ));
+            parts.push(("sessions", sessions_update(batch, &session_meters)?));
         }
         parts.push(("sites", sites_upsert(&sites)));
         Chain::new(parts, rollups_upsert(&usage)).execute(c)?;

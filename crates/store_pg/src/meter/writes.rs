@@ -3,12 +3,11 @@
 //! the batch's one write statement); and the days keys' counters turned away from, as
 //! history.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Date as SqlDate, Nullable, Text, Timestamptz};
 use tally_domain::ports::MeterRequest;
-use tally_domain::StoreError;
 use time::OffsetDateTime;
 
 use super::outcome::SessionMeter;
@@ -23,33 +22,29 @@ use crate::fixed::Fixed;
 /// and its latest activity.
 pub(super) fn sessions_update<'a>(
     batch: &[MeterRequest],
-    session_meters: &'a [SessionMeter],
-    last_sequences: &HashMap<&str, u64>,
+    session_meters: &[SessionMeter<'a>],
 ) -> Result<Fixed<'a>, Fail> {
-    // Per session: captions recorded as delivered, latest instant.
-    let mut per_session: BTreeMap<(&str, &str), (i64, OffsetDateTime)> = BTreeMap::new();
-    for (i, org, id, delivered) in session_meters {
-        let req = &batch[*i];
+    // Per session: the last sequence handed out (meters are in arrival order), captions
+    // recorded as delivered, latest instant.
+    let mut per_session: BTreeMap<(&str, &str), (u64, i64, OffsetDateTime)> = BTreeMap::new();
+    for m in session_meters {
+        let req = &batch[m.index];
         let at = micros(req.now);
         let entry = per_session
-            .entry((org.as_str(), id.as_str()))
-            .or_insert((0, at));
-        if *delivered {
-            entry.0 += to_db(req.units.get(), "units")?;
+            .entry((m.session.org_id.as_str(), m.session.id.as_str()))
+            .or_insert((m.sequence, 0, at));
+        entry.0 = m.sequence;
+        if m.delivered {
+            entry.1 += to_db(req.units.get(), "units")?;
         }
-        entry.1 = entry.1.max(at);
+        entry.2 = entry.2.max(at);
     }
     let mut orgs = Vec::with_capacity(per_session.len());
     let mut ids = Vec::with_capacity(per_session.len());
     let mut sequences = Vec::with_capacity(per_session.len());
     let mut sent = Vec::with_capacity(per_session.len());
     let mut ats = Vec::with_capacity(per_session.len());
-    for ((org, id), (delivered, at)) in per_session {
-        let last = last_sequences.get(id).copied().ok_or_else(|| {
-            Fail::Store(StoreError::Internal(format!(
-                "no sequence handed out for session {id}"
-            )))
-        })?;
+    for ((org, id), (last, delivered, at)) in per_session {
         orgs.push(org);
         ids.push(id);
         sequences.push(to_db(last, "sequence")?);
