@@ -73,7 +73,6 @@ pub async fn spawn_app() -> TestApp {
 
 /// The server for this configuration on the suite's store.
 pub fn spawn_on(config: &Config) -> TestApp {
-    openssl::init();
     if on_postgres() {
         let db = TestDb::create().expect("TALLY_TEST_STORE=postgres needs a reachable Postgres");
         let mut app = spawn_with_stores(config, db.stores(), StoreKind::Postgres);
