@@ -10,7 +10,6 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse};
-use uuid::Uuid;
 
 use crate::error::problem_response;
 
@@ -39,7 +38,7 @@ impl RequestId {
     /// A fresh random id.
     #[must_use]
     pub fn generate() -> Self {
-        Self(Uuid::new_v4().to_string())
+        Self(tally_domain::IdGenerator::uuid(&tally_auth::OsIds).to_string())
     }
 
     /// The id.

@@ -1,6 +1,7 @@
 use actix_web::http::{header, StatusCode};
 use actix_web::middleware::from_fn;
 use actix_web::{error, test, web, App, HttpResponse};
+use uuid::Uuid;
 
 use super::*;
 

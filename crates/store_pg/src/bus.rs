@@ -11,7 +11,10 @@
 //!
 //! Each listener registers its origin in `bus_listeners` before it reports listening and
 //! renews it every few seconds; a bus notifies only while another origin there is fresh, so a
-//! lone instance costs Postgres no notification work at all.
+//! lone instance costs Postgres no notification work at all. A bus that found nobody else
+//! listening does not even encode its events for [`ALONE_RECHECK`], so a listener waits that
+//! long (and a margin) after registering before it reports listening: from then on, every
+//! other bus has asked again and sees it.
 //!
 //! A notification payload must stay under 8,000 bytes. A larger envelope (a long caption in a
 //! non-Latin script can be) is stored in `bus_payloads` and the notification carries its id;
@@ -31,7 +34,7 @@ use tally_domain::bus::{EventBus, EventSink, LocalBus, Subscription};
 use tally_domain::live::{Envelope, Topic};
 use tally_domain::StoreError;
 
-use crate::bus_outbox::{Outbox, Outgoing};
+use crate::bus_outbox::{Outbox, Outgoing, ALONE_RECHECK};
 use crate::error::Fail;
 use crate::PgStore;
 
@@ -44,6 +47,10 @@ const POLL: Duration = Duration::from_millis(10);
 /// How often a listener renews its row in `bus_listeners` (which also checks that its
 /// connection still works).
 const HEARTBEAT: Duration = Duration::from_secs(5);
+
+/// How long a listener waits after registering before it reports listening: every other
+/// bus's answer of "nobody else listens" from before the registration has expired by then.
+const SETTLE: Duration = ALONE_RECHECK.saturating_add(Duration::from_millis(100));
 
 /// Longest wait between reconnection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -146,6 +153,9 @@ impl Drop for PgEventBus {
 impl EventBus for PgEventBus {
     fn publish(&self, envelope: Envelope) -> Result<(), StoreError> {
         self.local.deliver_local(&envelope);
+        if !self.outbox.wanted() {
+            return Ok(());
+        }
         let body = serde_json::to_string(&envelope)
             .map_err(|e| StoreError::Internal(format!("cannot encode a live event: {e}")))?;
         let inline = inline_payload(&self.own_prefix, &body);
@@ -210,6 +220,10 @@ impl Listener {
                     .and_then(|()| self.beat(&mut conn))
                 {
                     Ok(()) => {
+                        let settled = Instant::now() + SETTLE;
+                        while Instant::now() < settled && !self.stopped() {
+                            thread::sleep(Duration::from_millis(10));
+                        }
                         self.shared.listening.store(true, Ordering::Release);
                         backoff = Duration::from_millis(50);
                         let result = self.pump(&mut conn);

@@ -3,12 +3,14 @@
 //! delivering captions, and not while the database is away (a publish then costs nothing; the
 //! notifications of that moment are dropped with a warning, as a disconnected listener's are,
 //! and subscribers resynchronise from the store). Nothing is sent while no other instance's
-//! listener is registered in `bus_listeners` (see [`PEER_FRESH_SECS`]).
+//! listener is registered in `bus_listeners` (see [`PEER_FRESH_SECS`]); and once a statement
+//! has found none, nothing is even encoded for [`ALONE_RECHECK`] (see [`Outbox::wanted`]).
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Integer, Text};
@@ -45,6 +47,13 @@ macro_rules! peers_listen {
 /// batch publishes several): the cost is this much delay for other instances' subscribers.
 const GATHER: Duration = Duration::from_millis(2);
 
+/// How long an answer of "no other instance listens" is trusted: until it is this old, the bus
+/// neither encodes nor sends its events; the next one after it asks again. A listener
+/// therefore reports listening only this long (and a margin) after it registered
+/// (`crate::bus`), so that every event published after that reaches it. A lone instance
+/// sends four small statements a second instead of one per gathering of events.
+pub(crate) const ALONE_RECHECK: Duration = Duration::from_millis(250);
+
 /// One notification to send.
 pub(crate) enum Outgoing {
     /// A payload small enough for `pg_notify`.
@@ -63,6 +72,10 @@ struct Queue {
 struct Shared {
     queue: Mutex<Queue>,
     wake: Condvar,
+    /// When the latest statement found no other instance listening: until this instant (in
+    /// nanoseconds after `epoch`) nothing is encoded or sent; zero when one listens.
+    alone_until: AtomicU64,
+    epoch: Instant,
 }
 
 /// The sending side; dropping it stops the sender once the queue is empty.
@@ -83,6 +96,8 @@ impl Outbox {
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue::default()),
             wake: Condvar::new(),
+            alone_until: AtomicU64::new(0),
+            epoch: Instant::now(),
         });
         let sender = Sender {
             shared: shared.clone(),
@@ -94,6 +109,13 @@ impl Outbox {
             .name("tally-pg-notify".into())
             .spawn(move || sender.run())?;
         Ok(Self { shared })
+    }
+
+    /// Whether an event is worth encoding for the other instances: false while the latest
+    /// statement, less than [`ALONE_RECHECK`] ago, found none listening (its events would
+    /// not be sent anyway).
+    pub(crate) fn wanted(&self) -> bool {
+        !self.shared.alone()
     }
 
     /// Queues a notification (never blocks on the database).
@@ -124,6 +146,26 @@ impl Drop for Outbox {
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, Queue> {
         self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn now(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    fn alone(&self) -> bool {
+        self.now() < self.alone_until.load(Ordering::Acquire)
+    }
+
+    /// Records what a statement that started at `asked` (see [`Shared::now`]) found: `sent`
+    /// notifications, none meaning that no other instance listened.
+    fn found(&self, asked: u64, sent: usize) {
+        let until = if sent == 0 {
+            let recheck = u64::try_from(ALONE_RECHECK.as_nanos()).unwrap_or(u64::MAX);
+            asked.saturating_add(recheck).max(1)
+        } else {
+            0
+        };
+        self.alone_until.store(until, Ordering::Release);
     }
 }
 
@@ -188,12 +230,15 @@ impl Sender {
     }
 
     fn notify(&self, payloads: Vec<String>) {
-        if payloads.is_empty() {
+        // Queued before the answer that nobody listens came: not sent, as the statement
+        // would not have sent them either.
+        if payloads.is_empty() || self.shared.alone() {
             return;
         }
         let n = payloads.len();
+        let asked = self.shared.now();
         let sent = self.store.read(|c| {
-            Fixed::new(concat!(
+            Ok(Fixed::new(concat!(
                 "SELECT pg_notify($1, p) FROM unnest($2::text[]) WITH ORDINALITY AS t(p, i) \
                  WHERE ",
                 peers_listen!(),
@@ -203,17 +248,23 @@ impl Sender {
             .bind::<Array<Text>, _>(&payloads)
             .bind::<Text, _>(&self.origin)
             .bind::<Integer, _>(PEER_FRESH_SECS)
-            .execute(c)?;
-            Ok(())
+            .execute(c)?)
         });
-        if let Err(e) = sent {
-            tracing::warn!(error = %e, events = n, "live events not sent to other instances");
+        match sent {
+            Ok(sent) => self.shared.found(asked, sent),
+            Err(e) => {
+                tracing::warn!(error = %e, events = n, "live events not sent to other instances")
+            }
         }
     }
 
     fn notify_stored(&self, envelope: String) {
+        if self.shared.alone() {
+            return;
+        }
+        let asked = self.shared.now();
         let sent = self.store.read(|c| {
-            Fixed::new(concat!(
+            let sent = Fixed::new(concat!(
                 "WITH p AS (INSERT INTO bus_payloads (payload) SELECT $1 WHERE ",
                 peers_listen!(),
                 " RETURNING id) \
@@ -228,10 +279,45 @@ impl Sender {
                 "DELETE FROM bus_payloads WHERE created_at < now() - interval '5 minutes'",
             )
             .execute(c)?;
-            Ok(())
+            Ok(sent)
         });
-        if let Err(e) = sent {
-            tracing::warn!(error = %e, "a large live event was not sent to other instances");
+        match sent {
+            Ok(sent) => self.shared.found(asked, sent),
+            Err(e) => {
+                tracing::warn!(error = %e, "a large live event was not sent to other instances")
+            }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shared() -> Shared {
+        Shared {
+            queue: Mutex::new(Queue::default()),
+            wake: Condvar::new(),
+            alone_until: AtomicU64::new(0),
+            epoch: Instant::now(),
+        }
+    }
+
+    #[test]
+    fn nobody_listening_is_trusted_for_the_recheck_interval_from_when_it_was_asked() {
+        let s = shared();
+        assert!(!s.alone(), "nothing is known before the first statement");
+        s.found(s.now(), 0);
+        assert!(s.alone());
+        s.found(s.now(), 2);
+        assert!(
+            !s.alone(),
+            "a statement that notified someone ends it at once"
+        );
+        // An answer asked for longer ago than the interval has already expired.
+        thread::sleep(ALONE_RECHECK + Duration::from_millis(20));
+        let long_ago = s.now() - u64::try_from(ALONE_RECHECK.as_nanos()).unwrap() - 1;
+        s.found(long_ago, 0);
+        assert!(!s.alone());
     }
 }

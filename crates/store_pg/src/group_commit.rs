@@ -188,58 +188,74 @@ impl Shared {
     }
 
     /// A writer's loop: take a batch, run it, answer it; until the queue is closed and empty.
+    /// The batch's buffers are the writer's own and keep their capacity from batch to batch:
+    /// a batch of large requests allocated afresh costs glibc a free-list consolidation.
     fn write(&self) {
-        while let Some(batch) = self.next_batch() {
-            let (requests, replies): (Vec<MeterRequest>, Vec<Reply>) =
-                batch.into_iter().map(|j| (j.request, j.reply)).unzip();
+        let mut requests: Vec<MeterRequest> = Vec::new();
+        let mut replies: Vec<Reply> = Vec::new();
+        while self.next_batch(&mut requests, &mut replies) {
             tracing::trace!(size = requests.len(), "meter batch");
             let outcomes = run(&self.pool, &requests);
+            requests.clear();
             self.lock().busy -= 1;
-            for (reply, outcome) in replies.into_iter().zip(outcomes) {
+            for (reply, outcome) in replies.drain(..).zip(outcomes) {
                 reply.send(outcome);
             }
         }
     }
 
-    /// Waits for queued meters and takes up to `max_batch` of them; `None` once closed and
-    /// drained.
-    fn next_batch(&self) -> Option<Vec<Job>> {
+    /// Waits for queued meters and moves up to `max_batch` of them into `requests` and
+    /// `replies` (never none); `false` once closed and drained.
+    fn next_batch(&self, requests: &mut Vec<MeterRequest>, replies: &mut Vec<Reply>) -> bool {
         let options = self.options;
         let mut state = self.lock();
-        while state.pending.is_empty() {
-            if state.closed {
-                return None;
-            }
-            state = self
-                .wake
-                .wait(state)
-                .unwrap_or_else(PoisonError::into_inner);
-        }
-        // Waiting for more pays only while another batch is in flight: the meters arriving
-        // meanwhile would otherwise wait for its commit anyway. An idle store starts at once.
-        if !options.max_wait.is_zero() && state.busy > 0 && state.pending.len() < options.max_batch
-        {
-            let deadline = Instant::now() + options.max_wait;
-            while state.pending.len() < options.max_batch && !state.closed {
-                let Some(left) = deadline.checked_duration_since(Instant::now()) else {
-                    break;
-                };
+        loop {
+            while state.pending.is_empty() {
+                if state.closed {
+                    return false;
+                }
                 state = self
                     .wake
-                    .wait_timeout(state, left)
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .0;
+                    .wait(state)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+            // Waiting for more pays only while another batch is in flight: the meters
+            // arriving meanwhile would otherwise wait for its commit anyway. An idle store
+            // starts at once.
+            if !options.max_wait.is_zero()
+                && state.busy > 0
+                && state.pending.len() < options.max_batch
+            {
+                let deadline = Instant::now() + options.max_wait;
+                while state.pending.len() < options.max_batch && !state.closed {
+                    let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                        break;
+                    };
+                    state = self
+                        .wake
+                        .wait_timeout(state, left)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0;
+                }
+            }
+            // Another writer may have taken everything while this one waited: then wait
+            // again rather than run an empty transaction.
+            if !state.pending.is_empty() {
+                break;
             }
         }
         let n = state.pending.len().min(options.max_batch);
-        let batch: Vec<Job> = state.pending.drain(..n).collect();
+        for job in state.pending.drain(..n) {
+            requests.push(job.request);
+            replies.push(job.reply);
+        }
         let more = !state.pending.is_empty();
         state.busy += 1;
         drop(state);
         if more {
             self.wake.notify_one();
         }
-        Some(batch)
+        true
     }
 }
 
