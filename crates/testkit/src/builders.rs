@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tally_domain::key::{ApiKey, KeySecret, NewApiKey};
 use tally_domain::limits::{Limits, Units};
 use tally_domain::origin::Domain;
-use tally_domain::ports::MeterRequest;
+use tally_domain::ports::{KeyRef, MeterRequest};
 use tally_domain::services::Stores;
 use tally_domain::session::{OpenSession, SessionId};
 use tally_domain::tenancy::{Email, Org, OrgId, Role, User, UserId, Username};
@@ -123,7 +123,21 @@ pub fn next_event_id() -> Uuid {
     Uuid::from_u128(0x2000_0000_0000_4000_8000_0000_0000_0000 | u128::from(n))
 }
 
-/// A meter request of `units` for `key` at `now`.
+/// A caption meter of `session` as a session token names it: the key by organisation and id.
+#[must_use]
+pub fn caption_meter(
+    key: &ApiKey,
+    session: &SessionId,
+    units: u64,
+    now: OffsetDateTime,
+) -> MeterRequest {
+    let mut req = meter(key, units, now);
+    req.key = KeyRef::InOrg(key.org_id.clone(), key.id);
+    req.session = Some(session.clone());
+    req
+}
+
+/// A meter request of `units` for `key` (named by id) at `now`.
 #[must_use]
 pub fn meter(key: &ApiKey, units: u64, now: OffsetDateTime) -> MeterRequest {
     let mut e = event(&key.org_id, now);

@@ -16,7 +16,7 @@ use tally_domain::session::SessionRef;
 use tally_domain::usage::{IdempotencyKey, LogQuery};
 
 use super::units_recorded;
-use crate::{create_key, limits, meter, open_spec, T0};
+use crate::{caption_meter, create_key, limits, meter, open_spec, T0};
 
 const THREADS: usize = 8;
 
@@ -234,8 +234,7 @@ pub fn bursts_session_sequences_are_handed_out_once(s: &Stores) {
             let (k, id, sequences) = (&k, &id, &sequences);
             scope.spawn(move || {
                 for _ in 0..30 {
-                    let mut req = meter(k, 1, T0);
-                    req.session = Some(id.clone());
+                    let req = caption_meter(k, id, 1, T0);
                     let seq = s.usage.meter(req).unwrap().sequence.unwrap();
                     sequences.lock().unwrap().push(seq);
                 }
@@ -275,9 +274,13 @@ pub fn bursts_delivered_caption_meters_count_once(s: &Stores) {
             scope.spawn(move || {
                 for i in 0..20 {
                     let units = 1 + u64::try_from((i + t) % 3).unwrap();
-                    let mut req = meter(k, units, T0);
-                    // A session without targets: the meter records its delivery.
-                    req.session = Some(id.clone());
+                    // A session without targets: the meter records its delivery. Half the
+                    // threads name the key as a session token does, half by id alone, so
+                    // batches of both kinds and mixed ones occur.
+                    let mut req = caption_meter(k, id, units, T0);
+                    if t % 2 == 1 {
+                        req.key = k.id.into();
+                    }
                     match s.usage.meter(req) {
                         Ok(_) => {
                             let mut a = admitted.lock().unwrap();

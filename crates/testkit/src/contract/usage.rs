@@ -13,7 +13,9 @@ use tally_domain::usage::{
 use time::macros::datetime;
 use time::Duration;
 
-use crate::{create_key, create_org, create_user, event, limits, meter, open_spec, uuid, T0};
+use crate::{
+    caption_meter, create_key, create_org, create_user, event, limits, meter, open_spec, uuid, T0,
+};
 
 fn total(s: &Stores, filters: UsageFilters) -> Totals {
     let q = UsageQuery::new(
@@ -304,8 +306,7 @@ pub fn usage_meter_advances_the_session_sequence(s: &Stores) {
     spec.sequence = 10;
     let id = s.sessions.open_session(spec).unwrap().session.id;
     let later = T0 + Duration::minutes(3);
-    let mut req = meter(&k, 2, later);
-    req.session = Some(id.clone());
+    let mut req = caption_meter(&k, &id, 2, later);
     assert_eq!(s.usage.meter(req.clone()).unwrap().sequence, Some(11));
     req.event_id = crate::next_event_id();
     assert_eq!(s.usage.meter(req).unwrap().sequence, Some(12));
@@ -670,8 +671,10 @@ pub fn usage_meter_requires_the_keys_open_session(s: &Stores) {
     let mut foreign = meter(&other, 3, T0);
     foreign.session = Some(id.clone());
     assert_eq!(s.usage.meter(foreign), Err(MeterError::SessionEnded));
-    let mut req = meter(&k, 2, T0);
-    req.session = Some(id.clone());
+    // Named as a session token names its key, too.
+    let foreign = caption_meter(&other, &id, 3, T0);
+    assert_eq!(s.usage.meter(foreign), Err(MeterError::SessionEnded));
+    let mut req = caption_meter(&k, &id, 2, T0);
     req.event.domain = None;
     let m = s.usage.meter(req.clone()).unwrap();
     assert_eq!(m.event.data.domain, Some(crate::domain("site.example")));
