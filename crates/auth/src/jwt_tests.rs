@@ -227,3 +227,35 @@ fn a_token_from_before_the_org_claim_still_verifies_and_names_no_org() {
     let new = session().session();
     assert_eq!(new.org, Some(OrgId::parse("org_acme").unwrap()));
 }
+
+#[test]
+fn a_remembered_token_is_still_checked_for_expiry_and_others_still_verified() {
+    let keys = keys();
+    let token = keys.issue(session()).unwrap();
+    assert!(keys.verify_session(&token, NOW).is_ok());
+    // Now from the cache: the same answer, and expiry still applies.
+    assert_eq!(keys.verify_session(&token, NOW).unwrap(), session());
+    let at_exp = NOW + time::Duration::seconds(7200);
+    assert_eq!(keys.verify(&token, at_exp), Err(VerifyError::Expired));
+    // A token differing in one character of its signature is verified, and refused.
+    let at = token.len() - 10;
+    let swap = if &token[at..=at] == "A" { "B" } else { "A" };
+    let forged = format!("{}{swap}{}", &token[..at], &token[at + 1..]);
+    assert_eq!(keys.verify(&forged, NOW), Err(VerifyError::BadSignature));
+    // Other keys never see this cache.
+    assert_eq!(
+        JwtKeys::from_secret(b"another secret").verify(&token, NOW),
+        Err(VerifyError::BadSignature)
+    );
+}
+
+#[test]
+fn the_verified_tokens_stay_bounded() {
+    let keys = keys();
+    for n in 0..(VERIFIED_CAPACITY as u128 + 10) {
+        let claims = SessionClaims::new(the_session(), KeyId(42), Uuid::from_u128(n), NOW, TTL);
+        let token = keys.issue(claims).unwrap();
+        assert!(keys.verify(&token, NOW).is_ok());
+    }
+    assert!(keys.verified().len() <= VERIFIED_CAPACITY);
+}
