@@ -73,6 +73,15 @@ pub trait EventBus: Send + Sync {
 
     /// Subscribers of `topic` on this instance.
     fn local_subscribers(&self, topic: &Topic) -> usize;
+
+    /// Whether an event of `topic` published now could reach anyone: a subscriber on this
+    /// instance or, for a cross-instance bus, another instance. A publisher may skip building
+    /// an event nobody would receive (a subscriber arriving a moment later starts from the
+    /// state it reads, as after any earlier event). `true` is always a correct answer.
+    fn reaches_anyone(&self, topic: &Topic) -> bool {
+        let _ = topic;
+        true
+    }
 }
 
 type Sinks = HashMap<Topic, Vec<(u64, Arc<dyn EventSink>)>>;
@@ -166,6 +175,10 @@ impl EventBus for LocalBus {
             .get(topic)
             .map_or(0, Vec::len)
     }
+
+    fn reaches_anyone(&self, topic: &Topic) -> bool {
+        self.local_subscribers(topic) > 0
+    }
 }
 
 #[cfg(test)]
@@ -212,8 +225,13 @@ mod tests {
         bus.publish(env(topic(1))).unwrap();
         assert_eq!(a.seen.lock().unwrap().len(), 1);
         assert_eq!(b.seen.lock().unwrap().len(), 0);
+        assert!(bus.reaches_anyone(&topic(1)));
         drop(sub_a);
         assert_eq!(bus.local_subscribers(&topic(1)), 0);
+        assert!(
+            !bus.reaches_anyone(&topic(1)),
+            "nobody else is reached in one process"
+        );
         bus.publish(env(topic(1))).unwrap();
         assert_eq!(a.seen.lock().unwrap().len(), 1);
     }

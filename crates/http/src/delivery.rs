@@ -340,6 +340,10 @@ async fn post_youtube(
 }
 
 fn publish_captions(ports: &Ports, topic: Topic, job: &Job) {
+    // Nobody to receive them: no frames built (a caption batch is 5–100 of them).
+    if !ports.stores.bus.reaches_anyone(&topic) {
+        return;
+    }
     for c in &job.captions {
         let event = LiveEvent::Caption(CaptionFrame {
             text: c.text.clone(),

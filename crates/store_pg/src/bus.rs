@@ -178,6 +178,10 @@ impl EventBus for PgEventBus {
     fn local_subscribers(&self, topic: &Topic) -> usize {
         self.local.local_subscribers(topic)
     }
+
+    fn reaches_anyone(&self, topic: &Topic) -> bool {
+        self.local.local_subscribers(topic) > 0 || self.outbox.wanted()
+    }
 }
 
 /// How the inline notifications of `origin` begin (an origin is digits, hex and dashes, so

@@ -114,6 +114,18 @@ fn a_lone_instance_notifies_nobody_until_another_listens() {
         .unwrap();
     };
     publish("nobody else listens");
+    // Once a statement has found nobody, the bus does not even build events for a while
+    // (250 ms after it asked; published again until one answer is seen, however slow the
+    // machine).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while a.reaches_anyone(&topic) && std::time::Instant::now() < deadline {
+        publish("nobody else listens, again");
+        thread::sleep(Duration::from_millis(2));
+    }
+    assert!(
+        !a.reaches_anyone(&topic),
+        "nobody is reached by a lone instance"
+    );
     assert_eq!(
         pending_notifications(&mut raw),
         0,
@@ -122,6 +134,10 @@ fn a_lone_instance_notifies_nobody_until_another_listens() {
 
     let b = PgEventBus::start(&db.store()).unwrap();
     assert!(b.wait_listening(Duration::from_secs(5)));
+    assert!(
+        a.reaches_anyone(&topic),
+        "a listener reports listening only after every lone answer has expired"
+    );
     let on_b = Arc::new(Collect::default());
     let _sb = b.subscribe(topic.clone(), on_b.clone());
     publish("now b listens");
