@@ -215,6 +215,14 @@ impl Listener {
         self.shared.stop.load(Ordering::Acquire)
     }
 
+    /// Waits `d`, or less when the bus stops meanwhile.
+    fn pause(&self, d: Duration) {
+        let until = Instant::now() + d;
+        while Instant::now() < until && !self.stopped() {
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     fn run(self) {
         let mut backoff = Duration::from_millis(50);
         while !self.stopped() {
@@ -224,10 +232,7 @@ impl Listener {
                     .and_then(|()| self.beat(&mut conn))
                 {
                     Ok(()) => {
-                        let settled = Instant::now() + SETTLE;
-                        while Instant::now() < settled && !self.stopped() {
-                            thread::sleep(Duration::from_millis(10));
-                        }
+                        self.pause(SETTLE);
                         self.shared.listening.store(true, Ordering::Release);
                         backoff = Duration::from_millis(50);
                         let result = self.pump(&mut conn);
@@ -246,10 +251,7 @@ impl Listener {
                 },
                 Err(e) => tracing::warn!(error = %e, "bus listener cannot connect"),
             }
-            let until = Instant::now() + backoff;
-            while Instant::now() < until && !self.stopped() {
-                thread::sleep(Duration::from_millis(20));
-            }
+            self.pause(backoff);
             backoff = (backoff * 2).min(MAX_BACKOFF);
         }
     }
