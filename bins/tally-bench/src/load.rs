@@ -54,13 +54,21 @@ impl Load {
         total
     }
 
-    /// A warm-up run that is thrown away, then `runs` measured runs of `secs` each.
-    pub async fn measure(&self, warmup: Duration, secs: Duration, runs: usize) -> Vec<Summary> {
+    /// A warm-up run that is thrown away, then `runs` measured runs of `secs` each, calling
+    /// `before` ahead of each measured run (with the load idle).
+    pub async fn measure(
+        &self,
+        warmup: Duration,
+        secs: Duration,
+        runs: usize,
+        mut before: impl FnMut(),
+    ) -> Vec<Summary> {
         if !warmup.is_zero() {
             let _ = self.run(Until::Elapsed(warmup)).await;
         }
         let mut out = Vec::with_capacity(runs);
         for _ in 0..runs {
+            before();
             out.push(Summary::of(self.run(Until::Elapsed(secs)).await));
         }
         out

@@ -95,6 +95,10 @@ pub struct Opts {
     /// pgbench: meters per transaction of the batched baseline (`meter_batched.sql`).
     #[arg(long, default_value_t = 32)]
     pub pgbench_batch: u32,
+    /// verify and captions on Postgres: run the bare durable INSERT baseline (pgbench,
+    /// 10 clients) right before each measured run, and report each rate as a share of it.
+    #[arg(long)]
+    pub paired_insert: bool,
     /// pgbench binary.
     #[arg(long, default_value = "/usr/lib/postgresql/15/bin/pgbench")]
     pub pgbench: PathBuf,

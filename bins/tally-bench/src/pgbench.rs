@@ -101,6 +101,50 @@ pub fn run(opts: &Opts) -> Result<Section> {
     })
 }
 
+/// The bare durable INSERT (`insert.sql`, 10 clients) on a database of its own, run one
+/// `--duration` at a time between a server scenario's runs (`--paired-insert`): the machine's
+/// speed drifts by tens of percent over minutes here, so a server rate is compared with the
+/// baseline measured seconds before it rather than with the `pgbench` scenario's.
+pub struct PairedInsert {
+    db: TestDb,
+    script: std::path::PathBuf,
+    round: std::cell::Cell<usize>,
+}
+
+impl PairedInsert {
+    /// The baseline's database, or `None` without `--paired-insert`.
+    ///
+    /// # Errors
+    /// No Postgres, or its table cannot be created.
+    pub fn new(opts: &Opts) -> Result<Option<Self>> {
+        if !opts.paired_insert {
+            return Ok(None);
+        }
+        let db = TestDb::create().ok_or_else(|| setup("no Postgres at TALLY_TEST_DATABASE_URL"))?;
+        let store = PgStore::connect(db.url(), PgOptions::default()).map_err(setup)?;
+        bulk::create_insert_baseline(&store).map_err(setup)?;
+        drop(store);
+        std::fs::create_dir_all(&opts.work_dir)?;
+        Ok(Some(Self {
+            db,
+            script: opts.pgbench_script.with_file_name("insert.sql"),
+            round: std::cell::Cell::new(0),
+        }))
+    }
+
+    /// One run of the baseline.
+    ///
+    /// # Errors
+    /// pgbench cannot be run or fails.
+    pub fn once(&self, opts: &Opts) -> Result<Summary> {
+        let r = self.round.replace(self.round.get() + 1);
+        let prefix = opts
+            .work_dir
+            .join(format!("pgbench-paired-{}-{r}", std::process::id()));
+        once(opts, self.db.url(), &self.script, 10, &[], &prefix)
+    }
+}
+
 /// One pgbench script and how its rate is read.
 struct Baseline<'a> {
     /// The report row's name.

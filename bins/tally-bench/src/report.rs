@@ -103,14 +103,42 @@ pub fn ratios(figures: &[(String, f64)]) -> Option<String> {
             ))
         })
         .collect();
-    if lines.is_empty() {
-        return None;
+    let paired: Vec<String> = [
+        ("verify, 10,000 keys", "verify.many"),
+        ("verify, 1 hot key", "verify.hot"),
+        ("captions", "captions"),
+    ]
+    .iter()
+    .filter_map(|(label, name)| {
+        let ratio = get(&format!("{name}.paired"))?;
+        Some(format!(
+            "| {label} | {:.0} | {:.0} | {:.0} % |",
+            get(&format!("{name}.rps"))?,
+            get(&format!("{name}.insert.tps"))?,
+            100.0 * ratio
+        ))
+    })
+    .collect();
+    let mut tables = Vec::new();
+    if !lines.is_empty() {
+        tables.push(format!(
+            "### Postgres: server rate as a share of the database's own ceiling (same run)\n\n\
+             pgbench figure: the best of its client counts for the same key shape — one meter \
+             per transaction (tx/s), the batched form (meters/s), or the bare durable INSERT \
+             (tx/s).\n\n\
+             | workload | server req/s | pgbench | ratio |\n|---|---:|---:|---:|\n{}",
+            lines.join("\n")
+        ));
     }
-    Some(format!(
-        "### Postgres: server rate as a share of the database's own ceiling (same run)\n\n\
-         pgbench figure: the best of its client counts for the same key shape — one meter per \
-         transaction (tx/s), the batched form (meters/s), or the bare durable INSERT (tx/s).\n\n\
-         | workload | server req/s | pgbench | ratio |\n|---|---:|---:|---:|\n{}",
-        lines.join("\n")
-    ))
+    if !paired.is_empty() {
+        tables.push(format!(
+            "### Postgres: server rate ÷ the bare INSERT run right before it\n\n\
+             `--paired-insert`: each measured run follows one pgbench run of the bare durable \
+             INSERT (10 clients, same duration, the server idle); the ratio is the median of \
+             the run-by-run ratios, the rates the medians of each side's runs.\n\n\
+             | workload | server req/s | bare INSERT tx/s | ratio |\n|---|---:|---:|---:|\n{}",
+            paired.join("\n")
+        ));
+    }
+    (!tables.is_empty()).then(|| tables.join("\n\n"))
 }

@@ -108,6 +108,7 @@ pub async fn run(opts: &Opts) -> Result<Section> {
                     std::time::Duration::ZERO,
                     Opts::secs(opts.duration / 2.0),
                     opts.runs,
+                    || {},
                 )
                 .await;
             rows.push(row(

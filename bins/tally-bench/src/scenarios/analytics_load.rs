@@ -53,6 +53,7 @@ async fn one_connection(opts: &Opts, addr: std::net::SocketAddr, req: Request) -
         Opts::secs(opts.warmup),
         Opts::secs(opts.duration),
         opts.runs,
+        || {},
     )
     .await
 }

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use super::{admin, bearer, measure, send_all};
+use super::{admin, bearer, measure_paired, send_all};
 use crate::error::Result;
 use crate::http::{call, Request};
 use crate::report::Section;
@@ -48,9 +48,10 @@ pub async fn run(opts: &Opts) -> Result<Section> {
             .ok_or_else(|| unexpected("POST /live", &answer))?;
         requests.push(bearer("POST", "/captions", token, Some(&body)));
     }
-    let runs = measure(opts, server.addr, requests).await;
-    let median = crate::stats::Summary::median(&runs);
-    let text = [
+    let measured = measure_paired(opts, server.addr, requests, "captions").await?;
+    let runs = &measured.runs;
+    let median = crate::stats::Summary::median(runs);
+    let mut text = vec![
         format!(
             "### captions — `POST /captions`, {} store, {} sessions, {} captions per batch\n",
             opts.store_name(),
@@ -62,17 +63,17 @@ pub async fn run(opts: &Opts) -> Result<Section> {
             "captions",
             opts.store_name(),
             opts.connections,
-            &runs,
+            runs,
             server.peak_rss_kib(),
         ),
-        format!(
-            "\nCaptions metered per second (median): {:.0}.",
-            median.rps * opts.captions_per_batch as f64
-        ),
-    ]
-    .join("\n");
+    ];
+    text.extend(measured.insert_row("captions"));
+    text.push(format!(
+        "\nCaptions metered per second (median): {:.0}.",
+        median.rps * opts.captions_per_batch as f64
+    ));
     Ok(Section {
-        text,
-        figures: vec![("captions.rps".to_owned(), median.rps)],
+        text: text.join("\n"),
+        figures: measured.figures,
     })
 }

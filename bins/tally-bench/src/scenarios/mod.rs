@@ -53,8 +53,99 @@ pub async fn measure(
         Opts::secs(opts.warmup),
         Opts::secs(opts.duration),
         opts.runs,
+        || {},
     )
     .await
+}
+
+/// As [`measure`], and with `--paired-insert` each run follows one run of the bare durable
+/// INSERT baseline (the server idle meanwhile), so the two rates compared are measured
+/// seconds apart rather than minutes: the figures `<name>.rps`, `<name>.insert.tps` (median
+/// of the INSERT runs) and `<name>.paired` (median of the run-by-run ratios), and rows for
+/// both.
+///
+/// # Errors
+/// [`BenchError::Setup`] when the baseline cannot be run.
+pub async fn measure_paired(
+    opts: &Opts,
+    addr: std::net::SocketAddr,
+    requests: Vec<Request>,
+    name: &str,
+) -> Result<Measured> {
+    let Some(insert) = crate::pgbench::PairedInsert::new(opts)? else {
+        let runs = measure(opts, addr, requests).await;
+        let rps = Summary::median(&runs).rps;
+        return Ok(Measured {
+            figures: vec![(format!("{name}.rps"), rps)],
+            runs,
+            insert: Vec::new(),
+        });
+    };
+    let load = Load {
+        addr,
+        connections: opts.connections,
+        requests: Arc::new(requests),
+    };
+    let mut inserts = Vec::new();
+    let mut failure = None;
+    let runs = load
+        .measure(
+            Opts::secs(opts.warmup),
+            Opts::secs(opts.duration),
+            opts.runs,
+            || match tokio::task::block_in_place(|| insert.once(opts)) {
+                Ok(s) => inserts.push(s),
+                Err(e) => failure = Some(e),
+            },
+        )
+        .await;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    let mut ratios: Vec<f64> = runs
+        .iter()
+        .zip(&inserts)
+        .map(|(s, i)| s.rps / i.rps.max(1e-9))
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    let paired = ratios.get(ratios.len() / 2).copied().unwrap_or(0.0);
+    Ok(Measured {
+        figures: vec![
+            (format!("{name}.rps"), Summary::median(&runs).rps),
+            (format!("{name}.insert.tps"), Summary::median(&inserts).rps),
+            (format!("{name}.paired"), paired),
+        ],
+        runs,
+        insert: inserts,
+    })
+}
+
+/// A scenario's runs, the paired baseline's runs (empty without `--paired-insert`) and the
+/// figures of both.
+#[derive(Debug)]
+pub struct Measured {
+    /// The scenario's runs.
+    pub runs: Vec<Summary>,
+    /// The bare INSERT run before each of them.
+    pub insert: Vec<Summary>,
+    /// `<name>.rps`, and with the baseline `<name>.insert.tps` and `<name>.paired`.
+    pub figures: Vec<(String, f64)>,
+}
+
+impl Measured {
+    /// The baseline's row (for the scenario's table), when it ran.
+    #[must_use]
+    pub fn insert_row(&self, what: &str) -> Option<String> {
+        (!self.insert.is_empty()).then(|| {
+            crate::report::row(
+                &format!("pgbench bare INSERT right before each {what} run"),
+                "postgres",
+                10,
+                &self.insert,
+                None,
+            )
+        })
+    }
 }
 
 /// Sends every request once over a few connections and checks they all answered `expect`

@@ -3,11 +3,10 @@
 
 use serde_json::json;
 
-use super::{admin, measure, send_all};
+use super::{admin, measure_paired, send_all};
 use crate::error::Result;
 use crate::report::Section;
 use crate::report::{row, HEADER};
-use crate::stats::Summary;
 use crate::Opts;
 
 /// Runs the scenario and returns its section.
@@ -39,29 +38,32 @@ pub async fn run(opts: &Opts) -> Result<Section> {
         ),
         HEADER.to_owned(),
     ];
-    let runs = measure(opts, server.addr, (0..opts.keys).map(verify).collect()).await;
-    let many = Summary::median(&runs).rps;
+    let many = measure_paired(
+        opts,
+        server.addr,
+        (0..opts.keys).map(verify).collect(),
+        "verify.many",
+    )
+    .await?;
     out.push(row(
         &format!("verify, {} keys", opts.keys),
         opts.store_name(),
         opts.connections,
-        &runs,
+        &many.runs,
         server.peak_rss_kib(),
     ));
-    let runs = measure(opts, server.addr, vec![verify(0)]).await;
-    let hot_rps = Summary::median(&runs).rps;
+    out.extend(many.insert_row("verify"));
+    let hot = measure_paired(opts, server.addr, vec![verify(0)], "verify.hot").await?;
     out.push(row(
         "verify, 1 hot key",
         opts.store_name(),
         opts.connections,
-        &runs,
+        &hot.runs,
         server.peak_rss_kib(),
     ));
+    out.extend(hot.insert_row("hot-key"));
     Ok(Section {
         text: out.join("\n"),
-        figures: vec![
-            ("verify.many.rps".to_owned(), many),
-            ("verify.hot.rps".to_owned(), hot_rps),
-        ],
+        figures: many.figures.into_iter().chain(hot.figures).collect(),
     })
 }
