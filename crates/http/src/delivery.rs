@@ -177,6 +177,24 @@ impl DeliveryHub {
         reservation.armed = false;
         let id = job.session.id.clone();
         let mut queues = self.0.queues.lock().unwrap_or_else(PoisonError::into_inner);
+        // A batch only the session's own subscribers would receive, none of them listening
+        // and nothing of the session waiting before it (the only place held is this one):
+        // delivered here, under the queues' lock, so no later batch of the session can
+        // overtake it; a queue and a worker's wake-up would cost more than the delivery.
+        if job.session.delivers_to_itself()
+            && self.backlog(&id) == 1
+            && !self
+                .0
+                .ports
+                .stores
+                .bus
+                .reaches_anyone(&Topic::Session(id.clone()))
+        {
+            deliver_to_itself(&self.0, job);
+            drop(queues);
+            self.release(&id);
+            return;
+        }
         let job = match queues.get(&id) {
             Some((_, tx)) => match tx.send(job) {
                 Ok(()) => return,
@@ -234,7 +252,28 @@ impl DeliveryHub {
     }
 }
 
+/// A batch of a session without targets: its captions and its outcome go to the session's
+/// own subscribers (the outcome was recorded with the meter).
+fn deliver_to_itself(hub: &Queues, job: Job) {
+    observe::delivery("self", true);
+    publish_captions(&hub.ports, Topic::Session(job.session.id.clone()), &job);
+    let outcome = DeliveryOutcome::Delivered {
+        batch_size: job.captions.len() as u64,
+    };
+    hub.sessions.announce_delivery(
+        &job.session,
+        &job.request_id,
+        job.sequence,
+        &outcome,
+        &DeliveryReceipt::default(),
+    );
+}
+
 async fn deliver(hub: &Queues, job: Job) {
+    if job.session.delivers_to_itself() {
+        deliver_to_itself(hub, job);
+        return;
+    }
     let batch_size = job.captions.len() as u64;
     let mut failure: Option<(String, Option<u16>)> = None;
     let mut receipt = DeliveryReceipt::default();
@@ -255,12 +294,6 @@ async fn deliver(hub: &Queues, job: Job) {
             Err(e) => failure = Some((e, None)),
         }
         observe::delivery("youtube", failure.is_none());
-    }
-    if job.session.delivers_to_itself() {
-        observe::delivery("self", true);
-    }
-    if job.session.delivers_to_itself() {
-        publish_captions(&hub.ports, Topic::Session(job.session.id.clone()), &job);
     }
     for target in &job.session.targets {
         let kind = match target {
@@ -300,11 +333,6 @@ async fn deliver(hub: &Queues, job: Job) {
     };
     let service = hub.sessions.clone();
     let (session, request_id) = (job.session, job.request_id);
-    // A session delivering to itself had the outcome recorded with its meter.
-    if session.delivers_to_itself() {
-        service.announce_delivery(&session, &request_id, reported_sequence, &outcome, &receipt);
-        return;
-    }
     let reported = web::block(move || {
         service.report_delivery(&session, &request_id, reported_sequence, outcome, &receipt)
     })

@@ -19,7 +19,11 @@ use crate::fixed::Fixed;
 /// The sessions' writes, as one statement: each session the batch's admitted caption meters
 /// name gets the last sequence the batch handed out of it (the batch holds the session's
 /// lock, see [`super::reads::lock_sessions`]), the captions recorded as delivered with them
-/// and its latest activity.
+/// and its latest activity. Unlike the keys' update it carries no `id = ANY($1)` hint: the
+/// table holds only open sessions, so the planner's choice between a hash join over it and
+/// probing its key stays cheap either way, whereas the hint, a filter on every row a generic
+/// plan scanned, compared each row's id with every id of the batch (2 % of Postgres' CPU on
+/// the captions benchmark, 256 open sessions).
 pub(super) fn sessions_update<'a>(
     batch: &[MeterRequest],
     session_meters: &[SessionMeter<'a>],
@@ -57,7 +61,7 @@ pub(super) fn sessions_update<'a>(
              last_activity_at = greatest(s.last_activity_at, v.at) \
          FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::timestamptz[], $5::text[]) \
               AS v(id, seq, sent, at, org) \
-         WHERE s.org_id = v.org AND s.id = v.id AND s.id = ANY($1)",
+         WHERE s.org_id = v.org AND s.id = v.id",
     )
     .bind::<Array<Text>, _>(ids)
     .bind::<Array<BigInt>, _>(sequences)
