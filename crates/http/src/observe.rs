@@ -19,10 +19,11 @@
 //! Gauges that describe a moment (pool connections, SSE subscribers, delivery queues) are set
 //! by whoever serves the scrape, just before it renders (see the binary's metrics listener).
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use metrics::{counter, gauge, histogram};
+use metrics::{counter, gauge, histogram, Counter, Histogram};
 use tally_domain::key::KeyRejection;
 use tally_domain::limits::LimitExceeded;
 use tally_domain::ports::Metered;
@@ -44,25 +45,63 @@ pub fn enabled() -> bool {
 /// Route label of a request that matched no route (so unknown paths cannot grow the label set).
 pub const UNMATCHED: &str = "unmatched";
 
+/// Label sets whose handles a worker thread keeps (beyond them, handles are looked up per
+/// request): routes are templates and statuses few, so a server meets far fewer.
+const HANDLES_KEPT: usize = 1_024;
+
+/// Kept HTTP handles by method, route and status.
+type HttpHandles = HashMap<(String, String, u16), (Counter, Histogram)>;
+/// Kept meter handles: the decision counters by outcome, and the duration histogram.
+type MeterHandles = (HashMap<&'static str, Counter>, Option<Histogram>);
+
+thread_local! {
+    /// This thread's handles of `tally_http_requests_total` and
+    /// `tally_http_request_duration_seconds`, by method, route and status: the registry
+    /// lookup and the five label strings of every request, once per label set.
+    static HTTP_HANDLES: std::cell::RefCell<HttpHandles> = std::cell::RefCell::new(HashMap::new());
+    /// This thread's handles of `tally_meter_decisions_total`, by outcome, and of
+    /// `tally_meter_duration_seconds`.
+    static METER_HANDLES: std::cell::RefCell<MeterHandles> =
+        std::cell::RefCell::new((HashMap::new(), None));
+}
+
+fn http_handles(method: &str, route: &str, status: u16) -> (Counter, Histogram) {
+    let status_label = status.to_string();
+    (
+        counter!(
+            "tally_http_requests_total",
+            "method" => method.to_owned(),
+            "route" => route.to_owned(),
+            "status" => status_label
+        ),
+        histogram!(
+            "tally_http_request_duration_seconds",
+            "method" => method.to_owned(),
+            "route" => route.to_owned()
+        ),
+    )
+}
+
 /// One answered HTTP request.
 pub fn http_request(method: &str, route: &str, status: u16, elapsed: Duration) {
     if !enabled() {
         return;
     }
-    let status = status.to_string();
-    counter!(
-        "tally_http_requests_total",
-        "method" => method.to_owned(),
-        "route" => route.to_owned(),
-        "status" => status
-    )
-    .increment(1);
-    histogram!(
-        "tally_http_request_duration_seconds",
-        "method" => method.to_owned(),
-        "route" => route.to_owned()
-    )
-    .record(elapsed.as_secs_f64());
+    let seconds = elapsed.as_secs_f64();
+    HTTP_HANDLES.with_borrow_mut(|kept| {
+        let key = (method.to_owned(), route.to_owned(), status);
+        if let Some((count, duration)) = kept.get(&key) {
+            count.increment(1);
+            duration.record(seconds);
+            return;
+        }
+        let (count, duration) = http_handles(method, route, status);
+        count.increment(1);
+        duration.record(seconds);
+        if kept.len() < HANDLES_KEPT {
+            kept.insert(key, (count, duration));
+        }
+    });
 }
 
 /// The outcome label of a meter's answer.
@@ -92,8 +131,16 @@ pub fn meter(result: &Result<Metered, VerifyError>, elapsed: Duration) {
     if !enabled() {
         return;
     }
-    counter!("tally_meter_decisions_total", "outcome" => meter_outcome(result)).increment(1);
-    histogram!("tally_meter_duration_seconds").record(elapsed.as_secs_f64());
+    let outcome = meter_outcome(result);
+    METER_HANDLES.with_borrow_mut(|(counts, duration)| {
+        counts
+            .entry(outcome)
+            .or_insert_with(|| counter!("tally_meter_decisions_total", "outcome" => outcome))
+            .increment(1);
+        duration
+            .get_or_insert_with(|| histogram!("tally_meter_duration_seconds"))
+            .record(elapsed.as_secs_f64());
+    });
 }
 
 /// One use case run on the blocking pool, and how long it took there.
