@@ -67,7 +67,7 @@ trap 'rm -f "$generated" "$generated.new"' EXIT
     echo "## Postgres store"
     echo
     if [[ -n "$pgbench" ]]; then
-        "$bench" "${common[@]}" --store postgres --pgbench "$pgbench" pgbench verify captions ingest analytics fanout
+        "$bench" "${common[@]}" --store postgres --pgbench "$pgbench" --paired-insert pgbench verify captions ingest analytics fanout
     else
         echo "pgbench not found: no baseline in this run."
         echo
