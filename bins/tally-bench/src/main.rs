@@ -95,8 +95,9 @@ pub struct Opts {
     /// pgbench: meters per transaction of the batched baseline (`meter_batched.sql`).
     #[arg(long, default_value_t = 32)]
     pub pgbench_batch: u32,
-    /// verify and captions on Postgres: run the bare durable INSERT baseline (pgbench,
-    /// 10 clients) right before each measured run, and report each rate as a share of it.
+    /// verify and captions: run the bare durable INSERT baseline (pgbench, 10 clients, on a
+    /// database of its own) right before each measured run, and report each rate as a share
+    /// of it (meant for the Postgres store, where that is the bar).
     #[arg(long)]
     pub paired_insert: bool,
     /// pgbench binary.

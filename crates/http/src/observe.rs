@@ -56,8 +56,9 @@ type MeterHandles = (HashMap<&'static str, Counter>, Option<Histogram>);
 
 thread_local! {
     /// This thread's handles of `tally_http_requests_total` and
-    /// `tally_http_request_duration_seconds`, by method, route and status: the registry
-    /// lookup and the five label strings of every request, once per label set.
+    /// `tally_http_request_duration_seconds`, by method, route and status: the two registry
+    /// lookups and five label strings of a request become one map lookup (its key still
+    /// copies the method and route).
     static HTTP_HANDLES: std::cell::RefCell<HttpHandles> = std::cell::RefCell::new(HashMap::new());
     /// This thread's handles of `tally_meter_decisions_total`, by outcome, and of
     /// `tally_meter_duration_seconds`.

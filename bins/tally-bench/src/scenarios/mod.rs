@@ -44,6 +44,16 @@ pub async fn measure(
     addr: std::net::SocketAddr,
     requests: Vec<Request>,
 ) -> Vec<Summary> {
+    measure_each(opts, addr, requests, || {}).await
+}
+
+/// As [`measure`], calling `before` ahead of each measured run.
+async fn measure_each(
+    opts: &Opts,
+    addr: std::net::SocketAddr,
+    requests: Vec<Request>,
+    before: impl FnMut(),
+) -> Vec<Summary> {
     let load = Load {
         addr,
         connections: opts.connections,
@@ -53,7 +63,7 @@ pub async fn measure(
         Opts::secs(opts.warmup),
         Opts::secs(opts.duration),
         opts.runs,
-        || {},
+        before,
     )
     .await
 }
@@ -81,24 +91,15 @@ pub async fn measure_paired(
             insert: Vec::new(),
         });
     };
-    let load = Load {
-        addr,
-        connections: opts.connections,
-        requests: Arc::new(requests),
-    };
     let mut inserts = Vec::new();
     let mut failure = None;
-    let runs = load
-        .measure(
-            Opts::secs(opts.warmup),
-            Opts::secs(opts.duration),
-            opts.runs,
-            || match tokio::task::block_in_place(|| insert.once(opts)) {
-                Ok(s) => inserts.push(s),
-                Err(e) => failure = Some(e),
-            },
-        )
-        .await;
+    let runs = measure_each(opts, addr, requests, || {
+        match tokio::task::block_in_place(|| insert.once(opts)) {
+            Ok(s) => inserts.push(s),
+            Err(e) => failure = Some(e),
+        }
+    })
+    .await;
     if let Some(e) = failure {
         return Err(e);
     }
