@@ -10,12 +10,6 @@ use tally::config::{self, Sources};
 use tally::wiring::{self, StartupError};
 use tracing_subscriber::EnvFilter;
 
-/// mimalloc rather than glibc's malloc: the hot path allocates per request on every thread
-/// (HTTP workers, meter writers), and glibc's free lists (`malloc_consolidate`,
-/// `unlink_chunk`) were a quarter of the meter writers' CPU (docs/BENCHMARKS.md, session 10).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Tally: API keys, exact usage limits, sessions, usage analytics, GDPR erasure.
 #[derive(Debug, Parser)]
 #[command(version, about)]
