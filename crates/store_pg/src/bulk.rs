@@ -332,7 +332,7 @@ INSERT INTO domain_rollups AS d (org_id, date, hour, domain, captions_sent, batc
 SELECT org_id, (occurred_at AT TIME ZONE 'UTC')::date,
     extract(hour FROM occurred_at AT TIME ZONE 'UTC')::smallint, domain, sum(units), 0
 FROM ins WHERE kind = 'caption' AND domain IS NOT NULL GROUP BY 1, 2, 3, 4
-ON CONFLICT (org_id, date, hour, domain) DO UPDATE SET captions_sent = d.captions_sent + EXCLUDED.captions_sent";
+ON CONFLICT (org_id, date, hour, domain, slot) DO UPDATE SET captions_sent = d.captions_sent + EXCLUDED.captions_sent";
 
 #[cfg(test)]
 mod tests;

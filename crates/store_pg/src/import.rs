@@ -13,14 +13,13 @@ use tally_domain::usage::{DomainCounters, DomainRollupKey};
 use tally_domain::StoreError;
 use time::Date;
 
+use crate::columnar::import_sites;
 use crate::convert::{micros, opt_to_db, to_db};
 use crate::error::Fail;
 use crate::key_row::{remember_secret, resolve_secrets};
 use crate::rows::keys::NewAuthEvent;
 use crate::rows::sessions::{CaptionErrorRow, DomainRollupRow, RecordRow};
-use crate::schema::{
-    api_keys, auth_events, caption_errors, domain_rollups, key_daily_usage, session_records,
-};
+use crate::schema::{api_keys, auth_events, caption_errors, key_daily_usage, session_records};
 use crate::PgStore;
 
 /// A row of `key_daily_usage`.
@@ -277,12 +276,8 @@ impl ImportStore for PgStore {
         let total = rows.len() as u64;
         self.tx(|c| {
             let mut imported = 0;
-            // 10 columns a row: far under the bind limit.
             for chunk in rows.chunks(1_000) {
-                imported += diesel::insert_into(domain_rollups::table)
-                    .values(chunk)
-                    .on_conflict_do_nothing()
-                    .execute(c)? as u64;
+                imported += import_sites(c, chunk)?;
             }
             Ok(ImportCount {
                 imported,

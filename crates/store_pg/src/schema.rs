@@ -66,7 +66,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    domain_rollups (org_id, date, hour, domain) {
+    domain_rollups (org_id, date, hour, domain, slot) {
         date -> Date,
         hour -> Int2,
         domain -> Text,
@@ -78,6 +78,7 @@ diesel::table! {
         total_duration_ms -> Int8,
         peak_sessions -> Int8,
         org_id -> Text,
+        slot -> Int2,
     }
 }
 
