@@ -10,6 +10,15 @@ use tally::config::{self, Sources};
 use tally::wiring::{self, StartupError};
 use tracing_subscriber::EnvFilter;
 
+/// jemalloc rather than glibc's malloc: the hot path allocates on one thread and frees on
+/// another (HTTP workers hand requests to the meter writers, which hand answers back), the
+/// pattern glibc's arenas handle worst (`malloc_consolidate`, `unlink_chunk`: a fifth to a
+/// quarter of the server's CPU). jemalloc returns freed memory to the system after a few
+/// seconds, so peak RSS stays as low as glibc's (docs/BENCHMARKS.md, session 11), which
+/// mimalloc did not (session 10).
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Tally: API keys, exact usage limits, sessions, usage analytics, GDPR erasure.
 #[derive(Debug, Parser)]
 #[command(version, about)]
