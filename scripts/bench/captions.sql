@@ -50,9 +50,9 @@ VALUES (date_trunc('hour', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', 'org_de
 ON CONFLICT (hour, org_id, user_id, key_id, model, api_name, language, domain, success,
              api_call, status_class)
 DO UPDATE SET count = r.count + EXCLUDED.count, units = r.units + EXCLUDED.units;
-INSERT INTO domain_rollups AS dr (org_id, date, hour, domain, captions_sent, batches_sent)
+INSERT INTO domain_rollups AS dr (org_id, date, hour, domain, slot, captions_sent, batches_sent)
 VALUES ('org_default', (now() AT TIME ZONE 'UTC')::date, extract(hour FROM now() AT TIME ZONE 'UTC')::smallint,
-    'https://bench.example', 5, 1)
-ON CONFLICT (org_id, date, hour, domain) DO UPDATE SET captions_sent = dr.captions_sent + 5,
+    'https://bench.example', (pg_backend_pid() % 16)::smallint, 5, 1)
+ON CONFLICT (org_id, date, hour, domain, slot) DO UPDATE SET captions_sent = dr.captions_sent + 5,
     batches_sent = dr.batches_sent + 1;
 COMMIT;
