@@ -13,9 +13,9 @@ use tracing_subscriber::EnvFilter;
 /// jemalloc rather than glibc's malloc: the hot path allocates on one thread and frees on
 /// another (HTTP workers hand requests to the meter writers, which hand answers back), the
 /// pattern glibc's arenas handle worst (`malloc_consolidate`, `unlink_chunk`: a fifth to a
-/// quarter of the server's CPU). jemalloc returns freed memory to the system after a few
-/// seconds, so peak RSS stays as low as glibc's (docs/BENCHMARKS.md, session 11), which
-/// mimalloc did not (session 10).
+/// quarter of the server's CPU). jemalloc returns pages unused for its decay time (10 s) to
+/// the system, so the one-session flood peaks at 41 MiB against glibc's 35 (mimalloc: 118;
+/// docs/BENCHMARKS.md, sessions 10 and 11).
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
