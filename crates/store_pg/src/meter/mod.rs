@@ -13,8 +13,10 @@
 //! keys, refusals' auth events) are one multi-row statement each — the events, key counters,
 //! session sequences and delivered counts, hourly and site rollups one statement together
 //! ([`Chain`]) — and commit together or not at all. The sessions the batch names are locked
-//! after its keys, so it hands out their sequences itself.
+//! after its keys (by the same statement when every meter names its key by organisation,
+//! [`one_lock`]), so it hands out their sequences itself.
 
+mod one_lock;
 mod outcome;
 mod reads;
 mod writes;
@@ -38,6 +40,7 @@ use crate::rollups::{domain_rows, usage_rows};
 use crate::rows::events::{EventRow, IdempotencyRow};
 use crate::rows::keys::NewAuthEvent;
 use crate::schema::auth_events;
+use one_lock::lock_keys_and_sessions;
 pub(crate) use outcome::Outcome;
 use outcome::SessionMeter;
 use reads::{lock_keys, lock_sessions, past_days, stored_replays};
@@ -66,7 +69,10 @@ pub(crate) fn meter_batch_tx(
     c: &mut PgConnection,
     batch: &[MeterRequest],
 ) -> Result<Vec<Outcome>, Fail> {
-    let mut keys = lock_keys(c, batch)?;
+    let (mut keys, locked_sessions) = match lock_keys_and_sessions(c, batch)? {
+        Some((keys, sessions)) => (keys, Some(sessions)),
+        None => (lock_keys(c, batch)?, None),
+    };
     let by_hash: HashMap<[u8; 32], i64> = keys
         .values()
         .map(|k| (k.key.secret_hash.0, k.key.id.0))
@@ -84,7 +90,10 @@ pub(crate) fn meter_batch_tx(
     // a row lock keeps its older snapshot for everything but the locked row.
     let mut past = past_days(c, batch, &resolved, &keys)?;
     let mut replays = stored_replays(c, batch, &resolved, &keys)?;
-    let open = lock_sessions(c, batch, &resolved, &keys)?;
+    let open = match locked_sessions {
+        Some(open) => open,
+        None => lock_sessions(c, batch, &resolved, &keys)?,
+    };
     // The last sequence handed out of each session so far, by session id.
     let mut sequences: HashMap<&str, u64> = HashMap::new();
 

@@ -1,5 +1,7 @@
 //! The reads of a meter batch: lock its keys (with their counters, the daily one included),
 //! then read the events of the idempotency keys it replays and lock the sessions it names.
+//! (A caption batch locks its keys and its sessions with one statement,
+//! [`super::one_lock`].)
 //!
 //! Every read names whole primary keys as `unnest`ed tuples joined to the table, so each row
 //! is one primary-key probe whatever the table holds, in a custom plan and in the generic plan
@@ -42,6 +44,8 @@ macro_rules! key_columns {
         )
     };
 }
+
+pub(super) use key_columns;
 
 macro_rules! session_columns {
     () => {
@@ -138,6 +142,11 @@ pub(super) fn lock_keys(
         .bind::<Array<BigInt>, _>(&keys)
         .load(c)?
     };
+    key_states(rows)
+}
+
+/// The batch's view of its locked keys, by id.
+pub(super) fn key_states(rows: Vec<LockedKey>) -> Result<BTreeMap<i64, KeyState>, Fail> {
     rows.into_iter()
         .map(|row| {
             let daily = day_counter(row.daily_day, row.daily_used)?;
@@ -158,7 +167,7 @@ pub(super) fn lock_keys(
 
 /// A key row as the lock reads it: the key and its daily counter.
 #[derive(QueryableByName)]
-struct LockedKey {
+pub(super) struct LockedKey {
     #[diesel(embed)]
     key: KeyRow,
     #[diesel(sql_type = Nullable<SqlDate>)]

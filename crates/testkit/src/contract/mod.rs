@@ -10,6 +10,7 @@ pub mod import;
 pub mod keys;
 pub mod logs;
 pub mod retention;
+pub mod session_bursts;
 pub mod session_list;
 pub mod session_orgs;
 pub mod sessions;
