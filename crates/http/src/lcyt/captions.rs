@@ -2,7 +2,7 @@
 //! in order.
 
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 use tally_domain::caption::{compose, Caption, CaptionTime, TimeInput};
 use tally_domain::services::{MeterService, VerifyError};
@@ -10,6 +10,7 @@ use tally_domain::session::Session;
 use utoipa::ToSchema;
 
 use super::auth::SessionToken;
+use super::captions_body::{CaptionList, CaptionsRequest};
 use crate::cors::SessionDomain;
 use crate::delivery::Job;
 use crate::error::ApiError;
@@ -23,13 +24,6 @@ pub const MAX_CAPTIONS: usize = 100;
 /// Longest caption text, in characters.
 pub const MAX_TEXT: usize = 5_000;
 
-/// `POST /captions` body, read caption by caption; its contract is
-/// [`CaptionsBody`](super::contract::CaptionsBody).
-#[derive(Debug, Deserialize)]
-pub struct CaptionsRequest {
-    captions: Option<Value>,
-}
-
 /// The answer of an accepted `POST /captions`.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -42,13 +36,13 @@ pub struct CaptionsAccepted {
 }
 
 fn object(
-    c: &Value,
+    v: Option<Value>,
     i: usize,
     field: &str,
 ) -> Result<Option<serde_json::Map<String, Value>>, ApiError> {
-    match c.get(field) {
+    match v {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::Object(m)) => Ok(Some(m.clone())),
+        Some(Value::Object(m)) => Ok(Some(m)),
         Some(_) => Err(ApiError::BadRequest(format!(
             "captions[{i}].{field} must be an object"
         ))),
@@ -81,10 +75,10 @@ impl Pending {
 }
 
 /// Validates a batch: each caption's text, time fields, translations and codes.
-fn parse_captions(v: Option<&Value>) -> Result<Vec<Pending>, ApiError> {
+fn parse_captions(list: Option<CaptionList>) -> Result<Vec<Pending>, ApiError> {
     let bad = |m: &str| ApiError::BadRequest(m.to_owned());
-    let items = v
-        .and_then(Value::as_array)
+    let items = list
+        .and_then(|l| l.0)
         .ok_or_else(|| bad("captions must be a non-empty array"))?;
     if items.is_empty() {
         return Err(bad("captions must be a non-empty array"));
@@ -93,26 +87,25 @@ fn parse_captions(v: Option<&Value>) -> Result<Vec<Pending>, ApiError> {
         return Err(bad("at most 100 captions per request"));
     }
     items
-        .iter()
+        .into_iter()
         .enumerate()
         .map(|(i, c)| {
             let field = |f: &str, m: &str| ApiError::BadRequest(format!("captions[{i}].{f} {m}"));
-            let text = c
-                .get("text")
-                .and_then(Value::as_str)
-                .ok_or_else(|| field("text", "must be a string"))?;
+            let Some(Value::String(text)) = c.text else {
+                return Err(field("text", "must be a string"));
+            };
             if text.chars().count() > MAX_TEXT {
                 return Err(field(
                     "text",
                     &format!("must be at most {MAX_TEXT} characters"),
                 ));
             }
-            let time = TimeInput::parse(c.get("timestamp"), c.get("time"))
+            let time = TimeInput::parse(c.timestamp.as_ref(), c.time.as_ref())
                 .map_err(|(name, e)| ApiError::BadRequest(format!("captions[{i}].{name}: {e}")))?;
-            let translations = object(c, i, "translations")?;
-            let caption_lang = match c.get("captionLang") {
+            let translations = object(c.translations, i, "translations")?;
+            let caption_lang = match c.caption_lang {
                 None | Some(Value::Null) => None,
-                Some(Value::String(s)) if s.len() <= 64 => Some(s.clone()),
+                Some(Value::String(s)) if s.len() <= 64 => Some(s),
                 Some(_) => {
                     return Err(field(
                         "captionLang",
@@ -120,26 +113,26 @@ fn parse_captions(v: Option<&Value>) -> Result<Vec<Pending>, ApiError> {
                     ))
                 }
             };
-            let show_original = match c.get("showOriginal") {
+            let show_original = match c.show_original {
                 None | Some(Value::Null) => None,
-                Some(Value::Bool(b)) => Some(*b),
+                Some(Value::Bool(b)) => Some(b),
                 Some(_) => return Err(field("showOriginal", "must be a boolean")),
             };
             let composed_text = compose(
-                text,
+                &text,
                 caption_lang.as_deref().filter(|l| !l.is_empty()),
                 translations.as_ref(),
                 show_original.unwrap_or(false),
             );
             Ok(Pending {
                 caption: Caption {
-                    text: text.to_owned(),
+                    text,
                     composed_text,
                     time: CaptionTime::Unset,
                     translations,
                     caption_lang,
                     show_original,
-                    codes: object(c, i, "codes")?,
+                    codes: object(c.codes, i, "codes")?,
                 },
                 time,
             })
@@ -195,12 +188,11 @@ pub async fn post(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let pending = match parse_json::<CaptionsRequest>(&body)
-        .and_then(|r| parse_captions(r.captions.as_ref()))
-    {
-        Ok(pending) => pending,
-        Err(e) => return Err(refusal(&token, &req, e).await),
-    };
+    let pending =
+        match parse_json::<CaptionsRequest>(&body).and_then(|r| parse_captions(r.captions)) {
+            Ok(pending) => pending,
+            Err(e) => return Err(refusal(&token, &req, e).await),
+        };
     let session_id = token.claims.sid.clone();
     // A place in the session's delivery queue first: a session whose deliveries are behind is
     // refused before anything is metered.

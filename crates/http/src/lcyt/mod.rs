@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod captions;
+mod captions_body;
 pub mod contract;
 pub mod events;
 mod key_shapes;
