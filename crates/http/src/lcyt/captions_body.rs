@@ -2,15 +2,20 @@
 //! field by field, without first building the whole body as a `serde_json::Value` tree (a
 //! map with owned keys per caption, a tenth of an HTTP worker's time on the captions
 //! benchmark). Only the fields a caption has are kept, each as the JSON value it was sent as,
-//! so [`super::captions`] validates them with messages naming the field, exactly as it would
-//! from the tree: a `captions` that is not an array, an item that is not an object and a
-//! repeated field (the last one counts) read as they did.
+//! so [`super::captions`] validates them with messages naming the field, as it did from the
+//! tree: a `captions` that is not an array, an item that is not an object and a repeated field
+//! (the last one counts) read as they did. Whatever is not kept is still read as a `Value` and
+//! dropped, so a malformed string or number anywhere is the same 400 `malformed JSON` as
+//! before; items past the hundred-and-first are read and dropped too (the request is refused
+//! for their number), so an oversized array holds no more than that many items at once.
 
 use std::fmt;
 
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::Value;
+
+use super::captions::MAX_CAPTIONS;
 
 /// The `visit_*` methods of every JSON scalar (and `null`), each answering `$value`.
 macro_rules! scalars_are {
@@ -72,8 +77,8 @@ impl<'de> Deserialize<'de> for CaptionItem {
     }
 }
 
-/// Accepts any JSON value: an array becomes the items, anything else `None` (after reading
-/// it through).
+/// Accepts any JSON value: an array becomes its first [`MAX_CAPTIONS`] + 1 items (the rest are
+/// read and dropped), anything else `None` (after reading it through).
 struct ListVisitor;
 
 impl<'de> Visitor<'de> for ListVisitor {
@@ -85,9 +90,13 @@ impl<'de> Visitor<'de> for ListVisitor {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(16));
-        while let Some(item) = seq.next_element()? {
+        while items.len() <= MAX_CAPTIONS {
+            let Some(item) = seq.next_element()? else {
+                return Ok(CaptionList(Some(items)));
+            };
             items.push(item);
         }
+        while seq.next_element::<Value>()?.is_some() {}
         Ok(CaptionList(Some(items)))
     }
 
@@ -121,7 +130,7 @@ impl<'de> Visitor<'de> for ItemVisitor {
                 Field::ShowOriginal => &mut item.show_original,
                 Field::Codes => &mut item.codes,
                 Field::Other => {
-                    map.next_value::<IgnoredAny>()?;
+                    map.next_value::<Value>()?;
                     continue;
                 }
             };
@@ -131,7 +140,7 @@ impl<'de> Visitor<'de> for ItemVisitor {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        while seq.next_element::<Value>()?.is_some() {}
         Ok(CaptionItem::default())
     }
 
@@ -139,7 +148,7 @@ impl<'de> Visitor<'de> for ItemVisitor {
 }
 
 fn skip_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<(), A::Error> {
-    while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+    while map.next_entry::<String, Value>()?.is_some() {}
     Ok(())
 }
 
@@ -232,9 +241,25 @@ mod tests {
     }
 
     #[test]
-    fn malformed_json_inside_an_item_is_still_malformed() {
-        let e = crate::extract::parse_json::<CaptionsRequest>(br#"{"captions":[{"text":}]}"#)
-            .unwrap_err();
-        assert!(e.to_string().contains("malformed JSON"), "{e}");
+    fn malformed_json_anywhere_is_still_malformed() {
+        for body in [
+            r#"{"captions":[{"text":}]}"#,
+            r#"{"captions":[{"text":"a","x":"\uD800"}]}"#,
+            r#"{"captions":{"a":1e400}}"#,
+            r#"{"captions":[[1e400]]}"#,
+        ] {
+            let e = crate::extract::parse_json::<CaptionsRequest>(body.as_bytes()).unwrap_err();
+            assert!(e.to_string().contains("malformed JSON"), "{body}: {e}");
+        }
+    }
+
+    #[test]
+    fn an_oversized_array_keeps_one_item_more_than_allowed() {
+        let body = format!(
+            r#"{{"captions":[{}]}}"#,
+            vec![r#"{"text":"a"}"#; 500].join(",")
+        );
+        let items = read(&body).captions.unwrap().0.unwrap();
+        assert_eq!(items.len(), MAX_CAPTIONS + 1);
     }
 }

@@ -1,15 +1,21 @@
 //! The keys and the sessions of a caption batch locked by one statement: one round trip
-//! fewer than [`super::reads::lock_keys`] then [`super::reads::lock_sessions`], on the path
-//! every `POST /captions` takes.
+//! fewer than [`super::reads::lock_keys`] then [`super::reads::lock_sessions`], for a batch of
+//! caption meters whose session tokens name their keys by organisation (a batch that also
+//! holds verify meters, which name keys by secret, or tokens from before tokens named the
+//! organisation, takes the two statements).
 //!
 //! It applies when every meter names its key by organisation and id (a session token's key)
 //! and some meter names a session: then the sessions can be looked up in the meters' own
 //! organisations without waiting for the keys' rows, and one `UNION ALL` locks the keys, in
 //! id order, and then the sessions, in `(organisation, id)` order. Postgres runs the branches
 //! of a `UNION ALL` one after the other, so the order is the two statements' order and
-//! concurrent batches still cannot deadlock; each locked row is its latest committed version,
-//! as after separate statements. A session of a key that is not found is locked and unused:
-//! its meter is refused as an unknown key either way.
+//! concurrent batches still cannot deadlock; each locked row is its latest committed version.
+//! Unlike a separate statement after the keys' locks, this one does not see a session row
+//! inserted while it waited for a key's lock; that session opened after the meter was queued
+//! (a meter names a session only once its opening has committed), so only a session ended
+//! and opened again under the same id meanwhile is missed, and its token's meter is refused
+//! either way (the token is of the lifetime that ended). A session of a key that is not found
+//! is locked and unused: its meter is refused as an unknown key either way.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -55,6 +61,9 @@ pub(super) fn lock_keys_and_sessions(
     sessions.dedup();
     let (key_ids, key_orgs): (Vec<i64>, Vec<&str>) = keys.into_iter().unzip();
     let (session_orgs, session_ids): (Vec<&str>, Vec<&str>) = sessions.into_iter().unzip();
+    // The second branch's NULLs stand for `key_columns!` in its order and types, and the
+    // first branch's `s_` NULLs for the sessions' columns: a column added to either list
+    // must be added to the other branch too.
     let rows: Vec<Locked> = Fixed::new(concat!(
         "SELECT a.*, NULL::text AS s_id, NULL::bigint AS s_key_id, NULL::text AS s_org_id, \
              NULL::text AS s_domain, NULL::text AS s_stream_key, NULL::bigint AS s_sequence, \

@@ -10,9 +10,8 @@ use tally_domain::key::{ApiKey, KeyRejection};
 use tally_domain::ports::{KeyRef, MeterError};
 use tally_domain::services::Stores;
 use tally_domain::session::{SessionId, SessionRef};
-use tally_domain::tenancy::OrgId;
 
-use crate::{caption_meter, create_key, limits, open_spec, T0};
+use crate::{caption_meter, create_key, create_org, limits, open_spec, T0};
 
 const THREADS: usize = 8;
 const KEYS: usize = 4;
@@ -36,7 +35,7 @@ pub fn session_bursts_caption_meters_answer_each(s: &Stores) {
             s.sessions.open_session(spec).unwrap().session.id
         })
         .collect();
-    let wrong_org = OrgId::parse("org_not_the_keys").unwrap();
+    let wrong_org = create_org(s, "org_not_the_keys").id;
     let admitted = Mutex::new(vec![Vec::new(); KEYS]);
     thread::scope(|scope| {
         for t in 0..THREADS {
