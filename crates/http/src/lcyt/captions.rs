@@ -19,8 +19,8 @@ use crate::ratelimit;
 use crate::state::AppState;
 use crate::{observe, run_then};
 
-/// Most captions per request.
-pub const MAX_CAPTIONS: usize = 100;
+pub use super::captions_body::MAX_CAPTIONS;
+
 /// Longest caption text, in characters.
 pub const MAX_TEXT: usize = 5_000;
 

@@ -15,7 +15,8 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::captions::MAX_CAPTIONS;
+/// Most captions per request.
+pub const MAX_CAPTIONS: usize = 100;
 
 /// The `visit_*` methods of every JSON scalar (and `null`), each answering `$value`.
 macro_rules! scalars_are {
