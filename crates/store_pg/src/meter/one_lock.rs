@@ -25,7 +25,7 @@ use tally_domain::ports::{KeyRef, MeterRequest};
 use tally_domain::session::Session;
 use time::OffsetDateTime;
 
-use super::reads::{key_columns, key_states, KeyState, LockedKey};
+use super::reads::{key_columns, key_states, session_columns, KeyState, LockedKey};
 use crate::error::Fail;
 use crate::fixed::Fixed;
 use crate::rows::sessions::SessionRow;
@@ -62,8 +62,9 @@ pub(super) fn lock_keys_and_sessions(
     let (key_ids, key_orgs): (Vec<i64>, Vec<&str>) = keys.into_iter().unzip();
     let (session_orgs, session_ids): (Vec<&str>, Vec<&str>) = sessions.into_iter().unzip();
     // The second branch's NULLs stand for `key_columns!` in its order and types, and the
-    // first branch's `s_` NULLs for the sessions' columns: a column added to either list
-    // must be added to the other branch too.
+    // first branch's `s_` NULLs for `session_columns!` (a `UNION ALL` takes its column names
+    // from the first branch): a column added to either list must be added to the other
+    // branch too.
     let rows: Vec<Locked> = Fixed::new(concat!(
         "SELECT a.*, NULL::text AS s_id, NULL::bigint AS s_key_id, NULL::text AS s_org_id, \
              NULL::text AS s_domain, NULL::text AS s_stream_key, NULL::bigint AS s_sequence, \
@@ -82,10 +83,9 @@ pub(super) fn lock_keys_and_sessions(
              NULL::text, NULL::text, NULL::uuid, NULL::timestamptz, NULL::timestamptz, \
              NULL::boolean, NULL::timestamptz, NULL::timestamptz, NULL::bigint, NULL::bigint, \
              NULL::bigint, NULL::bigint, NULL::timestamptz, NULL::date, NULL::bigint, s.* \
-         FROM unnest($3::text[], $4::text[]) AS v(org, id) CROSS JOIN LATERAL ( \
-             SELECT id, key_id, org_id, domain, stream_key, sequence, targets, started_at, \
-                 last_activity_at, captions_sent, captions_failed, mic_holder, sync_offset_ms \
-             FROM sessions WHERE org_id = v.org AND id = v.id FOR UPDATE) AS s",
+         FROM unnest($3::text[], $4::text[]) AS v(org, id) CROSS JOIN LATERAL (SELECT ",
+        session_columns!(),
+        " FROM sessions WHERE org_id = v.org AND id = v.id FOR UPDATE) AS s",
     ))
     .bind::<Array<Text>, _>(&key_orgs)
     .bind::<Array<BigInt>, _>(&key_ids)

@@ -54,6 +54,8 @@ macro_rules! session_columns {
     };
 }
 
+pub(super) use session_columns;
+
 /// A locked key and its counters as the batch moves through it.
 pub(super) struct KeyState {
     pub key: ApiKey,
