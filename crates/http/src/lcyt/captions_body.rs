@@ -101,8 +101,9 @@ impl<'de> Visitor<'de> for ListVisitor {
         Ok(CaptionList(Some(items)))
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        skip_map(map).map(|()| CaptionList(None))
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<String, Value>()?.is_some() {}
+        Ok(CaptionList(None))
     }
 
     scalars_are!(CaptionList(None));
@@ -146,11 +147,6 @@ impl<'de> Visitor<'de> for ItemVisitor {
     }
 
     scalars_are!(CaptionItem::default());
-}
-
-fn skip_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<(), A::Error> {
-    while map.next_entry::<String, Value>()?.is_some() {}
-    Ok(())
 }
 
 /// A member name of a caption item.
