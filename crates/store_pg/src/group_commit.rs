@@ -84,11 +84,64 @@ struct State {
     closed: bool,
     /// Writers running a batch right now.
     busy: usize,
+    /// Writers waiting for a first meter (on [`Shared::arrived`]).
+    idle: usize,
+    /// Writers holding off for a fuller batch (on [`Shared::filled`]).
+    gathering: usize,
+}
+
+impl State {
+    /// Which waiting writer the queue as it is now should wake, if any: a gathering writer
+    /// once a whole batch waits or no batch is in flight any more (holding off then gains
+    /// nothing), else an idle writer. A meter that arrives while a writer gathers, or while
+    /// every writer runs a batch, wakes nobody: the gatherer takes it at its deadline, a busy
+    /// writer when it comes back for the next batch. So an HTTP worker pays a futex wake only
+    /// when a writer really sleeps, and a gathering writer is not woken to count each meter.
+    fn to_wake(&self, max_batch: usize) -> Option<Wake> {
+        Waiting {
+            pending: self.pending.len(),
+            busy: self.busy,
+            idle: self.idle,
+            gathering: self.gathering,
+        }
+        .to_wake(max_batch)
+    }
+}
+
+/// The counts [`State::to_wake`] decides by.
+#[derive(Debug, Clone, Copy)]
+struct Waiting {
+    pending: usize,
+    busy: usize,
+    idle: usize,
+    gathering: usize,
+}
+
+impl Waiting {
+    fn to_wake(self, max_batch: usize) -> Option<Wake> {
+        if self.pending == 0 {
+            None
+        } else if self.gathering > 0 {
+            (self.pending >= max_batch || self.busy == 0).then_some(Wake::Filled)
+        } else {
+            (self.idle > 0).then_some(Wake::Arrived)
+        }
+    }
+}
+
+/// The condition variable to signal ([`State::to_wake`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wake {
+    Arrived,
+    Filled,
 }
 
 struct Shared {
     state: Mutex<State>,
-    wake: Condvar,
+    /// Idle writers wait here for a first meter.
+    arrived: Condvar,
+    /// Gathering writers wait here (with their deadline) for a full batch.
+    filled: Condvar,
     options: BatchOptions,
     pool: PgPool,
     started: Once,
@@ -113,7 +166,8 @@ impl MeterQueue {
         Self {
             shared: Arc::new(Shared {
                 state: Mutex::new(State::default()),
-                wake: Condvar::new(),
+                arrived: Condvar::new(),
+                filled: Condvar::new(),
                 options,
                 pool,
                 started: Once::new(),
@@ -140,8 +194,9 @@ impl MeterQueue {
             let mut state = self.shared.lock();
             if !state.closed {
                 state.pending.push_back(Job { request, reply });
+                let wake = state.to_wake(self.shared.options.max_batch);
                 drop(state);
-                self.shared.wake.notify_one();
+                self.shared.signal(wake);
                 return;
             }
         }
@@ -171,7 +226,8 @@ impl MeterQueue {
 impl Drop for MeterQueue {
     fn drop(&mut self) {
         self.shared.lock().closed = true;
-        self.shared.wake.notify_all();
+        self.shared.arrived.notify_all();
+        self.shared.filled.notify_all();
     }
 }
 
@@ -187,6 +243,15 @@ impl Shared {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Wakes one writer waiting on `wake`'s condition variable (called without the lock).
+    fn signal(&self, wake: Option<Wake>) {
+        match wake {
+            Some(Wake::Arrived) => self.arrived.notify_one(),
+            Some(Wake::Filled) => self.filled.notify_one(),
+            None => {}
+        }
+    }
+
     /// A writer's loop: take a batch, run it, answer it; until the queue is closed and empty.
     /// The batch's buffers are the writer's own and keep their capacity from batch to batch:
     /// a batch of large requests allocated afresh costs glibc a free-list consolidation.
@@ -197,7 +262,13 @@ impl Shared {
             tracing::trace!(size = requests.len(), "meter batch");
             let outcomes = run(&self.pool, &requests);
             requests.clear();
-            self.lock().busy -= 1;
+            let wake = {
+                let mut state = self.lock();
+                state.busy -= 1;
+                // A writer gathering behind this batch need not wait for it any more.
+                state.to_wake(self.options.max_batch)
+            };
+            self.signal(wake);
             for (reply, outcome) in replies.drain(..).zip(outcomes) {
                 reply.send(outcome);
             }
@@ -214,10 +285,12 @@ impl Shared {
                 if state.closed {
                     return false;
                 }
+                state.idle += 1;
                 state = self
-                    .wake
+                    .arrived
                     .wait(state)
                     .unwrap_or_else(PoisonError::into_inner);
+                state.idle -= 1;
             }
             // Waiting for more pays only while another batch is in flight: the meters
             // arriving meanwhile would otherwise wait for its commit anyway. An idle store
@@ -227,16 +300,18 @@ impl Shared {
                 && state.pending.len() < options.max_batch
             {
                 let deadline = Instant::now() + options.max_wait;
-                while state.pending.len() < options.max_batch && !state.closed {
+                state.gathering += 1;
+                while state.pending.len() < options.max_batch && state.busy > 0 && !state.closed {
                     let Some(left) = deadline.checked_duration_since(Instant::now()) else {
                         break;
                     };
                     state = self
-                        .wake
+                        .filled
                         .wait_timeout(state, left)
                         .unwrap_or_else(PoisonError::into_inner)
                         .0;
                 }
+                state.gathering -= 1;
             }
             // Another writer may have taken everything while this one waited: then wait
             // again rather than run an empty transaction.
@@ -249,12 +324,11 @@ impl Shared {
             requests.push(job.request);
             replies.push(job.reply);
         }
-        let more = !state.pending.is_empty();
         state.busy += 1;
+        // What is left is another writer's: an idle one, or a gatherer once it fills a batch.
+        let wake = state.to_wake(options.max_batch);
         drop(state);
-        if more {
-            self.wake.notify_one();
-        }
+        self.signal(wake);
         true
     }
 }
@@ -284,4 +358,44 @@ fn run(pool: &PgPool, batch: &[MeterRequest]) -> Vec<Outcome> {
 /// Whether `e` means the database is away (every meter answers `Unavailable`).
 fn unavailable(e: &Fail) -> bool {
     matches!(e, Fail::Store(StoreError::Unavailable(_))) || e.is_connection_lost()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Waiting, Wake};
+
+    fn wake(pending: usize, busy: usize, idle: usize, gathering: usize) -> Option<Wake> {
+        Waiting {
+            pending,
+            busy,
+            idle,
+            gathering,
+        }
+        .to_wake(4)
+    }
+
+    #[test]
+    fn an_idle_writer_is_woken_for_a_meter_nobody_gathers() {
+        assert_eq!(wake(1, 0, 2, 0), Some(Wake::Arrived));
+        assert_eq!(wake(3, 1, 1, 0), Some(Wake::Arrived));
+        assert_eq!(wake(0, 0, 2, 0), None, "nothing queued");
+        assert_eq!(wake(5, 2, 0, 0), None, "every writer runs a batch");
+    }
+
+    #[test]
+    fn a_gatherer_is_woken_only_for_a_full_batch_or_when_nothing_is_in_flight() {
+        assert_eq!(wake(1, 1, 0, 1), None, "it takes the meter at its deadline");
+        assert_eq!(
+            wake(3, 1, 1, 1),
+            None,
+            "an idle writer would only gather too"
+        );
+        assert_eq!(wake(4, 1, 0, 1), Some(Wake::Filled));
+        assert_eq!(wake(9, 1, 1, 1), Some(Wake::Filled));
+        assert_eq!(
+            wake(1, 0, 0, 1),
+            Some(Wake::Filled),
+            "holding off gains nothing"
+        );
+    }
 }
