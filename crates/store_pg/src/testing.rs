@@ -8,6 +8,8 @@
 //!
 //! The server comes from `TALLY_TEST_DATABASE_URL` (a `postgres://` URL naming a database to
 //! connect to for administration), default `postgres://postgres@127.0.0.1:5432/postgres`.
+//! A connection that times out (5 s) is tried three times before the server counts as
+//! unreachable; a refused one counts at once.
 //! When it cannot be reached, `create` panics if `TALLY_REQUIRE_POSTGRES=1` (CI), and
 //! otherwise prints one line saying the Postgres tests were skipped and why, and returns
 //! `None`. A template that fails to migrate always panics: that is a bug, not a missing
@@ -81,7 +83,30 @@ pub fn with_database(url: &str, db: &str) -> String {
 
 fn admin_url() -> String {
     let url = std::env::var(DATABASE_URL_VAR).unwrap_or_else(|_| DEFAULT_URL.to_owned());
-    with_connect_timeout(&url, Duration::from_secs(2))
+    with_connect_timeout(&url, Duration::from_secs(5))
+}
+
+/// How often a connection that timed out is tried before the server counts as unreachable.
+const CONNECT_ATTEMPTS: u32 = 3;
+
+/// A connection to the admin database. A machine under load (a test binary just linked,
+/// Chromium starting, CPU steal) once stalled a backend's start past the connect timeout, and
+/// the first test's template build then marked the server unreachable for the whole test
+/// binary. So a timeout is tried again; a refused connection (no server) fails at once.
+fn connect_admin(admin: &str) -> Result<PgConnection, String> {
+    let mut attempt = 1;
+    loop {
+        match PgConnection::establish(admin) {
+            Ok(conn) => return Ok(conn),
+            Err(e) => {
+                let e = e.to_string();
+                if attempt >= CONNECT_ATTEMPTS || !e.contains("timeout expired") {
+                    return Err(e);
+                }
+                attempt += 1;
+            }
+        }
+    }
 }
 
 fn exec(conn: &mut PgConnection, sql: &str) -> Result<(), String> {
@@ -129,8 +154,7 @@ fn sweep_leftovers(conn: &mut PgConnection) -> Result<(), String> {
 /// Builds the template if no process has yet; returns its name.
 fn build_template(admin: &str) -> Result<String, TemplateError> {
     let name = format!("tally_template_{}", env!("TALLY_MIGRATIONS_HASH"));
-    let mut conn =
-        PgConnection::establish(admin).map_err(|e| TemplateError::Unreachable(e.to_string()))?;
+    let mut conn = connect_admin(admin).map_err(TemplateError::Unreachable)?;
     exec(
         &mut conn,
         &format!("SELECT pg_advisory_lock({TEMPLATE_LOCK})"),
@@ -211,9 +235,9 @@ impl TestDb {
         };
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let name = format!("{CLONE_PREFIX}{}_{}_{n}", unix_secs(), std::process::id());
-        let mut conn = match PgConnection::establish(&admin) {
+        let mut conn = match connect_admin(&admin) {
             Ok(c) => c,
-            Err(e) => return skipped(&admin, &e.to_string()),
+            Err(e) => return skipped(&admin, &e),
         };
         let create = format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\"");
         let mut attempt = 0;
@@ -330,14 +354,12 @@ pub fn revert_migrations_through(
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        let dropped = PgConnection::establish(&self.admin_url)
-            .map_err(|e| e.to_string())
-            .and_then(|mut conn| {
-                exec(
-                    &mut conn,
-                    &format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name),
-                )
-            });
+        let dropped = connect_admin(&self.admin_url).and_then(|mut conn| {
+            exec(
+                &mut conn,
+                &format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name),
+            )
+        });
         if let Err(e) = dropped {
             eprintln!("could not drop test database {}: {e}", self.name);
         }
