@@ -82,54 +82,46 @@ impl Reply {
 struct State {
     pending: VecDeque<Job>,
     closed: bool,
-    /// Writers running a batch right now.
-    busy: usize,
-    /// Writers waiting for a first meter (on [`Shared::arrived`]).
-    idle: usize,
-    /// Writers holding off for a fuller batch (on [`Shared::filled`]).
-    gathering: usize,
+    writers: Writers,
 }
 
 impl State {
-    /// Which waiting writer the queue as it is now should wake, if any: a gathering writer
+    /// Which waiting writer the queue as it is now should wake ([`Writers::to_wake`]).
+    fn to_wake(&self, max_batch: usize) -> Option<Wake> {
+        self.writers.to_wake(self.pending.len(), max_batch)
+    }
+}
+
+/// What the writers are doing.
+#[derive(Debug, Default, Clone, Copy)]
+struct Writers {
+    /// Running a batch right now.
+    busy: usize,
+    /// Waiting for a first meter (on [`Shared::arrived`]).
+    idle: usize,
+    /// Holding off for a fuller batch (on [`Shared::filled`]).
+    gathering: usize,
+}
+
+impl Writers {
+    /// Which waiting writer `pending` queued meters should wake, if any: a gathering writer
     /// once a whole batch waits or no batch is in flight any more (holding off then gains
     /// nothing), else an idle writer. A meter that arrives while a writer gathers, or while
     /// every writer runs a batch, wakes nobody: the gatherer takes it at its deadline, a busy
     /// writer when it comes back for the next batch. So an HTTP worker pays a futex wake only
     /// when a writer really sleeps, and a gathering writer is not woken to count each meter.
-    fn to_wake(&self, max_batch: usize) -> Option<Wake> {
-        Waiting {
-            pending: self.pending.len(),
-            busy: self.busy,
-            idle: self.idle,
-            gathering: self.gathering,
-        }
-        .to_wake(max_batch)
-    }
-}
-
-/// The counts [`State::to_wake`] decides by.
-#[derive(Debug, Clone, Copy)]
-struct Waiting {
-    pending: usize,
-    busy: usize,
-    idle: usize,
-    gathering: usize,
-}
-
-impl Waiting {
-    fn to_wake(self, max_batch: usize) -> Option<Wake> {
-        if self.pending == 0 {
+    fn to_wake(self, pending: usize, max_batch: usize) -> Option<Wake> {
+        if pending == 0 {
             None
         } else if self.gathering > 0 {
-            (self.pending >= max_batch || self.busy == 0).then_some(Wake::Filled)
+            (pending >= max_batch || self.busy == 0).then_some(Wake::Filled)
         } else {
             (self.idle > 0).then_some(Wake::Arrived)
         }
     }
 }
 
-/// The condition variable to signal ([`State::to_wake`]).
+/// The condition variable to signal ([`Writers::to_wake`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Wake {
     Arrived,
@@ -264,7 +256,7 @@ impl Shared {
             requests.clear();
             let wake = {
                 let mut state = self.lock();
-                state.busy -= 1;
+                state.writers.busy -= 1;
                 // A writer gathering behind this batch need not wait for it any more.
                 state.to_wake(self.options.max_batch)
             };
@@ -285,23 +277,26 @@ impl Shared {
                 if state.closed {
                     return false;
                 }
-                state.idle += 1;
+                state.writers.idle += 1;
                 state = self
                     .arrived
                     .wait(state)
                     .unwrap_or_else(PoisonError::into_inner);
-                state.idle -= 1;
+                state.writers.idle -= 1;
             }
             // Waiting for more pays only while another batch is in flight: the meters
             // arriving meanwhile would otherwise wait for its commit anyway. An idle store
             // starts at once.
             if !options.max_wait.is_zero()
-                && state.busy > 0
+                && state.writers.busy > 0
                 && state.pending.len() < options.max_batch
             {
                 let deadline = Instant::now() + options.max_wait;
-                state.gathering += 1;
-                while state.pending.len() < options.max_batch && state.busy > 0 && !state.closed {
+                state.writers.gathering += 1;
+                while state.pending.len() < options.max_batch
+                    && state.writers.busy > 0
+                    && !state.closed
+                {
                     let Some(left) = deadline.checked_duration_since(Instant::now()) else {
                         break;
                     };
@@ -311,7 +306,7 @@ impl Shared {
                         .unwrap_or_else(PoisonError::into_inner)
                         .0;
                 }
-                state.gathering -= 1;
+                state.writers.gathering -= 1;
             }
             // Another writer may have taken everything while this one waited: then wait
             // again rather than run an empty transaction.
@@ -324,7 +319,7 @@ impl Shared {
             requests.push(job.request);
             replies.push(job.reply);
         }
-        state.busy += 1;
+        state.writers.busy += 1;
         // What is left is another writer's: an idle one, or a gatherer once it fills a batch.
         let wake = state.to_wake(options.max_batch);
         drop(state);
@@ -362,16 +357,15 @@ fn unavailable(e: &Fail) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{Waiting, Wake};
+    use super::{Wake, Writers};
 
     fn wake(pending: usize, busy: usize, idle: usize, gathering: usize) -> Option<Wake> {
-        Waiting {
-            pending,
+        Writers {
             busy,
             idle,
             gathering,
         }
-        .to_wake(4)
+        .to_wake(pending, 4)
     }
 
     #[test]
