@@ -67,6 +67,10 @@ pub struct DatabaseConfig {
     /// `TALLY_DATABASE__BATCH_WRITERS`, default 2: meter batches in flight at once (at most
     /// half the pool).
     pub batch_writers: usize,
+    /// `TALLY_DATABASE__BATCH_OPTIMISTIC`, default `true`: meter batches first run
+    /// optimistically (one checked statement) and take row locks up front only when that is
+    /// not possible or loses a race; `false`: always take the locks up front.
+    pub batch_optimistic: bool,
 }
 
 /// Retention of usage history (DESIGN §7 "Growth"; docs/OPERATIONS.md).
@@ -198,6 +202,7 @@ struct LayeredDatabase {
     batch_max: usize,
     batch_wait_us: u64,
     batch_writers: usize,
+    batch_optimistic: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -222,6 +227,7 @@ pub fn load(sources: &Sources) -> Result<Config, ConfigError> {
         .set_default("database.batch_max", 256)?
         .set_default("database.batch_wait_us", 500)?
         .set_default("database.batch_writers", 2)?
+        .set_default("database.batch_optimistic", true)?
         .set_default("allowed_domains", DEFAULT_ALLOWED_DOMAINS)?
         .set_default("usage_public", false)?
         .set_default("free_apikey_active", false)?
@@ -366,6 +372,7 @@ fn database(l: &LayeredDatabase) -> Result<DatabaseConfig, ConfigError> {
         batch_max: l.batch_max,
         batch_wait: Duration::from_micros(l.batch_wait_us),
         batch_writers: l.batch_writers,
+        batch_optimistic: l.batch_optimistic,
     })
 }
 

@@ -65,6 +65,7 @@ fn defaults() {
             batch_max: 256,
             batch_wait: Duration::from_micros(500),
             batch_writers: 2,
+            batch_optimistic: true,
         }
     );
 }
@@ -77,6 +78,7 @@ fn database_knobs() {
         ("TALLY_DATABASE__BATCH_MAX", "64"),
         ("TALLY_DATABASE__BATCH_WAIT_US", "200"),
         ("TALLY_DATABASE__BATCH_WRITERS", "4"),
+        ("TALLY_DATABASE__BATCH_OPTIMISTIC", "false"),
     ])
     .unwrap();
     assert_eq!(
@@ -87,6 +89,7 @@ fn database_knobs() {
             batch_max: 64,
             batch_wait: Duration::from_micros(200),
             batch_writers: 4,
+            batch_optimistic: false,
         }
     );
     for (name, value) in [

@@ -86,6 +86,7 @@ fn pg_options(db: &DatabaseConfig) -> PgOptions {
             max_batch: db.batch_max,
             max_wait: db.batch_wait,
             writers: db.batch_writers,
+            optimistic: db.batch_optimistic,
         },
         ..PgOptions::default()
     }

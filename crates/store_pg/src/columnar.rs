@@ -15,6 +15,7 @@ use diesel::sql_types::{
 use crate::error::Fail;
 use crate::fixed::Fixed;
 use crate::rows::events::{EventRow, IdempotencyRow, RollupDelta};
+use crate::rows::keys::NewAuthEvent;
 use crate::rows::sessions::DomainRollupRow;
 
 /// One column of `rows`, as the array parameter that carries it.
@@ -214,4 +215,19 @@ pub(crate) fn insert_idempotency(
     .bind::<Array<Timestamptz>, _>(&ats)
     .bind::<Array<Nullable<BigInt>>, _>(&keys)
     .execute(c)?)
+}
+
+/// Inserts `rows` into `auth_events`: the refusals of an optimistic meter batch, as part of
+/// its one statement ([`crate::fixed::Chain`]).
+pub(crate) fn auth_events_insert<'a>(rows: &'a [NewAuthEvent]) -> Fixed<'a> {
+    Fixed::new(
+        "INSERT INTO auth_events (key_id, org_id, kind, domain, occurred_at) \
+         SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], \
+             $5::timestamptz[])",
+    )
+    .bind::<Array<Nullable<BigInt>>, _>(column(rows, |r| r.key_id))
+    .bind::<Array<Text>, _>(column(rows, |r| r.org_id.as_str()))
+    .bind::<Array<Text>, _>(column(rows, |r| r.kind.as_str()))
+    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.domain.as_deref()))
+    .bind::<Array<Timestamptz>, _>(column(rows, |r| r.occurred_at))
 }

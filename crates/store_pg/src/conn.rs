@@ -102,9 +102,16 @@ pub(crate) fn waiting() -> usize {
 /// [`Fail::is_retryable`]); a connection that turned out lost is not reused.
 pub(crate) fn transaction<T>(
     pool: &PgPool,
+    f: impl FnMut(&mut PgConnection) -> Result<T, Fail>,
+) -> Result<T, Fail> {
+    transaction_on(&mut checkout(pool)?, f)
+}
+
+/// [`transaction`] on a connection already checked out.
+pub(crate) fn transaction_on<T>(
+    conn: &mut Conn,
     mut f: impl FnMut(&mut PgConnection) -> Result<T, Fail>,
 ) -> Result<T, Fail> {
-    let mut conn = checkout(pool)?;
     let mut attempt = 0;
     loop {
         match conn.pg.transaction(|c| f(c)) {

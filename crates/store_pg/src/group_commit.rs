@@ -22,9 +22,9 @@ use std::time::{Duration, Instant};
 use tally_domain::ports::{MeterDone, MeterError, MeterRequest};
 use tally_domain::StoreError;
 
-use crate::conn::{transaction, PgPool};
+use crate::conn::{checkout, transaction_on, PgPool};
 use crate::error::Fail;
-use crate::meter::{meter_batch_tx, Outcome};
+use crate::meter::{meter_batch_optimistic, meter_batch_tx, Outcome, Seen};
 
 /// How meters are batched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +38,11 @@ pub struct BatchOptions {
     /// Writer threads, i.e. batches in flight at once (each holds a pooled connection while
     /// it runs).
     pub writers: usize,
+    /// Whether a batch first runs optimistically: decided from the rows' last known
+    /// versions and written with one statement that checks them
+    /// ([`crate::meter::meter_batch_optimistic`]), taking the locks up front only when that
+    /// is not possible or loses a race. Off: every batch takes the locks up front.
+    pub optimistic: bool,
 }
 
 impl Default for BatchOptions {
@@ -46,6 +51,7 @@ impl Default for BatchOptions {
             max_batch: 256,
             max_wait: Duration::from_micros(500),
             writers: 2,
+            optimistic: true,
         }
     }
 }
@@ -137,6 +143,8 @@ struct Shared {
     options: BatchOptions,
     pool: PgPool,
     started: Once,
+    /// The writers' memory of keys and sessions (when batches run optimistically).
+    seen: Option<Seen>,
 }
 
 /// The meter queue of one store (shared by its clones). Dropping the last clone stops the
@@ -163,6 +171,7 @@ impl MeterQueue {
                 options,
                 pool,
                 started: Once::new(),
+                seen: options.optimistic.then(Seen::default),
             }),
         }
     }
@@ -252,7 +261,7 @@ impl Shared {
         let mut replies: Vec<Reply> = Vec::new();
         while self.next_batch(&mut requests, &mut replies) {
             tracing::trace!(size = requests.len(), "meter batch");
-            let outcomes = run(&self.pool, &requests);
+            let outcomes = run(&self.pool, self.seen.as_ref(), &requests);
             requests.clear();
             let wake = {
                 let mut state = self.lock();
@@ -328,16 +337,17 @@ impl Shared {
     }
 }
 
-/// Runs a batch in one transaction (again when it lost a race); see the module's failure
-/// rules.
-fn run(pool: &PgPool, batch: &[MeterRequest]) -> Vec<Outcome> {
-    match transaction(pool, |c| meter_batch_tx(c, batch)) {
+/// Runs a batch: optimistically first when `seen` is given, else (or when that path declines)
+/// in one transaction that takes the locks up front, again when it lost a race; see the
+/// module's failure rules.
+fn run(pool: &PgPool, seen: Option<&Seen>, batch: &[MeterRequest]) -> Vec<Outcome> {
+    match attempt(pool, seen, batch) {
         Ok(outcomes) => outcomes,
         Err(e) if batch.len() > 1 && !unavailable(&e) => {
             tracing::warn!(error = ?e, size = batch.len(), "meter batch failed; isolating its meters");
             batch
                 .iter()
-                .flat_map(|request| run(pool, std::slice::from_ref(request)))
+                .flat_map(|request| run(pool, seen, std::slice::from_ref(request)))
                 .collect()
         }
         Err(e) => {
@@ -348,6 +358,30 @@ fn run(pool: &PgPool, batch: &[MeterRequest]) -> Vec<Outcome> {
                 .collect()
         }
     }
+}
+
+/// One run of `batch` on one connection (see [`run`]).
+fn attempt(
+    pool: &PgPool,
+    seen: Option<&Seen>,
+    batch: &[MeterRequest],
+) -> Result<Vec<Outcome>, Fail> {
+    let mut conn = checkout(pool)?;
+    let Some(seen) = seen else {
+        return transaction_on(&mut conn, |c| meter_batch_tx(c, batch));
+    };
+    match meter_batch_optimistic(&mut conn.pg, batch, seen) {
+        Ok(Some(outcomes)) => return Ok(outcomes),
+        Ok(None) => {}
+        Err(e) => {
+            conn.note(&e);
+            return Err(e);
+        }
+    }
+    let outcomes = transaction_on(&mut conn, |c| meter_batch_tx(c, batch));
+    // The rows it wrote have versions the writers do not know.
+    seen.forget(batch);
+    outcomes
 }
 
 /// Whether `e` means the database is away (every meter answers `Unavailable`).

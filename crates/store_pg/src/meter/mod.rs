@@ -17,8 +17,10 @@
 //! [`one_lock`]), so it hands out their sequences itself.
 
 mod one_lock;
+mod optimistic;
 mod outcome;
 mod reads;
+mod seen;
 mod writes;
 
 use std::collections::{BTreeMap, HashMap};
@@ -28,6 +30,7 @@ use tally_domain::audit::{AuthEvent, AuthEventKind};
 use tally_domain::key::KeyRejection;
 use tally_domain::limits::{admit, utc_day, DayCounter, KeyUsage};
 use tally_domain::ports::{KeyRef, MeterError, MeterRequest, Metered};
+use tally_domain::session::Session;
 use tally_domain::usage::{
     DomainActivity, DomainCounters, DomainRollupKey, RollupKey, Totals, UsageEvent,
 };
@@ -41,9 +44,11 @@ use crate::rows::events::{EventRow, IdempotencyRow};
 use crate::rows::keys::NewAuthEvent;
 use crate::schema::auth_events;
 use one_lock::lock_keys_and_sessions;
+pub(crate) use optimistic::meter_batch_optimistic;
 pub(crate) use outcome::Outcome;
 use outcome::SessionMeter;
-use reads::{lock_keys, lock_sessions, past_days, stored_replays};
+use reads::{lock_keys, lock_sessions, past_days, stored_replays, KeyState, PastDays};
+pub(crate) use seen::Seen;
 use writes::{archive_days, counters_update, sessions_update};
 
 /// Remembers the idempotency keys of freshly recorded events. `Retry` when a concurrent
@@ -70,9 +75,47 @@ pub(crate) fn meter_batch_tx(
     batch: &[MeterRequest],
 ) -> Result<Vec<Outcome>, Fail> {
     let (mut keys, locked_sessions) = match lock_keys_and_sessions(c, batch)? {
-        Some((keys, sessions)) => (keys, Some(sessions)),
+        Some(locks) => (locks.keys, Some(locks.sessions)),
         None => (lock_keys(c, batch)?, None),
     };
+    let resolved = resolve(batch, &keys);
+    // Read after the locks are held, by statements of their own: a statement that waits for
+    // a row lock keeps its older snapshot for everything but the locked row.
+    let mut past = past_days(c, batch, &resolved, &keys)?;
+    let mut replays = stored_replays(c, batch, &resolved, &keys)?;
+    let open = match locked_sessions {
+        Some(open) => open,
+        None => lock_sessions(c, batch, &resolved, &keys)?,
+    };
+    let decided = decide(batch, &resolved, &mut keys, &open, &mut past, &mut replays)?;
+    let created: Vec<&UsageEvent> = decided.created().collect();
+    remember_idempotent(c, &created)?;
+    // Events, key counters, sessions, site rollups and hourly rollups: one statement, one
+    // round trip.
+    let usage = usage_rows(&decided.deltas)?;
+    let sites = domain_rows(&decided.sites)?;
+    if !(decided.rows.is_empty() && usage.is_empty() && sites.is_empty()) {
+        let mut parts = vec![
+            ("events", events_insert(&decided.rows)),
+            ("counters", counters_update(&keys)?),
+        ];
+        if !decided.session_meters.is_empty() {
+            parts.push(("sessions", sessions_update(batch, &decided.session_meters)?));
+        }
+        parts.push(("sites", sites_upsert(&sites)));
+        Chain::new(parts, rollups_upsert(&usage)).execute(c)?;
+    }
+    archive_days(c, &keys, &past)?;
+    if !decided.refusals.is_empty() {
+        diesel::insert_into(auth_events::table)
+            .values(&decided.refusals)
+            .execute(c)?;
+    }
+    Ok(decided.outcomes)
+}
+
+/// The key each meter of `batch` names, among the batch's `keys` (`None`: not found).
+fn resolve(batch: &[MeterRequest], keys: &BTreeMap<i64, KeyState>) -> Vec<Option<i64>> {
     let by_hash: HashMap<[u8; 32], i64> = keys
         .values()
         .map(|k| (k.key.secret_hash.0, k.key.id.0))
@@ -85,32 +128,66 @@ pub(crate) fn meter_batch_tx(
             .map(|k| k.key.id.0),
         KeyRef::Secret(hash) => by_hash.get(&hash.0).copied(),
     };
-    let resolved: Vec<Option<i64>> = batch.iter().map(key_of).collect();
-    // Read after the locks are held, by statements of their own: a statement that waits for
-    // a row lock keeps its older snapshot for everything but the locked row.
-    let mut past = past_days(c, batch, &resolved, &keys)?;
-    let mut replays = stored_replays(c, batch, &resolved, &keys)?;
-    let open = match locked_sessions {
-        Some(open) => open,
-        None => lock_sessions(c, batch, &resolved, &keys)?,
-    };
+    batch.iter().map(key_of).collect()
+}
+
+/// What a batch decided, before anything is written: one outcome per meter and the rows
+/// its writes are made of.
+struct Decided<'a> {
+    /// One per meter, in arrival order.
+    pub outcomes: Vec<Outcome>,
+    /// The admitted meters' events.
+    pub rows: Vec<EventRow>,
+    /// The refused meters' auth events.
+    pub refusals: Vec<NewAuthEvent>,
+    /// What the admitted meters add to the hourly rollups.
+    pub deltas: BTreeMap<RollupKey, Totals>,
+    /// The admitted meters of sessions.
+    pub session_meters: Vec<SessionMeter<'a>>,
+    /// What they add to the site rollups, by organisation.
+    pub sites: BTreeMap<(String, DomainRollupKey), DomainCounters>,
+}
+
+impl Decided<'_> {
+    /// The events the batch records afresh (not replays).
+    pub fn created(&self) -> impl Iterator<Item = &UsageEvent> {
+        self.outcomes
+            .iter()
+            .filter_map(|o| o.as_ref().ok().filter(|m| !m.replayed).map(|m| &m.event))
+    }
+}
+
+/// Decides each meter of `batch` in arrival order with the domain's rule, carrying the
+/// counters of `keys` (and the days of `past`, the replays of `replays`) forward from one
+/// meter to the next, so meters of one key see each other as in separate transactions.
+/// `resolved` is [`resolve`]'s answer; `open` the sessions the batch names, as read.
+fn decide<'a>(
+    batch: &[MeterRequest],
+    resolved: &[Option<i64>],
+    keys: &mut BTreeMap<i64, KeyState>,
+    open: &'a HashMap<String, Session>,
+    past: &mut PastDays,
+    replays: &mut HashMap<(String, String), UsageEvent>,
+) -> Result<Decided<'a>, Fail> {
     // The last sequence handed out of each session so far, by session id.
     let mut sequences: HashMap<&str, u64> = HashMap::new();
-
-    let mut outcomes: Vec<Outcome> = Vec::with_capacity(batch.len());
-    let mut rows: Vec<EventRow> = Vec::new();
-    let mut refusals: Vec<NewAuthEvent> = Vec::new();
-    let mut deltas: BTreeMap<RollupKey, Totals> = BTreeMap::new();
-    let mut session_meters: Vec<SessionMeter> = Vec::new();
-    let mut sites: BTreeMap<(String, DomainRollupKey), DomainCounters> = BTreeMap::new();
+    let mut d = Decided {
+        outcomes: Vec::with_capacity(batch.len()),
+        rows: Vec::new(),
+        refusals: Vec::new(),
+        deltas: BTreeMap::new(),
+        session_meters: Vec::new(),
+        sites: BTreeMap::new(),
+    };
     for (i, req) in batch.iter().enumerate() {
         let Some(state) = resolved[i].and_then(|id| keys.get_mut(&id)) else {
-            outcomes.push(Err(MeterError::Key(KeyRejection::UnknownKey)));
+            d.outcomes
+                .push(Err(MeterError::Key(KeyRejection::UnknownKey)));
             continue;
         };
         let now = micros(req.now);
         if let Err(rejection) = state.key.check_usable(now) {
-            outcomes.push(Err(MeterError::Key(rejection)));
+            d.outcomes.push(Err(MeterError::Key(rejection)));
             continue;
         }
         let session = match &req.session {
@@ -120,7 +197,7 @@ pub(crate) fn meter_batch_tx(
             }) {
                 Some(open) => Some(open),
                 None => {
-                    outcomes.push(Err(MeterError::SessionEnded));
+                    d.outcomes.push(Err(MeterError::SessionEnded));
                     continue;
                 }
             },
@@ -138,7 +215,7 @@ pub(crate) fn meter_batch_tx(
             .as_ref()
             .map(|k| (state.key.org_id.as_str().to_owned(), k.as_str().to_owned()));
         if let Some(original) = scope.as_ref().and_then(|s| replays.get(s)) {
-            outcomes.push(Ok(Metered {
+            d.outcomes.push(Ok(Metered {
                 event: original.clone(),
                 usage,
                 limits,
@@ -149,7 +226,7 @@ pub(crate) fn meter_batch_tx(
             continue;
         }
         if let Err(exceeded) = admit(limits, usage, req.units) {
-            refusals.push(NewAuthEvent::from(&AuthEvent {
+            d.refusals.push(NewAuthEvent::from(&AuthEvent {
                 key_id: Some(state.key.id),
                 org_id: state.key.org_id.clone(),
                 kind: AuthEventKind::from(exceeded),
@@ -158,7 +235,7 @@ pub(crate) fn meter_batch_tx(
                     .or_else(|| req.event.domain.clone()),
                 occurred_at: now,
             }));
-            outcomes.push(Err(MeterError::Limit {
+            d.outcomes.push(Err(MeterError::Limit {
                 exceeded,
                 usage,
                 limits,
@@ -177,7 +254,7 @@ pub(crate) fn meter_batch_tx(
         let row = match EventRow::of(req.event_id, &data, now) {
             Ok(row) => row,
             Err(e) => {
-                outcomes.push(Err(MeterError::Store(e.into_store())));
+                d.outcomes.push(Err(MeterError::Store(e.into_store())));
                 continue;
             }
         };
@@ -197,7 +274,7 @@ pub(crate) fn meter_batch_tx(
                 *d = (d.0 + n, true);
             }
         }
-        *deltas.entry(RollupKey::of(&event)).or_default() += Totals::of(&event);
+        *d.deltas.entry(RollupKey::of(&event)).or_default() += Totals::of(&event);
         if let Some(scope) = scope {
             replays.insert(scope, event.clone());
         }
@@ -208,7 +285,7 @@ pub(crate) fn meter_batch_tx(
             sequence = Some(*next);
             state.caption = Some((*next, now));
             let delivered = x.delivers_to_itself();
-            session_meters.push(SessionMeter {
+            d.session_meters.push(SessionMeter {
                 index: i,
                 session: x,
                 delivered,
@@ -216,14 +293,14 @@ pub(crate) fn meter_batch_tx(
             });
             if delivered {
                 let site = DomainRollupKey::at(x.domain.clone(), now);
-                sites
+                d.sites
                     .entry((x.org_id.as_str().to_owned(), site))
                     .or_default()
                     .apply(DomainActivity::Delivered { batch_size: n });
             }
         }
-        rows.push(row);
-        outcomes.push(Ok(Metered {
+        d.rows.push(row);
+        d.outcomes.push(Ok(Metered {
             event,
             usage: KeyUsage {
                 lifetime_used: usage.lifetime_used + n,
@@ -235,32 +312,5 @@ pub(crate) fn meter_batch_tx(
             replayed: false,
         }));
     }
-
-    let created: Vec<&UsageEvent> = outcomes
-        .iter()
-        .filter_map(|o| o.as_ref().ok().filter(|m| !m.replayed).map(|m| &m.event))
-        .collect();
-    remember_idempotent(c, &created)?;
-    // Events, key counters, sessions, site rollups and hourly rollups: one statement, one
-    // round trip.
-    let usage = usage_rows(&deltas)?;
-    let sites = domain_rows(&sites)?;
-    if !(rows.is_empty() && usage.is_empty() && sites.is_empty()) {
-        let mut parts = vec![
-            ("events", events_insert(&rows)),
-            ("counters", counters_update(&keys)?),
-        ];
-        if !session_meters.is_empty() {
-            parts.push(("sessions", sessions_update(batch, &session_meters)?));
-        }
-        parts.push(("sites", sites_upsert(&sites)));
-        Chain::new(parts, rollups_upsert(&usage)).execute(c)?;
-    }
-    archive_days(c, &keys, &past)?;
-    if !refusals.is_empty() {
-        diesel::insert_into(auth_events::table)
-            .values(&refusals)
-            .execute(c)?;
-    }
-    Ok(outcomes)
+    Ok(d)
 }

@@ -25,13 +25,18 @@ use tally_domain::ports::{KeyRef, MeterRequest};
 use tally_domain::session::Session;
 use time::OffsetDateTime;
 
-use super::reads::{key_columns, key_states, session_columns, KeyState, LockedKey};
+use super::reads::{key_columns, key_states, session_columns, KeyState, Lock, LockedKey};
 use crate::error::Fail;
 use crate::fixed::Fixed;
 use crate::rows::sessions::SessionRow;
 
-/// A batch's locked keys (by id) and open sessions (by session id).
-pub(super) type Locks = (BTreeMap<i64, KeyState>, HashMap<String, Session>);
+/// A batch's keys (by id) and open sessions (by session id), with the sessions' row versions
+/// (their `xmin`, for an optimistic batch's check).
+pub(super) struct Locks {
+    pub keys: BTreeMap<i64, KeyState>,
+    pub sessions: HashMap<String, Session>,
+    pub session_versions: HashMap<String, i64>,
+}
 
 /// Locks the batch's keys and then its sessions in one statement, or `None` (nothing locked)
 /// when the batch is not of that shape; see the module's conditions.
@@ -53,8 +58,19 @@ pub(super) fn lock_keys_and_sessions(
     if sessions.is_empty() {
         return Ok(None);
     }
-    // Id order for keys, `(organisation, id)` order for sessions: the orders of the two
-    // statements this one replaces.
+    read_keys_and_sessions(c, keys, sessions, Lock::ForUpdate).map(Some)
+}
+
+/// Reads the keys `(id, organisation)` and then the sessions `(organisation, id)` with
+/// `lock`, in one statement; the lists are sorted here (id order for keys,
+/// `(organisation, id)` order for sessions: the orders of the two statements this one
+/// replaces).
+pub(super) fn read_keys_and_sessions(
+    c: &mut PgConnection,
+    mut keys: Vec<(i64, &str)>,
+    mut sessions: Vec<(&str, &str)>,
+    lock: Lock,
+) -> Result<Locks, Fail> {
     keys.sort_unstable();
     keys.dedup();
     sessions.sort_unstable();
@@ -62,48 +78,67 @@ pub(super) fn lock_keys_and_sessions(
     let (key_ids, key_orgs): (Vec<i64>, Vec<&str>) = keys.into_iter().unzip();
     let (session_orgs, session_ids): (Vec<&str>, Vec<&str>) = sessions.into_iter().unzip();
     // The second branch's NULLs stand for `key_columns!` in its order and types, and the
-    // first branch's `s_` NULLs for `session_columns!` (a `UNION ALL` takes its column names
-    // from the first branch): a column added to either list must be added to the other
-    // branch too.
-    let rows: Vec<Locked> = Fixed::new(concat!(
-        "SELECT a.*, NULL::text AS s_id, NULL::bigint AS s_key_id, NULL::text AS s_org_id, \
-             NULL::text AS s_domain, NULL::text AS s_stream_key, NULL::bigint AS s_sequence, \
-             NULL::jsonb AS s_targets, NULL::timestamptz AS s_started_at, \
-             NULL::timestamptz AS s_last_activity_at, NULL::bigint AS s_captions_sent, \
-             NULL::bigint AS s_captions_failed, NULL::text AS s_mic_holder, \
-             NULL::bigint AS s_sync_offset_ms \
-         FROM unnest($1::text[], $2::bigint[]) AS v(org, id) CROSS JOIN LATERAL (",
-        key_columns!(
-            "SELECT",
-            "FROM api_keys WHERE org_id = v.org AND id = v.id FOR UPDATE"
-        ),
-        ") AS a \
-         UNION ALL \
-         SELECT NULL::bigint, NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, \
-             NULL::text, NULL::text, NULL::uuid, NULL::timestamptz, NULL::timestamptz, \
-             NULL::boolean, NULL::timestamptz, NULL::timestamptz, NULL::bigint, NULL::bigint, \
-             NULL::bigint, NULL::bigint, NULL::timestamptz, NULL::date, NULL::bigint, s.* \
-         FROM unnest($3::text[], $4::text[]) AS v(org, id) CROSS JOIN LATERAL (SELECT ",
-        session_columns!(),
-        " FROM sessions WHERE org_id = v.org AND id = v.id FOR UPDATE) AS s",
-    ))
-    .bind::<Array<Text>, _>(&key_orgs)
-    .bind::<Array<BigInt>, _>(&key_ids)
-    .bind::<Array<Text>, _>(&session_orgs)
-    .bind::<Array<Text>, _>(&session_ids)
-    .load(c)?;
+    // first branch's `s_` NULLs for `session_columns!` and the version (a `UNION ALL` takes
+    // its column names from the first branch): a column added to either list must be added
+    // to the other branch too.
+    macro_rules! statement {
+        ($lock:literal) => {
+            concat!(
+                "SELECT a.*, NULL::text AS s_id, NULL::bigint AS s_key_id, \
+                     NULL::text AS s_org_id, NULL::text AS s_domain, \
+                     NULL::text AS s_stream_key, NULL::bigint AS s_sequence, \
+                     NULL::jsonb AS s_targets, NULL::timestamptz AS s_started_at, \
+                     NULL::timestamptz AS s_last_activity_at, NULL::bigint AS s_captions_sent, \
+                     NULL::bigint AS s_captions_failed, NULL::text AS s_mic_holder, \
+                     NULL::bigint AS s_sync_offset_ms, NULL::bigint AS s_version \
+                 FROM unnest($1::text[], $2::bigint[]) AS v(org, id) CROSS JOIN LATERAL (",
+                key_columns!("SELECT", "FROM api_keys WHERE org_id = v.org AND id = v.id"),
+                " ",
+                $lock,
+                ") AS a \
+                 UNION ALL \
+                 SELECT NULL::bigint, NULL::text, NULL::text, NULL::text, NULL::text, \
+                     NULL::text, NULL::text, NULL::text, NULL::uuid, NULL::timestamptz, \
+                     NULL::timestamptz, NULL::boolean, NULL::timestamptz, NULL::timestamptz, \
+                     NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint, \
+                     NULL::timestamptz, NULL::date, NULL::bigint, NULL::bigint, s.* \
+                 FROM unnest($3::text[], $4::text[]) AS v(org, id) CROSS JOIN LATERAL (SELECT ",
+                session_columns!(),
+                ", xmin::text::bigint FROM sessions WHERE org_id = v.org AND id = v.id ",
+                $lock,
+                ") AS s",
+            )
+        };
+    }
+    let sql = match lock {
+        Lock::ForUpdate => statement!("FOR UPDATE"),
+        Lock::None => statement!(""),
+    };
+    let rows: Vec<Locked> = Fixed::new(sql)
+        .bind::<Array<Text>, _>(&key_orgs)
+        .bind::<Array<BigInt>, _>(&key_ids)
+        .bind::<Array<Text>, _>(&session_orgs)
+        .bind::<Array<Text>, _>(&session_ids)
+        .load(c)?;
     let mut locked_keys = Vec::with_capacity(key_ids.len());
     let mut open = HashMap::with_capacity(session_ids.len());
+    let mut versions = HashMap::with_capacity(session_ids.len());
     for row in rows {
         if let Some(key) = row.key {
             locked_keys.push(key);
         }
         if let Some(s) = row.session {
+            let version = s.s_version;
             let session = SessionRow::from(s).into_domain()?;
+            versions.insert(session.id.as_str().to_owned(), version);
             open.insert(session.id.as_str().to_owned(), session);
         }
     }
-    Ok(Some((key_states(locked_keys)?, open)))
+    Ok(Locks {
+        keys: key_states(locked_keys)?,
+        sessions: open,
+        session_versions: versions,
+    })
 }
 
 /// A row of the statement: a locked key, or a locked session.
@@ -144,6 +179,8 @@ struct LockedSession {
     s_mic_holder: Option<String>,
     #[diesel(sql_type = BigInt)]
     s_sync_offset_ms: i64,
+    #[diesel(sql_type = BigInt)]
+    s_version: i64,
 }
 
 impl From<LockedSession> for SessionRow {

@@ -38,7 +38,8 @@ macro_rules! key_columns {
             " ",
             "id, org_id, secret_hash, alias, name, owner, email, email_hash, user_id, \
          created_at, expires_at, active, revoked_at, erased_at, daily_limit, \
-         lifetime_limit, lifetime_used, sequence, last_caption_at, daily_day, daily_used",
+         lifetime_limit, lifetime_used, sequence, last_caption_at, daily_day, daily_used, \
+         xmin::text::bigint AS key_version",
             " ",
             $after
         )
@@ -67,6 +68,16 @@ pub(super) struct KeyState {
     pub daily_charged: bool,
     /// The key's caption sequence after this batch's last session meter, with its instant.
     pub caption: Option<(u64, OffsetDateTime)>,
+    /// The row version read (its `xmin`: the transaction that wrote it), which an optimistic
+    /// batch checks again when it writes ([`super::optimistic`]).
+    pub version: i64,
+}
+
+impl KeyState {
+    /// Whether this batch changed the key's row (then the counters' statement writes it).
+    pub fn changed(&self) -> bool {
+        self.added > 0 || self.caption.is_some() || self.daily_charged
+    }
 }
 
 /// Locks every key the batch names, in id order (so concurrent batches cannot deadlock).
@@ -96,30 +107,11 @@ pub(super) fn lock_keys(
         if ids.is_empty() {
             return Ok(BTreeMap::new());
         }
-        // Keys by id alone (session tokens' keys): the id index finds them.
-        Fixed::new(concat!(
-            "SELECT a.* FROM unnest($1::bigint[]) AS v(id) CROSS JOIN LATERAL (",
-            key_columns!("SELECT", "FROM api_keys WHERE id = v.id FOR UPDATE"),
-            ") AS a",
-        ))
-        .bind::<Array<BigInt>, _>(&ids)
-        .load(c)?
+        return by_id(c, &ids, Lock::ForUpdate);
     } else if ids.is_empty() && named.is_empty() {
         // Keys by secret alone (`POST /v1/verify`): resolved and locked by one statement, one
-        // round trip. The ordered subquery feeds the lateral probes in id order.
-        Fixed::new(concat!(
-            "SELECT a.* FROM (SELECT s.org_id, s.key_id FROM unnest($1::text[]) AS h(hash) \
-                 CROSS JOIN LATERAL (SELECT org_id, key_id FROM key_secrets \
-                     WHERE secret_hash = h.hash) AS s \
-                 ORDER BY s.key_id, s.org_id) AS v CROSS JOIN LATERAL (",
-            key_columns!(
-                "SELECT",
-                "FROM api_keys WHERE org_id = v.org_id AND id = v.key_id FOR UPDATE"
-            ),
-            ") AS a",
-        ))
-        .bind::<Array<Text>, _>(&hashes)
-        .load(c)?
+        // round trip.
+        return by_secret(c, &hashes, Lock::ForUpdate);
     } else {
         let mut pairs = resolve_secrets(c, &hashes)?;
         pairs.extend(named);
@@ -147,6 +139,73 @@ pub(super) fn lock_keys(
     key_states(rows)
 }
 
+/// Whether a read locks the rows it reads.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Lock {
+    /// `FOR UPDATE`: the pessimistic batch's reads.
+    ForUpdate,
+    /// No lock: an optimistic batch's reads, checked again when it writes.
+    None,
+}
+
+/// The keys of the secrets `hashes` (hex, sorted), read with `lock` in id order, by one
+/// statement: the ordered subquery feeds the lateral probes in id order.
+pub(super) fn by_secret(
+    c: &mut PgConnection,
+    hashes: &[String],
+    lock: Lock,
+) -> Result<BTreeMap<i64, KeyState>, Fail> {
+    macro_rules! statement {
+        ($lock:literal) => {
+            concat!(
+                "SELECT a.* FROM (SELECT s.org_id, s.key_id FROM unnest($1::text[]) AS h(hash) \
+                     CROSS JOIN LATERAL (SELECT org_id, key_id FROM key_secrets \
+                         WHERE secret_hash = h.hash) AS s \
+                     ORDER BY s.key_id, s.org_id) AS v CROSS JOIN LATERAL (",
+                key_columns!(
+                    "SELECT",
+                    "FROM api_keys WHERE org_id = v.org_id AND id = v.key_id"
+                ),
+                " ",
+                $lock,
+                ") AS a",
+            )
+        };
+    }
+    let sql = match lock {
+        Lock::ForUpdate => statement!("FOR UPDATE"),
+        Lock::None => statement!(""),
+    };
+    let rows: Vec<LockedKey> = Fixed::new(sql).bind::<Array<Text>, _>(hashes).load(c)?;
+    key_states(rows)
+}
+
+/// The keys of `ids` (sorted), read with `lock` in id order: keys named by id alone (tokens
+/// from before tokens named their organisation), which the id index finds.
+pub(super) fn by_id(
+    c: &mut PgConnection,
+    ids: &[i64],
+    lock: Lock,
+) -> Result<BTreeMap<i64, KeyState>, Fail> {
+    macro_rules! statement {
+        ($lock:literal) => {
+            concat!(
+                "SELECT a.* FROM unnest($1::bigint[]) AS v(id) CROSS JOIN LATERAL (",
+                key_columns!("SELECT", "FROM api_keys WHERE id = v.id"),
+                " ",
+                $lock,
+                ") AS a",
+            )
+        };
+    }
+    let sql = match lock {
+        Lock::ForUpdate => statement!("FOR UPDATE"),
+        Lock::None => statement!(""),
+    };
+    let rows: Vec<LockedKey> = Fixed::new(sql).bind::<Array<BigInt>, _>(ids).load(c)?;
+    key_states(rows)
+}
+
 /// The batch's view of its locked keys, by id.
 pub(super) fn key_states(rows: Vec<LockedKey>) -> Result<BTreeMap<i64, KeyState>, Fail> {
     rows.into_iter()
@@ -161,6 +220,7 @@ pub(super) fn key_states(rows: Vec<LockedKey>) -> Result<BTreeMap<i64, KeyState>
                     daily,
                     daily_charged: false,
                     caption: None,
+                    version: row.key_version,
                 },
             ))
         })
@@ -176,6 +236,8 @@ pub(super) struct LockedKey {
     daily_day: Option<Date>,
     #[diesel(sql_type = BigInt)]
     daily_used: i64,
+    #[diesel(sql_type = BigInt)]
+    key_version: i64,
 }
 
 /// The `(org, id)` of each existing key of `ids`, unlocked (a key's organisation never

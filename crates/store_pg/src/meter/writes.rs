@@ -81,7 +81,7 @@ pub(super) fn counters_update(keys: &BTreeMap<i64, KeyState>) -> Result<Fixed<'_
     let mut days = Vec::new();
     let mut day_units = Vec::new();
     for (id, state) in keys {
-        if state.added == 0 && state.caption.is_none() && !state.daily_charged {
+        if !state.changed() {
             continue;
         }
         key_ids.push(*id);

@@ -12,6 +12,7 @@ mod bus;
 mod catalog;
 mod concurrency;
 mod migrations;
+mod optimistic;
 mod outage;
 
 use std::sync::Arc;
@@ -20,7 +21,7 @@ use tally_domain::services::Stores;
 use tally_domain::usage::RetentionPolicy;
 use tally_domain::ImportStore;
 use tally_store_pg::testing::TestDb;
-use tally_store_pg::PgStore;
+use tally_store_pg::{BatchOptions, PgOptions, PgStore};
 
 /// One contract case's world: the ports on a fresh database, dropped with it.
 pub struct PgHarness {
@@ -51,6 +52,27 @@ pub fn harness() -> Option<PgHarness> {
     })
 }
 
+/// A harness whose meter batches always take their locks up front (no optimistic batches),
+/// so the contract cases cover that path as a whole too, not only where the optimistic one
+/// falls back to it.
+pub fn harness_locking() -> Option<PgHarness> {
+    let db = TestDb::create()?;
+    let options = PgOptions {
+        max_connections: 4,
+        batch: BatchOptions {
+            optimistic: false,
+            ..BatchOptions::default()
+        },
+        ..PgOptions::default()
+    };
+    let store = Arc::new(db.store_with(options));
+    Some(PgHarness {
+        stores: Stores::from_one(store.clone(), Arc::new(tally_domain::LocalBus::new())),
+        import: store,
+        _db: db,
+    })
+}
+
 /// A harness whose store applies `policy`.
 pub fn harness_with(policy: RetentionPolicy) -> Option<PgHarness> {
     let db = TestDb::create()?;
@@ -66,4 +88,8 @@ mod contract {
     tally_testkit::store_contract_tests!(super::harness);
     tally_testkit::import_contract_tests!(super::harness);
     tally_testkit::retention_contract_tests!(super::harness_with);
+}
+
+mod locking {
+    tally_testkit::store_contract_tests!(super::harness_locking);
 }

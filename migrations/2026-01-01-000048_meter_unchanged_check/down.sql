@@ -1,0 +1,1 @@
+DROP FUNCTION tally_meter_unchanged(bigint, bigint);
