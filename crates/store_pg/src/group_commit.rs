@@ -154,13 +154,11 @@ pub(crate) struct MeterQueue {
 }
 
 impl MeterQueue {
-    /// A queue whose writers run on `pool`. Writers take at most half the pool's
-    /// `connections`, so meters cannot starve the other store calls.
-    pub(crate) fn new(pool: PgPool, connections: u32, options: BatchOptions) -> Self {
-        let most = usize::try_from(connections / 2).unwrap_or(1).max(1);
+    /// A queue whose `options.writers` writers run on `pool` (the writers' own).
+    pub(crate) fn new(pool: PgPool, options: BatchOptions) -> Self {
         let options = BatchOptions {
             max_batch: options.max_batch.max(1),
-            writers: options.writers.clamp(1, most),
+            writers: options.writers.max(1),
             ..options
         };
         Self {

@@ -52,6 +52,8 @@ impl Default for PgOptions {
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// The meter writers' connections.
+    meter_pool: PgPool,
     url: Arc<str>,
     options: PgOptions,
     meters: Arc<MeterQueue>,
@@ -87,20 +89,39 @@ impl PgStore {
     pub fn connect(url: &str, options: PgOptions) -> Result<Self, StoreError> {
         init_tls();
         let url: Arc<str> = with_connect_timeout(url, options.connect_timeout).into();
-        let manager = Manager::new(&url, options.statement_timeout);
-        let pool = Pool::builder()
-            .max_size(options.max_connections.max(1))
-            .min_idle(Some(0))
-            .connection_timeout(options.connect_timeout)
-            .test_on_check_out(false)
-            .error_handler(Box::new(LogPoolErrors))
-            .build_unchecked(manager);
+        // The meter writers have connections of their own (at most half of
+        // `max_connections`, one per writer), so meters cannot starve the other store calls
+        // and their connections keep the meter's settings.
+        let total = options.max_connections.max(2);
+        let writers = u32::try_from(options.batch.writers)
+            .unwrap_or(u32::MAX)
+            .clamp(1, total / 2);
+        let build = |size: u32, manager: Manager| {
+            Pool::builder()
+                .max_size(size)
+                .min_idle(Some(0))
+                .connection_timeout(options.connect_timeout)
+                .test_on_check_out(false)
+                .error_handler(Box::new(LogPoolErrors))
+                .build_unchecked(manager)
+        };
+        let pool = build(
+            total - writers,
+            Manager::new(&url, options.statement_timeout),
+        );
+        let meter_pool = build(
+            writers,
+            Manager::new(&url, options.statement_timeout).generic_plans(),
+        );
         let meters = Arc::new(MeterQueue::new(
-            pool.clone(),
-            options.max_connections,
-            options.batch,
+            meter_pool.clone(),
+            BatchOptions {
+                writers: writers as usize,
+                ..options.batch
+            },
         ));
         let store = Self {
+            meter_pool,
             pool,
             url,
             options,
@@ -155,10 +176,10 @@ impl PgStore {
     /// The pool and the meter queue right now, for an operator's gauges.
     #[must_use]
     pub fn stats(&self) -> PoolStats {
-        let state = self.pool.state();
+        let (state, meter) = (self.pool.state(), self.meter_pool.state());
         PoolStats {
-            connections: state.connections,
-            idle: state.idle_connections,
+            connections: state.connections + meter.connections,
+            idle: state.idle_connections + meter.idle_connections,
             waiting: crate::conn::waiting(),
             meters_queued: self.meters.queued(),
         }
