@@ -3,9 +3,10 @@
 //! A caller of [`crate::PgStore`]'s `meter` queues its request and blocks until a writer
 //! answers it. A few writer threads (started on the first meter) each take whatever is
 //! queued — up to the batch cap, optionally waiting a moment for more — run it as one
-//! set-based transaction ([`crate::meter::meter_batch_tx`]) and answer every caller of the
-//! batch only after its commit: an acknowledged meter is durable. While one writer waits for
-//! its commit, the next batch gathers and another writer takes it.
+//! set-based transaction ([`crate::meter::meter_batch_tx`]; first optimistically, as one
+//! checked statement, [`crate::meter::meter_batch_optimistic`]) and answer every caller of
+//! the batch only after its commit: an acknowledged meter is durable. While one writer waits
+//! for its commit, the next batch gathers and another writer takes it.
 //!
 //! Failure rules: a batch that loses a race (deadlock, serialisation, an idempotency key taken
 //! concurrently) runs again; a database that is away answers every meter of the batch
@@ -39,9 +40,9 @@ pub struct BatchOptions {
     /// it runs).
     pub writers: usize,
     /// Whether a batch first runs optimistically: decided from the rows' last known
-    /// versions and written with one statement that checks them
-    /// ([`crate::meter::meter_batch_optimistic`]), taking the locks up front only when that
-    /// is not possible or loses a race. Off: every batch takes the locks up front.
+    /// versions and written with one statement that checks them (docs/ARCHITECTURE.md,
+    /// "Optimistic batches"), taking the locks up front only when that is not possible or
+    /// loses a race. Off: every batch takes the locks up front.
     pub optimistic: bool,
 }
 

@@ -16,6 +16,10 @@
 //! and opened again under the same id meanwhile is missed, and its token's meter is refused
 //! either way (the token is of the lifetime that ended). A session of a key that is not found
 //! is locked and unused: its meter is refused as an unknown key either way.
+//!
+//! An optimistic batch ([`super::optimistic`]) reads the keys and sessions it does not
+//! remember with the same statement, without the locks ([`Lock::None`]); each row then
+//! comes with its version, which its write checks.
 
 use std::collections::{BTreeMap, HashMap};
 
