@@ -7,12 +7,14 @@
   check  compare the log with the database (psql): every acknowledged meter stored exactly
          once, counters and rollups equal to the sums over the stored events
 
-Acknowledged means a 2xx answer. A verify request carries its own `Idempotency-Key` and is
-retried with the same key after a transport error or a 503 (as a careful gateway would), so a
-meter committed but not answered before a crash is answered by the replay. `POST /captions`
-has no idempotency key; each caption thread sends its batches one after another on a session
-of its own, so a stored caption event belongs to the attempt whose send-to-answer window holds
-its `occurred_at` (same machine, same clock), and its `units` must be that batch's size.
+Acknowledged means a 2xx answer. A verify request of an even-numbered thread carries its own
+`Idempotency-Key` and is retried with the same key after a transport error or a 503 (as a
+careful gateway would), so a meter committed but not answered before a crash is answered by the
+replay. `POST /captions` and the verify requests of odd-numbered threads carry no idempotency
+key (such meters take the store's optimistic path, those with one its locking path); each such
+thread sends its requests one after another (captions on a session of its own, verify with a
+`path` of its own), so a stored event belongs to the attempt whose send-to-answer window holds
+its `occurred_at` (same machine, same clock), and its `units` must be that attempt's.
 
 Only the schema of migrations/ is read (usage_events, api_keys and its daily counter, key_daily_usage,
 usage_rollups, idempotency_keys, sessions), never the server's internals.
@@ -157,6 +159,8 @@ def attempt(client, method, path, body, headers):
 
 
 def verify_worker(n, args, keys, log, stop, deadline):
+    if n % 2 == 1:
+        return plain_verify_worker(n, args, keys, log, stop, deadline)
     rnd = random.Random(n)
     client = Client(args.base)
     admin = {"X-Admin-Key": args.admin_key}
@@ -177,6 +181,25 @@ def verify_worker(n, args, keys, log, stop, deadline):
             # it is answered, or give up when the run is over.
             if stop.is_set() or time.time() >= deadline:
                 break
+            time.sleep(0.05)
+
+
+def plain_verify_worker(n, args, keys, log, stop, deadline):
+    """Verify without an idempotency key: one attempt per request, never retried (a retry could
+    count twice); its events are told apart by the thread's own `path`."""
+    rnd = random.Random(n)
+    client = Client(args.base)
+    admin = {"X-Admin-Key": args.admin_key}
+    path = f"/crash-plain/{n}"
+    while not stop.is_set() and time.time() < deadline:
+        key = rnd.choice(keys)
+        units = rnd.randint(1, 3)
+        body = {"key": key["secret"], "units": units,
+                "event": {"method": "POST", "path": path, "status_code": 200}}
+        rec = attempt(client, "POST", "/v1/verify", body, admin)
+        rec.update(op="vplain", stream=path, key=key["id"], n=units)
+        log.write(rec)
+        if rec["status"] is None or rec["status"] == 503:
             time.sleep(0.05)
 
 
@@ -218,6 +241,49 @@ def load(args):
 
 
 # --------------------------------------------------------------------------- check
+
+
+def match_windows(attempts, stream_of, ok, stored):
+    """Counts for requests without idempotency keys: each stored `(stream, units, at_us)` row
+    belongs to the attempt of its stream whose send-to-answer window holds `at`."""
+    by_stream = collections.defaultdict(list)
+    for r in attempts:
+        by_stream[r[stream_of]].append(r)
+    events = collections.defaultdict(list)
+    for stream, units, at in stored:
+        events[stream].append((int(at), int(units)))
+    n = collections.Counter()
+    for stream in set(by_stream) | set(events):
+        atts = sorted(by_stream.get(stream, []), key=lambda r: r["t0"])
+        starts = [a["t0"] for a in atts]
+        hits = collections.defaultdict(list)
+        for at, units in events.get(stream, []):
+            # Attempts of one thread never overlap: at most one window holds `at`.
+            j = bisect.bisect_right(starts, at) - 1
+            if j < 0 or at > atts[j]["t1"]:
+                n["unmatched"] += 1
+            else:
+                hits[j].append(units)
+        for j, a in enumerate(atts):
+            h = hits.get(j, [])
+            if len(h) > 1:
+                n["dup"] += 1
+            if any(u != a["n"] for u in h):
+                n["mismatch"] += 1
+            if a["status"] == ok:
+                n["acked"] += 1
+                n["units"] += a["n"]
+                if h:
+                    n["found"] += 1
+                else:
+                    n["lost"] += 1
+            elif h:
+                n["unacked_stored"] += 1
+                if a["status"] == 503:
+                    n["503_stored"] += 1
+                elif a["status"] is not None:
+                    n["mismatch"] += 1  # refused (429, 4xx) yet stored
+    return n
 
 
 def psql(db, sql):
@@ -341,49 +407,27 @@ def check(args):
     v_refused_stored = [i for i in v_refused if i in stored]
     v_foreign = [i for i in stored if i not in v_last]
 
-    # Captions: match stored events to attempt windows, per session.
-    attempts = collections.defaultdict(list)
-    for r in recs:
-        if r["op"] == "captions":
-            attempts[r["sess"]].append(r)
-    events = collections.defaultdict(list)
-    for sid, units, at in psql(
-            args.db, "SELECT session_id, units, "
-                     "(extract(epoch FROM occurred_at) * 1000000)::bigint "
-                     "FROM usage_events WHERE kind = 'caption' ORDER BY occurred_at"):
-        events[sid].append((int(at), int(units)))
-    c_acked = c_found = c_lost = c_dup = c_unacked_stored = c_503_stored = 0
-    c_units = c_mismatch = c_unmatched = 0
-    for sid in set(attempts) | set(events):
-        atts = sorted(attempts.get(sid, []), key=lambda r: r["t0"])
-        starts = [a["t0"] for a in atts]
-        hits = collections.defaultdict(list)
-        for at, units in events.get(sid, []):
-            # Attempts of one thread never overlap: at most one window holds `at`.
-            j = bisect.bisect_right(starts, at) - 1
-            if j < 0 or at > atts[j]["t1"]:
-                c_unmatched += 1
-            else:
-                hits[j].append(units)
-        for j, a in enumerate(atts):
-            h = hits.get(j, [])
-            if len(h) > 1:
-                c_dup += 1
-            if any(u != a["n"] for u in h):
-                c_mismatch += 1
-            if a["status"] == 202:
-                c_acked += 1
-                c_units += a["n"]
-                if h:
-                    c_found += 1
-                else:
-                    c_lost += 1
-            elif h:
-                c_unacked_stored += 1
-                if a["status"] == 503:
-                    c_503_stored += 1
-                elif a["status"] is not None:
-                    c_mismatch += 1  # refused (429, 4xx) yet stored
+    # Captions and plain verify: match stored events to attempt windows, per stream (a
+    # session, a verify thread's path).
+    cap = match_windows(
+        [r for r in recs if r["op"] == "captions"], "sess", 202,
+        psql(args.db, "SELECT session_id, units, "
+                      "(extract(epoch FROM occurred_at) * 1000000)::bigint "
+                      "FROM usage_events WHERE kind = 'caption' ORDER BY occurred_at"))
+    plain = match_windows(
+        [r for r in recs if r["op"] == "vplain"], "stream", 200,
+        psql(args.db, "SELECT path, units, "
+                      "(extract(epoch FROM occurred_at) * 1000000)::bigint "
+                      "FROM usage_events WHERE path LIKE '/crash-plain/%' ORDER BY occurred_at"))
+    c_acked, c_units, c_found, c_lost, c_dup = (cap[k] for k in (
+        "acked", "units", "found", "lost", "dup"))
+    c_unacked_stored, c_503_stored = cap["unacked_stored"], cap["503_stored"]
+    c_mismatch = cap["mismatch"] + plain["mismatch"]
+    c_unmatched = cap["unmatched"] + plain["unmatched"]
+    c_acked += plain["acked"]
+    c_found += plain["found"]
+    c_lost += plain["lost"]
+    c_dup += plain["dup"]
 
     acknowledged = len(v_acked) + c_acked
     found = v_found + c_found
@@ -409,10 +453,11 @@ def check(args):
     if v_foreign:
         problems.append(f"{len(v_foreign)} stored idempotency keys the client never sent")
     if c_unmatched:
-        problems.append(f"{c_unmatched} stored caption events match no attempt's window")
+        problems.append(f"{c_unmatched} stored caption or plain verify events match no "
+                        "attempt's window")
     if c_mismatch:
-        problems.append(f"{c_mismatch} caption attempts whose stored event disagrees "
-                        "(wrong units, or refused yet stored)")
+        problems.append(f"{c_mismatch} caption or plain verify attempts whose stored event "
+                        "disagrees (wrong units, or refused yet stored)")
     if other_5xx:
         problems.append(f"{other_5xx} answers 5xx other than 503, e.g. {examples[:2]}")
     if unexpected:
@@ -449,7 +494,9 @@ def check(args):
           f"Idempotency-Key), {len(v_refused)} refused (429), {len(v_unacked_stored)} stored "
           f"but never acknowledged (in flight at the crash), "
           f"{len(v_last) - len(v_acked) - len(v_refused)} unanswered at the end")
-    print(f"  captions: {c_acked} batches acknowledged ({c_units} captions), "
+    print(f"  verify without Idempotency-Key: {plain['acked']} acknowledged, "
+          f"{plain['unacked_stored']} stored but never acknowledged")
+    print(f"  captions: {cap['acked']} batches acknowledged ({c_units} captions), "
           f"{c_unacked_stored} stored but never acknowledged"
           + (f" ({c_503_stored} of them answered 503)" if c_503_stored else ""))
     print(f"  answers: {counts}")
