@@ -13,8 +13,9 @@ use tally_domain::usage::{
     DomainActivity, DomainCounters, DomainRollupKey, RollupKey, Totals, UsageEvent,
 };
 
+use super::history::PastDays;
 use super::outcome::{Outcome, SessionMeter};
-use super::reads::{KeyState, PastDays};
+use super::reads::KeyState;
 use crate::convert::micros;
 use crate::error::Fail;
 use crate::rows::events::EventRow;

@@ -17,6 +17,7 @@
 //! [`one_lock`]), so it hands out their sequences itself.
 
 mod decide;
+mod history;
 mod one_lock;
 mod optimistic;
 mod outcome;
@@ -35,10 +36,11 @@ use crate::rollups::{domain_rows, usage_rows};
 use crate::rows::events::IdempotencyRow;
 use crate::schema::auth_events;
 use decide::{decide, resolve};
+use history::{past_days, stored_replays};
 use one_lock::lock_keys_and_sessions;
 pub(crate) use optimistic::meter_batch_optimistic;
 pub(crate) use outcome::Outcome;
-use reads::{lock_keys, lock_sessions, past_days, stored_replays};
+use reads::{lock_keys, lock_sessions};
 pub(crate) use seen::Seen;
 use writes::{archive_days, counters_update, sessions_update};
 

@@ -37,9 +37,10 @@ use tally_domain::ports::MeterRequest;
 use tally_domain::session::Session;
 
 use super::decide::{decide, resolve, Decided};
+use super::history::PastDays;
 use super::one_lock::read_keys_and_sessions;
 use super::outcome::Outcome;
-use super::reads::{by_id, by_secret, KeyState, Lock, PastDays};
+use super::reads::{by_id, by_secret, KeyState, Lock};
 use super::seen::{Lookup, Seen};
 use super::writes::{counters_update, sessions_update};
 use crate::columnar::{auth_events_insert, events_insert, rollups_upsert, sites_upsert};

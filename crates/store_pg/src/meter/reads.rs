@@ -1,7 +1,8 @@
-//! The reads of a meter batch: lock its keys (with their counters, the daily one included),
-//! then read the events of the idempotency keys it replays and lock the sessions it names.
-//! (A caption batch locks its keys and its sessions with one statement,
-//! [`super::one_lock`].)
+//! The reads of a meter batch: its keys (with their counters, the daily one included) and
+//! the sessions it names, locked by a locking batch, or read without locks, with each row's
+//! version, by an optimistic one ([`Lock`]). (A caption batch reads its keys and its sessions
+//! with one statement, [`super::one_lock`]; the rarer reads after the locks are in
+//! [`super::history`].)
 //!
 //! Every read names whole primary keys as `unnest`ed tuples joined to the table, so each row
 //! is one primary-key probe whatever the table holds, in a custom plan and in the generic plan
@@ -14,18 +15,15 @@ use std::collections::{BTreeMap, HashMap};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Date as SqlDate, Nullable, Text};
 use tally_domain::key::ApiKey;
-use tally_domain::limits::{utc_day, DayCounter};
+use tally_domain::limits::DayCounter;
 use tally_domain::ports::{KeyRef, MeterRequest};
 use tally_domain::session::Session;
-use tally_domain::usage::UsageEvent;
 use time::{Date, OffsetDateTime};
 
-use crate::convert::{day_counter, from_db, micros};
+use crate::convert::day_counter;
 use crate::error::Fail;
 use crate::fixed::Fixed;
 use crate::key_row::resolve_secrets;
-use crate::rows::events::event_columns;
-use crate::rows::events::EventRow;
 use crate::rows::keys::KeyRow;
 use crate::rows::sessions::SessionRow;
 
@@ -257,118 +255,6 @@ fn resolve_ids(c: &mut PgConnection, ids: &[i64]) -> Result<Vec<(String, i64)>, 
     .bind::<Array<BigInt>, _>(ids)
     .load(c)?;
     Ok(found.into_iter().map(|p| (p.org_id, p.id)).collect())
-}
-
-/// Units of days before their keys' counters, by `(key, day)`, with whether this batch
-/// changed them (then they are written back).
-pub(super) type PastDays = BTreeMap<(i64, Date), (u64, bool)>;
-
-/// The history rows of the days before their keys' counters that the batch's meters are
-/// stamped with (a meter stamped just before midnight arriving after its key's day turned).
-/// Read only for such meters — around midnight, if ever — so nearly every batch skips it.
-pub(super) fn past_days(
-    c: &mut PgConnection,
-    batch: &[MeterRequest],
-    resolved: &[Option<i64>],
-    keys: &BTreeMap<i64, KeyState>,
-) -> Result<PastDays, Fail> {
-    let mut wanted: Vec<(&str, i64, Date)> = batch
-        .iter()
-        .zip(resolved)
-        .filter_map(|(r, k)| {
-            let state = keys.get(&(*k)?)?;
-            let day = utc_day(micros(r.now));
-            DayCounter::used_on(state.daily, day).is_none().then_some((
-                state.key.org_id.as_str(),
-                state.key.id.0,
-                day,
-            ))
-        })
-        .collect();
-    if wanted.is_empty() {
-        return Ok(BTreeMap::new());
-    }
-    wanted.sort_unstable();
-    wanted.dedup();
-    let (mut orgs, mut kids, mut days) = (Vec::new(), Vec::new(), Vec::new());
-    for (org, key, day) in wanted {
-        orgs.push(org);
-        kids.push(key);
-        days.push(day);
-    }
-    #[derive(QueryableByName)]
-    struct Used {
-        #[diesel(sql_type = BigInt)]
-        key_id: i64,
-        #[diesel(sql_type = SqlDate)]
-        day: Date,
-        #[diesel(sql_type = BigInt)]
-        used: i64,
-    }
-    let found: Vec<Used> = Fixed::new(
-        "SELECT v.key_id, v.day, d.used \
-         FROM unnest($1::text[], $2::bigint[], $3::date[]) AS v(org, key_id, day) \
-         CROSS JOIN LATERAL (SELECT used FROM key_daily_usage \
-             WHERE org_id = v.org AND key_id = v.key_id AND day = v.day) AS d",
-    )
-    .bind::<Array<Text>, _>(&orgs)
-    .bind::<Array<BigInt>, _>(&kids)
-    .bind::<Array<SqlDate>, _>(&days)
-    .load(c)?;
-    found
-        .into_iter()
-        .map(|u| Ok(((u.key_id, u.day), (from_db(u.used, "daily_used")?, false))))
-        .collect()
-}
-
-/// Events already recorded under the idempotency keys the batch carries, by `(org, key)`.
-pub(super) fn stored_replays(
-    c: &mut PgConnection,
-    batch: &[MeterRequest],
-    resolved: &[Option<i64>],
-    keys: &BTreeMap<i64, KeyState>,
-) -> Result<HashMap<(String, String), UsageEvent>, Fail> {
-    let mut wanted: Vec<(&str, &str)> = batch
-        .iter()
-        .zip(resolved)
-        .filter_map(|(r, k)| {
-            let state = keys.get(&(*k)?)?;
-            let idem = r.event.idempotency_key.as_ref()?;
-            Some((state.key.org_id.as_str(), idem.as_str()))
-        })
-        .collect();
-    if wanted.is_empty() {
-        return Ok(HashMap::new());
-    }
-    wanted.sort_unstable();
-    wanted.dedup();
-    let (orgs, idems): (Vec<&str>, Vec<&str>) = wanted.into_iter().unzip();
-    #[derive(QueryableByName)]
-    struct Replay {
-        #[diesel(sql_type = Text)]
-        replay_org: String,
-        #[diesel(sql_type = Text)]
-        replay_key: String,
-        #[diesel(embed)]
-        event: EventRow,
-    }
-    let found: Vec<Replay> = Fixed::new(concat!(
-        "SELECT v.org AS replay_org, v.idem AS replay_key, e.* \
-         FROM unnest($1::text[], $2::text[]) AS v(org, idem) \
-         CROSS JOIN LATERAL (SELECT event_id, event_occurred_at FROM idempotency_keys \
-             WHERE org_id = v.org AND idempotency_key = v.idem) AS i \
-         CROSS JOIN LATERAL (SELECT ",
-        event_columns!(),
-        " FROM usage_events \
-             WHERE org_id = v.org AND id = i.event_id AND occurred_at = i.event_occurred_at) AS e",
-    ))
-    .bind::<Array<Text>, _>(&orgs)
-    .bind::<Array<Text>, _>(&idems)
-    .load(c)?;
-    found
-        .into_iter()
-        .map(|r| Ok(((r.replay_org, r.replay_key), r.event.into_domain()?)))
-        .collect()
 }
 
 /// The open sessions the batch's meters name, by id, looked up in their key's organisation (a

@@ -10,8 +10,9 @@ use diesel::sql_types::{Array, BigInt, Date as SqlDate, Nullable, Text, Timestam
 use tally_domain::ports::MeterRequest;
 use time::OffsetDateTime;
 
+use super::history::PastDays;
 use super::outcome::SessionMeter;
-use super::reads::{KeyState, PastDays};
+use super::reads::KeyState;
 use crate::convert::{micros, to_db};
 use crate::error::Fail;
 use crate::fixed::Fixed;
