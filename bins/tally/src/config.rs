@@ -61,7 +61,7 @@ pub struct DatabaseConfig {
     pub statement_timeout: Duration,
     /// `TALLY_DATABASE__BATCH_MAX`, default 256: most meters per group-commit transaction.
     pub batch_max: usize,
-    /// `TALLY_DATABASE__BATCH_WAIT_US`, default 500: how long a meter writer waits for more
+    /// `TALLY_DATABASE__BATCH_WAIT_US`, default 200: how long a meter writer waits for more
     /// meters before it starts a batch smaller than `batch_max`.
     pub batch_wait: Duration,
     /// `TALLY_DATABASE__BATCH_WRITERS`, default 2: meter batches in flight at once (at most
@@ -225,7 +225,7 @@ pub fn load(sources: &Sources) -> Result<Config, ConfigError> {
         .set_default("database.pool_size", 16)?
         .set_default("database.statement_timeout_ms", 10_000)?
         .set_default("database.batch_max", 256)?
-        .set_default("database.batch_wait_us", 500)?
+        .set_default("database.batch_wait_us", 200)?
         .set_default("database.batch_writers", 2)?
         .set_default("database.batch_optimistic", true)?
         .set_default("allowed_domains", DEFAULT_ALLOWED_DOMAINS)?

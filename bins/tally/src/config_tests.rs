@@ -63,7 +63,7 @@ fn defaults() {
             pool_size: 16,
             statement_timeout: Duration::from_secs(10),
             batch_max: 256,
-            batch_wait: Duration::from_micros(500),
+            batch_wait: Duration::from_micros(200),
             batch_writers: 2,
             batch_optimistic: true,
         }
@@ -76,7 +76,7 @@ fn database_knobs() {
         ("TALLY_DATABASE__POOL_SIZE", "32"),
         ("TALLY_DATABASE__STATEMENT_TIMEOUT_MS", "0"),
         ("TALLY_DATABASE__BATCH_MAX", "64"),
-        ("TALLY_DATABASE__BATCH_WAIT_US", "200"),
+        ("TALLY_DATABASE__BATCH_WAIT_US", "300"),
         ("TALLY_DATABASE__BATCH_WRITERS", "4"),
         ("TALLY_DATABASE__BATCH_OPTIMISTIC", "false"),
     ])
@@ -87,7 +87,7 @@ fn database_knobs() {
             pool_size: 32,
             statement_timeout: Duration::ZERO,
             batch_max: 64,
-            batch_wait: Duration::from_micros(200),
+            batch_wait: Duration::from_micros(300),
             batch_writers: 4,
             batch_optimistic: false,
         }

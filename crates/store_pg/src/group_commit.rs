@@ -50,7 +50,7 @@ impl Default for BatchOptions {
     fn default() -> Self {
         Self {
             max_batch: 256,
-            max_wait: Duration::from_micros(500),
+            max_wait: Duration::from_micros(200),
             writers: 2,
             optimistic: true,
         }
