@@ -114,10 +114,7 @@ pub(super) fn read_keys_and_sessions(
             )
         };
     }
-    let sql = match lock {
-        Lock::ForUpdate => statement!("FOR UPDATE"),
-        Lock::None => statement!(""),
-    };
+    let sql = lock.pick(statement!("FOR UPDATE"), statement!(""));
     let rows: Vec<Locked> = Fixed::new(sql)
         .bind::<Array<Text>, _>(&key_orgs)
         .bind::<Array<BigInt>, _>(&key_ids)

@@ -146,6 +146,16 @@ pub(super) enum Lock {
     None,
 }
 
+impl Lock {
+    /// The statement text of this mode, of a statement written in both.
+    pub(super) fn pick(self, locked: &'static str, unlocked: &'static str) -> &'static str {
+        match self {
+            Self::ForUpdate => locked,
+            Self::None => unlocked,
+        }
+    }
+}
+
 /// The keys of the secrets `hashes` (hex, sorted), read with `lock` in id order, by one
 /// statement: the ordered subquery feeds the lateral probes in id order.
 pub(super) fn by_secret(
@@ -170,10 +180,7 @@ pub(super) fn by_secret(
             )
         };
     }
-    let sql = match lock {
-        Lock::ForUpdate => statement!("FOR UPDATE"),
-        Lock::None => statement!(""),
-    };
+    let sql = lock.pick(statement!("FOR UPDATE"), statement!(""));
     let rows: Vec<LockedKey> = Fixed::new(sql).bind::<Array<Text>, _>(hashes).load(c)?;
     key_states(rows)
 }
@@ -196,10 +203,7 @@ pub(super) fn by_id(
             )
         };
     }
-    let sql = match lock {
-        Lock::ForUpdate => statement!("FOR UPDATE"),
-        Lock::None => statement!(""),
-    };
+    let sql = lock.pick(statement!("FOR UPDATE"), statement!(""));
     let rows: Vec<LockedKey> = Fixed::new(sql).bind::<Array<BigInt>, _>(ids).load(c)?;
     key_states(rows)
 }
