@@ -31,7 +31,6 @@ use std::time::Instant;
 
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Text};
-use tally_domain::key::ApiKey;
 use tally_domain::limits::{utc_day, DayCounter};
 use tally_domain::ports::MeterRequest;
 use tally_domain::session::Session;
@@ -42,7 +41,7 @@ use super::one_lock::read_keys_and_sessions;
 use super::outcome::Outcome;
 use super::reads::{by_id, by_secret, KeyState, Lock};
 use super::seen::{Lookup, Seen};
-use super::writes::{counters_update, sessions_update};
+use super::writes::{counters_update, session_changes, sessions_update};
 use crate::columnar::{auth_events_insert, events_insert, rollups_upsert, sites_upsert};
 use crate::convert::micros;
 use crate::error::Fail;
@@ -118,22 +117,29 @@ pub(crate) fn meter_batch_optimistic(
         }
         Err(e) => return Err(e),
     };
-    let after = sessions_after(batch, &decided);
+    let written: HashMap<&str, Session> = session_changes(batch, &decided.session_meters)
+        .into_values()
+        .map(|change| (change.session.id.as_str(), change.applied()))
+        .collect();
     let sessions_seen: Vec<(Session, i64)> = sessions
         .values()
-        .map(|s| match after.get(s.id.as_str()) {
-            Some(written) => (written.clone(), version),
+        .map(|s| match written.get(s.id.as_str()) {
+            Some(after) => (after.clone(), version),
             None => (
                 s.clone(),
                 session_versions.get(s.id.as_str()).copied().unwrap_or(-1),
             ),
         })
         .collect();
-    let outcomes = decided.outcomes;
     seen.remember(
-        keys.into_values().map(|s| key_after(s, version)),
+        keys.into_values().map(|s| {
+            let v = if s.changed() { version } else { s.version };
+            let daily = s.daily;
+            (s.applied(), daily, v)
+        }),
         sessions_seen,
     );
+    let outcomes = decided.outcomes;
     Ok(Some(outcomes))
 }
 
@@ -223,34 +229,4 @@ fn write_checked(
 struct Version {
     #[diesel(sql_type = BigInt)]
     version: i64,
-}
-
-/// A key as the batch left it, with its row's version.
-fn key_after(s: KeyState, written: i64) -> (ApiKey, Option<DayCounter>, i64) {
-    let version = if s.changed() { written } else { s.version };
-    let mut key = s.key;
-    key.lifetime_used += s.added;
-    if let Some((sequence, at)) = s.caption {
-        key.sequence = sequence;
-        key.last_caption_at = Some(at);
-    }
-    (key, s.daily, version)
-}
-
-/// The sessions the batch wrote, as it left them (the same changes as
-/// [`sessions_update`]), by id.
-fn sessions_after(batch: &[MeterRequest], d: &Decided<'_>) -> HashMap<String, Session> {
-    let mut after: HashMap<String, Session> = HashMap::new();
-    for m in &d.session_meters {
-        let req = &batch[m.index];
-        let s = after
-            .entry(m.session.id.as_str().to_owned())
-            .or_insert_with(|| m.session.clone());
-        s.sequence = m.sequence;
-        if m.delivered {
-            s.captions_sent += req.units.get();
-        }
-        s.last_activity_at = s.last_activity_at.max(micros(req.now));
-    }
-    after
 }

@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Date as SqlDate, Nullable, Text, Timestamptz};
+use tally_domain::key::ApiKey;
 use tally_domain::ports::MeterRequest;
+use tally_domain::session::Session;
 use time::OffsetDateTime;
 
 use super::history::PastDays;
@@ -29,32 +31,18 @@ pub(super) fn sessions_update<'a>(
     batch: &[MeterRequest],
     session_meters: &[SessionMeter<'a>],
 ) -> Result<Fixed<'a>, Fail> {
-    // Per session: the last sequence handed out (meters are in arrival order), captions
-    // recorded as delivered, latest instant.
-    let mut per_session: BTreeMap<(&str, &str), (u64, i64, OffsetDateTime)> = BTreeMap::new();
-    for m in session_meters {
-        let req = &batch[m.index];
-        let at = micros(req.now);
-        let entry = per_session
-            .entry((m.session.org_id.as_str(), m.session.id.as_str()))
-            .or_insert((m.sequence, 0, at));
-        entry.0 = m.sequence;
-        if m.delivered {
-            entry.1 += to_db(req.units.get(), "units")?;
-        }
-        entry.2 = entry.2.max(at);
-    }
-    let mut orgs = Vec::with_capacity(per_session.len());
-    let mut ids = Vec::with_capacity(per_session.len());
-    let mut sequences = Vec::with_capacity(per_session.len());
-    let mut sent = Vec::with_capacity(per_session.len());
-    let mut ats = Vec::with_capacity(per_session.len());
-    for ((org, id), (last, delivered, at)) in per_session {
+    let changes = session_changes(batch, session_meters);
+    let mut orgs = Vec::with_capacity(changes.len());
+    let mut ids = Vec::with_capacity(changes.len());
+    let mut sequences = Vec::with_capacity(changes.len());
+    let mut sent = Vec::with_capacity(changes.len());
+    let mut ats = Vec::with_capacity(changes.len());
+    for ((org, id), change) in changes {
         orgs.push(org);
         ids.push(id);
-        sequences.push(to_db(last, "sequence")?);
-        sent.push(delivered);
-        ats.push(at);
+        sequences.push(to_db(change.sequence, "sequence")?);
+        sent.push(to_db(change.delivered, "units")?);
+        ats.push(change.at);
     }
     Ok(Fixed::new(
         "UPDATE sessions AS s \
@@ -69,6 +57,69 @@ pub(super) fn sessions_update<'a>(
     .bind::<Array<BigInt>, _>(sent)
     .bind::<Array<Timestamptz>, _>(ats)
     .bind::<Array<Text>, _>(orgs))
+}
+
+/// What the batch changes in one session's row: the statement of [`sessions_update`] writes
+/// it, and [`SessionChange::applied`] is the row it leaves.
+pub(super) struct SessionChange<'a> {
+    /// The session as the batch read it.
+    pub session: &'a Session,
+    /// The last sequence the batch handed out of it (meters are in arrival order).
+    pub sequence: u64,
+    /// Captions recorded as delivered.
+    pub delivered: u64,
+    /// The latest instant of its meters.
+    pub at: OffsetDateTime,
+}
+
+impl SessionChange<'_> {
+    /// The session as the batch leaves it.
+    pub fn applied(&self) -> Session {
+        let mut s = self.session.clone();
+        s.sequence = self.sequence;
+        s.captions_sent += self.delivered;
+        s.last_activity_at = s.last_activity_at.max(self.at);
+        s
+    }
+}
+
+/// The changes of the admitted session meters, by `(organisation, session id)`.
+pub(super) fn session_changes<'a>(
+    batch: &[MeterRequest],
+    session_meters: &[SessionMeter<'a>],
+) -> BTreeMap<(&'a str, &'a str), SessionChange<'a>> {
+    let mut changes: BTreeMap<(&str, &str), SessionChange<'a>> = BTreeMap::new();
+    for m in session_meters {
+        let req = &batch[m.index];
+        let at = micros(req.now);
+        let change = changes
+            .entry((m.session.org_id.as_str(), m.session.id.as_str()))
+            .or_insert(SessionChange {
+                session: m.session,
+                sequence: m.sequence,
+                delivered: 0,
+                at,
+            });
+        change.sequence = m.sequence;
+        if m.delivered {
+            change.delivered += req.units.get();
+        }
+        change.at = change.at.max(at);
+    }
+    changes
+}
+
+impl KeyState {
+    /// The key as the counters' statement ([`counters_update`]) leaves its row.
+    pub fn applied(self) -> ApiKey {
+        let mut key = self.key;
+        key.lifetime_used += self.added;
+        if let Some((sequence, at)) = self.caption {
+            key.sequence = sequence;
+            key.last_caption_at = Some(at);
+        }
+        key
+    }
 }
 
 /// The counters' writes, as one statement: each key's lifetime counter, daily counter and
