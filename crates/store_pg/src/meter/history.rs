@@ -21,6 +21,15 @@ use crate::rows::events::{event_columns, EventRow};
 /// changed them (then they are written back).
 pub(super) type PastDays = BTreeMap<(i64, Date), (u64, bool)>;
 
+/// The day of `req` when it is before its key's counter (a meter stamped just before
+/// midnight arriving after its key's day turned): that day's units are a history row.
+pub(super) fn day_before_counter(state: &KeyState, req: &MeterRequest) -> Option<Date> {
+    let day = utc_day(micros(req.now));
+    DayCounter::used_on(state.daily, day)
+        .is_none()
+        .then_some(day)
+}
+
 /// The history rows of the days before their keys' counters that the batch's meters are
 /// stamped with (a meter stamped just before midnight arriving after its key's day turned).
 /// Read only for such meters — around midnight, if ever — so nearly every batch skips it.
@@ -35,12 +44,8 @@ pub(super) fn past_days(
         .zip(resolved)
         .filter_map(|(r, k)| {
             let state = keys.get(&(*k)?)?;
-            let day = utc_day(micros(r.now));
-            DayCounter::used_on(state.daily, day).is_none().then_some((
-                state.key.org_id.as_str(),
-                state.key.id.0,
-                day,
-            ))
+            let day = day_before_counter(state, r)?;
+            Some((state.key.org_id.as_str(), state.key.id.0, day))
         })
         .collect();
     if wanted.is_empty() {

@@ -31,19 +31,17 @@ use std::time::Instant;
 
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Text};
-use tally_domain::limits::{utc_day, DayCounter};
 use tally_domain::ports::MeterRequest;
 use tally_domain::session::Session;
 
 use super::decide::{decide, resolve, Decided};
-use super::history::PastDays;
+use super::history::{day_before_counter, PastDays};
 use super::one_lock::read_keys_and_sessions;
 use super::outcome::Outcome;
 use super::reads::{by_id, by_secret, KeyState, Lock};
 use super::seen::{Lookup, Seen};
 use super::writes::{counters_update, session_changes, sessions_update};
 use crate::columnar::{auth_events_insert, events_insert, rollups_upsert, sites_upsert};
-use crate::convert::micros;
 use crate::error::Fail;
 use crate::fixed::{Chain, Fixed};
 use crate::rollups::{domain_rows, usage_rows};
@@ -87,7 +85,7 @@ pub(crate) fn meter_batch_optimistic(
     let resolved = resolve(batch, &keys);
     let history = batch.iter().zip(&resolved).any(|(r, k)| {
         k.and_then(|id| keys.get(&id))
-            .is_some_and(|s| DayCounter::used_on(s.daily, utc_day(micros(r.now))).is_none())
+            .is_some_and(|s| day_before_counter(s, r).is_some())
     });
     if history {
         return Ok(None);
