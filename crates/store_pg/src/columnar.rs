@@ -8,12 +8,12 @@
 
 use diesel::prelude::*;
 use diesel::sql_types::{
-    Array, BigInt, Bool, Date as SqlDate, Integer, Nullable, SmallInt, Text, Timestamptz,
-    Uuid as SqlUuid,
+    Array, BigInt, Date as SqlDate, Nullable, SmallInt, Text, Timestamptz, Uuid as SqlUuid,
 };
 
 use crate::error::Fail;
 use crate::fixed::Fixed;
+use crate::records::{DomainRollupRowType, UsageEventRow, UsageRollupRow};
 use crate::rows::events::{EventRow, IdempotencyRow, RollupDelta};
 use crate::rows::keys::NewAuthEvent;
 use crate::rows::sessions::DomainRollupRow;
@@ -31,41 +31,9 @@ pub(crate) fn events_insert<'a>(rows: &'a [EventRow]) -> Fixed<'a> {
              api_name, endpoint, method, path, status_code, response_time_ms, model, language, \
              domain, units, cost_nanos, tokens, quota, duration_ms, success, error, ip, \
              user_agent, active, idempotency_key, created_at) \
-         SELECT * FROM unnest($1::timestamptz[], $2::uuid[], $3::text[], $4::uuid[], \
-             $5::bigint[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], \
-             $11::text[], $12::integer[], $13::bigint[], $14::text[], $15::text[], $16::text[], \
-             $17::bigint[], $18::bigint[], $19::bigint[], $20::bigint[], $21::bigint[], \
-             $22::boolean[], $23::text[], $24::text[], $25::text[], $26::boolean[], $27::text[], \
-             $28::timestamptz[])",
+         SELECT (r).* FROM unnest($1::usage_event_row[]) AS r",
     )
-    .bind::<Array<Timestamptz>, _>(column(rows, |r| r.occurred_at))
-    .bind::<Array<SqlUuid>, _>(column(rows, |r| r.id))
-    .bind::<Array<Text>, _>(column(rows, |r| r.org_id.as_str()))
-    .bind::<Array<Nullable<SqlUuid>>, _>(column(rows, |r| r.user_id))
-    .bind::<Array<Nullable<BigInt>>, _>(column(rows, |r| r.key_id))
-    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.session_id.as_deref()))
-    .bind::<Array<Text>, _>(column(rows, |r| r.kind.as_str()))
-    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.api_name.as_deref()))
-    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.endpoint.as_deref()))
-    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.method.as_deref()))
-    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.path.as_deref()))
-    .bind::<Array<Nullable<Integer>>, _>(column(rows, |r| r.status_code))
-    .bind::<Array<Nullable<BigInt>>, _>(column(rows, |r| r.response_time_ms))
-    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.model.as_deref()))
-    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.language.as_deref()))
-    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.domain.as_deref()))
-    .bind::<Array<BigInt>, _>(column(rows, |r| r.units))
-    .bind::<Array<BigInt>, _>(column(rows, |r| r.cost_nanos))
-    .bind::<Array<BigInt>, _>(column(rows, |r| r.tokens))
-    .bind::<Array<BigInt>, _>(column(rows, |r| r.quota))
-    .bind::<Array<BigInt>, _>(column(rows, |r| r.duration_ms))
-    .bind::<Array<Bool>, _>(column(rows, |r| r.success))
-    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.error.as_deref()))
-    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.ip.as_deref()))
-    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.user_agent.as_deref()))
-    .bind::<Array<Bool>, _>(column(rows, |r| r.active))
-    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.idempotency_key.as_deref()))
-    .bind::<Array<Timestamptz>, _>(column(rows, |r| r.created_at))
+    .bind::<Array<UsageEventRow>, _>(rows)
 }
 
 /// Adds each delta of `rows` to the `usage_rollups` row of its dimensions (creating it).
@@ -85,10 +53,7 @@ pub(crate) fn rollups_upsert<'a>(rows: &'a [RollupDelta]) -> Fixed<'a> {
         "INSERT INTO usage_rollups AS r (hour, org_id, user_id, key_id, model, api_name, \
              language, domain, success, api_call, status_class, count, units, cost_nanos, \
              tokens, quota, duration_ms) \
-         SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::uuid[], $4::bigint[], \
-             $5::text[], $6::text[], $7::text[], $8::text[], $9::boolean[], $10::boolean[], \
-             $11::smallint[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[], \
-             $16::bigint[], $17::bigint[]) \
+         SELECT (v).* FROM unnest($1::usage_rollup_row[]) AS v \
          ON CONFLICT (hour, org_id, user_id, key_id, model, api_name, language, domain, \
              success, api_call, status_class) \
          DO UPDATE SET count = r.count + EXCLUDED.count, units = r.units + EXCLUDED.units, \
@@ -96,23 +61,7 @@ pub(crate) fn rollups_upsert<'a>(rows: &'a [RollupDelta]) -> Fixed<'a> {
              tokens = r.tokens + EXCLUDED.tokens, quota = r.quota + EXCLUDED.quota, \
              duration_ms = r.duration_ms + EXCLUDED.duration_ms",
     )
-    .bind::<Array<Timestamptz>, _>(column(rows, |r| r.hour))
-    .bind::<Array<Text>, _>(column(rows, |r| r.org_id.as_str()))
-    .bind::<Array<Nullable<SqlUuid>>, _>(column(rows, |r| r.user_id))
-    .bind::<Array<Nullable<BigInt>>, _>(column(rows, |r| r.key_id))
-    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.model.as_deref()))
-    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.api_name.as_deref()))
-    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.language.as_deref()))
-    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.domain.as_deref()))
-    .bind::<Array<Bool>, _>(column(rows, |r| r.success))
-    .bind::<Array<Bool>, _>(column(rows, |r| r.api_call))
-    .bind::<Array<Nullable<SmallInt>>, _>(column(rows, |r| r.status_class))
-    .bind::<Array<BigInt>, _>(column(rows, |r| r.count))
-    .bind::<Array<BigInt>, _>(column(rows, |r| r.units))
-    .bind::<Array<BigInt>, _>(column(rows, |r| r.cost_nanos))
-    .bind::<Array<BigInt>, _>(column(rows, |r| r.tokens))
-    .bind::<Array<BigInt>, _>(column(rows, |r| r.quota))
-    .bind::<Array<BigInt>, _>(column(rows, |r| r.duration_ms))
+    .bind::<Array<UsageRollupRow>, _>(rows)
 }
 
 /// Adds each delta of `rows` to its site rollup row (`peak_sessions` is raised, not added).
@@ -129,15 +78,12 @@ pub(crate) fn add_sites(c: &mut PgConnection, rows: &[DomainRollupRow]) -> Resul
 
 /// The statement of [`add_sites`], to run alone or as part of a [`crate::fixed::Chain`].
 pub(crate) fn sites_upsert<'a>(rows: &'a [DomainRollupRow]) -> Fixed<'a> {
-    site_binds(
-        rows,
+    Fixed::new(
         "INSERT INTO domain_rollups AS d (org_id, date, hour, domain, sessions_started, \
              sessions_ended, captions_sent, captions_failed, batches_sent, total_duration_ms, \
              peak_sessions, slot) \
-         SELECT *, (pg_backend_pid() % 16)::smallint \
-         FROM unnest($1::text[], $2::date[], $3::smallint[], $4::text[], \
-             $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], \
-             $10::bigint[], $11::bigint[]) \
+         SELECT (v).*, (pg_backend_pid() % 16)::smallint \
+         FROM unnest($1::domain_rollup_row[]) AS v \
          ON CONFLICT (org_id, date, hour, domain, slot) DO UPDATE SET \
              sessions_started = d.sessions_started + EXCLUDED.sessions_started, \
              sessions_ended = d.sessions_ended + EXCLUDED.sessions_ended, \
@@ -147,6 +93,7 @@ pub(crate) fn sites_upsert<'a>(rows: &'a [DomainRollupRow]) -> Fixed<'a> {
              total_duration_ms = d.total_duration_ms + EXCLUDED.total_duration_ms, \
              peak_sessions = greatest(d.peak_sessions, EXCLUDED.peak_sessions)",
     )
+    .bind::<Array<DomainRollupRowType>, _>(rows)
 }
 
 /// Inserts the site rows of `rows` whose hour has no row yet, in any slot (an imported

@@ -52,6 +52,7 @@ mod keys;
 mod meter;
 mod partitions;
 mod pool;
+mod records;
 mod rollups;
 mod rows;
 mod schema;

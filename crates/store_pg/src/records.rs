@@ -1,0 +1,189 @@
+//! Rows that travel as one array of a composite type: `unnest($1::usage_event_row[])` is one
+//! set-returning function where an array per column is one per column, each with its own
+//! set-up and tuple store in Postgres (migration 000049). Used for the tables every meter
+//! batch writes: events, usage rollups and site rollups.
+//!
+//! Values are written in Postgres' binary `record` format: the field count, then per field
+//! its type's OID and its length-prefixed binary value (`-1` for NULL). Postgres checks every
+//! field's OID against the composite type, so a field written with the wrong type fails the
+//! statement rather than storing anything.
+
+use std::io::Write;
+
+use diesel::pg::Pg;
+use diesel::serialize::{self, IsNull, Output, ToSql};
+use diesel::sql_types::SqlType;
+use time::{
+    macros::{date, datetime},
+    Date, OffsetDateTime,
+};
+use uuid::Uuid;
+
+use crate::rows::events::{EventRow, RollupDelta};
+use crate::rows::sessions::DomainRollupRow;
+
+/// Postgres' own type OIDs (`pg_type.oid`, fixed for built-in types).
+const BOOL: u32 = 16;
+const INT2: u32 = 21;
+const INT8: u32 = 20;
+const INT4: u32 = 23;
+const TEXT: u32 = 25;
+const DATE: u32 = 1082;
+const TIMESTAMPTZ: u32 = 1184;
+const UUID: u32 = 2950;
+
+/// The composite type `usage_event_row` (migration 000049).
+#[derive(SqlType)]
+#[diesel(postgres_type(name = "usage_event_row"))]
+pub(crate) struct UsageEventRow;
+
+/// The composite type `usage_rollup_row` (migration 000049).
+#[derive(SqlType)]
+#[diesel(postgres_type(name = "usage_rollup_row"))]
+pub(crate) struct UsageRollupRow;
+
+/// The composite type `domain_rollup_row` (migration 000049).
+#[derive(SqlType)]
+#[diesel(postgres_type(name = "domain_rollup_row"))]
+pub(crate) struct DomainRollupRowType;
+
+/// What writing a value gives (diesel's serialisation error).
+type Written<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+/// Writes one binary `record`, field by field.
+struct Record<'o, 'b, 'c> {
+    out: &'o mut Output<'b, 'c, Pg>,
+}
+
+impl<'o, 'b, 'c> Record<'o, 'b, 'c> {
+    fn new(out: &'o mut Output<'b, 'c, Pg>, fields: i32) -> Written<Self> {
+        out.write_all(&fields.to_be_bytes())?;
+        Ok(Self { out })
+    }
+
+    fn field(&mut self, oid: u32, value: Option<&[u8]>) -> Written<&mut Self> {
+        self.out.write_all(&oid.to_be_bytes())?;
+        match value {
+            Some(bytes) => {
+                self.out
+                    .write_all(&i32::try_from(bytes.len())?.to_be_bytes())?;
+                self.out.write_all(bytes)?;
+            }
+            None => self.out.write_all(&(-1i32).to_be_bytes())?,
+        }
+        Ok(self)
+    }
+
+    fn text(&mut self, v: Option<&str>) -> Written<&mut Self> {
+        self.field(TEXT, v.map(str::as_bytes))
+    }
+
+    fn int8(&mut self, v: Option<i64>) -> Written<&mut Self> {
+        self.field(INT8, v.map(i64::to_be_bytes).as_ref().map(|b| &b[..]))
+    }
+
+    fn int4(&mut self, v: Option<i32>) -> Written<&mut Self> {
+        self.field(INT4, v.map(i32::to_be_bytes).as_ref().map(|b| &b[..]))
+    }
+
+    fn int2(&mut self, v: Option<i16>) -> Written<&mut Self> {
+        self.field(INT2, v.map(i16::to_be_bytes).as_ref().map(|b| &b[..]))
+    }
+
+    fn bool(&mut self, v: bool) -> Written<&mut Self> {
+        self.field(BOOL, Some(&[u8::from(v)]))
+    }
+
+    fn uuid(&mut self, v: Option<Uuid>) -> Written<&mut Self> {
+        self.field(UUID, v.as_ref().map(|u| &u.as_bytes()[..]))
+    }
+
+    /// Days since 2000-01-01, Postgres' date epoch.
+    fn date(&mut self, v: Date) -> Written<&mut Self> {
+        let days = i32::try_from((v - date!(2000 - 01 - 01)).whole_days())?;
+        self.field(DATE, Some(&days.to_be_bytes()))
+    }
+
+    /// Microseconds since 2000-01-01 00:00 UTC, Postgres' timestamp epoch.
+    fn timestamptz(&mut self, v: OffsetDateTime) -> Written<&mut Self> {
+        let micros = i64::try_from((v - datetime!(2000-01-01 0:00 UTC)).whole_microseconds())?;
+        self.field(TIMESTAMPTZ, Some(&micros.to_be_bytes()))
+    }
+}
+
+impl ToSql<UsageEventRow, Pg> for EventRow {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        Record::new(out, 28)?
+            .timestamptz(self.occurred_at)?
+            .uuid(Some(self.id))?
+            .text(Some(&self.org_id))?
+            .uuid(self.user_id)?
+            .int8(self.key_id)?
+            .text(self.session_id.as_deref())?
+            .text(Some(&self.kind))?
+            .text(self.api_name.as_deref())?
+            .text(self.endpoint.as_deref())?
+            .text(self.method.as_deref())?
+            .text(self.path.as_deref())?
+            .int4(self.status_code)?
+            .int8(self.response_time_ms)?
+            .text(self.model.as_deref())?
+            .text(self.language.as_deref())?
+            .text(self.domain.as_deref())?
+            .int8(Some(self.units))?
+            .int8(Some(self.cost_nanos))?
+            .int8(Some(self.tokens))?
+            .int8(Some(self.quota))?
+            .int8(Some(self.duration_ms))?
+            .bool(self.success)?
+            .text(self.error.as_deref())?
+            .text(self.ip.as_deref())?
+            .text(self.user_agent.as_deref())?
+            .bool(self.active)?
+            .text(self.idempotency_key.as_deref())?
+            .timestamptz(self.created_at)?;
+        Ok(IsNull::No)
+    }
+}
+
+impl ToSql<UsageRollupRow, Pg> for RollupDelta {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        Record::new(out, 17)?
+            .timestamptz(self.hour)?
+            .text(Some(&self.org_id))?
+            .uuid(self.user_id)?
+            .int8(self.key_id)?
+            .text(self.model.as_deref())?
+            .text(self.api_name.as_deref())?
+            .text(self.language.as_deref())?
+            .text(self.domain.as_deref())?
+            .bool(self.success)?
+            .bool(self.api_call)?
+            .int2(self.status_class)?
+            .int8(Some(self.count))?
+            .int8(Some(self.units))?
+            .int8(Some(self.cost_nanos))?
+            .int8(Some(self.tokens))?
+            .int8(Some(self.quota))?
+            .int8(Some(self.duration_ms))?;
+        Ok(IsNull::No)
+    }
+}
+
+impl ToSql<DomainRollupRowType, Pg> for DomainRollupRow {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        Record::new(out, 11)?
+            .text(Some(&self.org_id))?
+            .date(self.date)?
+            .int2(Some(self.hour))?
+            .text(Some(&self.domain))?
+            .int8(Some(self.sessions_started))?
+            .int8(Some(self.sessions_ended))?
+            .int8(Some(self.captions_sent))?
+            .int8(Some(self.captions_failed))?
+            .int8(Some(self.batches_sent))?
+            .int8(Some(self.total_duration_ms))?
+            .int8(Some(self.peak_sessions))?;
+        Ok(IsNull::No)
+    }
+}
