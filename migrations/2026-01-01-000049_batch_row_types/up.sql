@@ -68,3 +68,27 @@ CREATE TYPE domain_rollup_row AS (
     total_duration_ms bigint,
     peak_sessions bigint
 );
+
+-- What an optimistic batch checks and changes in place (tally_store_pg::meter): the versions it
+-- decided from, and the keys' and sessions' new counters.
+CREATE TYPE key_version_row AS (org_id text, id bigint, version bigint);
+
+CREATE TYPE session_version_row AS (org_id text, id text, version bigint);
+
+CREATE TYPE key_counter_row AS (
+    org_id text,
+    id bigint,
+    added bigint,
+    sequence bigint,
+    caption_at timestamptz,
+    daily_day date,
+    daily_used bigint
+);
+
+CREATE TYPE session_change_row AS (
+    org_id text,
+    id text,
+    sequence bigint,
+    sent bigint,
+    at timestamptz
+);

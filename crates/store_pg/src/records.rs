@@ -1,7 +1,8 @@
 //! Rows that travel as one array of a composite type: `unnest($1::usage_event_row[])` is one
 //! set-returning function where an array per column is one per column, each with its own
 //! set-up and tuple store in Postgres (migration 000049). Used for the tables every meter
-//! batch writes: events, usage rollups and site rollups.
+//! batch writes: events, usage rollups and site rollups, and the keys' and sessions' versions
+//! and changes of an optimistic batch.
 //!
 //! Values are written in Postgres' binary `record` format: the field count, then per field
 //! its type's OID and its length-prefixed binary value (`-1` for NULL). Postgres checks every
@@ -46,6 +47,67 @@ pub(crate) struct UsageRollupRow;
 #[derive(SqlType)]
 #[diesel(postgres_type(name = "domain_rollup_row"))]
 pub(crate) struct DomainRollupRowType;
+
+/// The composite type `key_version_row` (migration 000049).
+#[derive(SqlType)]
+#[diesel(postgres_type(name = "key_version_row"))]
+pub(crate) struct KeyVersionRow;
+
+/// The composite type `session_version_row` (migration 000049).
+#[derive(SqlType)]
+#[diesel(postgres_type(name = "session_version_row"))]
+pub(crate) struct SessionVersionRow;
+
+/// The composite type `key_counter_row` (migration 000049).
+#[derive(SqlType)]
+#[diesel(postgres_type(name = "key_counter_row"))]
+pub(crate) struct KeyCounterRowType;
+
+/// The composite type `session_change_row` (migration 000049).
+#[derive(SqlType)]
+#[diesel(postgres_type(name = "session_change_row"))]
+pub(crate) struct SessionChangeRowType;
+
+/// A key's row version, as a batch decided from it.
+#[derive(Debug)]
+pub(crate) struct KeyVersion<'a> {
+    pub org_id: &'a str,
+    pub id: i64,
+    pub version: i64,
+}
+
+/// A session's row version, as a batch decided from it (`-1`: not known).
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct SessionVersion<'a> {
+    pub org_id: &'a str,
+    pub id: &'a str,
+    pub version: i64,
+}
+
+/// What a batch adds to one key's counters.
+#[derive(Debug)]
+pub(crate) struct KeyCounter<'a> {
+    pub org_id: &'a str,
+    pub id: i64,
+    /// Units added to the lifetime counter.
+    pub added: i64,
+    /// The key's caption sequence and last caption instant, when the batch captioned.
+    pub sequence: Option<i64>,
+    pub caption_at: Option<OffsetDateTime>,
+    /// The daily counter as the batch leaves it.
+    pub daily_day: Option<Date>,
+    pub daily_used: i64,
+}
+
+/// What a batch changes in one session's row.
+#[derive(Debug)]
+pub(crate) struct SessionRowChange<'a> {
+    pub org_id: &'a str,
+    pub id: &'a str,
+    pub sequence: i64,
+    pub sent: i64,
+    pub at: OffsetDateTime,
+}
 
 /// What writing a value gives (diesel's serialisation error).
 type Written<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
@@ -99,22 +161,29 @@ impl<'o, 'b, 'c> Record<'o, 'b, 'c> {
     }
 
     /// Days since 2000-01-01, Postgres' date epoch.
-    fn date(&mut self, v: Date) -> Written<&mut Self> {
-        let days = i32::try_from((v - date!(2000 - 01 - 01)).whole_days())?;
-        self.field(DATE, Some(&days.to_be_bytes()))
+    fn date(&mut self, v: Option<Date>) -> Written<&mut Self> {
+        let days = v
+            .map(|v| i32::try_from((v - date!(2000 - 01 - 01)).whole_days()))
+            .transpose()?;
+        self.field(DATE, days.map(i32::to_be_bytes).as_ref().map(|b| &b[..]))
     }
 
     /// Microseconds since 2000-01-01 00:00 UTC, Postgres' timestamp epoch.
-    fn timestamptz(&mut self, v: OffsetDateTime) -> Written<&mut Self> {
-        let micros = i64::try_from((v - datetime!(2000-01-01 0:00 UTC)).whole_microseconds())?;
-        self.field(TIMESTAMPTZ, Some(&micros.to_be_bytes()))
+    fn timestamptz(&mut self, v: Option<OffsetDateTime>) -> Written<&mut Self> {
+        let micros = v
+            .map(|v| i64::try_from((v - datetime!(2000-01-01 0:00 UTC)).whole_microseconds()))
+            .transpose()?;
+        self.field(
+            TIMESTAMPTZ,
+            micros.map(i64::to_be_bytes).as_ref().map(|b| &b[..]),
+        )
     }
 }
 
 impl ToSql<UsageEventRow, Pg> for EventRow {
     fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
         Record::new(out, 28)?
-            .timestamptz(self.occurred_at)?
+            .timestamptz(Some(self.occurred_at))?
             .uuid(Some(self.id))?
             .text(Some(&self.org_id))?
             .uuid(self.user_id)?
@@ -141,7 +210,7 @@ impl ToSql<UsageEventRow, Pg> for EventRow {
             .text(self.user_agent.as_deref())?
             .bool(self.active)?
             .text(self.idempotency_key.as_deref())?
-            .timestamptz(self.created_at)?;
+            .timestamptz(Some(self.created_at))?;
         Ok(IsNull::No)
     }
 }
@@ -149,7 +218,7 @@ impl ToSql<UsageEventRow, Pg> for EventRow {
 impl ToSql<UsageRollupRow, Pg> for RollupDelta {
     fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
         Record::new(out, 17)?
-            .timestamptz(self.hour)?
+            .timestamptz(Some(self.hour))?
             .text(Some(&self.org_id))?
             .uuid(self.user_id)?
             .int8(self.key_id)?
@@ -174,7 +243,7 @@ impl ToSql<DomainRollupRowType, Pg> for DomainRollupRow {
     fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
         Record::new(out, 11)?
             .text(Some(&self.org_id))?
-            .date(self.date)?
+            .date(Some(self.date))?
             .int2(Some(self.hour))?
             .text(Some(&self.domain))?
             .int8(Some(self.sessions_started))?
@@ -184,6 +253,52 @@ impl ToSql<DomainRollupRowType, Pg> for DomainRollupRow {
             .int8(Some(self.batches_sent))?
             .int8(Some(self.total_duration_ms))?
             .int8(Some(self.peak_sessions))?;
+        Ok(IsNull::No)
+    }
+}
+
+impl ToSql<KeyVersionRow, Pg> for KeyVersion<'_> {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        Record::new(out, 3)?
+            .text(Some(self.org_id))?
+            .int8(Some(self.id))?
+            .int8(Some(self.version))?;
+        Ok(IsNull::No)
+    }
+}
+
+impl ToSql<SessionVersionRow, Pg> for SessionVersion<'_> {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        Record::new(out, 3)?
+            .text(Some(self.org_id))?
+            .text(Some(self.id))?
+            .int8(Some(self.version))?;
+        Ok(IsNull::No)
+    }
+}
+
+impl ToSql<KeyCounterRowType, Pg> for KeyCounter<'_> {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        Record::new(out, 7)?
+            .text(Some(self.org_id))?
+            .int8(Some(self.id))?
+            .int8(Some(self.added))?
+            .int8(self.sequence)?
+            .timestamptz(self.caption_at)?
+            .date(self.daily_day)?
+            .int8(Some(self.daily_used))?;
+        Ok(IsNull::No)
+    }
+}
+
+impl ToSql<SessionChangeRowType, Pg> for SessionRowChange<'_> {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        Record::new(out, 5)?
+            .text(Some(self.org_id))?
+            .text(Some(self.id))?
+            .int8(Some(self.sequence))?
+            .int8(Some(self.sent))?
+            .timestamptz(Some(self.at))?;
         Ok(IsNull::No)
     }
 }

@@ -30,7 +30,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Text};
+use diesel::sql_types::{Array, BigInt};
 use tally_domain::ports::MeterRequest;
 use tally_domain::session::Session;
 
@@ -44,6 +44,7 @@ use super::writes::{counters_update, session_changes, sessions_update};
 use crate::columnar::{auth_events_insert, events_insert, rollups_upsert, sites_upsert};
 use crate::error::Fail;
 use crate::fixed::{Chain, Fixed};
+use crate::records::{KeyVersion, KeyVersionRow, SessionVersion, SessionVersionRow};
 use crate::rollups::{domain_rows, usage_rows};
 
 /// Runs `batch` optimistically on `c` (outside a transaction block): its outcomes once
@@ -143,13 +144,13 @@ pub(crate) fn meter_batch_optimistic(
 
 /// Every key and session the batch decided from, locked in the lock order, each with
 /// whether its row still has the version decided from.
-const CHECKED: &str = "SELECT k.same FROM unnest($1::text[], $2::bigint[], $3::bigint[]) \
-         AS v(org, id, version) CROSS JOIN LATERAL (SELECT xmin::text::bigint = v.version \
-         AS same FROM api_keys WHERE org_id = v.org AND id = v.id FOR UPDATE) AS k \
+const CHECKED: &str = "SELECT k.same FROM unnest($1::key_version_row[]) AS v \
+         CROSS JOIN LATERAL (SELECT xmin::text::bigint = v.version \
+         AS same FROM api_keys WHERE org_id = v.org_id AND id = v.id FOR UPDATE) AS k \
      UNION ALL \
-     SELECT s.same FROM unnest($4::text[], $5::text[], $6::bigint[]) AS v(org, id, version) \
+     SELECT s.same FROM unnest($2::session_version_row[]) AS v \
          CROSS JOIN LATERAL (SELECT xmin::text::bigint = v.version AS same FROM sessions \
-         WHERE org_id = v.org AND id = v.id FOR UPDATE) AS s";
+         WHERE org_id = v.org_id AND id = v.id FOR UPDATE) AS s";
 
 /// The batch's one statement: the check, then every write; answers the version the rows it
 /// writes now have. A lost race is a serialisation failure ([`Fail::is_retryable`]).
@@ -161,43 +162,32 @@ fn write_checked(
     session_versions: &HashMap<String, i64>,
     d: &Decided<'_>,
 ) -> Result<i64, Fail> {
-    let mut key_orgs = Vec::with_capacity(keys.len());
-    let mut key_ids = Vec::with_capacity(keys.len());
-    let mut key_versions = Vec::with_capacity(keys.len());
-    for (id, state) in keys {
-        key_orgs.push(state.key.org_id.as_str());
-        key_ids.push(*id);
-        key_versions.push(state.version);
-    }
-    let mut checked: Vec<(&str, &str, i64)> = sessions
-        .values()
-        .map(|s| {
-            let version = session_versions.get(s.id.as_str()).copied();
-            (s.org_id.as_str(), s.id.as_str(), version.unwrap_or(-1))
+    let key_versions: Vec<KeyVersion<'_>> = keys
+        .iter()
+        .map(|(id, state)| KeyVersion {
+            org_id: state.key.org_id.as_str(),
+            id: *id,
+            version: state.version,
         })
         .collect();
-    checked.sort_unstable();
-    let expected = i64::try_from(keys.len() + checked.len()).unwrap_or(i64::MAX);
-    let mut session_orgs = Vec::with_capacity(checked.len());
-    let mut session_ids = Vec::with_capacity(checked.len());
-    let mut session_vers = Vec::with_capacity(checked.len());
-    for (org, id, version) in checked {
-        session_orgs.push(org);
-        session_ids.push(id);
-        session_vers.push(version);
-    }
+    let mut session_versions: Vec<SessionVersion<'_>> = sessions
+        .values()
+        .map(|s| SessionVersion {
+            org_id: s.org_id.as_str(),
+            id: s.id.as_str(),
+            version: session_versions.get(s.id.as_str()).copied().unwrap_or(-1),
+        })
+        .collect();
+    session_versions.sort_unstable();
+    let expected = i64::try_from(key_versions.len() + session_versions.len()).unwrap_or(i64::MAX);
     let usage = usage_rows(&d.deltas)?;
     let sites = domain_rows(&d.sites)?;
     let mut parts = vec![
         (
             "checked",
             Fixed::new(CHECKED)
-                .bind::<Array<Text>, _>(key_orgs)
-                .bind::<Array<BigInt>, _>(key_ids)
-                .bind::<Array<BigInt>, _>(key_versions)
-                .bind::<Array<Text>, _>(session_orgs)
-                .bind::<Array<Text>, _>(session_ids)
-                .bind::<Array<BigInt>, _>(session_vers),
+                .bind::<Array<KeyVersionRow>, _>(key_versions)
+                .bind::<Array<SessionVersionRow>, _>(session_versions),
         ),
         ("events", events_insert(&d.rows)),
         ("counters", counters_update(keys)?),

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Date as SqlDate, Nullable, Text, Timestamptz};
+use diesel::sql_types::{Array, BigInt, Date as SqlDate, Text};
 use tally_domain::key::ApiKey;
 use tally_domain::ports::MeterRequest;
 use tally_domain::session::Session;
@@ -18,6 +18,7 @@ use super::reads::KeyState;
 use crate::convert::{micros, to_db};
 use crate::error::Fail;
 use crate::fixed::Fixed;
+use crate::records::{KeyCounter, KeyCounterRowType, SessionChangeRowType, SessionRowChange};
 
 /// The sessions' writes, as one statement: each session the batch's admitted caption meters
 /// name gets the last sequence the batch handed out of it (the batch holds the session's
@@ -32,31 +33,24 @@ pub(super) fn sessions_update<'a>(
     session_meters: &[SessionMeter<'a>],
 ) -> Result<Fixed<'a>, Fail> {
     let changes = session_changes(batch, session_meters);
-    let mut orgs = Vec::with_capacity(changes.len());
-    let mut ids = Vec::with_capacity(changes.len());
-    let mut sequences = Vec::with_capacity(changes.len());
-    let mut sent = Vec::with_capacity(changes.len());
-    let mut ats = Vec::with_capacity(changes.len());
-    for ((org, id), change) in changes {
-        orgs.push(org);
-        ids.push(id);
-        sequences.push(to_db(change.sequence, "sequence")?);
-        sent.push(to_db(change.delivered, "units")?);
-        ats.push(change.at);
+    let mut rows = Vec::with_capacity(changes.len());
+    for ((org_id, id), change) in changes {
+        rows.push(SessionRowChange {
+            org_id,
+            id,
+            sequence: to_db(change.sequence, "sequence")?,
+            sent: to_db(change.delivered, "units")?,
+            at: change.at,
+        });
     }
     Ok(Fixed::new(
         "UPDATE sessions AS s \
-         SET sequence = v.seq, captions_sent = s.captions_sent + v.sent, \
+         SET sequence = v.sequence, captions_sent = s.captions_sent + v.sent, \
              last_activity_at = greatest(s.last_activity_at, v.at) \
-         FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::timestamptz[], $5::text[]) \
-              AS v(id, seq, sent, at, org) \
-         WHERE s.org_id = v.org AND s.id = v.id",
+         FROM unnest($1::session_change_row[]) AS v \
+         WHERE s.org_id = v.org_id AND s.id = v.id",
     )
-    .bind::<Array<Text>, _>(ids)
-    .bind::<Array<BigInt>, _>(sequences)
-    .bind::<Array<BigInt>, _>(sent)
-    .bind::<Array<Timestamptz>, _>(ats)
-    .bind::<Array<Text>, _>(orgs))
+    .bind::<Array<SessionChangeRowType>, _>(rows))
 }
 
 /// What the batch changes in one session's row: the statement of [`sessions_update`] writes
@@ -125,48 +119,38 @@ impl KeyState {
 /// The counters' writes, as one statement: each key's lifetime counter, daily counter and
 /// caption sequence, on the key's row (keys the batch did not change are left out).
 pub(super) fn counters_update(keys: &BTreeMap<i64, KeyState>) -> Result<Fixed<'_>, Fail> {
-    let mut key_ids = Vec::new();
-    let mut key_orgs = Vec::new();
-    let mut added = Vec::new();
-    let mut sequences = Vec::new();
-    let mut caption_ats = Vec::new();
-    let mut days = Vec::new();
-    let mut day_units = Vec::new();
+    let mut ids = Vec::new();
+    let mut rows = Vec::new();
     for (id, state) in keys {
         if !state.changed() {
             continue;
         }
-        key_ids.push(*id);
-        key_orgs.push(state.key.org_id.as_str());
-        added.push(to_db(state.added, "units")?);
-        sequences.push(
-            state
+        ids.push(*id);
+        rows.push(KeyCounter {
+            org_id: state.key.org_id.as_str(),
+            id: *id,
+            added: to_db(state.added, "units")?,
+            sequence: state
                 .caption
                 .map(|(s, _)| to_db(s, "sequence"))
                 .transpose()?,
-        );
-        caption_ats.push(state.caption.map(|(_, at)| at));
-        // Written back as the lock read it when this batch did not charge it.
-        days.push(state.daily.map(|d| d.day));
-        day_units.push(to_db(state.daily.map_or(0, |d| d.used), "daily_used")?);
+            caption_at: state.caption.map(|(_, at)| at),
+            // Written back as the lock read it when this batch did not charge it.
+            daily_day: state.daily.map(|d| d.day),
+            daily_used: to_db(state.daily.map_or(0, |d| d.used), "daily_used")?,
+        });
     }
     Ok(Fixed::new(
         "UPDATE api_keys AS a \
-         SET lifetime_used = a.lifetime_used + v.n, \
-             sequence = COALESCE(v.seq, a.sequence), \
-             last_caption_at = COALESCE(v.at, a.last_caption_at), \
-             daily_day = v.day, daily_used = v.used \
-         FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::timestamptz[], \
-                     $5::text[], $6::date[], $7::bigint[]) AS v(id, n, seq, at, org, day, used) \
-         WHERE a.org_id = v.org AND a.id = v.id AND a.id = ANY($1)",
+         SET lifetime_used = a.lifetime_used + v.added, \
+             sequence = COALESCE(v.sequence, a.sequence), \
+             last_caption_at = COALESCE(v.caption_at, a.last_caption_at), \
+             daily_day = v.daily_day, daily_used = v.daily_used \
+         FROM unnest($1::key_counter_row[]) AS v \
+         WHERE a.org_id = v.org_id AND a.id = v.id AND a.id = ANY($2)",
     )
-    .bind::<Array<BigInt>, _>(key_ids)
-    .bind::<Array<BigInt>, _>(added)
-    .bind::<Array<Nullable<BigInt>>, _>(sequences)
-    .bind::<Array<Nullable<Timestamptz>>, _>(caption_ats)
-    .bind::<Array<Text>, _>(key_orgs)
-    .bind::<Array<Nullable<SqlDate>>, _>(days)
-    .bind::<Array<BigInt>, _>(day_units))
+    .bind::<Array<KeyCounterRowType>, _>(rows)
+    .bind::<Array<BigInt>, _>(ids))
 }
 
 /// Writes the days before their keys' counters the batch changed — the days it turned
