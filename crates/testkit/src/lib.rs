@@ -182,6 +182,7 @@ macro_rules! store_contract_tests {
             bursts::bursts_session_sequences_are_handed_out_once,
             bursts::bursts_delivered_caption_meters_count_once,
             bursts::bursts_meter_then_answers_each_meter_once,
+            bursts::bursts_meters_store_every_event_field,
             session_bursts::session_bursts_caption_meters_answer_each,
             bus::bus_delivers_to_topic_subscribers,
         );

@@ -13,7 +13,7 @@ use tally_domain::limits::utc_day;
 use tally_domain::ports::{KeyRef, MeterError, Metered};
 use tally_domain::services::Stores;
 use tally_domain::session::SessionRef;
-use tally_domain::usage::{IdempotencyKey, LogQuery};
+use tally_domain::usage::{CostNanos, IdempotencyKey, LogQuery};
 
 use super::units_recorded;
 use crate::{caption_meter, create_key, limits, meter, open_spec, T0};
@@ -359,4 +359,51 @@ pub fn bursts_meter_then_answers_each_meter_once(s: &Stores) {
     assert_eq!(usage.lifetime_used, 250);
     assert_eq!(recorded(s, key.id), (250, 250));
     assert_eq!(limit_refusals(s, key.id), 400 - 250);
+}
+
+/// 8 threads meter events that carry every field (and events that carry none): each stored
+/// event is the one its meter answered, field for field, whichever batch carried it.
+pub fn bursts_meters_store_every_event_field(s: &Stores) {
+    let key = create_key(s, "burst-fields-01", limits(None, None));
+    thread::scope(|scope| {
+        for t in 0..THREADS {
+            let key = &key;
+            scope.spawn(move || {
+                for i in 0..25_u64 {
+                    let at =
+                        T0 + time::Duration::microseconds(i64::try_from(t).unwrap() * 1_001 + 7);
+                    let mut req = meter(key, 1 + i % 3, at);
+                    if i % 2 == 0 {
+                        let e = &mut req.event;
+                        e.api_name = Some(format!("api-{t}"));
+                        e.endpoint = Some("/v1/transcribe".to_owned());
+                        e.method = Some("POST".to_owned());
+                        e.path = Some(format!("/v1/transcribe/{i}?q=é"));
+                        e.status_code = Some(if i % 4 == 0 { 201 } else { 502 });
+                        e.response_time_ms = Some(i * 17);
+                        e.model = Some("whisper-large".to_owned());
+                        e.language = Some("fi".to_owned());
+                        e.domain = Some(crate::domain("https://fields.example"));
+                        e.cost = CostNanos(1_234_567_890 + i64::try_from(i).unwrap());
+                        e.tokens = 4_000_000_000 + i;
+                        e.quota = 7 * i;
+                        e.duration_ms = 1_500 + i;
+                        e.success = i % 4 == 0;
+                        e.error = (i % 4 != 0).then(|| "upstream \"timeout\"".to_owned());
+                        e.ip = Some("2001:db8::1".to_owned());
+                        e.user_agent = Some("tally-test/1.0 (ünïcode)".to_owned());
+                    }
+                    let sent = req.event.clone();
+                    let metered = s.usage.meter(req).unwrap();
+                    let stored = s.usage.get_event(metered.event.id).unwrap().unwrap();
+                    assert_eq!(stored, metered.event, "stored as answered");
+                    let mut expected = sent;
+                    expected.key_id = Some(key.id);
+                    expected.user_id = key.user_id;
+                    assert_eq!(stored.data, expected, "every field as sent");
+                    assert!(stored.active);
+                }
+            });
+        }
+    });
 }
