@@ -13,7 +13,7 @@ use diesel::sql_types::{
 
 use crate::error::Fail;
 use crate::fixed::Fixed;
-use crate::records::{DomainRollupRowType, UsageEventRow, UsageRollupRow};
+use crate::records::sql;
 use crate::rows::events::{EventRow, IdempotencyRow, RollupDelta};
 use crate::rows::keys::NewAuthEvent;
 use crate::rows::sessions::DomainRollupRow;
@@ -33,7 +33,7 @@ pub(crate) fn events_insert<'a>(rows: &'a [EventRow]) -> Fixed<'a> {
              user_agent, active, idempotency_key, created_at) \
          SELECT (r).* FROM unnest($1::usage_event_row[]) AS r",
     )
-    .bind::<Array<UsageEventRow>, _>(rows)
+    .bind::<Array<sql::UsageEventRow>, _>(rows)
 }
 
 /// Adds each delta of `rows` to the `usage_rollups` row of its dimensions (creating it).
@@ -61,7 +61,7 @@ pub(crate) fn rollups_upsert<'a>(rows: &'a [RollupDelta]) -> Fixed<'a> {
              tokens = r.tokens + EXCLUDED.tokens, quota = r.quota + EXCLUDED.quota, \
              duration_ms = r.duration_ms + EXCLUDED.duration_ms",
     )
-    .bind::<Array<UsageRollupRow>, _>(rows)
+    .bind::<Array<sql::UsageRollupRow>, _>(rows)
 }
 
 /// Adds each delta of `rows` to its site rollup row (`peak_sessions` is raised, not added).
@@ -93,7 +93,7 @@ pub(crate) fn sites_upsert<'a>(rows: &'a [DomainRollupRow]) -> Fixed<'a> {
              total_duration_ms = d.total_duration_ms + EXCLUDED.total_duration_ms, \
              peak_sessions = greatest(d.peak_sessions, EXCLUDED.peak_sessions)",
     )
-    .bind::<Array<DomainRollupRowType>, _>(rows)
+    .bind::<Array<sql::DomainRollupRow>, _>(rows)
 }
 
 /// Inserts the site rows of `rows` whose hour has no row yet, in any slot (an imported

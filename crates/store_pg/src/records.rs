@@ -13,7 +13,6 @@ use std::io::Write;
 
 use diesel::pg::Pg;
 use diesel::serialize::{self, IsNull, Output, ToSql};
-use diesel::sql_types::SqlType;
 use time::{
     macros::{date, datetime},
     Date, OffsetDateTime,
@@ -33,40 +32,45 @@ const DATE: u32 = 1082;
 const TIMESTAMPTZ: u32 = 1184;
 const UUID: u32 = 2950;
 
-/// The composite type `usage_event_row` (migration 000049).
-#[derive(SqlType)]
-#[diesel(postgres_type(name = "usage_event_row"))]
-pub(crate) struct UsageEventRow;
+/// The composite types of migration 000049, as diesel SQL types, each named as in Postgres.
+pub(crate) mod sql {
+    use diesel::sql_types::SqlType;
 
-/// The composite type `usage_rollup_row` (migration 000049).
-#[derive(SqlType)]
-#[diesel(postgres_type(name = "usage_rollup_row"))]
-pub(crate) struct UsageRollupRow;
+    /// `usage_event_row`.
+    #[derive(SqlType)]
+    #[diesel(postgres_type(name = "usage_event_row"))]
+    pub(crate) struct UsageEventRow;
 
-/// The composite type `domain_rollup_row` (migration 000049).
-#[derive(SqlType)]
-#[diesel(postgres_type(name = "domain_rollup_row"))]
-pub(crate) struct DomainRollupRowType;
+    /// `usage_rollup_row`.
+    #[derive(SqlType)]
+    #[diesel(postgres_type(name = "usage_rollup_row"))]
+    pub(crate) struct UsageRollupRow;
 
-/// The composite type `key_version_row` (migration 000049).
-#[derive(SqlType)]
-#[diesel(postgres_type(name = "key_version_row"))]
-pub(crate) struct KeyVersionRow;
+    /// `domain_rollup_row`.
+    #[derive(SqlType)]
+    #[diesel(postgres_type(name = "domain_rollup_row"))]
+    pub(crate) struct DomainRollupRow;
 
-/// The composite type `session_version_row` (migration 000049).
-#[derive(SqlType)]
-#[diesel(postgres_type(name = "session_version_row"))]
-pub(crate) struct SessionVersionRow;
+    /// `key_version_row`.
+    #[derive(SqlType)]
+    #[diesel(postgres_type(name = "key_version_row"))]
+    pub(crate) struct KeyVersionRow;
 
-/// The composite type `key_counter_row` (migration 000049).
-#[derive(SqlType)]
-#[diesel(postgres_type(name = "key_counter_row"))]
-pub(crate) struct KeyCounterRowType;
+    /// `session_version_row`.
+    #[derive(SqlType)]
+    #[diesel(postgres_type(name = "session_version_row"))]
+    pub(crate) struct SessionVersionRow;
 
-/// The composite type `session_change_row` (migration 000049).
-#[derive(SqlType)]
-#[diesel(postgres_type(name = "session_change_row"))]
-pub(crate) struct SessionChangeRowType;
+    /// `key_counter_row`.
+    #[derive(SqlType)]
+    #[diesel(postgres_type(name = "key_counter_row"))]
+    pub(crate) struct KeyCounterRow;
+
+    /// `session_change_row`.
+    #[derive(SqlType)]
+    #[diesel(postgres_type(name = "session_change_row"))]
+    pub(crate) struct SessionChangeRow;
+}
 
 /// A key's row version, as a batch decided from it.
 #[derive(Debug)]
@@ -180,7 +184,7 @@ impl<'o, 'b, 'c> Record<'o, 'b, 'c> {
     }
 }
 
-impl ToSql<UsageEventRow, Pg> for EventRow {
+impl ToSql<sql::UsageEventRow, Pg> for EventRow {
     fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
         Record::new(out, 28)?
             .timestamptz(Some(self.occurred_at))?
@@ -215,7 +219,7 @@ impl ToSql<UsageEventRow, Pg> for EventRow {
     }
 }
 
-impl ToSql<UsageRollupRow, Pg> for RollupDelta {
+impl ToSql<sql::UsageRollupRow, Pg> for RollupDelta {
     fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
         Record::new(out, 17)?
             .timestamptz(Some(self.hour))?
@@ -239,7 +243,7 @@ impl ToSql<UsageRollupRow, Pg> for RollupDelta {
     }
 }
 
-impl ToSql<DomainRollupRowType, Pg> for DomainRollupRow {
+impl ToSql<sql::DomainRollupRow, Pg> for DomainRollupRow {
     fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
         Record::new(out, 11)?
             .text(Some(&self.org_id))?
@@ -257,7 +261,7 @@ impl ToSql<DomainRollupRowType, Pg> for DomainRollupRow {
     }
 }
 
-impl ToSql<KeyVersionRow, Pg> for KeyVersion<'_> {
+impl ToSql<sql::KeyVersionRow, Pg> for KeyVersion<'_> {
     fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
         Record::new(out, 3)?
             .text(Some(self.org_id))?
@@ -267,7 +271,7 @@ impl ToSql<KeyVersionRow, Pg> for KeyVersion<'_> {
     }
 }
 
-impl ToSql<SessionVersionRow, Pg> for SessionVersion<'_> {
+impl ToSql<sql::SessionVersionRow, Pg> for SessionVersion<'_> {
     fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
         Record::new(out, 3)?
             .text(Some(self.org_id))?
@@ -277,7 +281,7 @@ impl ToSql<SessionVersionRow, Pg> for SessionVersion<'_> {
     }
 }
 
-impl ToSql<KeyCounterRowType, Pg> for KeyCounter<'_> {
+impl ToSql<sql::KeyCounterRow, Pg> for KeyCounter<'_> {
     fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
         Record::new(out, 7)?
             .text(Some(self.org_id))?
@@ -291,7 +295,7 @@ impl ToSql<KeyCounterRowType, Pg> for KeyCounter<'_> {
     }
 }
 
-impl ToSql<SessionChangeRowType, Pg> for SessionRowChange<'_> {
+impl ToSql<sql::SessionChangeRow, Pg> for SessionRowChange<'_> {
     fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
         Record::new(out, 5)?
             .text(Some(self.org_id))?

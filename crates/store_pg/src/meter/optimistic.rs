@@ -44,7 +44,7 @@ use super::writes::{counters_update, session_changes, sessions_update};
 use crate::columnar::{auth_events_insert, events_insert, rollups_upsert, sites_upsert};
 use crate::error::Fail;
 use crate::fixed::{Chain, Fixed};
-use crate::records::{KeyVersion, KeyVersionRow, SessionVersion, SessionVersionRow};
+use crate::records::{sql, KeyVersion, SessionVersion};
 use crate::rollups::{domain_rows, usage_rows};
 
 /// Runs `batch` optimistically on `c` (outside a transaction block): its outcomes once
@@ -186,8 +186,8 @@ fn write_checked(
         (
             "checked",
             Fixed::new(CHECKED)
-                .bind::<Array<KeyVersionRow>, _>(key_versions)
-                .bind::<Array<SessionVersionRow>, _>(session_versions),
+                .bind::<Array<sql::KeyVersionRow>, _>(key_versions)
+                .bind::<Array<sql::SessionVersionRow>, _>(session_versions),
         ),
         ("events", events_insert(&d.rows)),
         ("counters", counters_update(keys)?),

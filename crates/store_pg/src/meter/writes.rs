@@ -18,7 +18,7 @@ use super::reads::KeyState;
 use crate::convert::{micros, to_db};
 use crate::error::Fail;
 use crate::fixed::Fixed;
-use crate::records::{KeyCounter, KeyCounterRowType, SessionChangeRowType, SessionRowChange};
+use crate::records::{sql, KeyCounter, SessionRowChange};
 
 /// The sessions' writes, as one statement: each session the batch's admitted caption meters
 /// name gets the last sequence the batch handed out of it (the batch holds the session's
@@ -50,7 +50,7 @@ pub(super) fn sessions_update<'a>(
          FROM unnest($1::session_change_row[]) AS v \
          WHERE s.org_id = v.org_id AND s.id = v.id",
     )
-    .bind::<Array<SessionChangeRowType>, _>(rows))
+    .bind::<Array<sql::SessionChangeRow>, _>(rows))
 }
 
 /// What the batch changes in one session's row: the statement of [`sessions_update`] writes
@@ -149,7 +149,7 @@ pub(super) fn counters_update(keys: &BTreeMap<i64, KeyState>) -> Result<Fixed<'_
          FROM unnest($1::key_counter_row[]) AS v \
          WHERE a.org_id = v.org_id AND a.id = v.id AND a.id = ANY($2)",
     )
-    .bind::<Array<KeyCounterRowType>, _>(rows)
+    .bind::<Array<sql::KeyCounterRow>, _>(rows)
     .bind::<Array<BigInt>, _>(ids))
 }
 
